@@ -1,0 +1,218 @@
+"""The project's Iceberg catalog: open it, find tables, plan scans, write Arrow.
+
+Everything else in the catalog room (DDL, branches, metadata, high-water marks)
+builds on this class. Other rooms reach tables only through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog as IcebergCatalog
+from pyiceberg.catalog import load_catalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+)
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.table import Table
+
+from towpath.config.project import ProjectConfig
+from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
+
+WriteMode = Literal["append", "overwrite", "dynamic_overwrite"]
+"""append: add rows; overwrite: replace all rows; dynamic_overwrite: replace the partitions present in the data."""
+
+MAIN = "main"
+
+
+def normalize_identifier(name: str) -> str:
+    """`catalog/db/table`, `db/table` or `db.table` -> `db.table` (lower-cased)."""
+    name = name.strip().strip("`\"")
+    if "/" in name:
+        parts = [p for p in name.split("/") if p]
+        name = ".".join(parts[-2:])
+    if "." not in name:
+        raise CatalogError(f"table name '{name}' must be qualified as 'namespace.table'")
+    return name.lower()
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """The data files a read must touch, after partition and metrics pruning."""
+
+    identifier: str
+    files: list[str]
+    schema: pa.Schema
+    snapshot_id: int | None
+    total_files: int
+    """Data files in the snapshot before pruning (for pruning statistics)."""
+
+
+class Catalog:
+    """A towpath project's Iceberg catalog (pyiceberg underneath)."""
+
+    def __init__(self, iceberg: IcebergCatalog) -> None:
+        self.iceberg = iceberg
+
+    @classmethod
+    def open(cls, config: ProjectConfig, root: Path) -> Catalog:
+        """Open the catalog a `towpath.yaml` describes, creating local folders as needed."""
+        warehouse = config.resolve(root, config.warehouse)
+        if "://" not in warehouse:
+            Path(warehouse).mkdir(parents=True, exist_ok=True)
+            warehouse = Path(warehouse).as_uri()
+        props: dict[str, str] = {"warehouse": warehouse, **config.catalog.properties}
+        if config.catalog.type == "sql":
+            uri = config.resolve(root, config.catalog.uri)
+            if uri.startswith("sqlite:///"):
+                Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            props.update(type="sql", uri=uri)
+        else:
+            props.update(type="rest", uri=config.catalog.uri)
+        try:
+            return cls(load_catalog("towpath", **props))
+        except Exception as exc:  # pyiceberg/sqlalchemy raise many unrelated types here
+            raise CatalogError(f"cannot open the {config.catalog.type} catalog at {props['uri']}: {exc}") from exc
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def list_tables(self) -> list[str]:
+        """Every table of every namespace, as `namespace.table`, sorted."""
+        out: list[str] = []
+        for ns in self.iceberg.list_namespaces():
+            out.extend(".".join(ident) for ident in self.iceberg.list_tables(ns))
+        return sorted(out)
+
+    def exists(self, identifier: str) -> bool:
+        return bool(self.iceberg.table_exists(normalize_identifier(identifier)))
+
+    def table(self, identifier: str) -> Table:
+        """Load a table; a missing one raises `TableNotFoundError` with close names."""
+        ident = normalize_identifier(identifier)
+        try:
+            return self.iceberg.load_table(ident)
+        except (NoSuchTableError, NoSuchNamespaceError):
+            raise TableNotFoundError(ident, self.list_tables()) from None
+
+    def ensure_namespace(self, namespace: str) -> None:
+        try:
+            self.iceberg.create_namespace(namespace)
+        except NamespaceAlreadyExistsError:
+            pass
+
+    def snapshot_id(self, identifier: str, ref: str = MAIN) -> int | None:
+        """Head snapshot of `ref` (a branch or tag), None for an empty table."""
+        table = self.table(identifier)
+        snap = table.snapshot_by_name(ref)
+        return snap.snapshot_id if snap else None
+
+    # -- read ---------------------------------------------------------------------------------
+
+    def plan_scan(
+        self, identifier: str, row_filter: BooleanExpression = AlwaysTrue(), ref: str | None = None
+    ) -> ScanPlan:
+        """Files to read for `row_filter` at `ref` (default: main), pruned by partitions and metrics."""
+        table = self.table(identifier)
+        snap = table.snapshot_by_name(ref) if ref else table.current_snapshot()
+        if ref and snap is None and ref != MAIN:
+            raise CatalogError(f"table '{identifier}' has no branch or tag '{ref}'")
+        schema = table.schema().as_arrow()
+        if snap is None:
+            return ScanPlan(normalize_identifier(identifier), [], schema, None, 0)
+        scan = table.scan(row_filter=row_filter, snapshot_id=snap.snapshot_id)
+        tasks = list(scan.plan_files())
+        if any(task.delete_files for task in tasks):
+            raise CatalogError(f"table '{identifier}' has delete files (merge-on-read), which the engine cannot read yet")
+        total = int((snap.summary or {}).get("total-data-files", len(tasks)))
+        return ScanPlan(
+            normalize_identifier(identifier), [t.file.file_path for t in tasks], schema, snap.snapshot_id, total
+        )
+
+    def read(
+        self, identifier: str, row_filter: BooleanExpression = AlwaysTrue(), ref: str | None = None
+    ) -> pa.Table:
+        """Rows of a table at `ref` as one Arrow table."""
+        table = self.table(identifier)
+        snap = table.snapshot_by_name(ref) if ref else table.current_snapshot()
+        if snap is None:
+            return table.schema().as_arrow().empty_table()
+        return table.scan(row_filter=row_filter, snapshot_id=snap.snapshot_id).to_arrow()
+
+    # -- write --------------------------------------------------------------------------------
+
+    def write(
+        self,
+        identifier: str,
+        data: pa.Table,
+        mode: WriteMode = "append",
+        *,
+        branch: str = MAIN,
+        properties: dict[str, str] | None = None,
+    ) -> int | None:
+        """Write `data` to `branch` in one commit; returns the new snapshot id.
+
+        Columns are matched by name and cast to the table's types (so `BIGINT`
+        from SQL lands in an `INT` column); a missing nullable column becomes
+        nulls, an unknown column is a `SchemaMismatchError`.
+        """
+        table = self.table(identifier)
+        data = conform(data, table.schema().as_arrow(), identifier)
+        props = properties or {}
+        try:
+            if mode == "append":
+                table.append(data, snapshot_properties=props, branch=branch)
+            elif mode == "overwrite":
+                table.overwrite(data, snapshot_properties=props, branch=branch)
+            elif mode == "dynamic_overwrite":
+                if table.spec().is_unpartitioned():
+                    table.overwrite(data, snapshot_properties=props, branch=branch)
+                else:
+                    table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=branch)
+            else:
+                raise CatalogError(f"unknown write mode '{mode}'")
+        except CommitFailedException as exc:
+            raise ConflictError(
+                f"another writer committed to '{identifier}' ({branch}) at the same time: {exc}; rerun to retry"
+            ) from exc
+        table = self.table(identifier)
+        snap = table.snapshot_by_name(branch)
+        return snap.snapshot_id if snap else None
+
+
+def conform(data: pa.Table, target: pa.Schema, identifier: str) -> pa.Table:
+    """Reorder, fill and cast `data` to `target` by column name (case-insensitive)."""
+    by_lower = {name.lower(): name for name in data.column_names}
+    unknown = set(by_lower) - {f.name.lower() for f in target}
+    if unknown:
+        raise SchemaMismatchError(
+            f"cannot write to '{identifier}': columns {sorted(unknown)} are not in the table "
+            f"(table columns: {[f.name for f in target]})"
+        )
+    columns = []
+    for field in target:
+        source = by_lower.get(field.name.lower())
+        if source is None:
+            if not field.nullable:
+                raise SchemaMismatchError(f"cannot write to '{identifier}': required column '{field.name}' is missing")
+            columns.append(pa.nulls(data.num_rows, type=field.type))
+            continue
+        column = data.column(source)
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaMismatchError(
+                    f"cannot write column '{field.name}' of '{identifier}': {column.type} does not fit {field.type} ({exc})"
+                ) from None
+        if not field.nullable and column.null_count:
+            raise SchemaMismatchError(
+                f"cannot write to '{identifier}': required column '{field.name}' has {column.null_count} nulls"
+            )
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=target)

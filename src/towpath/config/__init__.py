@@ -1,0 +1,33 @@
+"""Config room: `towpath.yaml` and every YAML spec as pydantic models that know their file:line."""
+
+from towpath.config._yaml import Document, load_yaml
+from towpath.config.base import Spec, load_spec, parse_spec
+from towpath.config.params import parse_assignments, references, substitute, substitute_all
+from towpath.config.project import (
+    DEFAULT_PROJECT_YAML,
+    PROJECT_FILE,
+    STATE_DIR,
+    EngineConfig,
+    ProjectConfig,
+    find_project_root,
+    load_project_config,
+)
+
+__all__ = [
+    "DEFAULT_PROJECT_YAML",
+    "PROJECT_FILE",
+    "STATE_DIR",
+    "Document",
+    "EngineConfig",
+    "ProjectConfig",
+    "Spec",
+    "find_project_root",
+    "load_project_config",
+    "load_spec",
+    "load_yaml",
+    "parse_assignments",
+    "parse_spec",
+    "references",
+    "substitute",
+    "substitute_all",
+]

@@ -1,0 +1,82 @@
+"""YAML loading that remembers where every value came from.
+
+ruamel's round-trip loader keeps line/column marks on mappings and sequences;
+`Document.locate(loc)` turns a pydantic error location into file:line:column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from towpath.errors import SpecError
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML file: plain data plus the marked tree to locate fields in."""
+
+    path: Path
+    data: Any
+    _tree: Any
+
+    def locate(self, loc: tuple[int | str, ...]) -> tuple[int | None, int | None]:
+        """Return 1-based (line, column) of the deepest node on `loc` that exists."""
+        node, line, col = self._tree, 1, 1
+        for key in loc:
+            lc = getattr(node, "lc", None)
+            try:
+                if isinstance(key, int) and isinstance(node, list) and key < len(node):
+                    if lc is not None:
+                        line, col = lc.item(key)
+                        line, col = line + 1, col + 1
+                    node = node[key]
+                elif isinstance(node, dict) and key in node:
+                    if lc is not None:
+                        line, col = lc.key(key)
+                        line, col = line + 1, col + 1
+                    node = node[key]
+                else:
+                    break
+            except (KeyError, IndexError, TypeError):
+                break
+        return line, col
+
+
+def load_yaml(path: Path | str, text: str | None = None) -> Document:
+    """Parse a YAML file; a syntax error becomes a `SpecError` with its position."""
+    path = Path(path)
+    if text is None:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise SpecError("file not found", file=path) from None
+        except OSError as exc:
+            raise SpecError(f"cannot read file: {exc.strerror}", file=path) from None
+    yaml = YAML(typ="rt")
+    try:
+        tree = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"invalid YAML: {problem}", file=path, line=line, col=col) from None
+    return Document(path=path, data=_plain(tree), _tree=tree)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's Commented* containers as plain dicts/lists (pydantic handles those best)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if node.__class__.__module__.startswith("ruamel"):
+        for base in (bool, int, float, str):
+            if isinstance(node, base):
+                return base(node)
+    return node

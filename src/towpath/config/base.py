@@ -1,0 +1,117 @@
+"""The base of every YAML-backed model, and parsing with file:line:column errors."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from towpath.config._yaml import Document, load_yaml
+from towpath.errors import SpecError, SpecErrors
+
+SpecT = TypeVar("SpecT", bound="Spec")
+
+
+class Spec(BaseModel):
+    """Frozen, strict about unknown keys, and accepting dashed aliases."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def parse_spec(model: type[SpecT], doc: Document, data: Any = None, *, base_loc: tuple[int | str, ...] = ()) -> SpecT:
+    """Validate `data` (default: the whole document) as `model`.
+
+    Every pydantic error becomes a `SpecError` at the file:line:column of the
+    offending field; unknown keys suggest the closest allowed name.
+    """
+    payload = doc.data if data is None else data
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = [_to_spec_error(model, doc, err, base_loc) for err in exc.errors()]
+        raise (errors[0] if len(errors) == 1 else SpecErrors(errors)) from None
+
+
+def load_spec(model: type[SpecT], path: Path | str) -> SpecT:
+    """Load a YAML file and validate it as `model`."""
+    return parse_spec(model, load_yaml(path))
+
+
+def _to_spec_error(model: type[Spec], doc: Document, err: Any, base_loc: tuple[int | str, ...]) -> SpecError:
+    loc = base_loc + tuple(err["loc"])
+    # pydantic puts discriminator tags and union member names into loc; drop what is not in the data.
+    data_loc = _data_path(doc.data, loc)
+    line, col = doc.locate(data_loc)
+    field = _dotted(data_loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(model, data_loc[len(base_loc):])
+        name = str(data_loc[-1]) if data_loc else ""
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
+        msg = f"unknown field '{name}'{hint}"
+    elif kind == "missing":
+        missing = str(loc[-1])
+        field = _dotted(data_loc + (missing,)) if data_loc != loc else field
+        msg = f"missing required field '{missing}'"
+    elif kind == "union_tag_invalid":
+        msg = err["msg"].replace("Input tag", "type").replace("input tag", "type")
+    else:
+        got = err.get("input")
+        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+        msg = f"{err['msg'].rstrip('.')} (got {shown})"
+    return SpecError(msg, file=doc.path, line=line, col=col, field=field or None)
+
+
+def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    path: list[int | str] = []
+    node = data
+    for key in loc:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+            path.append(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+            path.append(key)
+        # anything else is a union member / tag name pydantic inserted
+    return tuple(path)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for key in loc:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """Best-effort list of field names at `loc` (for 'did you mean')."""
+    current: Any = model
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or key not in fields:
+            return []
+        current = _model_of(fields[key].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", {})
+    names = []
+    for name, info in fields.items():
+        names.append(info.alias or name)
+    return names
+
+
+def _model_of(annotation: Any) -> Any:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

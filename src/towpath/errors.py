@@ -1,0 +1,124 @@
+"""The one root of every error towpath raises on purpose, and its families.
+
+Callers catch a family (`SpecError`, `CatalogError`, ...) or the root. The CLI
+prints a `TowpathError` as one line and exits 1; anything else is a bug and
+shows a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class TowpathError(Exception):
+    """Root of every error towpath raises on purpose."""
+
+
+class SpecError(TowpathError):
+    """A YAML spec or project file is malformed; carries file:line:column and the field."""
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        file: Path | str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = ""
+        if file is not None:
+            where = f"{file}"
+            if line is not None:
+                where += f":{line}"
+                if col is not None:
+                    where += f":{col}"
+            where += ": "
+        prefix = f"{field}: " if field else ""
+        super().__init__(f"{where}{prefix}{msg}")
+        self.msg = msg
+        self.file, self.line, self.col, self.field = file, line, col, field
+
+
+class SpecErrors(SpecError):
+    """Several spec problems reported together (e.g. `project validate`)."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        TowpathError.__init__(self, "\n".join(str(e) for e in errors))
+        self.errors = errors
+        first = errors[0]
+        self.msg, self.file, self.line, self.col, self.field = (
+            first.msg, first.file, first.line, first.col, first.field,
+        )
+
+
+class ParameterError(SpecError):
+    """A `${VAR}` is undefined; names the variable and where it is used."""
+
+
+class UnknownNameError(TowpathError):
+    """A name looked up in a registry (engine, job type, audit, ...) does not exist."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Known: {', '.join(known)}."
+        super().__init__(f"Unknown {kind} '{name}'.{hint}")
+        self.kind, self.name, self.known = kind, name, known
+
+
+class CatalogError(TowpathError):
+    """Something about Iceberg tables, namespaces, branches or metadata went wrong."""
+
+
+class TableNotFoundError(CatalogError):
+    """A table does not exist; suggests close names."""
+
+    def __init__(self, identifier: str, known: Iterable[str] = ()) -> None:
+        close = difflib.get_close_matches(identifier, list(known), n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        super().__init__(f"Table '{identifier}' does not exist.{hint}")
+        self.identifier, self.suggestions = identifier, close
+
+
+class SchemaMismatchError(CatalogError):
+    """A DDL or a write does not match the existing table schema."""
+
+
+class ConflictError(CatalogError):
+    """A concurrent writer moved `main` (or a commit failed) before we could publish."""
+
+
+class EngineError(TowpathError):
+    """The engine could not run a statement."""
+
+
+class SqlError(EngineError):
+    """A SQL script is invalid or failed; names the script file and line."""
+
+    def __init__(self, msg: str, *, file: Path | str | None = None, line: int | None = None) -> None:
+        where = f"{file}:{line}: " if file is not None and line is not None else (f"{file}: " if file else "")
+        super().__init__(f"{where}{msg}")
+        self.msg, self.file, self.line = msg, file, line
+
+
+class AuditError(TowpathError):
+    """One or more blocking audits failed; nothing was published."""
+
+
+class WorkflowError(TowpathError):
+    """A workflow run failed; names the step."""
+
+
+class PipelineError(TowpathError):
+    """A `towpath.pipeline` processor failed; names the processor and batch."""
+
+
+class ConnectorError(TowpathError):
+    """A source or sink could not reach or use its resource; names it."""
+
+
+class TransientError(TowpathError):
+    """A failure worth retrying (HTTP 5xx, connection reset, commit conflict)."""
