@@ -1,0 +1,138 @@
+"""`Project`: the Python front door. Everything the CLI does goes through here.
+
+A project is a folder with `towpath.yaml`. The catalog, engine and run store
+are opened lazily, so commands that need only one of them stay fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from towpath.config import (
+    DEFAULT_PROJECT_YAML,
+    PROJECT_FILE,
+    STATE_DIR,
+    ProjectConfig,
+    find_project_root,
+    load_project_config,
+)
+from towpath.errors import SpecError
+
+if TYPE_CHECKING:
+    from towpath.catalog import Catalog
+    from towpath.catalog.state import RunStore
+    from towpath.engines import Engine
+
+
+class Project:
+    """A towpath project folder: its config, Iceberg catalog, engine and run history."""
+
+    def __init__(self, root: Path | str, config: ProjectConfig | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.config = config if config is not None else load_project_config(self.root)
+        self._engine_lock = threading.Lock()
+
+    @classmethod
+    def find(cls, start: Path | str = ".") -> Project:
+        """The project whose `towpath.yaml` is at or above `start`."""
+        return cls(find_project_root(start))
+
+    @classmethod
+    def init(cls, path: Path | str = ".", *, name: str | None = None, exist_ok: bool = False) -> Project:
+        """Create a project folder with a default `towpath.yaml` (refuses to overwrite one)."""
+        root = Path(path).resolve()
+        target = root / PROJECT_FILE
+        if target.exists() and not exist_ok:
+            raise SpecError(f"{target} already exists; this folder is already a towpath project")
+        root.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            target.write_text(DEFAULT_PROJECT_YAML.format(name=name or root.name))
+        ignore = root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text(f"{STATE_DIR}/\n")
+        return cls(root)
+
+    # -- rooms, opened lazily --------------------------------------------------------------------
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        from towpath.catalog import Catalog
+
+        return Catalog.open(self.config, self.root)
+
+    @cached_property
+    def state(self) -> RunStore:
+        from towpath.catalog.state import RunStore
+
+        path = Path(self.config.resolve(self.root, self.config.state))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return RunStore(path)
+
+    def new_engine(self) -> Engine:
+        """A fresh engine on this project's catalog (one per concurrent run)."""
+        from towpath.engines import get_engine
+
+        return get_engine(self.config.engine, self.catalog)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The project's shared engine (for queries from Python or the CLI)."""
+        return self.new_engine()
+
+    # -- workflows --------------------------------------------------------------------------------
+
+    def path(self, value: Path | str) -> Path:
+        """A path given relative to the current folder or the project root."""
+        candidate = Path(value)
+        if candidate.is_absolute() or candidate.exists():
+            return candidate.resolve()
+        return (self.root / candidate).resolve()
+
+    def run(
+        self,
+        workflow: Path | str,
+        *,
+        date: str | None = None,
+        params: Mapping[str, str] | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """Run a main workflow once (for `date`, default today). Returns a `RunResult` or a `DryRun`."""
+        from towpath.workflows import run_workflow
+
+        return run_workflow(self, self.path(workflow), date=date, params=params, dry_run=dry_run)
+
+    def daily(self, workflow: Path | str, *, today: str | None = None, params: Mapping[str, str] | None = None) -> Any:
+        """Run a daily workflow: main for today and its lookback days, then the high-water marks."""
+        from towpath.workflows import run_daily
+
+        return run_daily(self, self.path(workflow), today=today, params=params)
+
+    def backfill(
+        self,
+        workflow: Path | str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        parallel: int | None = None,
+        force: bool = False,
+        params: Mapping[str, str] | None = None,
+        progress: Any = None,
+    ) -> Any:
+        """Run main for every date in [start, end]; dates that already succeeded are skipped unless `force`."""
+        from towpath.workflows import run_backfill
+
+        return run_backfill(
+            self, self.path(workflow), start=start, end=end, parallel=parallel, force=force, params=params,
+            progress=progress,
+        )
+
+    def query(self, sql: str, *, dialect: str | None = None) -> Any:
+        """Run a SQL query over the project's tables and return Arrow."""
+        return self.engine.query(sql, dialect=dialect or self.config.dialect)
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r})"
