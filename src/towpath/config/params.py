@@ -60,3 +60,20 @@ def parse_assignments(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
             raise ParameterError(f"expected KEY=VALUE, got '{pair}'", field="-p")
         out[key.strip()] = value
     return out
+
+
+def substitute_script(text: str, params: Mapping[str, str], *, file: object) -> str:
+    """Substitute a script's `${VAR}`s; an undefined one is reported at file:line:column."""
+    try:
+        return substitute(text, params)
+    except ParameterError:
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in _VAR.finditer(line):
+                name = match.group(1)
+                if name and name not in params:
+                    known = ", ".join(sorted(params)) or "none"
+                    raise ParameterError(
+                        f"undefined parameter '${{{name}}}' (defined: {known})",
+                        file=str(file), line=number, col=match.start() + 1,
+                    ) from None
+        raise

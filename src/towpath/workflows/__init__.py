@@ -1,0 +1,33 @@
+"""Workflows room: the spec, the step runner, job types, daily/backfill runs and the scheduler."""
+
+from towpath.workflows.backfill import BackfillProgress, run_backfill
+from towpath.workflows.context import JobContext, RunContext
+from towpath.workflows.daily import run_daily
+from towpath.workflows.results import (
+    AuditOutcome,
+    BackfillResult,
+    DailyResult,
+    DryRun,
+    DryRunStep,
+    JobResult,
+    RunResult,
+)
+from towpath.workflows.runner import run_workflow
+from towpath.workflows.scheduler import run_scheduler
+
+__all__ = [
+    "AuditOutcome",
+    "BackfillProgress",
+    "BackfillResult",
+    "DailyResult",
+    "DryRun",
+    "DryRunStep",
+    "JobContext",
+    "JobResult",
+    "RunContext",
+    "RunResult",
+    "run_backfill",
+    "run_daily",
+    "run_scheduler",
+    "run_workflow",
+]

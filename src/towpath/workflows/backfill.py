@@ -1,0 +1,106 @@
+"""Backfills: run main for every date of a range, in parallel, resuming where a failed one stopped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from towpath.errors import ParameterError, SpecError
+from towpath.workflows.notify import notify_failure
+from towpath.workflows.params import parse_date
+from towpath.workflows.results import BackfillResult, RunResult
+from towpath.workflows.runner import run_workflow
+
+if TYPE_CHECKING:
+    from towpath.project import Project
+
+
+class BackfillProgress(Protocol):
+    """What a backfill reports as it goes (the CLI draws a Rich progress bar from it)."""
+
+    def start(self, total: int, skipped: int) -> None: ...
+    def advance(self, date: str, status: str) -> None: ...
+
+
+def date_range(start: str, end: str) -> list[str]:
+    first, last = parse_date(start, field="start"), parse_date(end, field="end")
+    if last < first:
+        raise ParameterError(f"--end {last} is before --start {first}", field="end")
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def run_backfill(
+    project: Project,
+    path: Path,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    parallel: int | None = None,
+    force: bool = False,
+    params: Mapping[str, str] | None = None,
+    progress: BackfillProgress | None = None,
+) -> BackfillResult:
+    """Run main for each date in [start, end]; skip dates that already succeeded unless `force`."""
+    from towpath.workflows.loader import load_workflow
+    from towpath.workflows.spec import BackfillSpec
+
+    spec = load_workflow(path, dict(project.config.params), cli_params=dict(params or {}), strict=False)
+    if not isinstance(spec, BackfillSpec):
+        raise SpecError("expected a workflow with `type: backfill`", file=path, field="type")
+    start, end = start or spec.start, end or spec.end
+    if not start or not end:
+        raise ParameterError("a backfill needs --start and --end (or `start`/`end` in the file)", file=path)
+    workers = parallel or spec.parallel
+    if workers < 1:
+        raise ParameterError(f"--parallel must be at least 1, got {workers}")
+    main = (path.parent / spec.workflow).resolve()
+    run_params = {**spec.params, **(params or {})}
+    main_id = load_workflow(main, {}, strict=False).id
+    dates = date_range(str(start), str(end))
+    done = set() if force else project.state.succeeded_dates(main_id)
+    todo = [d for d in dates if d not in done]
+    skipped = [d for d in dates if d in done]
+    parent = project.state.start_run(spec.id, kind="backfill", params={**run_params, "start": str(start), "end": str(end)})
+    result = BackfillResult(spec.id, str(start), str(end), succeeded=[], failed={}, skipped=skipped, runs=[])
+    if progress:
+        progress.start(len(dates), len(skipped))
+
+    def one(date: str) -> RunResult:
+        run = run_workflow(project, main, date=date, params=run_params, kind="main", parent_run_id=parent)
+        assert isinstance(run, RunResult)
+        return run
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backfill") as pool:
+        futures = {pool.submit(one, date): date for date in todo}
+        try:
+            for future in as_completed(futures):
+                date = futures[future]
+                run = future.result()
+                result.runs.append(run)
+                if run.ok:
+                    result.succeeded.append(date)
+                else:
+                    result.failed[date] = run.error or run.status
+                if progress:
+                    progress.advance(date, run.status)
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            project.state.finish_run(parent, "failed", error="interrupted")
+            raise
+    result.succeeded.sort()
+    result.runs.sort(key=lambda r: r.execution_date)
+    error = None
+    if result.failed:
+        error = "; ".join(f"{d}: {e.splitlines()[0]}" for d, e in sorted(result.failed.items()))
+        notify_failure(project.config.notifications.webhook, {
+            "workflow_id": spec.id, "kind": "backfill", "error": error, "run_id": parent,
+            "failed_dates": sorted(result.failed),
+        })
+    project.state.finish_run(parent, result.status, error=error)
+    return result
+
+

@@ -1,0 +1,66 @@
+"""`python` jobs: `module:function(ctx)` returning Arrow, Polars or a DuckDB relation."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from towpath.errors import SpecError, WorkflowError
+from towpath.workflows.context import JobContext, RunContext
+from towpath.workflows.results import JobResult
+
+
+def load_callable(reference: str, base: Path) -> Callable[[JobContext], Any]:
+    """Import `package.module:function` (from `base` first) or `path/to/file.py:function`."""
+    module_name, sep, attr = reference.partition(":")
+    if not sep or not module_name or not attr:
+        raise SpecError(f"expected 'module:function' or 'path/file.py:function', got '{reference}'", field="callable")
+    if module_name.endswith(".py"):
+        path = (base / module_name).resolve()
+        if not path.is_file():
+            raise SpecError(f"python file not found: {path}", field="callable")
+        spec = importlib.util.spec_from_file_location(f"towpath_job_{path.stem}_{abs(hash(path))}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.parent))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(path.parent))
+    else:
+        sys.path.insert(0, str(base))
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise SpecError(f"cannot import module '{module_name}' (from {base}): {exc}", field="callable") from None
+        finally:
+            sys.path.remove(str(base))
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise SpecError(f"'{attr}' is not a function in {module_name}", field="callable")
+    return fn  # type: ignore[no-any-return]
+
+
+def run_python_job(spec: Any, ctx: RunContext) -> JobResult:
+    started = time.perf_counter()
+    fn = load_callable(spec.callable, ctx.workflow_dir)
+    job_ctx = JobContext(run=ctx, job_id=spec.id, params=ctx.params)
+    try:
+        output = fn(job_ctx)
+    except Exception as exc:
+        raise WorkflowError(f"python job '{spec.id}' ({spec.callable}) raised {type(exc).__name__}: {exc}") from exc
+    result = JobResult(job_id=spec.id, job_type="python", status="success")
+    if spec.target:
+        if output is None:
+            raise WorkflowError(f"python job '{spec.id}' returned None but declares target '{spec.target}'")
+        written = ctx.engine.write(spec.target, output, mode=spec.mode, refs=ctx.refs)
+        result.rows_written = written.rows
+        if written.snapshot_id is not None:
+            result.snapshots[spec.target] = written.snapshot_id
+    result.duration_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,48 @@
+"""`sql` jobs: a script (DDL, INSERT OVERWRITE/INTO, or a SELECT written to a target)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from towpath.config.params import substitute_script
+from towpath.workflows.context import RunContext
+from towpath.workflows.results import JobResult
+
+
+def script_text(spec: Any, ctx: RunContext) -> tuple[str, Any]:
+    """The job's SQL with parameters substituted, and the file it came from (for error positions)."""
+    if spec.script:
+        path = (ctx.workflow_dir / spec.script).resolve()
+        from towpath.errors import SpecError
+
+        if not path.is_file():
+            raise SpecError(f"script not found: {path}", field=f"{spec.id}.script")
+        return substitute_script(path.read_text(), ctx.params, file=path), path
+    return substitute_script(spec.sql, ctx.params, file=f"<{spec.id}.sql>"), f"<{spec.id}.sql>"
+
+
+def run_sql_job(spec: Any, ctx: RunContext) -> JobResult:
+    started = time.perf_counter()
+    text, source = script_text(spec, ctx)
+    statements = ctx.engine.run_script(
+        text,
+        file=source,
+        dialect=spec.dialect or ctx.project.config.dialect,
+        refs=ctx.refs,
+        target=spec.target,
+        mode=spec.mode,
+        allow_evolution=spec.allow_evolution,
+    )
+    written = [s for s in statements if s.kind == "insert" or (s.kind == "select" and s.table)]
+    snapshots = {s.table: s.snapshot_id for s in statements if s.table and s.snapshot_id is not None}
+    return JobResult(
+        job_id=spec.id,
+        job_type="sql",
+        status="success",
+        duration_s=time.perf_counter() - started,
+        rows_written=sum(s.rows or 0 for s in written) if written else None,
+        snapshots=snapshots,
+        details={"statements": [{"kind": s.kind, "line": s.line, "table": s.table, "action": s.action, "rows": s.rows}
+                                for s in statements]},
+    )

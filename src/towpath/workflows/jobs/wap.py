@@ -1,0 +1,83 @@
+"""The `wap` template: Write to a branch, Audit the branch, Publish by fast-forwarding main.
+
+Each attempt cuts its own branch per table from `main`. A failing blocking
+audit publishes nothing and keeps the branch. If another writer moved `main`
+meanwhile, publish refuses (the branch no longer descends from `main`); we
+drop the stale branch and redo the attempt on the new `main`, up to
+`max_attempts`, so parallel backfills of different dates converge.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from towpath.catalog import normalize_identifier
+from towpath.catalog.branches import create_branch, drop_branch, publish_branch
+from towpath.errors import ConflictError, WorkflowError
+from towpath.workflows.context import RunContext
+from towpath.workflows.jobs.audit import audit_failure_message, execute_audits
+from towpath.workflows.results import JobResult
+
+log = logging.getLogger(__name__)
+
+
+def branch_name(ctx: RunContext, wap_id: str, attempt: int) -> str:
+    return f"wap_{ctx.run_id}_{wap_id}_{attempt}".replace("-", "_").lower()
+
+
+def run_wap_template(spec: Any, ctx: RunContext) -> JobResult:
+    from towpath.workflows.jobs import get_job_runner
+
+    started = time.perf_counter()
+    tables = [normalize_identifier(t) for t in spec.tables]
+    result = JobResult(job_id=spec.id, job_type="wap", status="success")
+    for attempt in range(1, spec.max_attempts + 1):
+        branch = branch_name(ctx, spec.id, attempt)
+        for table in tables:
+            create_branch(ctx.catalog, table, branch)
+        refs = dict.fromkeys(tables, branch)
+        wap_ctx = ctx.with_refs(refs)
+        try:
+            write_results = [get_job_runner(step.job.type)(step.job, wap_ctx) for step in spec.write_jobs]
+        except BaseException:
+            _drop_all(ctx, tables, branch)
+            raise
+        result.rows_written = sum(r.rows_written or 0 for r in write_results)
+        result.details = {"branch": branch, "attempt": attempt, "write_jobs": [r.job_id for r in write_results]}
+        result.audits = execute_audits(
+            spec.audits, ctx, spec.id, default_table=tables[0] if len(tables) == 1 else None, refs=refs
+        )
+        result.warnings = [a.message for a in result.audits if not a.passed and not a.blocking]
+        failed = [a for a in result.audits if not a.passed and a.blocking]
+        if failed:
+            result.status = "audit_failed"
+            result.error = audit_failure_message(failed, branch=branch)
+            result.duration_s = time.perf_counter() - started
+            return result
+        try:
+            for table in tables:
+                snapshot = publish_branch(ctx.catalog, table, branch)
+                if snapshot is not None:
+                    result.snapshots[table] = snapshot
+        except ConflictError as exc:
+            _drop_all(ctx, tables, branch)
+            if attempt == spec.max_attempts:
+                raise WorkflowError(
+                    f"WAP '{spec.id}' could not publish after {attempt} attempts because other writers kept "
+                    f"moving main: {exc}"
+                ) from exc
+            log.info("WAP %s: main moved while auditing (attempt %d), retrying: %s", spec.id, attempt, exc)
+            continue
+        break
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def _drop_all(ctx: RunContext, tables: list[str], branch: str) -> None:
+    for table in tables:
+        try:
+            drop_branch(ctx.catalog, table, branch)
+        except Exception:  # best effort: the branch may never have been created
+            log.debug("could not drop branch %s of %s", branch, table, exc_info=True)

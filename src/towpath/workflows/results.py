@@ -1,0 +1,106 @@
+"""What a workflow run returns: plain dataclasses the CLI renders and scripts read as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class AuditOutcome:
+    """One audit's result as stored with the run."""
+
+    name: str
+    function: str
+    table: str
+    blocking: bool
+    passed: bool
+    failing_rows: int
+    sample: list[dict[str, Any]]
+    message: str
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    job_type: str
+    status: str
+    """success | failed | audit_failed | skipped"""
+    duration_s: float = 0.0
+    rows_written: int | None = None
+    snapshots: dict[str, int] = field(default_factory=dict)
+    audits: list[AuditOutcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    workflow_id: str
+    execution_date: str
+    status: str
+    """success | failed | audit_failed"""
+    duration_s: float
+    params: dict[str, str]
+    jobs: list[JobResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def failed_audits(self) -> list[str]:
+        return [a.name for job in self.jobs for a in job.audits if not a.passed and a.blocking]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for job in self.jobs for w in job.warnings]
+
+
+@dataclass
+class DryRunStep:
+    step_id: str
+    step_type: str
+    depends_on: list[str]
+    details: dict[str, Any]
+    sql: str | None = None
+
+
+@dataclass
+class DryRun:
+    workflow_id: str
+    execution_date: str
+    params: dict[str, str]
+    steps: list[DryRunStep]
+
+
+@dataclass
+class DailyResult:
+    workflow_id: str
+    today: str
+    runs: list[RunResult]
+    status: str
+    hwm: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+@dataclass
+class BackfillResult:
+    workflow_id: str
+    start: str
+    end: str
+    succeeded: list[str]
+    failed: dict[str, str]
+    skipped: list[str]
+    runs: list[RunResult]
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed else "success"

@@ -1,0 +1,177 @@
+"""Run one execution of a main workflow: resolve parameters, order the steps, run and record them."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from towpath.errors import SpecError, TowpathError
+from towpath.workflows.context import RunContext
+from towpath.workflows.params import builtin_params, execution_date_from
+from towpath.workflows.results import DryRun, DryRunStep, JobResult, RunResult
+
+if TYPE_CHECKING:
+    from towpath.engines import Engine
+    from towpath.project import Project
+
+log = logging.getLogger(__name__)
+
+
+def outer_params(project: Project, *, date: str | None, params: Mapping[str, str] | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(execution date, project params + built-ins, command-line params) for one run."""
+    cli = dict(params or {})
+    timezone = cli.get("EXECUTION_TIMEZONE") or project.config.timezone
+    execution_date = execution_date_from(date, cli, timezone)
+    base = {
+        **project.config.params,
+        **builtin_params(execution_date=execution_date, timezone=timezone, catalog=project.config.name),
+    }
+    cli.pop("DATE", None)
+    cli.pop("EXECUTION_DATE", None)
+    return execution_date, base, cli
+
+
+def load_main(project: Project, path: Path, *, date: str | None, params: Mapping[str, str] | None) -> tuple[Any, str]:
+    """Load a main workflow with every parameter layer applied; refuse daily/backfill files."""
+    from towpath.workflows.loader import load_workflow
+    from towpath.workflows.spec import WorkflowSpec
+
+    execution_date, base, cli = outer_params(project, date=date, params=params)
+    spec = load_workflow(path, base, cli_params=cli)
+    if not isinstance(spec, WorkflowSpec):
+        kind = getattr(spec, "type", "?")
+        raise SpecError(
+            f"this is a '{kind}' workflow; run it with `towpath workflow {kind} {path}`", file=path, field="type"
+        )
+    return spec, execution_date
+
+
+def run_workflow(
+    project: Project,
+    path: Path,
+    *,
+    date: str | None = None,
+    params: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+    kind: str = "main",
+    parent_run_id: str | None = None,
+    engine: Engine | None = None,
+) -> RunResult | DryRun:
+    """Run the main workflow at `path` once for `date`; every run and job run is recorded."""
+    spec, execution_date = load_main(project, path, date=date, params=params)
+    if dry_run:
+        return plan(project, spec, path, execution_date)
+    store = project.state
+    run_id = store.start_run(
+        spec.id, kind=kind, params=dict(spec.resolved_params), execution_date=execution_date,
+        parent_run_id=parent_run_id,
+    )
+    own_engine = engine is None
+    engine = engine or project.new_engine()
+    ctx = RunContext(
+        project=project, engine=engine, run_id=run_id, workflow_id=spec.id, workflow_dir=path.parent,
+        params=spec.resolved_params, execution_date=execution_date,
+    )
+    started = time.perf_counter()
+    result = RunResult(
+        run_id=run_id, workflow_id=spec.id, execution_date=execution_date, status="success", duration_s=0.0,
+        params=dict(spec.resolved_params),
+    )
+    try:
+        for node in ordered_nodes(spec):
+            if result.status != "success":
+                result.jobs.append(JobResult(job_id=node.id, job_type=node.type, status="skipped"))
+                continue
+            job = run_node(node, ctx)
+            result.jobs.append(job)
+            if job.status != "success":
+                result.status = job.status
+                result.error = f"step '{node.id}' ({node.type}) {job.status.replace('_', ' ')}: {job.error}"
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "failed", error="interrupted")
+        raise
+    finally:
+        if own_engine:
+            engine.close()
+    result.duration_s = time.perf_counter() - started
+    store.finish_run(run_id, result.status, error=result.error)
+    return result
+
+
+def run_node(node: Any, ctx: RunContext) -> JobResult:
+    """Run one step (job or template) and record it; a `TowpathError` becomes a failed job."""
+    from towpath.workflows.jobs import get_job_runner
+
+    store = ctx.store
+    job_run = store.start_job(ctx.run_id, node.id, node.type)
+    started = time.perf_counter()
+    node_ctx = ctx.with_params(getattr(node, "parameters", None) or {})
+    try:
+        job = get_job_runner(node.type)(node, node_ctx)
+    except TowpathError as exc:
+        log.info("step %s failed: %s", node.id, exc)
+        job = JobResult(job_id=node.id, job_type=node.type, status="failed", error=str(exc))
+    except Exception as exc:  # a bug or a third-party error we did not map: keep the traceback in the run log
+        job = JobResult(
+            job_id=node.id, job_type=node.type, status="failed", error=f"{type(exc).__name__}: {exc}",
+            details={"traceback": traceback.format_exc()},
+        )
+    job.duration_s = job.duration_s or (time.perf_counter() - started)
+    store.finish_job(
+        job_run, job.status, rows_written=job.rows_written, snapshots=job.snapshots, error=job.error,
+        details={**job.details, "warnings": job.warnings},
+    )
+    return job
+
+
+def ordered_nodes(spec: Any) -> list[Any]:
+    """Steps in an order that respects `depends_on` (file order where there is a choice)."""
+    nodes = [step.node for step in spec.steps]
+    deps = spec.dependencies()
+    done: set[str] = set()
+    ordered: list[Any] = []
+    pending = list(nodes)
+    while pending:
+        for node in pending:
+            if all(d in done for d in deps[node.id]):
+                ordered.append(node)
+                done.add(node.id)
+                pending.remove(node)
+                break
+        else:  # the loader rejects cycles, so this cannot happen for a loaded spec
+            raise SpecError(f"steps {[n.id for n in pending]} depend on each other in a cycle")
+    return ordered
+
+
+def plan(project: Project, spec: Any, path: Path, execution_date: str) -> DryRun:
+    """The resolved steps, parameters and SQL of a run, without running anything."""
+    from towpath.workflows.jobs.sql import script_text
+
+    ctx_params = dict(spec.resolved_params)
+    deps = spec.dependencies()
+    steps = []
+    for node in ordered_nodes(spec):
+        details = node.model_dump(exclude_none=True, exclude={"write_jobs"})
+        sql = None
+        if node.type == "sql":
+            sql = _script_for_plan(node, path.parent, {**ctx_params, **(node.parameters or {})}, script_text)
+        steps.append(DryRunStep(node.id, node.type, list(deps[node.id]), details, sql))
+        for write in getattr(node, "write_jobs", None) or []:
+            job = write.job
+            wsql = None
+            if job.type == "sql":
+                wsql = _script_for_plan(job, path.parent, {**ctx_params, **(job.parameters or {})}, script_text)
+            steps.append(DryRunStep(f"{node.id}.{job.id}", job.type, [node.id], job.model_dump(exclude_none=True), wsql))
+    return DryRun(spec.id, execution_date, ctx_params, steps)
+
+
+def _script_for_plan(job: Any, base: Path, params: dict[str, str], script_text: Any) -> str:
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(workflow_dir=base, params=params)
+    text, _ = script_text(job, ctx)
+    return str(text)

@@ -1,0 +1,116 @@
+"""A local scheduler: fires daily workflows whose cron is due or whose trigger table advanced.
+
+State lives in the run store: the last daily run of a workflow says when it
+last fired and which upstream high-water mark it saw, so restarts resume
+without firing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from croniter import croniter
+
+from towpath.errors import TowpathError
+from towpath.workflows.daily import load_daily, run_daily
+from towpath.workflows.params import zone
+from towpath.workflows.results import DailyResult
+
+if TYPE_CHECKING:
+    from towpath.project import Project
+
+log = logging.getLogger(__name__)
+
+TRIGGER_KEY = "_trigger_hwm"
+SKIP_DIRS = {".towpath", ".venv", ".git", "node_modules", "__pycache__"}
+
+
+@dataclass
+class Firing:
+    """Why a daily workflow is due now."""
+
+    path: Path
+    workflow_id: str
+    reason: str
+    trigger_hwm: str | None = None
+
+
+def discover(root: Path) -> Iterator[Path]:
+    """Every `*.sch.yaml` under the project, outside state and virtualenv folders."""
+    for path in sorted(root.rglob("*.sch.yaml")):
+        if not SKIP_DIRS.intersection(path.relative_to(root).parts):
+            yield path
+
+
+def due_workflows(project: Project, now: dt.datetime | None = None) -> list[Firing]:
+    """Daily workflows that should fire at `now` (UTC default)."""
+    from towpath.catalog.metadata import get_hwm
+    from towpath.workflows.loader import load_workflow
+    from towpath.workflows.spec import DailySpec
+
+    now = now or dt.datetime.now(dt.UTC)
+    firings = []
+    for path in discover(project.root):
+        head = load_workflow(path, dict(project.config.params), strict=False)
+        if not isinstance(head, DailySpec):
+            continue
+        spec = load_daily(project, path)
+        last = project.state.list_runs(workflow_id=spec.id, kind="daily", limit=1)
+        last_run = last[0] if last else None
+        trigger_hwm = None
+        if spec.trigger and spec.trigger.hwm_of:
+            mark = get_hwm(project.catalog, spec.trigger.hwm_of)
+            trigger_hwm = mark.isoformat() if mark else None
+            seen = last_run.params.get(TRIGGER_KEY) if last_run else None
+            if trigger_hwm and trigger_hwm != seen:
+                firings.append(Firing(path, spec.id, f"high-water mark of {spec.trigger.hwm_of} advanced to {trigger_hwm}", trigger_hwm))
+                continue
+        if spec.schedule:
+            tz = zone(spec.timezone or project.config.timezone)
+            local_now = now.astimezone(tz)
+            previous_tick = croniter(spec.schedule, local_now).get_prev(dt.datetime)
+            fired_at = _parse_ts(last_run.started_at).astimezone(tz) if last_run else None
+            if fired_at is None or fired_at < previous_tick:
+                firings.append(Firing(path, spec.id, f"cron '{spec.schedule}' was due at {previous_tick.isoformat()}", trigger_hwm))
+    return firings
+
+
+def run_due(project: Project, now: dt.datetime | None = None, on_result: Callable[[Firing, DailyResult | None, str | None], Any] | None = None) -> list[DailyResult]:
+    """Fire every due daily workflow once; a failing one does not stop the others."""
+    results = []
+    for firing in due_workflows(project, now):
+        annotations = {TRIGGER_KEY: firing.trigger_hwm} if firing.trigger_hwm else {}
+        try:
+            result = run_daily(project, firing.path, annotations=annotations)
+        except TowpathError as exc:
+            log.error("daily workflow %s could not start: %s", firing.workflow_id, exc)
+            if on_result:
+                on_result(firing, None, str(exc))
+            continue
+        results.append(result)
+        if on_result:
+            on_result(firing, result, result.error)
+    return results
+
+
+def run_scheduler(
+    project: Project, *, once: bool = False, interval: float = 30.0,
+    on_result: Callable[[Firing, DailyResult | None, str | None], Any] | None = None,
+) -> list[DailyResult]:
+    """Check for due workflows every `interval` seconds (or once) and fire them."""
+    results = run_due(project, on_result=on_result)
+    while not once:
+        time.sleep(interval)
+        results.extend(run_due(project, on_result=on_result))
+    return results
+
+
+def _parse_ts(value: Any) -> dt.datetime:
+    stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
