@@ -1,0 +1,165 @@
+"""Write-Audit-Publish on Iceberg branches: cut a branch from `main`, publish it, drop it.
+
+Each WAP run writes to its own branch cut from `main`, audits that branch, and
+publishes by fast-forwarding `main` to the branch head. Two traps in pyiceberg
+0.12 shape this module:
+
+* `manage_snapshots().set_current_snapshot()` moves `main` to any snapshot without
+  checking ancestry, so publishing a branch cut before another run published would
+  silently drop that run's data. We check that `main`'s head is an ancestor of the
+  branch head, and commit with `AssertRefSnapshotId` requirements on both `main`
+  and the branch, so a writer racing between our check and our commit makes the
+  commit fail (`ConflictError`) instead of losing data.
+* A pyiceberg `Transaction` keeps only one requirement per requirement *type*, so
+  the two `AssertRefSnapshotId`s cannot be staged through `manage_snapshots()`;
+  we hand updates and requirements to the catalog's `commit_table` directly.
+"""
+
+from __future__ import annotations
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+from pyiceberg.table.refs import SnapshotRefType
+from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotRefUpdate, SetSnapshotRefUpdate, TableUpdate
+
+from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
+from towpath.errors import CatalogError, ConflictError
+
+
+def create_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
+    """Cut `branch` from `main`'s head; returns the snapshot id it points at.
+
+    A table without snapshots has nothing to cut from (and Iceberg refuses a
+    non-main ref on an empty table), so this returns None and creates no ref:
+    `Catalog.write(..., branch=branch)` creates the ref with its first commit.
+
+    Raises:
+        CatalogError: `branch` already exists, or is `main`.
+    """
+    _check_name(branch)
+    table = catalog.table(identifier)
+    if branch in table.metadata.refs:
+        raise CatalogError(f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name")
+    head = table.snapshot_by_name(MAIN)
+    if head is None:
+        return None
+    try:
+        table.manage_snapshots().create_branch(head.snapshot_id, branch).commit()
+    except CommitFailedException as exc:
+        raise ConflictError(f"cannot create branch '{branch}' of '{_ident(identifier)}': {exc}; rerun to retry") from exc
+    return head.snapshot_id
+
+
+def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool = True) -> int | None:
+    """Fast-forward `main` to the head of `branch` in one commit; returns `main`'s new head.
+
+    Publishes only if `main`'s current head is an ancestor of the branch head
+    (nothing published since the branch was cut). Otherwise raises
+    `ConflictError` and leaves both `main` and the branch as they were, so the run
+    can be inspected or redone. A branch nobody wrote to (table still empty)
+    publishes nothing and returns `main`'s head.
+
+    Raises:
+        CatalogError: the branch does not exist.
+        ConflictError: `main` moved since the branch was cut, or a concurrent commit won the race.
+    """
+    _check_name(branch)
+    ident = _ident(identifier)
+    table = catalog.table(identifier)
+    refs = table.metadata.refs
+    main_head = refs[MAIN].snapshot_id if MAIN in refs else None
+    if branch not in refs:
+        if main_head is None:
+            return None  # empty table, nothing was written to the branch: nothing to publish
+        raise CatalogError(f"table '{ident}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, identifier))})")
+    branch_ref = refs[branch]
+    if branch_ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+        raise CatalogError(f"'{branch}' of table '{ident}' is a tag, not a branch")
+    branch_head = branch_ref.snapshot_id
+    if not is_ancestor(table, main_head, branch_head):
+        base = _branch_base(table, branch_head)
+        raise ConflictError(
+            f"cannot publish branch '{branch}' of '{ident}': main moved to snapshot {main_head} after the branch "
+            f"was cut from {base}; the branch is kept, rerun the workflow to write on top of the new main"
+        )
+    updates: tuple[TableUpdate, ...] = (
+        SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),
+    )
+    if drop:
+        updates += (RemoveSnapshotRefUpdate(ref_name=branch),)
+    requirements = (
+        AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),
+        AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),
+    )
+    _commit(table, updates, requirements, f"publish branch '{branch}' of '{ident}'")
+    return branch_head
+
+
+def drop_branch(catalog: Catalog, identifier: str, branch: str) -> None:
+    """Remove the `branch` ref (its snapshots stay until expired); dropping `main` is refused."""
+    _check_name(branch)
+    table = catalog.table(identifier)
+    ref = table.metadata.refs.get(branch)
+    if ref is None or ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+        raise CatalogError(
+            f"table '{_ident(identifier)}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, identifier))})"
+        )
+    _commit(
+        table,
+        (RemoveSnapshotRefUpdate(ref_name=branch),),
+        (AssertRefSnapshotId(ref=branch, snapshot_id=ref.snapshot_id),),
+        f"drop branch '{branch}' of '{_ident(identifier)}'",
+    )
+
+
+def list_branches(catalog: Catalog, identifier: str) -> dict[str, int]:
+    """Every branch (including `main`, once it has a snapshot) -> its head snapshot id."""
+    table = catalog.table(identifier)
+    return {
+        name: ref.snapshot_id
+        for name, ref in sorted(table.metadata.refs.items())
+        if ref.snapshot_ref_type == SnapshotRefType.BRANCH
+    }
+
+
+def is_ancestor(table: Table, ancestor_id: int | None, snapshot_id: int) -> bool:
+    """True if `ancestor_id` is `snapshot_id` or one of its parents; None (empty main) is everyone's ancestor."""
+    if ancestor_id is None:
+        return True
+    current: int | None = snapshot_id
+    seen: set[int] = set()
+    while current is not None and current not in seen:
+        if current == ancestor_id:
+            return True
+        seen.add(current)
+        snap = table.metadata.snapshot_by_id(current)
+        current = snap.parent_snapshot_id if snap else None
+    return False
+
+
+def _branch_base(table: Table, branch_head: int) -> int | None:
+    """The newest ancestor of `branch_head` that `main` has ever pointed at (where the branch was cut)."""
+    main_history = {entry.snapshot_id for entry in table.metadata.snapshot_log}
+    current: int | None = branch_head
+    while current is not None:
+        if current in main_history:
+            return current
+        snap = table.metadata.snapshot_by_id(current)
+        current = snap.parent_snapshot_id if snap else None
+    return None
+
+
+def _commit(table: Table, updates: tuple[TableUpdate, ...], requirements: tuple[AssertRefSnapshotId, ...], what: str) -> None:
+    try:
+        table.catalog.commit_table(table, requirements, updates)
+    except CommitFailedException as exc:
+        raise ConflictError(f"cannot {what}: another writer changed the table at the same time ({exc}); rerun to retry") from exc
+
+
+def _check_name(branch: str) -> None:
+    if not branch or branch == MAIN:
+        raise CatalogError(f"'{branch}' is not a valid WAP branch name (it must be non-empty and not '{MAIN}')")
+
+
+def _ident(identifier: str) -> str:
+    return normalize_identifier(identifier)
