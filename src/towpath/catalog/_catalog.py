@@ -165,6 +165,12 @@ class Catalog:
         data = conform(data, table.schema().as_arrow(), identifier)
         props = properties or {}
         try:
+            if branch != MAIN and branch not in table.metadata.refs:
+                if table.snapshot_by_name(MAIN) is None:
+                    return self._write_first_snapshot_to_branch(identifier, table, data, branch, props)
+                # pyiceberg would start a parentless branch holding only `data`; cut it from main first.
+                table.manage_snapshots().create_branch(table.snapshot_by_name(MAIN).snapshot_id, branch).commit()
+                table = self.table(identifier)
             if mode == "append":
                 table.append(data, snapshot_properties=props, branch=branch)
             elif mode == "overwrite":
@@ -183,6 +189,32 @@ class Catalog:
         table = self.table(identifier)
         snap = table.snapshot_by_name(branch)
         return snap.snapshot_id if snap else None
+
+    def _write_first_snapshot_to_branch(
+        self, identifier: str, table: Table, data: pa.Table, branch: str, props: dict[str, str]
+    ) -> int:
+        """Write to a new branch of a table that has no snapshot yet (WAP on an empty table).
+
+        Iceberg refuses any ref but `main` on a table without snapshots, so the rows go
+        into an unreferenced snapshot first and the branch ref is created on it in a
+        second commit; `main` stays empty throughout, and a crash in between leaves
+        only an orphan snapshot that no reader sees. On an empty table every write
+        mode is an append.
+        """
+        from pyiceberg.table.refs import SnapshotRefType
+        from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
+
+        before = {s.snapshot_id for s in table.snapshots()}
+        table.append(data, snapshot_properties=props, branch=None)
+        table = self.table(identifier)
+        new = [s for s in table.snapshots() if s.snapshot_id not in before]
+        snapshot_id = new[-1].snapshot_id
+        table.catalog.commit_table(
+            table,
+            (AssertRefSnapshotId(ref=branch, snapshot_id=None),),
+            (SetSnapshotRefUpdate(ref_name=branch, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id),),
+        )
+        return snapshot_id
 
 
 def conform(data: pa.Table, target: pa.Schema, identifier: str) -> pa.Table:
