@@ -1,0 +1,146 @@
+"""A table's snapshot history, rolling `main` back, and one-call descriptions for `table show`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
+
+from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
+from towpath.catalog.branches import is_ancestor, list_branches
+from towpath.catalog.metadata import TableMetadata, get_hwm, get_metadata
+from towpath.errors import CatalogError, ConflictError
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One Iceberg snapshot, with the refs that point at it."""
+
+    snapshot_id: int
+    parent_id: int | None
+    timestamp: dt.datetime
+    """Commit time, UTC."""
+    operation: str
+    """`append`, `overwrite`, `delete` or `replace`."""
+    summary: dict[str, str]
+    refs: list[str]
+    """Branches and tags whose head is this snapshot."""
+    is_current: bool
+    """True for `main`'s head."""
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: str
+    required: bool
+    doc: str | None
+    column_type: str | None
+    """Kind from the table metadata (`pk`, `pii`, ...), if one was set."""
+
+
+@dataclass(frozen=True)
+class TableDescription:
+    """Everything `towpath table show` prints, as data a Python user can use too."""
+
+    identifier: str
+    comment: str | None
+    columns: list[ColumnInfo]
+    partition_spec: list[str]
+    """One entry per partition field, e.g. `date (identity)`, `id (bucket[16])`."""
+    metadata: TableMetadata
+    current_snapshot: SnapshotInfo | None
+    branches: dict[str, int]
+    hwm: dt.datetime | None
+    row_count: int
+    """Rows on `main` (from the snapshot summary; 0 for an empty table)."""
+    data_files: int
+    location: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+def history(catalog: Catalog, identifier: str) -> list[SnapshotInfo]:
+    """Every snapshot of the table, newest first, including those only a branch reaches."""
+    table = catalog.table(identifier)
+    infos = [_info(table, snap) for snap in table.snapshots()]
+    return sorted(infos, key=lambda s: (s.timestamp, s.snapshot_id), reverse=True)
+
+
+def rollback(catalog: Catalog, identifier: str, snapshot_id: int) -> SnapshotInfo:
+    """Point `main` back at `snapshot_id`, an earlier snapshot of `main`'s own history.
+
+    Later snapshots are kept (until expired), so a rollback can itself be undone by
+    publishing again; the commit asserts `main` did not move meanwhile.
+
+    Raises:
+        CatalogError: the id is unknown (lists recent ids) or not an ancestor of `main`.
+        ConflictError: another writer moved `main` during the rollback.
+    """
+    ident = normalize_identifier(identifier)
+    table = catalog.table(identifier)
+    snap = table.metadata.snapshot_by_id(snapshot_id)
+    if snap is None:
+        recent = [s.snapshot_id for s in history(catalog, identifier)[:5]]
+        raise CatalogError(f"table '{ident}' has no snapshot {snapshot_id}; recent snapshots: {recent or 'none'}")
+    head = table.snapshot_by_name(MAIN)
+    if head is None or not is_ancestor(table, snapshot_id, head.snapshot_id):
+        raise CatalogError(
+            f"cannot roll '{ident}' back to {snapshot_id}: it is not in main's history "
+            f"(main is at {head.snapshot_id if head else 'no snapshot'}); see `towpath table history {ident}`"
+        )
+    if snapshot_id != head.snapshot_id:
+        try:
+            table.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).commit()
+        except CommitFailedException as exc:
+            raise ConflictError(f"cannot roll '{ident}' back: another writer moved main ({exc}); rerun to retry") from exc
+    table = catalog.table(identifier)
+    return _info(table, table.metadata.snapshot_by_id(snapshot_id) or snap)
+
+
+def describe(catalog: Catalog, identifier: str) -> TableDescription:
+    """Schema with docs and column kinds, partitioning, metadata, head, branches, mark and size."""
+    ident = normalize_identifier(identifier)
+    table = catalog.table(identifier)
+    metadata = get_metadata(catalog, identifier)
+    schema = table.schema()
+    kinds = {k.lower(): v for k, v in metadata.column_types.items()}
+    columns = [
+        ColumnInfo(f.name, str(f.field_type), f.required, f.doc, kinds.get(f.name.lower()))
+        for f in schema.fields
+    ]
+    parts = [f"{schema.find_column_name(p.source_id)} ({p.transform})" for p in table.spec().fields]
+    head = table.current_snapshot()
+    summary: dict[str, Any] = head.summary.additional_properties if head and head.summary else {}
+    return TableDescription(
+        identifier=ident,
+        comment=table.properties.get("comment"),
+        columns=columns,
+        partition_spec=parts,
+        metadata=metadata,
+        current_snapshot=_info(table, head) if head else None,
+        branches=list_branches(catalog, identifier),
+        hwm=get_hwm(catalog, identifier),
+        row_count=int(summary.get("total-records", 0)),
+        data_files=int(summary.get("total-data-files", 0)),
+        location=table.location(),
+        properties=dict(table.properties),
+    )
+
+
+def _info(table: Table, snap: Snapshot) -> SnapshotInfo:
+    refs = sorted(name for name, ref in table.metadata.refs.items() if ref.snapshot_id == snap.snapshot_id)
+    current = table.metadata.refs.get(MAIN)
+    summary = snap.summary
+    return SnapshotInfo(
+        snapshot_id=snap.snapshot_id,
+        parent_id=snap.parent_snapshot_id,
+        timestamp=dt.datetime.fromtimestamp(snap.timestamp_ms / 1000, tz=dt.timezone.utc),
+        operation=summary.operation.value if summary else "unknown",
+        summary={str(k): str(v) for k, v in (summary.additional_properties if summary else {}).items()},
+        refs=refs,
+        is_current=current is not None and current.snapshot_id == snap.snapshot_id,
+    )
