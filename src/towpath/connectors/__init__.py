@@ -1,0 +1,96 @@
+"""Connectors room: sources and sinks shared by every capability.
+
+Every connector is a `towpath.pipeline` `Source` or `Sink`, so it runs in any
+pipeline. Names resolve lazily (module `__getattr__`): `import towpath.connectors`
+never imports a database driver, so a missing optional extra (psycopg,
+pymysql, s3fs) only fails when its connector is used, with the pip extra named.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    # files (object storage through fsspec)
+    "CsvSource": "files",
+    "CsvSink": "files",
+    "JsonLinesSource": "files",
+    "JsonLinesSink": "files",
+    "ParquetSource": "files",
+    "ParquetSink": "files",
+    # SQL databases
+    "PostgresSource": "postgres",
+    "PostgresSink": "postgres",
+    "SqliteSource": "sqlite",
+    "SqliteSink": "sqlite",
+    "MySqlSource": "mysql",
+    "MySqlSink": "mysql",
+    "DatabaseUnreachableError": "_sql",
+    "DatabaseAuthError": "_sql",
+    "DatabaseError": "_sql",
+    "DatabaseTransientError": "_sql",
+    "UnknownObjectError": "_sql",
+    # Iceberg tables of the towpath catalog
+    "IcebergSource": "iceberg",
+    "IcebergSink": "iceberg",
+    # HTTP APIs
+    "HttpSource": "http",
+    "HttpSink": "http",
+    "Pagination": "http",
+    "PageNumber": "http",
+    "OffsetLimit": "http",
+    "NextCursor": "http",
+    "NextLink": "http",
+    "Retry": "http",
+    "HttpStatusError": "http",
+    "HttpTransientError": "http",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from towpath.connectors._sql import (
+        DatabaseAuthError,
+        DatabaseError,
+        DatabaseTransientError,
+        DatabaseUnreachableError,
+        UnknownObjectError,
+    )
+    from towpath.connectors.files import (
+        CsvSink,
+        CsvSource,
+        JsonLinesSink,
+        JsonLinesSource,
+        ParquetSink,
+        ParquetSource,
+    )
+    from towpath.connectors.http import (
+        HttpSink,
+        HttpSource,
+        HttpStatusError,
+        HttpTransientError,
+        NextCursor,
+        NextLink,
+        OffsetLimit,
+        PageNumber,
+        Pagination,
+        Retry,
+    )
+    from towpath.connectors.iceberg import IcebergSink, IcebergSource
+    from towpath.connectors.mysql import MySqlSink, MySqlSource
+    from towpath.connectors.postgres import PostgresSink, PostgresSource
+    from towpath.connectors.sqlite import SqliteSink, SqliteSource
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'towpath.connectors' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"towpath.connectors.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,316 @@
+"""What the SQL-database connectors share: Arrow<->SQL types, DDL/DML as sqlglot expressions, errors.
+
+Each database states how it differs as data (a `SqlDialect` record), so the
+PostgreSQL, SQLite and MySQL connectors build the same statements from the
+same functions and only the rendering dialect changes. No SQL here is spliced
+together from strings: table and column names go through `exp.to_table` /
+`exp.to_identifier` with quoting forced, so a column called `order` or
+`Merchant Id` is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+from sqlglot import exp
+
+from towpath.errors import ConnectorError, TransientError
+
+SqlWriteMode = Literal["append", "replace", "upsert"]
+"""append: add rows; replace: the table holds exactly the written rows; upsert: insert or update by `key`."""
+
+WRITE_MODES: tuple[str, ...] = ("append", "replace", "upsert")
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class DatabaseUnreachableError(ConnectorError, TransientError):
+    """The database server did not answer at host:port (down, wrong port, firewall).
+
+    Also a `TransientError`: a pipeline's retry policy may try again.
+    """
+
+
+class DatabaseAuthError(ConnectorError):
+    """The server refused the login (wrong user, password or database name)."""
+
+
+class UnknownObjectError(ConnectorError):
+    """A table or column named in the connector's settings or query does not exist."""
+
+
+class DatabaseError(ConnectorError):
+    """Any other failure the database reported for the processor's statement."""
+
+
+class DatabaseTransientError(DatabaseError, TransientError):
+    """A failure the database itself says is worth retrying (deadlock, serialization failure, lost connection)."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an error message names: the processor, the server and the object it was using."""
+
+    processor: str
+    server: str
+    """`host:port` (or the file path for SQLite)."""
+    user: str | None = None
+    database: str | None = None
+    obj: str | None = None
+    """The table or query the processor was working on."""
+
+    def describe(self) -> str:
+        parts = [f"processor '{self.processor}'" if self.processor else "connector"]
+        who = f"{self.user}@" if self.user else ""
+        db = f"/{self.database}" if self.database else ""
+        parts.append(f"database {who}{self.server}{db}")
+        if self.obj:
+            parts.append(f"object {self.obj}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """Map a driver exception to a towpath error when `match(exc)` says so."""
+
+    driver_error: type[BaseException] | tuple[type[BaseException], ...]
+    towpath_error: type[ConnectorError]
+    explain: str
+    """Sentence fragment appended to the message (what to check next)."""
+    match: object = field(default=None)
+    """Optional predicate `(exc) -> bool` narrowing the rule (e.g. by SQLSTATE)."""
+
+
+@contextlib.contextmanager
+def map_errors(rules: Sequence[ErrorRule], resource: Resource) -> Iterator[None]:
+    """Turn driver exceptions into the most specific towpath error, as httpx's `map_exceptions` does.
+
+    Errors towpath raised on purpose pass through untouched; a driver error no
+    rule matches still becomes a `DatabaseError`, never a raw driver exception.
+    """
+    try:
+        yield
+    except (ConnectorError, TransientError):
+        raise
+    except Exception as exc:
+        for rule in rules:
+            if isinstance(exc, rule.driver_error) and (rule.match is None or rule.match(exc)):  # type: ignore[operator]
+                raise rule.towpath_error(f"{resource.describe()}: {rule.explain}: {_first_line(exc)}") from exc
+        raise DatabaseError(f"{resource.describe()}: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# -- identifiers ----------------------------------------------------------------------------------
+
+
+def table_expr(name: str) -> exp.Table:
+    """`schema.table` or `table` as a quoted sqlglot table (names are taken literally, case kept)."""
+    parts = [p.strip() for p in name.split(".")]
+    if not all(parts):
+        raise ConnectorError(f"invalid table name '{name}': expected 'table' or 'schema.table'")
+    ident = [exp.to_identifier(p, quoted=True) for p in parts]
+    if len(ident) == 1:
+        return exp.Table(this=ident[0])
+    if len(ident) == 2:
+        return exp.Table(this=ident[1], db=ident[0])
+    return exp.Table(this=ident[2], db=ident[1], catalog=ident[0])
+
+
+def column(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(exp.to_identifier(name, quoted=True), table=exp.to_identifier(table) if table else None)
+
+
+def quote_ident(name: str, dialect: str) -> str:
+    """One identifier rendered for `dialect` (for driver APIs that take a name, e.g. `cursor.copy`)."""
+    return exp.to_identifier(name, quoted=True).sql(dialect)
+
+
+# -- types ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """How one database differs, as data."""
+
+    name: str
+    """sqlglot dialect name."""
+    key_text_type: str
+    """Text type usable in a primary key (MySQL cannot index unbounded TEXT)."""
+    timestamptz_type: str
+    """Type for an Arrow timestamp with a time zone."""
+    binary_type: str
+
+
+POSTGRES = SqlDialect("postgres", "TEXT", "TIMESTAMPTZ", "BYTEA")
+SQLITE = SqlDialect("sqlite", "TEXT", "TEXT", "BLOB")
+MYSQL = SqlDialect("mysql", "VARCHAR(255)", "DATETIME(6)", "LONGBLOB")
+
+
+def sql_type(arrow_type: pa.DataType, dialect: SqlDialect, *, key: bool = False) -> exp.DataType:
+    """The SQL column type for an Arrow type, rendered later for `dialect`.
+
+    >>> sql_type(pa.int64(), POSTGRES).sql("postgres")
+    'BIGINT'
+    """
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_boolean(t):
+        name = "BOOLEAN"
+    elif pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        name = "SMALLINT"
+    elif pa.types.is_int32(t) or pa.types.is_uint16(t):
+        name = "INT"
+    elif pa.types.is_integer(t):
+        name = "BIGINT"
+    elif pa.types.is_float16(t) or pa.types.is_float32(t):
+        name = "REAL" if dialect is POSTGRES else "FLOAT"
+    elif pa.types.is_floating(t):
+        name = "DOUBLE"
+    elif pa.types.is_decimal(t):
+        name = f"DECIMAL({t.precision}, {t.scale})"
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        name = dialect.key_text_type if key else "TEXT"
+    elif pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        name = dialect.binary_type
+    elif pa.types.is_date(t):
+        name = "DATE"
+    elif pa.types.is_timestamp(t):
+        if t.tz is not None:
+            name = dialect.timestamptz_type
+        else:
+            name = "DATETIME(6)" if dialect is MYSQL else "TIMESTAMP"
+    elif pa.types.is_time(t):
+        name = "TIME"
+    elif pa.types.is_null(t):
+        name = "TEXT"
+    else:
+        raise ConnectorError(
+            f"no {dialect.name} column type for Arrow type {t}; cast the column to a scalar type first"
+        )
+    return exp.DataType.build(name, dialect=dialect.name)
+
+
+def create_table(
+    table: str, schema: pa.Schema, dialect: SqlDialect, *, key: Sequence[str] = (), if_not_exists: bool = True
+) -> exp.Create:
+    """CREATE TABLE for an Arrow schema; `key` columns become NOT NULL and the primary key."""
+    keys = set(key)
+    defs: list[exp.Expression] = []
+    for f in schema:
+        constraints = [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())] if f.name in keys else []
+        defs.append(
+            exp.ColumnDef(
+                this=exp.to_identifier(f.name, quoted=True),
+                kind=sql_type(f.type, dialect, key=f.name in keys),
+                constraints=constraints,
+            )
+        )
+    if key:
+        defs.append(exp.PrimaryKey(expressions=[exp.to_identifier(k, quoted=True) for k in key]))
+    return exp.Create(
+        this=exp.Schema(this=table_expr(table), expressions=defs), kind="TABLE", exists=if_not_exists
+    )
+
+
+def create_staging(staging: str, target: str, columns: Sequence[str]) -> exp.Create:
+    """A temporary table shaped like `target`'s `columns` (no constraints), for staging writes."""
+    select = exp.select(*(column(c) for c in columns)).from_(table_expr(target)).limit(0)
+    return exp.Create(
+        this=table_expr(staging),
+        kind="TABLE",
+        expression=select,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def drop_table(table: str) -> exp.Drop:
+    return exp.Drop(tables=[table_expr(table)], kind="TABLE", exists=True)
+
+
+def select_from(table: str, columns: Sequence[str] | None = None) -> exp.Select:
+    cols = [column(c) for c in columns] if columns else [exp.Star()]
+    return exp.select(*cols).from_(table_expr(table))
+
+
+def delete_all(table: str) -> exp.Delete:
+    """DELETE FROM table: transactional everywhere (MySQL's TRUNCATE commits implicitly)."""
+    return exp.delete(table_expr(table))
+
+
+def insert_values(table: str, columns: Sequence[str], placeholder: exp.Expression) -> exp.Insert:
+    """INSERT INTO table (cols) VALUES (?, ?, ...) for `executemany`."""
+    return exp.insert(
+        exp.Values(expressions=[exp.Tuple(expressions=[placeholder.copy() for _ in columns])]),
+        exp.Schema(this=table_expr(table), expressions=[exp.to_identifier(c, quoted=True) for c in columns]),
+    )
+
+
+def insert_select(target: str, columns: Sequence[str], query: exp.Select) -> exp.Insert:
+    return exp.insert(
+        query,
+        exp.Schema(this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]),
+    )
+
+
+def on_conflict_update(columns: Sequence[str], key: Sequence[str], dialect: SqlDialect) -> exp.OnConflict:
+    """The upsert clause for `dialect`: ON CONFLICT (key) DO UPDATE / ON DUPLICATE KEY UPDATE.
+
+    Columns other than the key take the incoming row's value; with nothing but
+    key columns the conflict is ignored (DO NOTHING / a no-op self-assignment).
+    """
+    rest = [c for c in columns if c not in set(key)]
+    if dialect is MYSQL:
+        targets = rest or list(key)[:1]
+        sets = [
+            exp.EQ(this=column(c), expression=exp.Anonymous(this="VALUES", expressions=[column(c)]))
+            for c in targets
+        ]
+        return exp.OnConflict(duplicate=True, expressions=sets, action=exp.var("UPDATE"))
+    keys = [exp.Ordered(this=column(k), nulls_first=False) for k in key]
+    if not rest:
+        return exp.OnConflict(conflict_keys=keys, action=exp.var("DO NOTHING"))
+    sets = [exp.EQ(this=column(c), expression=column(c, "excluded")) for c in rest]
+    return exp.OnConflict(conflict_keys=keys, expressions=sets, action=exp.var("DO UPDATE"))
+
+
+def check_write_args(mode: str, key: Sequence[str], where: str) -> None:
+    """Fail early (before any connection) on a mode/key combination that cannot work."""
+    if mode not in WRITE_MODES:
+        raise ConnectorError(f"{where}: unknown mode '{mode}'; expected one of {', '.join(WRITE_MODES)}")
+    if mode == "upsert" and not key:
+        raise ConnectorError(f"{where}: mode 'upsert' needs key=[...] naming the columns that identify a row")
+
+
+def check_key_columns(schema: pa.Schema, key: Sequence[str], where: str) -> None:
+    missing = [k for k in key if k not in schema.names]
+    if missing:
+        raise UnknownObjectError(f"{where}: key column(s) {missing} are not in the data (columns: {schema.names})")
+
+
+def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Regroup a stream into batches of exactly `size` rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        rows += batch.num_rows
+        while rows >= size:
+            table = pa.Table.from_batches(pending)
+            head, tail = table.slice(0, size), table.slice(size)
+            yield head.combine_chunks().to_batches()[0]
+            pending = tail.combine_chunks().to_batches() if tail.num_rows else []
+            rows = tail.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]

@@ -1,0 +1,341 @@
+"""PostgreSQL source and sink (psycopg 3), moving data as CSV through `COPY`.
+
+Why CSV `COPY` rather than a cursor: rows never become Python objects. The
+source streams `COPY (query) TO STDOUT` into pyarrow's C++ CSV reader with the
+column types taken from the query's result description, so memory stays at a
+few blocks whatever the table size. The sink renders each Arrow batch with
+pyarrow's CSV writer and streams it into `COPY ... FROM STDIN`. pyarrow quotes
+strings and leaves nulls empty, which is exactly how PostgreSQL's CSV format
+tells NULL from the empty string.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlglot import exp
+
+from towpath.connectors._sql import (
+    POSTGRES,
+    DatabaseAuthError,
+    DatabaseTransientError,
+    DatabaseUnreachableError,
+    ErrorRule,
+    Resource,
+    SqlWriteMode,
+    UnknownObjectError,
+    check_key_columns,
+    check_write_args,
+    column,
+    create_staging,
+    create_table,
+    delete_all,
+    drop_table,
+    insert_select,
+    map_errors,
+    on_conflict_update,
+    rebatch,
+    select_from,
+    table_expr,
+)
+from towpath.errors import ConnectorError
+from towpath.pipeline.processor import ProcessorContext, Sink, Source
+
+try:
+    import psycopg
+    from psycopg import errors as pgerrors
+    from psycopg import sql as pgsql
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ConnectorError("the PostgreSQL connectors need psycopg: pip install 'towpath[postgres]'") from exc
+
+_BOOL, _INT8, _INT2, _INT4, _OID = 16, 20, 21, 23, 26
+_FLOAT4, _FLOAT8, _NUMERIC = 700, 701, 1700
+_DATE, _TIMESTAMP, _TIMESTAMPTZ = 1082, 1114, 1184
+
+PG_TYPES: dict[int, pa.DataType] = {
+    _BOOL: pa.bool_(),
+    _INT2: pa.int16(),
+    _INT4: pa.int32(),
+    _INT8: pa.int64(),
+    _OID: pa.int64(),
+    _FLOAT4: pa.float32(),
+    _FLOAT8: pa.float64(),
+    _DATE: pa.date32(),
+    _TIMESTAMP: pa.timestamp("us"),
+    _TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+}
+"""PostgreSQL type OID -> Arrow type. Anything else (text, json, uuid, arrays...) arrives as its text form."""
+
+_SESSION = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'")
+"""Pin the text forms COPY produces, whatever the server's defaults."""
+
+
+def _explain_connect(exc: BaseException) -> bool:
+    text = str(exc)
+    return "authentication failed" in text or "does not exist" in text or "no pg_hba.conf entry" in text
+
+
+def _refused(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("connection refused", "timeout expired", "could not translate host", "no route"))
+
+
+PG_ERRORS: tuple[ErrorRule, ...] = (
+    ErrorRule(psycopg.OperationalError, DatabaseUnreachableError,
+              "cannot reach the server (is it running, and is host:port right?)", _refused),
+    ErrorRule(psycopg.OperationalError, DatabaseAuthError,
+              "the server refused the login (check user, password and database name)", _explain_connect),
+    ErrorRule((pgerrors.UndefinedTable, pgerrors.InvalidSchemaName), UnknownObjectError, "unknown table"),
+    ErrorRule(pgerrors.UndefinedColumn, UnknownObjectError, "unknown column"),
+    ErrorRule(pgerrors.InvalidColumnReference, ConnectorError,
+              "upsert needs a primary key or unique constraint on exactly the key columns"),
+    ErrorRule((pgerrors.SerializationFailure, pgerrors.DeadlockDetected, psycopg.OperationalError),
+              DatabaseTransientError, "transient database failure, worth retrying"),
+)
+
+
+def _resource(dsn: str, processor: str, obj: str | None) -> Resource:
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        parts = urlsplit(dsn)
+        info = {"host": parts.hostname, "port": parts.port, "user": parts.username}
+    host = info.get("host") or "localhost"
+    server = f"{host}:{info.get('port') or 5432}"
+    return Resource(processor, server, str(info.get("user") or ""), str(info.get("dbname") or ""), obj)
+
+
+def _connect(dsn: str, resource: Resource, connect_timeout: int) -> psycopg.Connection[Any]:
+    with map_errors(PG_ERRORS, resource):
+        conn = psycopg.connect(dsn, connect_timeout=connect_timeout, autocommit=False)
+        for stmt in _SESSION:
+            conn.execute(stmt)
+        return conn
+
+
+def arrow_type(type_code: int, precision: int | None, scale: int | None) -> pa.DataType:
+    """The Arrow type for a result column; unconstrained NUMERIC stays text so no digit is lost."""
+    if type_code == _NUMERIC:
+        if precision and precision <= 38:
+            return pa.decimal128(precision, scale or 0)
+        return pa.string()
+    return PG_TYPES.get(type_code, pa.string())
+
+
+class _CopyReader(io.RawIOBase):
+    """A file object over psycopg's `Copy` chunks, so pyarrow's CSV reader can pull from it."""
+
+    def __init__(self, copy: Any) -> None:
+        self._copy = copy
+        self._buf = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if not self._buf:
+            chunk = self._copy.read()
+            if not chunk:
+                return 0
+            self._buf = memoryview(chunk)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class PostgresSource(Source):
+    """Stream a table or a query out of PostgreSQL as Arrow batches of `batch_size` rows.
+
+    Args:
+        dsn: libpq connection string or `postgresql://` URI.
+        query: a SELECT to run (exclusive with `table`).
+        table: `table` or `schema.table` to read whole (optionally only `columns`).
+        batch_size: rows per emitted batch.
+
+    >>> PostgresSource("postgresql://u:p@127.0.0.1/db", table="public.orders")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        query: str | None = None,
+        table: str | None = None,
+        columns: Sequence[str] | None = None,
+        batch_size: int = 65_536,
+        connect_timeout: int = 10,
+        name: str = "",
+    ) -> None:
+        if (query is None) == (table is None):
+            raise ConnectorError("PostgresSource needs exactly one of query=... or table=...")
+        self.dsn, self.query, self.table, self.columns = dsn, query, table, list(columns or [])
+        self.batch_size, self.connect_timeout = batch_size, connect_timeout
+        self.name = name or f"postgres:{table or 'query'}"
+        self._conn: psycopg.Connection[Any] | None = None
+        self.schema: pa.Schema | None = None
+
+    def open(self, ctx: ProcessorContext) -> None:
+        super().open(ctx)
+        self._resource = _resource(self.dsn, self.name, self.table or self.query)
+        self._conn = _connect(self.dsn, self._resource, self.connect_timeout)
+
+    def _select(self) -> pgsql.Composable:
+        if self.table is not None:
+            return pgsql.SQL(select_from(self.table, self.columns).sql("postgres"))  # type: ignore[arg-type]
+        return pgsql.SQL(self.query.strip().rstrip(";"))  # type: ignore[union-attr, arg-type]
+
+    def read(self) -> Iterator[pa.RecordBatch]:
+        assert self._conn is not None, "open() first"
+        select = self._select()
+        with map_errors(PG_ERRORS, self._resource):
+            cur = self._conn.execute(pgsql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(select))
+            desc = cur.description or []
+            self.schema = pa.schema(
+                [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in desc]
+            )
+            self._conn.rollback()  # COPY below starts a fresh transaction/snapshot
+            copy_sql = pgsql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(select)
+            with self._conn.cursor().copy(copy_sql) as copy:
+                reader = pacsv.open_csv(
+                    _CopyReader(copy),
+                    read_options=pacsv.ReadOptions(
+                        column_names=self.schema.names, block_size=4 << 20, use_threads=False
+                    ),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=self.schema,
+                        true_values=["t"],
+                        false_values=["f"],
+                        null_values=[""],
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=False,
+                        timestamp_parsers=[pacsv.ISO8601],
+                    ),
+                )
+                yield from rebatch(iter(reader), self.batch_size)
+            self._conn.rollback()
+
+    def close(self, error: BaseException | None) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class PostgresSink(Sink):
+    """Write Arrow batches into a PostgreSQL table in one transaction, published at `close(None)`.
+
+    append streams straight into the table; replace and upsert stream into a
+    temporary staging table first and move the rows over at close, so the
+    target is locked only for that last statement. On `close(error)` the
+    transaction rolls back: no row, and no table created by this sink, is left.
+
+    Args:
+        dsn: libpq connection string or `postgresql://` URI.
+        table: target `table` or `schema.table`.
+        mode: append, replace (the table then holds exactly the written rows) or upsert.
+        key: columns identifying a row, required for upsert (a primary key when `create` makes the table).
+        create: create the table from the first batch's schema when it does not exist.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        table: str,
+        *,
+        mode: SqlWriteMode = "append",
+        key: Sequence[str] = (),
+        create: bool = True,
+        connect_timeout: int = 10,
+        name: str = "",
+    ) -> None:
+        self.name = name or f"postgres:{table}"
+        check_write_args(mode, key, f"PostgresSink '{self.name}'")
+        self.dsn, self.table, self.mode, self.key = dsn, table, mode, list(key)
+        self.create, self.connect_timeout = create, connect_timeout
+        self._conn: psycopg.Connection[Any] | None = None
+        self._columns: list[str] | None = None
+        self._staging = f"towpath_staging_{uuid.uuid4().hex[:12]}"
+        self.rows_written = 0
+
+    def open(self, ctx: ProcessorContext) -> None:
+        super().open(ctx)
+        self._resource = _resource(self.dsn, self.name, self.table)
+        self._conn = _connect(self.dsn, self._resource, self.connect_timeout)
+
+    def _exec(self, statement: exp.Expression) -> None:
+        assert self._conn is not None
+        self._conn.execute(statement.sql("postgres"))  # type: ignore[call-overload]
+
+    def _prepare(self, schema: pa.Schema) -> None:
+        check_key_columns(schema, self.key, f"PostgresSink '{self.name}'")
+        self._columns = list(schema.names)
+        if self.create:
+            self._exec(create_table(self.table, schema, POSTGRES, key=self.key if self.mode == "upsert" else ()))
+        if self.mode != "append":
+            self._exec(create_staging(self._staging, self.table, self._columns))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        assert self._conn is not None, "open() first"
+        with map_errors(PG_ERRORS, self._resource):
+            if self._columns is None:
+                self._prepare(batch.schema)
+            elif batch.schema.names != self._columns:
+                raise ConnectorError(
+                    f"PostgresSink '{self.name}': batch columns {batch.schema.names} differ from the first "
+                    f"batch's {self._columns}"
+                )
+            if batch.num_rows == 0:
+                return
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, write_options=pacsv.WriteOptions(include_header=False))
+            target = self.table if self.mode == "append" else self._staging
+            copy_sql = exp.Schema(
+                this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in self._columns]
+            ).sql("postgres")
+            with self._conn.cursor().copy(
+                pgsql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(pgsql.SQL(copy_sql))  # type: ignore[arg-type]
+            ) as copy:
+                copy.write(buf.getbuffer())
+            self.rows_written += batch.num_rows
+
+    def _publish(self) -> None:
+        if self.mode == "replace":
+            self._exec(delete_all(self.table))
+        if self._columns is None or self.mode == "append":
+            return
+        cols = self._columns
+        query = select_from(self._staging, cols)
+        if self.mode == "upsert":
+            # Keep the last row per key: a key twice in one ON CONFLICT statement is an error in PostgreSQL.
+            query = query.distinct(*(column(k) for k in self.key))
+            query = query.order_by(
+                *(column(k) for k in self.key),
+                exp.Ordered(this=exp.column("ctid"), desc=True),
+            )
+            insert = insert_select(self.table, cols, query)
+            insert.set("conflict", on_conflict_update(cols, self.key, POSTGRES))
+        else:
+            insert = insert_select(self.table, cols, query)
+        self._exec(insert)
+        self._exec(drop_table(self._staging))
+
+    def close(self, error: BaseException | None) -> None:
+        if self._conn is None:
+            return
+        try:
+            if error is None:
+                with map_errors(PG_ERRORS, self._resource):
+                    self._publish()
+                    self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,53 @@
+"""Session fixtures: real services on free loopback ports, started once per test session.
+
+The starting/stopping code lives in `tests/services.py` (also used by benchmarks).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import services  # noqa: E402  (tests/ is not a package; make services importable everywhere)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[services.PostgresServer]:
+    """A throwaway PostgreSQL 15 cluster for the whole session.
+
+    Yields `services.PostgresServer` with `dsn`, `host`, `port`, `user`
+    (`postgres`), `password`, `dbname` (`postgres`); `dsn_for(name)` gives the
+    DSN of another database. TCP logins need the password, so a wrong one fails.
+    Tests sharing it should use their own table names (or their own database).
+    """
+    with services.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server for the whole session; yields its endpoint URL (`http://127.0.0.1:PORT`).
+
+    Sets `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (`testing`), `AWS_DEFAULT_REGION`
+    (`us-east-1`) and `AWS_ENDPOINT_URL` for the session, so boto3, s3fs and
+    pyarrow reach it without extra settings. Buckets must be created by the test.
+    """
+    with services.s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[services.MySqlServer]:
+    """A throwaway MariaDB server; yields `services.MySqlServer` (`dsn`, `host`, `port`, `user`, `password`, `dbname`).
+
+    Skips (with the install command) when MariaDB is not installed on the machine.
+    """
+    if services.mariadb_binaries() is None:
+        pytest.skip(f"MariaDB is not installed; install it with: {services.MARIADB_INSTALL_HINT}")
+    with services.mysql_server() as server:
+        yield server
