@@ -1,0 +1,78 @@
+"""Shape the rows of `INSERT ... SELECT` to the target table, the way Spark does.
+
+Spark's INSERT is positional: the i-th column of the query fills the i-th
+column of the table (or of the explicit column list), whatever it is called.
+Positional matching silently swaps two same-typed columns when a query lists
+them in another order, so we match by name when it is unambiguous: when the
+query's column names are exactly the target columns, in any order (or with
+`INSERT ... BY NAME`). Otherwise the column counts must agree and we match by
+position. A static `PARTITION (col = value)` clause removes `col` from the
+columns the query must supply and adds it as a constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+from sqlglot import exp
+
+__all__ = ["InsertTarget", "insert_target", "shape_insert"]
+
+
+@dataclass(frozen=True)
+class InsertTarget:
+    """What an INSERT statement says about where its rows go."""
+
+    table: exp.Table
+    columns: list[str] | None
+    """The explicit `(col, ...)` list, if any."""
+    static: dict[str, exp.Expression]
+    """Static partition values: `PARTITION (date = '2022-01-01')`."""
+    overwrite: bool
+    by_name: bool
+
+
+def insert_target(insert: exp.Insert) -> InsertTarget:
+    """Read the target, column list, static partitions and flags of an INSERT."""
+    node = insert.this
+    columns = None
+    if isinstance(node, exp.Schema):
+        columns = [c.name for c in node.expressions]
+        node = node.this
+    static: dict[str, exp.Expression] = {}
+    partition = node.args.get("partition") or insert.args.get("partition")
+    if isinstance(partition, exp.Partition):
+        for item in partition.expressions:
+            if isinstance(item, exp.EQ) and isinstance(item.this, exp.Column):
+                static[item.this.name] = item.expression
+    return InsertTarget(node, columns, static, bool(insert.args.get("overwrite")), bool(insert.args.get("by_name")))
+
+
+def shape_insert(
+    data: pa.Table,
+    table_columns: Sequence[str],
+    target: InsertTarget,
+    constants: Mapping[str, pa.Scalar],
+) -> pa.Table:
+    """Rename `data`'s columns to the target's and append the static partition constants.
+
+    Raises:
+        ValueError: the query returns a different number of columns than the
+            INSERT must fill (the message lists both).
+    """
+    static = {name.lower() for name in target.static}
+    expected = target.columns or [c for c in table_columns if c.lower() not in static]
+    names = data.column_names
+    same_names = sorted(n.lower() for n in names) == sorted(c.lower() for c in expected)
+    if not (target.by_name or same_names):
+        if len(names) != len(expected):
+            raise ValueError(
+                f"the query returns {len(names)} columns ({', '.join(names)}) "
+                f"but the INSERT fills {len(expected)} ({', '.join(expected)})"
+            )
+        data = data.rename_columns(list(expected))
+    for name, value in constants.items():
+        data = data.append_column(name, pa.repeat(value, data.num_rows))
+    return data
