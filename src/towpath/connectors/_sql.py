@@ -148,10 +148,14 @@ class SqlDialect:
     timestamptz_type: str
     """Type for an Arrow timestamp with a time zone."""
     binary_type: str
+    verbatim_types: bool = False
+    """Render declared types as written. SQLite stores any type name and derives affinity from it,
+    so keeping `DECIMAL(10, 2)` or `BOOLEAN` lets a reader map the column back to its Arrow type
+    (sqlglot's SQLite generator would rewrite them to REAL and INTEGER)."""
 
 
 POSTGRES = SqlDialect("postgres", "TEXT", "TIMESTAMPTZ", "BYTEA")
-SQLITE = SqlDialect("sqlite", "TEXT", "TEXT", "BLOB")
+SQLITE = SqlDialect("sqlite", "TEXT", "TIMESTAMPTZ", "BLOB", verbatim_types=True)
 MYSQL = SqlDialect("mysql", "VARCHAR(255)", "DATETIME(6)", "LONGBLOB")
 
 
@@ -197,6 +201,8 @@ def sql_type(arrow_type: pa.DataType, dialect: SqlDialect, *, key: bool = False)
         raise ConnectorError(
             f"no {dialect.name} column type for Arrow type {t}; cast the column to a scalar type first"
         )
+    if dialect.verbatim_types:
+        return exp.DataType(this=exp.DataType.Type.USERDEFINED, kind=name)
     return exp.DataType.build(name, dialect=dialect.name)
 
 
@@ -276,7 +282,7 @@ def on_conflict_update(columns: Sequence[str], key: Sequence[str], dialect: SqlD
             for c in targets
         ]
         return exp.OnConflict(duplicate=True, expressions=sets, action=exp.var("UPDATE"))
-    keys = [exp.Ordered(this=column(k), nulls_first=False) for k in key]
+    keys = [column(k) for k in key]
     if not rest:
         return exp.OnConflict(conflict_keys=keys, action=exp.var("DO NOTHING"))
     sets = [exp.EQ(this=column(c), expression=column(c, "excluded")) for c in rest]
@@ -314,3 +320,87 @@ def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
             rows = tail.num_rows
     if rows:
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+# -- row-API drivers (sqlite3, pymysql) -----------------------------------------------------------
+
+_SQL_TO_ARROW: dict[exp.DataType.Type, pa.DataType] = {
+    exp.DataType.Type.BOOLEAN: pa.bool_(),
+    exp.DataType.Type.TINYINT: pa.int8(),
+    exp.DataType.Type.SMALLINT: pa.int16(),
+    exp.DataType.Type.INT: pa.int64(),
+    exp.DataType.Type.MEDIUMINT: pa.int32(),
+    exp.DataType.Type.BIGINT: pa.int64(),
+    exp.DataType.Type.FLOAT: pa.float64(),
+    exp.DataType.Type.DOUBLE: pa.float64(),
+    exp.DataType.Type.DATE: pa.date32(),
+    exp.DataType.Type.DATETIME: pa.timestamp("us"),
+    exp.DataType.Type.TIMESTAMP: pa.timestamp("us"),
+    exp.DataType.Type.TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+    exp.DataType.Type.BLOB: pa.binary(),
+    exp.DataType.Type.VARBINARY: pa.binary(),
+}
+"""Declared SQL type -> Arrow; text-like and unknown types map to string."""
+
+
+def arrow_type_for_declared(declared: str | None) -> pa.DataType | None:
+    """Arrow type for a declared column type (`INTEGER`, `DECIMAL(10,2)`, `DATE`...); None if undeclared.
+
+    SQLite's INTEGER is 64-bit, so INT-family declarations become int64 there.
+    """
+    if not declared:
+        return None
+    try:
+        dtype = exp.DataType.build(declared)
+    except Exception:  # sqlglot raises several types for odd declarations; treat them as text
+        return pa.string()
+    if dtype.this == exp.DataType.Type.DECIMAL:
+        params = [int(p.name) for p in dtype.expressions if p.name.isdigit()]
+        if params and params[0] <= 38:
+            return pa.decimal128(params[0], params[1] if len(params) > 1 else 0)
+        return pa.string()
+    return _SQL_TO_ARROW.get(dtype.this, pa.string())
+
+
+def column_from_values(values: Sequence[object], target: pa.DataType | None, name: str, where: str) -> pa.Array:
+    """One Arrow column from driver values, converted to `target` (inferred when None).
+
+    Drivers hand dates back as text (SQLite) or mixed Python types; build the
+    array as-is first and let Arrow's casts (string->date, float->decimal,
+    int->bool) do the conversion in C++.
+    """
+    try:
+        if target is not None:
+            try:
+                return pa.array(values, type=target)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                pass
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            array = pa.array([None if v is None else str(v) for v in values], pa.string())
+        if target is None:
+            return array.cast(pa.string()) if pa.types.is_null(array.type) else array
+        return array.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise ConnectorError(f"{where}: column '{name}' holds values that do not fit {target}: {exc}") from None
+
+
+def rows_to_batch(rows: Sequence[Sequence[object]], names: Sequence[str], types: Sequence[pa.DataType | None],
+                  where: str) -> pa.RecordBatch:
+    """Transpose driver rows (tuples) into a record batch, one C-level array build per column."""
+    columns = list(zip(*rows)) if rows else [() for _ in names]
+    arrays = [column_from_values(col, t, n, where) for col, t, n in zip(columns, types, names)]
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def batch_to_rows(batch: pa.RecordBatch, to_driver: dict[str, pa.DataType] | None = None) -> list[tuple[object, ...]]:
+    """Rows for `executemany`, after casting columns whose Arrow type the driver cannot bind (`to_driver`)."""
+    cols = []
+    for f, col in zip(batch.schema, batch.columns):
+        for predicate, target in (to_driver or {}).items():
+            if getattr(pa.types, predicate)(f.type):
+                col = col.cast(target)
+                break
+        cols.append(col.to_pylist())
+    return list(zip(*cols))

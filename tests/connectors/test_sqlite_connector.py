@@ -1,0 +1,107 @@
+"""SQLite source and sink against real database files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from towpath.connectors import DatabaseUnreachableError, SqliteSink, SqliteSource, UnknownObjectError
+from towpath.pipeline import ProcessorContext
+
+UTC = dt.timezone.utc
+
+BATCH = pa.record_batch(
+    {
+        "id": pa.array([1, 2, 3], pa.int64()),
+        "name": ["a", "", None],
+        "price": pa.array([Decimal("1.10"), None, Decimal("3.30")], pa.decimal128(10, 2)),
+        "day": pa.array([dt.date(2024, 5, 1), None, dt.date(2024, 5, 3)], pa.date32()),
+        "seen": pa.array([dt.datetime(2024, 5, 1, 12, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")),
+        "flag": [True, False, None],
+    }
+)
+
+
+def run_source(source: SqliteSource) -> pa.Table:
+    source.open(ProcessorContext(name=source.name))
+    try:
+        batches = list(source.read())
+    finally:
+        source.close(None)
+    return pa.Table.from_batches(batches)
+
+
+def run_sink(sink: SqliteSink, *batches: pa.RecordBatch, error: BaseException | None = None) -> None:
+    sink.open(ProcessorContext(name=sink.name))
+    for batch in batches:
+        sink.write(batch)
+    sink.close(error)
+
+
+def rows(path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_written_table_reads_back_with_the_same_arrow_types(tmp_path):
+    db = tmp_path / "shop.db"
+    run_sink(SqliteSink(db, "items"), BATCH)
+    table = run_source(SqliteSource(db, table="items"))
+    assert table.schema == BATCH.schema
+    assert table.to_pylist() == pa.Table.from_batches([BATCH]).to_pylist()
+
+
+def test_reads_in_batches_of_batch_size(tmp_path):
+    db = tmp_path / "n.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE n (v INTEGER, label TEXT)")
+        conn.executemany("INSERT INTO n VALUES (?, ?)", [(i, f"l{i}") for i in range(2500)])
+    source = SqliteSource(db, table="n", batch_size=1000)
+    source.open(ProcessorContext(name="n"))
+    assert [b.num_rows for b in source.read()] == [1000, 1000, 500]
+    source.close(None)
+    query = run_source(SqliteSource(db, query="SELECT v * 2 AS twice FROM n WHERE v < 3 ORDER BY v"))
+    assert query.column("twice").to_pylist() == [0, 2, 4]
+
+
+def test_replace_keeps_exactly_the_written_rows(tmp_path):
+    db = tmp_path / "r.db"
+    run_sink(SqliteSink(db, "items"), BATCH)
+    run_sink(SqliteSink(db, "items", mode="replace"), BATCH.slice(1, 1))
+    assert rows(db, "SELECT id FROM items") == [(2,)]
+
+
+def test_upsert_updates_by_key_and_inserts_new_keys(tmp_path):
+    db = tmp_path / "u.db"
+    run_sink(SqliteSink(db, "items", mode="upsert", key=["id"]), BATCH)
+    change = pa.record_batch({"id": pa.array([2, 9], pa.int64()), "name": ["b", "z"]})
+    run_sink(SqliteSink(db, "items", mode="upsert", key=["id"]), change.append_column(
+        "price", pa.array([Decimal("7.00")] * 2, pa.decimal128(10, 2))))
+    assert rows(db, "SELECT id, name, price FROM items ORDER BY id") == [
+        (1, "a", 1.1), (2, "b", 7.0), (3, None, 3.3), (9, "z", 7.0),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
+def test_close_with_error_changes_nothing(tmp_path, mode):
+    db = tmp_path / "e.db"
+    run_sink(SqliteSink(db, "items", mode="upsert", key=["id"]), BATCH.slice(0, 1))
+    run_sink(SqliteSink(db, "items", mode=mode, key=["id"]), BATCH.slice(1), error=RuntimeError("boom"))
+    assert rows(db, "SELECT id, name FROM items") == [(1, "a")]
+
+
+def test_missing_file_table_and_column_are_named(tmp_path):
+    with pytest.raises(DatabaseUnreachableError, match="nope.db.*does not exist"):
+        SqliteSource(tmp_path / "nope.db", table="t").open(ProcessorContext(name="x"))
+    db = tmp_path / "x.db"
+    run_sink(SqliteSink(db, "items"), BATCH)
+    with pytest.raises(UnknownObjectError, match="processor 'sqlite:ghost'.*no such table: ghost"):
+        run_source(SqliteSource(db, table="ghost"))
+    with pytest.raises(UnknownObjectError, match="no such column: nope"):
+        run_source(SqliteSource(db, table="items", columns=["nope"]))
+    with pytest.raises(UnknownObjectError, match="has no column named extra"):
+        run_sink(SqliteSink(db, "items"), BATCH.append_column("extra", pa.array([1, 2, 3])))
