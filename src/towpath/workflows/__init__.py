@@ -4,7 +4,6 @@ from towpath.workflows.backfill import BackfillProgress, run_backfill
 from towpath.workflows.context import JobContext, RunContext
 from towpath.workflows.daily import run_daily
 from towpath.workflows.results import (
-    AuditOutcome,
     BackfillResult,
     DailyResult,
     DryRun,
@@ -16,7 +15,6 @@ from towpath.workflows.runner import run_workflow
 from towpath.workflows.scheduler import run_scheduler
 
 __all__ = [
-    "AuditOutcome",
     "BackfillProgress",
     "BackfillResult",
     "DailyResult",

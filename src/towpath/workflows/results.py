@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-
-@dataclass
-class AuditOutcome:
-    """One audit's result as stored with the run."""
-
-    name: str
-    function: str
-    table: str
-    blocking: bool
-    passed: bool
-    failing_rows: int
-    sample: list[dict[str, Any]]
-    message: str
+if TYPE_CHECKING:
+    from towpath.audits import AuditResult
 
 
 @dataclass
@@ -29,7 +18,7 @@ class JobResult:
     duration_s: float = 0.0
     rows_written: int | None = None
     snapshots: dict[str, int] = field(default_factory=dict)
-    audits: list[AuditOutcome] = field(default_factory=list)
+    audits: list[AuditResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)

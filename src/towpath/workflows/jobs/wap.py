@@ -17,7 +17,7 @@ from towpath.catalog import normalize_identifier
 from towpath.catalog.branches import create_branch, drop_branch, publish_branch
 from towpath.errors import ConflictError, WorkflowError
 from towpath.workflows.context import RunContext
-from towpath.workflows.jobs.audit import audit_failure_message, execute_audits
+from towpath.workflows.jobs.audit import apply_audit_results, execute_audits
 from towpath.workflows.results import JobResult
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,11 @@ def run_wap_template(spec: Any, ctx: RunContext) -> JobResult:
             raise
         result.rows_written = sum(r.rows_written or 0 for r in write_results)
         result.details = {"branch": branch, "attempt": attempt, "write_jobs": [r.job_id for r in write_results]}
-        result.audits = execute_audits(
+        audits = execute_audits(
             spec.audits, ctx, spec.id, default_table=tables[0] if len(tables) == 1 else None, refs=refs
         )
-        result.warnings = [a.message for a in result.audits if not a.passed and not a.blocking]
-        failed = [a for a in result.audits if not a.passed and a.blocking]
-        if failed:
-            result.status = "audit_failed"
-            result.error = audit_failure_message(failed, branch=branch)
+        apply_audit_results(result, audits, branch=branch)
+        if result.status == "audit_failed":
             result.duration_s = time.perf_counter() - started
             return result
         try:
