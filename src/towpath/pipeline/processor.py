@@ -63,6 +63,14 @@ class Source(Processor, ABC):
     def process(self, batch: pa.RecordBatch) -> Iterable[pa.RecordBatch]:
         raise TypeError(f"{self!r} is a source and takes no input")
 
+    def size(self) -> int | None:
+        """Total input bytes, when known up front (files); drives progress bars."""
+        return None
+
+    def position(self) -> int | None:
+        """Input bytes consumed so far, when `size()` is known."""
+        return None
+
 
 class Sink(Processor, ABC):
     """Consumes batches; emits nothing. Stage writes in `write`, publish in `close(None)`."""

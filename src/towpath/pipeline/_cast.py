@@ -1,0 +1,81 @@
+"""Vectorised per-row casting: which rows cast, which do not, without a Python loop.
+
+pyarrow's `cast` fails the whole array on one bad value. The fast path casts the
+whole array; only when that fails we ask DuckDB's `TRY_CAST` (vectorised, null
+on failure) and mark rows whose input was not null but whose result is.
+Note the fallback follows DuckDB's rules, which are a little more lenient for
+strings (e.g. '1.5' -> 2 for integers) than pyarrow's.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlglot.expressions as exp
+
+from towpath.pipeline.errors import PipelineDefinitionError
+
+_DUCKDB_TYPES: dict[str, str] = {
+    "bool": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
+    "uint8": "UTINYINT", "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT",
+    "halffloat": "FLOAT", "float": "FLOAT", "double": "DOUBLE", "string": "VARCHAR", "large_string": "VARCHAR",
+    "date32[day]": "DATE", "binary": "BLOB", "large_binary": "BLOB",
+}
+"""Arrow type -> DuckDB type for the TRY_CAST fallback; timestamps and decimals are derived."""
+
+
+def parse_type(value: str | pa.DataType) -> pa.DataType:
+    """`"int64"`, `"timestamp[us]"`, `"decimal(10,2)"` or a `pa.DataType` -> `pa.DataType`."""
+    if isinstance(value, pa.DataType):
+        return value
+    text = value.strip().lower()
+    if text.startswith("decimal(") and text.endswith(")"):
+        precision, scale = (int(x) for x in text[8:-1].split(","))
+        return pa.decimal128(precision, scale)
+    try:
+        return pa.type_for_alias(text)
+    except (ValueError, KeyError):
+        raise PipelineDefinitionError(
+            f"unknown type '{value}': expected an Arrow type name such as int64, float64, string, bool, "
+            "date32, timestamp[us] or decimal(10,2)"
+        ) from None
+
+
+def _duckdb_type(target: pa.DataType) -> str:
+    if pa.types.is_timestamp(target):
+        return "TIMESTAMPTZ" if target.tz else "TIMESTAMP"
+    if pa.types.is_decimal(target):
+        return f"DECIMAL({target.precision},{target.scale})"
+    name = str(target)
+    if name not in _DUCKDB_TYPES:
+        raise PipelineDefinitionError(f"cannot cast per row to {target}: no vectorised fallback for this type")
+    return _DUCKDB_TYPES[name]
+
+
+def try_cast(values: pa.Array | pa.ChunkedArray, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """Cast `values` to `target`; return (result with nulls where it failed, failed-row mask)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    try:
+        result = pc.cast(values, target, safe=True)
+        return result, _falses(len(values))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    import duckdb
+
+    query = exp.select(
+        exp.TryCast(this=exp.column("v"), to=exp.DataType.build(_duckdb_type(target), dialect="duckdb")).as_("v")
+    ).from_("input_values")
+    con = duckdb.connect()
+    try:
+        con.register("input_values", pa.table({"v": values}))
+        out = con.sql(query.sql(dialect="duckdb")).to_arrow_table().column("v").combine_chunks()
+    finally:
+        con.close()
+    result = out.cast(target, safe=False)
+    failed = pc.and_(pc.is_valid(values), pc.is_null(result))
+    return result, failed
+
+
+def _falses(n: int) -> pa.Array:
+    return pa.nulls(n, pa.bool_()).fill_null(False)
