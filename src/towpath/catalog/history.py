@@ -66,8 +66,9 @@ class TableDescription:
 def history(catalog: Catalog, identifier: str) -> list[SnapshotInfo]:
     """Every snapshot of the table, newest first, including those only a branch reaches."""
     table = catalog.table(identifier)
-    infos = [_info(table, snap) for snap in table.snapshots()]
-    return sorted(infos, key=lambda s: (s.timestamp, s.snapshot_id), reverse=True)
+    # Sequence numbers order commits exactly (several can share a millisecond); v1 tables have none.
+    ordered = sorted(table.snapshots(), key=lambda s: (s.sequence_number or 0, s.timestamp_ms), reverse=True)
+    return [_info(table, snap) for snap in ordered]
 
 
 def rollback(catalog: Catalog, identifier: str, snapshot_id: int) -> SnapshotInfo:

@@ -1,0 +1,75 @@
+"""History lists every snapshot; rollback moves main back along its own history; describe."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import day_rows
+
+from towpath.catalog import Catalog, create_branch, describe, history, rollback, set_hwm, set_metadata
+from towpath.errors import CatalogError
+
+
+def test_history_is_newest_first_and_includes_branch_only_snapshots(catalog: Catalog, results: str) -> None:
+    assert history(catalog, results) == []
+    first = catalog.write(results, day_rows("2024-01-01", 3))
+    second = catalog.write(results, day_rows("2024-01-02", 2))
+    create_branch(catalog, results, "audit")
+    on_branch = catalog.write(results, day_rows("2024-01-02", 1), branch="audit")
+    snaps = history(catalog, results)
+    assert [s.snapshot_id for s in snaps] == [on_branch, second, first]
+    assert snaps[0].refs == ["audit"] and not snaps[0].is_current
+    assert snaps[1].refs == ["main"] and snaps[1].is_current and snaps[1].parent_id == first
+    assert snaps[2].operation == "append" and snaps[2].summary["added-records"] == "3"
+    assert snaps[1].summary["total-records"] == "5"
+
+
+def test_a_partition_overwrite_shows_as_its_delete_and_append(catalog: Catalog, results: str) -> None:
+    catalog.write(results, day_rows("2024-01-01", 3))
+    catalog.write(results, day_rows("2024-01-01", 5), "dynamic_overwrite")
+    assert [s.operation for s in history(catalog, results)] == ["append", "delete", "append"]
+    assert catalog.read(results).num_rows == 5
+
+
+def test_rollback_moves_main_to_an_ancestor(catalog: Catalog, results: str) -> None:
+    first = catalog.write(results, day_rows("2024-01-01", 3))
+    catalog.write(results, day_rows("2024-01-02", 4))
+    assert catalog.read(results).num_rows == 7
+    info = rollback(catalog, results, first)  # type: ignore[arg-type]
+    assert info.snapshot_id == first and info.is_current
+    assert catalog.snapshot_id(results) == first
+    assert catalog.read(results).num_rows == 3
+    assert len(history(catalog, results)) == 2  # the later snapshot is kept
+
+
+def test_rollback_refuses_unknown_and_non_ancestor_snapshots(catalog: Catalog, results: str) -> None:
+    main = catalog.write(results, day_rows("2024-01-01", 3))
+    create_branch(catalog, results, "side")
+    side = catalog.write(results, day_rows("2024-01-02", 1), branch="side")
+    with pytest.raises(CatalogError, match=f"no snapshot 42; recent snapshots: \\[{side}, {main}\\]"):
+        rollback(catalog, results, 42)
+    with pytest.raises(CatalogError, match="not in main's history"):
+        rollback(catalog, results, side)  # type: ignore[arg-type]
+    assert catalog.snapshot_id(results) == main
+
+
+def test_describe_collects_schema_metadata_and_state(catalog: Catalog, results: str) -> None:
+    empty = describe(catalog, results)
+    assert (empty.row_count, empty.data_files, empty.current_snapshot, empty.hwm) == (0, 0, None, None)
+    head = catalog.write(results, day_rows("2024-01-01", 6))
+    catalog.write(results, day_rows("2024-01-02", 4))
+    rollback(catalog, results, head)  # type: ignore[arg-type]
+    set_metadata(catalog, results, owner="team", column_types={"title_id": "pk"})
+    mark = set_hwm(catalog, results, "2024-01-02")
+    create_branch(catalog, results, "wap")
+    desc = describe(catalog, results)
+    assert desc.identifier == "foo.dataflow_sample_results"
+    assert desc.comment and desc.comment.startswith("Example dataset")
+    assert [(c.name, c.type, c.column_type) for c in desc.columns][:2] == [("title_id", "int", "pk"), ("country_code", "string", None)]
+    assert desc.columns[-1].doc == "Playback date."
+    assert desc.partition_spec == ["date (identity)"]
+    assert desc.metadata.owner == "team"
+    assert desc.current_snapshot is not None and desc.current_snapshot.snapshot_id == head
+    assert desc.branches == {"main": head, "wap": head}
+    assert desc.hwm == mark
+    assert (desc.row_count, desc.data_files) == (6, 1)
+    assert desc.location.endswith("dataflow_sample_results")
