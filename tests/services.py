@@ -221,7 +221,7 @@ def mysql_server(port: int | None = None) -> Iterator[MySqlServer]:
         conn = pymysql.connect(unix_socket=str(sock), user="root")
         with conn.cursor() as cur:
             cur.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (MYSQL_PASSWORD,))
-            cur.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY %s", (MYSQL_PASSWORD,))
+            cur.execute("CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY %s", (MYSQL_PASSWORD,))
             cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
             cur.execute("CREATE DATABASE IF NOT EXISTS towpath")
         conn.commit()
