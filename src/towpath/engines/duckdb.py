@@ -321,7 +321,7 @@ class DuckDBEngine:
             for name, data in arrow.items():
                 cursor.register(name, data)
             try:
-                return cursor.execute(sql).to_arrow_table()
+                return cursor.sql(sql).to_arrow_table()
             finally:
                 for name in arrow:
                     cursor.unregister(name)
