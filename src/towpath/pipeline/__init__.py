@@ -8,6 +8,7 @@
 from towpath.pipeline.errors import FactoryError, PipelineDefinitionError, ProcessorFailedError
 from towpath.pipeline.job import Job
 from towpath.pipeline.loader import load_pipeline
+from towpath.pipeline.memory import Collect, TableSource
 from towpath.pipeline.pipeline import Pipeline, Stage
 from towpath.pipeline.processor import Processor, ProcessorContext, Sink, Source
 from towpath.pipeline.routing import ERROR_SCHEMA, ErrorRouter
@@ -18,7 +19,7 @@ from towpath.pipeline.transforms import Batcher, Cast, Dedupe, Filter, Map, Rena
 from towpath.pipeline.validate import Check, OneOf, Range, Regex, Required, RowCheck, Rule, Type, Validate, split_valid
 
 __all__ = [
-    "ERROR_SCHEMA", "Batcher", "Cast", "Check", "Dedupe", "ErrorRouter", "FactoryError", "Filter", "Job", "Map",
+    "ERROR_SCHEMA", "Batcher", "Cast", "Check", "Collect", "TableSource", "Dedupe", "ErrorRouter", "FactoryError", "Filter", "Job", "Map",
     "OneOf", "Pipeline", "PipelineDefinitionError", "PipelineStats", "Processor", "ProcessorContext",
     "ProcessorFailedError", "ProcessorStats", "Range", "Regex", "Rename", "Required", "Retry", "RowCheck",
     "RowProcessor", "Rule", "Select", "Sink", "Source", "Sql", "Stage", "Step", "Type", "Validate",

@@ -1,0 +1,186 @@
+"""How the pipeline runs: concurrency, backpressure, ordering, fan-out, failures, retries, Ctrl-C, stats."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from helpers import CountingSource, FailOn, Flaky, Sleep, SlowSink, numbers
+from towpath.connectors.files import ParquetSink
+from towpath.errors import PipelineError
+from towpath.pipeline import (
+    Collect, Map, Pipeline, PipelineDefinitionError, ProcessorFailedError, Retry, Stage, TableSource, step,
+)
+
+
+def test_two_slow_processors_overlap_in_time() -> None:
+    # 10 batches x 50 ms in each of two processors: sequential would be >= 1.0 s
+    sink = Collect()
+    pipeline = Pipeline([TableSource(numbers(100), batch_rows=10), Sleep(0.05, name="a"), Sleep(0.05, name="b"), sink])
+    t0 = time.perf_counter()
+    stats = pipeline.run()
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 0.85, elapsed
+    assert stats.processor("a").busy_seconds >= 0.5 and stats.processor("b").busy_seconds >= 0.5
+    assert sink.table is not None and sink.table.column("id").to_pylist() == list(range(100))
+
+
+def test_a_slow_sink_bounds_the_batches_in_flight() -> None:
+    source = CountingSource(200, rows=5)
+    pipeline = Pipeline([source, Map(lambda b: b, name="pass"), SlowSink(0.005)], queue_size=2)
+    holder: dict[str, int] = {"max_ahead": 0}
+
+    def watch(stats) -> None:
+        ahead = stats.processor("countingsource").rows_out - stats.processor("slowsink").rows_in
+        holder["max_ahead"] = max(holder["max_ahead"], ahead // 5)
+
+    pipeline.run(progress=watch, progress_interval=0.01)
+    peaks = pipeline.peak_queue_occupancy()
+    assert peaks["pass"] <= 2 and peaks["slowsink"] <= 2
+    # at most: 2 queued before pass + 1 in pass + 2 queued before the sink + 1 being written (+1 in a put)
+    assert holder["max_ahead"] <= 7, holder
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_concurrency_four_keeps_order_unless_told_not_to(ordered: bool) -> None:
+    sink = Collect()
+    pipeline = Pipeline([
+        TableSource(numbers(400), batch_rows=10),
+        step(Sleep(0.01, jitter=True), concurrency=4, ordered=ordered),
+        sink,
+    ])
+    t0 = time.perf_counter()
+    stats = pipeline.run()
+    assert time.perf_counter() - t0 < 40 * 0.01 * 1.2  # four workers really share the 40 batches
+    ids = sink.table.column("id").to_pylist()
+    assert sorted(ids) == list(range(400))
+    assert (ids == list(range(400))) is ordered
+    assert stats.processor("sleep").workers == 4 and stats.processor("sleep").rows_in == 400
+
+
+def test_fan_out_stage_sends_every_batch_to_each_processor_and_merges_their_outputs() -> None:
+    sink = Collect()
+    pipeline = Pipeline([
+        TableSource(numbers(50), batch_rows=10),
+        Stage(Map(lambda b: b.select(["id"]), name="ids"),
+              Map(lambda b: pa.record_batch({"id": pa.compute.negate(b.column("id"))}), name="negated")),
+        sink,
+    ])
+    stats = pipeline.run()
+    ids = sorted(sink.table.column("id").to_pylist())
+    assert ids == sorted(list(range(50)) + [-i for i in range(50)])
+    assert stats.processor("ids").rows_in == 50 and stats.processor("negated").rows_in == 50
+    assert stats.rows_written == 100
+
+
+def test_failure_in_a_middle_processor_stops_everything_and_publishes_nothing(tmp_path: Path) -> None:
+    baseline = threading.active_count()
+    out = tmp_path / "out.parquet"
+    pipeline = Pipeline([CountingSource(1000), FailOn(3), ParquetSink(str(out))], queue_size=2)
+    with pytest.raises(PipelineError) as info:
+        pipeline.run()
+    err = info.value
+    assert isinstance(err, ProcessorFailedError)
+    assert err.processor == "failon" and err.batch_index == 3
+    assert "processor 'failon' failed on batch 3: ValueError: boom" in str(err)
+    assert isinstance(err.__cause__, ValueError)
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # the temp file is gone too
+    assert threading.active_count() == baseline
+    assert pipeline.stats().processor("failon").status == "failed"
+    assert pipeline.stats().processor("countingsource").rows_out < 1000  # the source was stopped early
+
+
+def test_transient_errors_are_retried_with_backoff() -> None:
+    sink = Collect()
+    flaky = Flaky(failures=2)
+    pipeline = Pipeline([TableSource(numbers(30), batch_rows=10),
+                         step(flaky, retry=Retry(attempts=3, backoff=0.05)), sink])
+    t0 = time.perf_counter()
+    stats = pipeline.run()
+    assert time.perf_counter() - t0 >= 0.05 + 0.1  # two waits: 50 ms, then 100 ms
+    assert stats.processor("flaky").retries == 2
+    assert sink.table.column("id").to_pylist() == list(range(30))
+
+
+def test_retries_give_up_after_the_last_attempt() -> None:
+    pipeline = Pipeline([TableSource(numbers(10)), step(Flaky(failures=5), retry=Retry(attempts=2, backoff=0.01)),
+                         Collect()])
+    with pytest.raises(ProcessorFailedError, match="try 2 failed") as info:
+        pipeline.run()
+    assert info.value.batch_index == 0
+
+
+def test_keyboard_interrupt_stops_cleanly_and_publishes_nothing(tmp_path: Path) -> None:
+    baseline = threading.active_count()
+    out = tmp_path / "out.parquet"
+    pipeline = Pipeline([CountingSource(100, interrupt_at=5), ParquetSink(str(out))])
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run()
+    assert list(tmp_path.iterdir()) == []
+    assert threading.active_count() == baseline
+
+
+SIGINT_SCRIPT = """
+import sys, time, pyarrow as pa
+from towpath.pipeline import Pipeline, Source, Map
+from towpath.connectors.files import ParquetSink
+
+class Endless(Source):
+    def read(self):
+        i = 0
+        while True:
+            i += 1
+            if i == 3:
+                print("running", flush=True)
+            time.sleep(0.01)
+            yield pa.record_batch({"id": [i]})
+
+try:
+    Pipeline([Endless(), Map(lambda b: b), ParquetSink(sys.argv[1])]).run()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_sigint_to_a_running_pipeline_closes_sinks_without_output(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.parquet"
+    script = tmp_path / "run.py"
+    script.write_text(SIGINT_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "running"
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "interrupted" in rest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.py"]
+
+
+def test_stats_counts_are_exact_and_json_ready() -> None:
+    import json
+
+    pipeline = Pipeline([TableSource(numbers(95), batch_rows=10),
+                         Map(lambda b: b.filter(pa.compute.less(b.column("id"), 50)), name="half"), Collect()])
+    stats = pipeline.run()
+    source, half, sink = stats.processors
+    assert (source.rows_out, source.batches_out) == (95, 10)
+    assert (half.rows_in, half.batches_in, half.rows_out) == (95, 10, 50)
+    assert (sink.rows_in, sink.kind, sink.status) == (50, "sink", "done")
+    assert half.bytes_in == 95 * 16 and half.bytes_out == 50 * 16
+    assert stats.rows_read == 95 and stats.rows_written == 50 and stats.rows_error == 0
+    data = json.loads(json.dumps(stats.to_dict()))
+    assert data["processors"][1]["rows_out"] == 50 and data["rows_per_second"] > 0
+
+
+def test_wiring_mistakes_are_reported_before_running() -> None:
+    with pytest.raises(PipelineDefinitionError, match="stage 0 must hold only sources"):
+        Pipeline([Collect()])
+    with pytest.raises(PipelineDefinitionError, match="cannot run with concurrency > 1"):
+        Pipeline([TableSource(numbers(1)), step(Collect(), concurrency=2)])
