@@ -14,6 +14,7 @@ import sqlglot.expressions as exp
 from towpath.errors import PipelineError
 from towpath.pipeline._cast import parse_type, try_cast
 from towpath.pipeline.errors import PipelineDefinitionError
+from towpath.pipeline.routing import join_reasons
 from towpath.pipeline.processor import Processor, ProcessorContext
 
 BATCH_TABLE = "batch"
@@ -90,8 +91,7 @@ class Cast(_Named):
         if failed_any is None:
             yield out
             return
-        reason = reasons[0] if len(reasons) == 1 else pc.binary_join_element_wise(*reasons, "; ",
-                                                                                  null_handling="skip")
+        reason = join_reasons(reasons)
         bad = batch.filter(failed_any)
         self.ctx.errors.put(bad, self.name, reason.filter(failed_any))
         yield out.filter(pc.invert(failed_any))

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from towpath.errors import PipelineError
 from towpath.pipeline._cast import parse_type, try_cast
 from towpath.pipeline.errors import PipelineDefinitionError
+from towpath.pipeline.routing import join_reasons
 from towpath.pipeline.processor import Processor
 
 
@@ -189,7 +190,7 @@ def split_valid(batch: pa.RecordBatch, rules: Sequence[Rule]) -> tuple[pa.Record
         return batch, batch.slice(0, 0), pa.array([], pa.string())
     bad = pc.invert(ok)
     parts = [pc.if_else(mask, None, rule.reason).filter(bad) for rule, mask in zip(rules, masks)]
-    reasons = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
+    reasons = join_reasons(parts)
     return batch.filter(ok), batch.filter(bad), reasons
 
 
