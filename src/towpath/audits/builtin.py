@@ -11,11 +11,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlglot import exp
 
 from towpath.audits.base import Audit, AuditParams, parse_query
 
 Scalar = str | int | float | bool | dt.date | dt.datetime
+
+def _invalid(reason: str) -> PydanticCustomError:
+    """A validation error whose message is exactly `reason` (a plain ValueError gets a "Value error," prefix)."""
+    return PydanticCustomError("invalid_value", "{reason}", {"reason": reason})
+
 
 
 def _lit(value: Any) -> exp.Expr:
@@ -92,9 +98,9 @@ class RowCountParams(AuditParams):
     @model_validator(mode="after")
     def _bounds(self) -> RowCountParams:
         if self.min is None and self.max is None:
-            raise ValueError("give at least one of 'min' and 'max'")
+            raise _invalid("give at least one of 'min' and 'max'")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+            raise _invalid(f"'min' ({self.min}) is greater than 'max' ({self.max})")
         return self
 
 
@@ -192,7 +198,7 @@ class ValuesBetweenParams(AuditParams):
     @model_validator(mode="after")
     def _bounds(self) -> ValuesBetweenParams:
         if self.min is None and self.max is None:
-            raise ValueError("give at least one of 'min' and 'max'")
+            raise _invalid("give at least one of 'min' and 'max'")
         return self
 
 
@@ -364,7 +370,7 @@ class FreshnessParams(AuditParams):
         if isinstance(value, str):
             match = _AGE.match(value)
             if not match:
-                raise ValueError(f"expected seconds or a duration like '90m', '24h', '2d', got {value!r}")
+                raise _invalid("expected seconds or a duration like '90m', '24h', '2d'")
             return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         return value
 

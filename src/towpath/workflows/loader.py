@@ -49,7 +49,7 @@ __all__ = ["WORKFLOW_TYPES", "AnyWorkflow", "job_params", "load_workflow", "reso
 Loc = tuple[int | str, ...]
 AnyWorkflow = WorkflowSpec | DailySpec | BackfillSpec
 
-WORKFLOW_TYPES: dict[str, type[WorkflowSpec] | type[DailySpec] | type[BackfillSpec]] = {
+WORKFLOW_TYPES: dict[str, type[WorkflowSpec | DailySpec | BackfillSpec]] = {
     "main": WorkflowSpec,
     "daily": DailySpec,
     "backfill": BackfillSpec,
@@ -89,9 +89,33 @@ def load_workflow(
             what is defined.
     """
     path = Path(path)
-    doc = load_yaml(path)
+    doc = _load_yaml(path)
     loader = _Loader(doc, strict=strict)
     return loader.load(dict(params or {}), dict(cli_params or {}))
+
+
+def _load_yaml(path: Path) -> Document:
+    """`load_yaml`, with a hint for the most common YAML slip in workflow files."""
+    try:
+        return load_yaml(path)
+    except SpecError as exc:
+        line = _line_of(path, exc.line)
+        if exc.msg.startswith("invalid YAML") and "${" in line and ("{" in line.replace("${", "") or "[" in line):
+            raise SpecError(
+                f"{exc.msg} (a `${{...}}` inside `[...]` or `{{...}}` must be quoted: \"${{DB}}.t\")",
+                file=exc.file, line=exc.line, col=exc.col, field=exc.field,
+            ) from None
+        raise
+
+
+def _line_of(path: Path, line: int | None) -> str:
+    if line is None:
+        return ""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return ""
+    return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
 def resolve_params(
@@ -138,7 +162,7 @@ class _Tolerant(Mapping[str, str]):
         return True
 
     def __getitem__(self, key: str) -> str:
-        return self._params[key] if key in self._params else f"${{{key}}}"
+        return self._params.get(key, f"${{{key}}}")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._params)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from towpath.audits.spec import AuditSpec
 from towpath.config.base import Spec
@@ -76,6 +77,11 @@ NESTED_BLOCKS = ("spark", "metacat", "python")
 """Seed blocks whose keys belong to the job itself (`spark: {script: ...}`)."""
 
 _S3_REF = re.compile(r"^\$S3\{(.*)\}$")
+
+def _invalid(reason: str) -> PydanticCustomError:
+    """A validation error whose message is exactly `reason` (a plain ValueError gets a "Value error," prefix)."""
+    return PydanticCustomError("invalid_value", "{reason}", {"reason": reason})
+
 
 
 def normalize_job(body: Any) -> Any:
@@ -168,7 +174,7 @@ class SqlJobSpec(_Node):
     @model_validator(mode="after")
     def _one_source(self) -> SqlJobSpec:
         if (self.script is None) == (self.sql is None):
-            raise ValueError("give exactly one of 'script' (a file) and 'sql' (inline SQL)")
+            raise _invalid("give exactly one of 'script' (a file) and 'sql' (inline SQL)")
         return self
 
 
@@ -190,7 +196,7 @@ class PythonJobSpec(_Node):
     @classmethod
     def _callable_shape(cls, value: str) -> str:
         if not _CALLABLE.match(value.strip()):
-            raise ValueError(f"expected 'module:function' or 'path/to/file.py:function', got {value!r}")
+            raise _invalid("expected 'module:function' or 'path/to/file.py:function'")
         return value.strip()
 
     @property
@@ -222,7 +228,7 @@ class MetadataJobSpec(_Node):
     @model_validator(mode="after")
     def _some_table(self) -> MetadataJobSpec:
         if not self.table and not self.tables:
-            raise ValueError("give 'table' or 'tables'")
+            raise _invalid("give 'table' or 'tables'")
         return self
 
     @property
@@ -573,7 +579,7 @@ class DailySpec(_WorkflowBase):
         from croniter import croniter
 
         if not croniter.is_valid(value):
-            raise ValueError(f"invalid cron expression {value!r} (expected five fields like '0 6 * * *')")
+            raise _invalid(f"invalid cron expression {value!r} (expected five fields like '0 6 * * *')")
         return value
 
     @field_validator("timezone")
@@ -605,7 +611,7 @@ class BackfillSpec(_WorkflowBase):
     @model_validator(mode="after")
     def _range(self) -> BackfillSpec:
         if self.start and self.end and self.end < self.start:
-            raise ValueError(f"'end' ({self.end}) is before 'start' ({self.start})")
+            raise _invalid(f"'end' ({self.end}) is before 'start' ({self.start})")
         return self
 
     @property
@@ -638,7 +644,7 @@ def _check_zone(value: str) -> None:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (expected an IANA name like 'UTC' or 'Europe/Berlin')") from None
+        raise _invalid(f"unknown time zone {value!r} (expected an IANA name like 'UTC' or 'Europe/Berlin')") from None
 
 
 def _iter_ids(spec: WorkflowSpec) -> Iterator[tuple[tuple[int | str, ...], str]]:
