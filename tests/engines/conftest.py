@@ -10,12 +10,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from engine_tables import SOURCE_SCHEMA, TARGET_SCHEMA, by_date, source_rows  # noqa: E402
+from engine_tables import SOURCE_SCHEMA, TARGET_SCHEMA, by_date, source_rows
 
-from towpath.catalog import Catalog  # noqa: E402
-from towpath.config.project import EngineConfig, ProjectConfig  # noqa: E402
-from towpath.engines import get_engine  # noqa: E402
-from towpath.engines.duckdb import DuckDBEngine  # noqa: E402
+from towpath.catalog import Catalog
+from towpath.config.project import EngineConfig, ProjectConfig
+from towpath.engines import get_engine
+from towpath.engines.duckdb import DuckDBEngine
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ and writes back through the catalog, on the branch `refs` names."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
-
 from engine_tables import SOURCE_SCHEMA, TARGET_SCHEMA, by_date, source_rows
+
 from towpath.catalog import Catalog
 from towpath.config.project import EngineConfig
 from towpath.engines import ENGINES, get_engine
@@ -131,26 +131,14 @@ def test_temporary_views_are_read_like_tables_and_pruned(engine: DuckDBEngine, s
 
 def test_queries_from_several_threads(engine: DuckDBEngine, source: str) -> None:
     engine.register("lookup", pa.table({"country_code": ["US", "CA"], "name": ["United States", "Canada"]}))
-    results: list[pa.Table] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            for _ in range(5):
-                results.append(engine.query(
-                    "SELECT l.name, COUNT(*) AS n FROM some_db.source_table s JOIN lookup l "
-                    "ON s.country_code = l.country_code GROUP BY l.name ORDER BY l.name"
-                ))
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(results) == 20
+    sql = (
+        "SELECT l.name, COUNT(*) AS n FROM some_db.source_table s JOIN lookup l "
+        "ON s.country_code = l.country_code GROUP BY l.name ORDER BY l.name"
+    )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: engine.query(sql), range(20)))
     assert all(r.to_pylist() == [{"name": "Canada", "n": 8}, {"name": "United States", "n": 10}] for r in results)
+    assert len(engine.scans) == 20
 
 
 # -- writing ---------------------------------------------------------------------------------------

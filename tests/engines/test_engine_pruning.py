@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-import sqlglot
 from decimal import Decimal
 
+import pytest
+import sqlglot
 from pyiceberg.expressions import (
     AlwaysTrue,
     BooleanExpression,

@@ -20,11 +20,11 @@ import itertools
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.expressions import BooleanExpression
 from sqlglot import exp
 
 from towpath.catalog import MAIN, Catalog, ScanPlan, WriteMode, normalize_identifier
@@ -167,7 +167,7 @@ class DuckDBEngine:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> DuckDBEngine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -240,6 +240,7 @@ class DuckDBEngine:
     def _create_table(self, st: Statement, file: Path | None, dialect: str, allow_evolution: bool) -> StatementResult:
         from towpath.catalog.ddl import apply_ddl  # the DDL room is optional for engines that only read
 
+        assert isinstance(st.expression, exp.Create)  # classify() said so
         try:
             result = apply_ddl(self.catalog, st.expression, dialect=dialect, allow_evolution=allow_evolution)
         except (ConflictError, SqlError):
@@ -397,11 +398,11 @@ class DuckDBEngine:
         for key, (_, ident) in tables.items():
             try:
                 schemas[key] = self.catalog.table(ident).schema()
-            except TableNotFoundError as err:
+            except TableNotFoundError:
                 known = self.catalog.list_tables() + [n for n in registered if "." in n]
                 raise SqlError(str(TableNotFoundError(ident, known)), file=file, line=line) from None
 
-        def columns_of(source: exp.Expression) -> set[str] | None:
+        def columns_of(source: exp.Expr) -> set[str] | None:
             if id(source) in schemas:
                 return {f.name.lower() for f in schemas[id(source)].fields}
             return None

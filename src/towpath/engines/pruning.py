@@ -51,10 +51,19 @@ from sqlglot import exp
 
 __all__ = ["row_filter"]
 
-ColumnsOf = Callable[[exp.Expression], Collection[str] | None]
+ColumnsOf = Callable[[exp.Expr], Collection[str] | None]
 """Lower-cased column names of another source in the same FROM, or None if unknown."""
 
-_COMPARISONS: dict[type[exp.Expression], Callable[[str, Any], BooleanExpression]] = {
+# pyiceberg's predicate classes are pydantic models whose typed signatures hide the positional
+# `EqualTo("col", value)` form its docs use; they are called through `Callable[..., ...]` on purpose.
+_Predicate = Callable[..., BooleanExpression]
+_IN: _Predicate = In
+_IS_NULL: _Predicate = IsNull
+_NOT_NULL: _Predicate = NotNull
+_GTE: _Predicate = GreaterThanOrEqual
+_LTE: _Predicate = LessThanOrEqual
+
+_COMPARISONS: dict[type[exp.Expr], _Predicate] = {
     exp.EQ: EqualTo,
     exp.NEQ: NotEqualTo,
     exp.LT: LessThan,
@@ -63,7 +72,7 @@ _COMPARISONS: dict[type[exp.Expression], Callable[[str, Any], BooleanExpression]
     exp.GTE: GreaterThanOrEqual,
 }
 # `lit < col` is `col > lit`
-_FLIPPED: dict[type[exp.Expression], type[exp.Expression]] = {
+_FLIPPED: dict[type[exp.Expr], type[exp.Expr]] = {
     exp.EQ: exp.EQ, exp.NEQ: exp.NEQ, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.GT: exp.LT, exp.GTE: exp.LTE,
 }
 
@@ -100,7 +109,7 @@ def row_filter(table: exp.Table, schema: Schema, columns_of: ColumnsOf = lambda 
     names = {table.alias_or_name.lower()}
     others = [s for s in sources if s is not table]
 
-    def field_of(column: exp.Expression) -> NestedField:
+    def field_of(column: exp.Expr) -> NestedField:
         if not isinstance(column, exp.Column) or not isinstance(column.this, exp.Identifier):
             raise _Skip
         name = column.name.lower()
@@ -144,14 +153,14 @@ def _owning_select(table: exp.Table) -> exp.Select | None:
     return None
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     node = node.unnest()
     if isinstance(node, exp.And):
         return _conjuncts(node.this) + _conjuncts(node.expression)
     return [node]
 
 
-def _translate(node: exp.Expression, field_of: Callable[[exp.Expression], NestedField]) -> BooleanExpression:
+def _translate(node: exp.Expr, field_of: Callable[[exp.Expr], NestedField]) -> BooleanExpression:
     kind = type(node)
     if kind in _COMPARISONS:
         left, right = node.this.unnest(), node.expression.unnest()
@@ -166,7 +175,7 @@ def _translate(node: exp.Expression, field_of: Callable[[exp.Expression], Nested
         field = field_of(node.this.unnest())
         low = _value(node.args["low"], field.field_type)
         high = _value(node.args["high"], field.field_type)
-        return And(GreaterThanOrEqual(field.name, low), LessThanOrEqual(field.name, high))
+        return And(_GTE(field.name, low), _LTE(field.name, high))
     if isinstance(node, exp.In):
         if node.args.get("query") or node.args.get("unnest") or node.args.get("field"):
             raise _Skip
@@ -174,24 +183,24 @@ def _translate(node: exp.Expression, field_of: Callable[[exp.Expression], Nested
         values = {_value(v, field.field_type) for v in node.expressions}
         if not values:
             raise _Skip
-        return In(field.name, values)
+        return _IN(field.name, values)
     if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
-        return IsNull(field_of(node.this.unnest()).name)
+        return _IS_NULL(field_of(node.this.unnest()).name)
     if isinstance(node, exp.Not) and isinstance(node.this, exp.Is) and isinstance(node.this.expression, exp.Null):
-        return NotNull(field_of(node.this.this.unnest()).name)
+        return _NOT_NULL(field_of(node.this.this.unnest()).name)
     raise _Skip
 
 
 _INTEGRAL = (IntegerType, LongType)
 _FRACTIONAL = (FloatType, DoubleType)
-_TEMPORAL: dict[type[IcebergType], tuple[exp.DataType.Type, ...]] = {
+_TEMPORAL: dict[type[IcebergType], tuple[Any, ...]] = {
     DateType: (exp.DataType.Type.DATE,),
     TimestampType: (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATETIME, exp.DataType.Type.TIMESTAMPNTZ),
     TimestamptzType: (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ),
 }
 
 
-def _value(node: exp.Expression, target: IcebergType) -> Any:
+def _value(node: exp.Expr, target: IcebergType) -> Any:
     """The Python value of a literal, if it compares with a `target` column without surprises.
 
     Mixed comparisons are refused rather than converted: `int_col < 0.5` would

@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 from towpath.errors import SqlError, UnknownNameError
 
@@ -93,7 +93,7 @@ def parse_statement(text: str, line: int, *, dialect: str = "spark", file: Path 
         raise SqlError(f"syntax error: {what}" + (f" (near '{near}')" if near else ""), file=file, line=where) from None
     except TokenError as err:
         raise SqlError(f"syntax error: {err}", file=file, line=line) from None
-    statements = [p for p in parsed if p is not None]
+    statements = [p for p in parsed if isinstance(p, exp.Expression)]
     if len(statements) != 1:
         raise SqlError(f"expected one statement, found {len(statements)}", file=file, line=line)
     return statements[0]
