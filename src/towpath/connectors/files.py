@@ -7,14 +7,17 @@ format below it) or a glob (`data/2024-*.csv`); `.gz`, `.bz2`, `.zst`, `.lz4`
 are decompressed by extension.
 
 Writers stage to a hidden temp file beside the target (`.name.tmp-<uuid>`) and
-rename it in `close(None)`; `close(error)` deletes it. On object storage the
-rename is a server-side copy plus delete, so readers see either nothing or the
-whole object.
+rename it in `close(None)`; `close(error)` deletes it. On object storage they
+stage on local disk and upload to the final key only in `close(None)` (an
+upload becomes visible only once complete), so readers see either nothing or
+the whole object.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -97,7 +100,7 @@ class _FileSource(Source):
 
     def _open_stream(self, path: str) -> Any:
         try:
-            self._raw = self._fs.open_input_stream(path)
+            self._raw = self._fs.open_input_stream(path, compression=None)
         except FileNotFoundError:
             raise ConnectorError(f"{self.name}: no such file: '{path}'") from None
         except OSError as exc:
@@ -172,13 +175,28 @@ class CsvSource(_FileSource):
     def _error(self, path: str, exc: Exception, bad_row: list[Any]) -> ConnectorError:
         if bad_row:
             row = bad_row[0]
-            line = f":{row.number}" if row.number is not None and row.number >= 0 else ""
+            number = row.number if row.number is not None and row.number >= 0 else self._find_line(path, row.text)
+            line = f":{number}" if number else ""
             return ConnectorError(
                 f"{self.name}: {path}{line}: expected {row.expected_columns} columns, got {row.actual_columns}: "
                 f"{row.text!r}"
             )
         message = str(exc).split("\n")[0]
         return ConnectorError(f"{self.name}: {path}: bad CSV: {message}")
+
+
+    def _find_line(self, path: str, text: str) -> int | None:
+        """The 1-based line holding `text` (error path only: the streaming reader does not count lines)."""
+        import io
+
+        try:
+            with self._open_stream(path) as stream:
+                for number, line in enumerate(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"), 1):
+                    if line.rstrip("\r\n") == text:
+                        return number
+        except OSError:
+            return None
+        return None
 
 
 class JsonLinesSource(_FileSource):
@@ -193,14 +211,19 @@ class JsonLinesSource(_FileSource):
 
     def _read_file(self, path: str) -> Iterator[pa.RecordBatch]:
         stream = self._open_stream(path)
-        parse = pajson.ParseOptions(explicit_schema=self.schema,
-                                    unexpected_field_behavior="ignore" if self.schema is not None else "infer")
+        # pyarrow's JSON parser reads dates and timestamps only from numbers; parse them as
+        # strings and cast afterwards, so what JsonLinesSink wrote (ISO text) reads back typed.
+        wire = self.schema
+        if wire is not None:
+            wire = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_temporal(f.type) else f for f in wire])
+        parse = pajson.ParseOptions(explicit_schema=wire,
+                                    unexpected_field_behavior="ignore" if wire is not None else "infer")
         try:
             reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=self.block_size),
                                       parse_options=parse)
             for batch in reader:
                 if batch.num_rows:
-                    yield batch
+                    yield batch if wire == self.schema else batch.cast(self.schema)
         except pa.ArrowInvalid as exc:
             raise ConnectorError(f"{self.name}: {path}: bad JSON lines: {str(exc).splitlines()[0]}") from None
         finally:
@@ -248,11 +271,19 @@ class _FileSink(Sink):
         super().open(ctx)
         self._fs, self._target = resolve(self.path, self.storage_options)
         parent, base = posixpath.split(self._target)
-        self._tmp = posixpath.join(parent, f".{base}.tmp-{uuid.uuid4().hex[:12]}")
+        self._local = self._fs.type_name == "local"
         try:
-            if parent:
-                self._fs.create_dir(parent, recursive=True)
-            raw = self._fs.open_output_stream(self._tmp)
+            if self._local:
+                self._tmp = posixpath.join(parent, f".{base}.tmp-{uuid.uuid4().hex[:12]}")
+                if parent:
+                    self._fs.create_dir(parent, recursive=True)
+                raw = self._fs.open_output_stream(self._tmp, compression=None)
+            else:
+                # Object storage: stage on local disk and upload to the final key only in close(None).
+                # (pyarrow's S3 delete re-creates a "dir/" marker, so a temp key would leave litter.)
+                fd, self._tmp = tempfile.mkstemp(prefix=".towpath-", suffix=f"-{base}")
+                os.close(fd)
+                raw = pafs.LocalFileSystem().open_output_stream(self._tmp, compression=None)
         except OSError as exc:
             raise ConnectorError(f"{self.name}: cannot write '{self.path}': {exc}") from None
         codec = _codec(self._target)
@@ -291,15 +322,23 @@ class _FileSink(Sink):
     def _publish(self) -> None:
         assert self._tmp is not None
         try:
-            self._fs.move(self._tmp, self._target)
-        except OSError:
-            self._fs.copy_file(self._tmp, self._target)
-            self._fs.delete_file(self._tmp)
+            if self._local:
+                self._fs.move(self._tmp, self._target)
+            else:
+                pafs.copy_files(self._tmp, self._target, source_filesystem=pafs.LocalFileSystem(),
+                                destination_filesystem=self._fs)
+                os.remove(self._tmp)
+        except OSError as exc:
+            raise ConnectorError(f"{self.name}: cannot publish '{self.path}': {exc}") from None
 
     def _discard(self) -> None:
+        if self._tmp is None:
+            return
         try:
-            if self._tmp is not None:
+            if self._local:
                 self._fs.delete_file(self._tmp)
+            else:
+                os.remove(self._tmp)
         except (OSError, FileNotFoundError):
             pass  # never created or already gone: nothing to hide
 
