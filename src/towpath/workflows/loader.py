@@ -355,7 +355,9 @@ class _Loader:
             node = step.node
             audits: list[AuditSpec] = getattr(node, "audits", None) or []
             kind = "template" if isinstance(step, TemplateStep) else "job"
-            default_table = node.tables[0] if isinstance(step, TemplateStep) and len(node.tables) == 1 else None
+            default_table = None
+            if isinstance(step, TemplateStep) and len(step.template.tables) == 1:
+                default_table = step.template.tables[0]
             for k, audit in enumerate(audits):
                 self.check_audit(audit, ("steps", i, kind, "audits", k), default_table)
 

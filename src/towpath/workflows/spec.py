@@ -301,7 +301,7 @@ Job = Annotated[
     | Annotated[AuditJobSpec, Tag("audit-job")]
     | Annotated[HwmJobSpec, Tag("hwm-job")]
     | Annotated[WaitJobSpec, Tag("wait-job")],
-    Discriminator(_job_tag, **_JOB_TYPE_ERROR),  # type: ignore[arg-type]
+    Discriminator(_job_tag, **_JOB_TYPE_ERROR),
 ]
 """A `- job:` body, picked by its `type`."""
 
