@@ -9,8 +9,8 @@ import click
 from towpath.cli import render
 from towpath.cli.options import json_option
 
-_COLUMNS = ["processor", "kind", "status", "workers", "rows_in", "rows_out", "rows_error", "batches_out",
-            "busy_s", "wall_s", "rows/s"]
+_COLUMNS = ["processor", "status", "rows_in", "rows_out", "rows_error", "busy_s", "rows/s"]
+"""The stats table (the JSON output has every counter: batches, bytes, workers, retries, wall time)."""
 
 
 @click.group(name="pipeline")
