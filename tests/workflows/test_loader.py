@@ -464,3 +464,19 @@ def test_the_shipped_sample_recipe_loads(tmp_path):
     assert isinstance(main, WorkflowSpec) and list(main.dag()) == ["ddl", "metadata", "wap", "hwm"]
     assert isinstance(load_workflow(folder / "daily.sch.yaml", RUN), DailySpec)
     assert isinstance(load_workflow(folder / "backfill.sch.yaml", RUN), BackfillSpec)
+
+
+def test_every_main_example_in_the_docs_loads(tmp_path):
+    import re
+
+    docs = Path(__file__).parents[2] / "docs" / "workflows.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", docs.read_text(), flags=re.DOTALL)
+    mains = [b for b in blocks if b.startswith("id:") and "steps:" in b]
+    assert mains
+    for block in mains:
+        spec = load_workflow(write(tmp_path, block), RUN)
+        assert isinstance(spec, WorkflowSpec) and spec.dag()
+    (tmp_path / "main.sch.yaml").write_text(mains[0])
+    for block in blocks:
+        if block.startswith("id:") and ("type: daily" in block or "type: backfill" in block):
+            assert load_workflow(write(tmp_path, block, "other.sch.yaml"), RUN).type in ("daily", "backfill")
