@@ -29,6 +29,7 @@ from towpath.config.base import parse_spec
 from towpath.config.params import references, substitute
 from towpath.errors import ParameterError, SpecError, UnknownNameError
 from towpath.workflows.spec import (
+    BUILTINS,
     JOB_TYPES,
     PER_RUN_BUILTINS,
     TEMPLATE_TYPES,
@@ -44,7 +45,7 @@ from towpath.workflows.spec import (
     normalize_job,
 )
 
-__all__ = ["WORKFLOW_TYPES", "AnyWorkflow", "job_params", "load_workflow", "resolve_params"]
+__all__ = ["BUILTINS", "WORKFLOW_TYPES", "AnyWorkflow", "job_params", "load_workflow", "resolve_params"]
 
 Loc = tuple[int | str, ...]
 AnyWorkflow = WorkflowSpec | DailySpec | BackfillSpec
