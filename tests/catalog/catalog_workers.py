@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def write_big_forever(root: str, identifier: str, rows: int) -> None:
     """Append `rows`-row batches to the table until killed."""
     from conftest import day_rows, open_catalog
@@ -21,7 +20,6 @@ def write_big_forever(root: str, identifier: str, rows: int) -> None:
 def overwrite_date(root: str, identifier: str, day: str, rows: int, barrier: Any, out: Any) -> None:
     """Wait for the other writer, dynamic-overwrite `day`; on ConflictError report it and retry once."""
     from conftest import day_rows, open_catalog
-
     from towpath.errors import ConflictError
 
     catalog = open_catalog(Path(root))

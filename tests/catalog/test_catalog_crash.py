@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from catalog_workers import overwrite_date, write_big_forever
-from conftest import day_rows
 
+from conftest import day_rows
 from towpath.catalog import Catalog, history
 
 SPAWN = multiprocessing.get_context("spawn")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import RESULTS, SEED_DDL
 from pyiceberg.types import (
     BinaryType,
     BooleanType,
@@ -21,6 +20,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from conftest import RESULTS, SEED_DDL
 from towpath.catalog import Catalog, DdlError, apply_ddl
 from towpath.errors import CatalogError, SchemaMismatchError
 

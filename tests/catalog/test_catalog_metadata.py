@@ -62,7 +62,7 @@ def test_hwm_from_a_date_is_midnight_in_the_time_zone(catalog: Catalog, results:
 def test_hwm_accepts_strings_and_aware_datetimes_and_may_move_back(catalog: Catalog, results: str) -> None:
     assert set_hwm(catalog, results, "2024-03-02").isoformat() == "2024-03-02T00:00:00+00:00"
     assert set_hwm(catalog, results, "2024-03-05T06:30:00", "Europe/Berlin").isoformat() == "2024-03-05T06:30:00+01:00"
-    aware = dt.datetime(2024, 3, 4, 12, tzinfo=dt.timezone.utc)
+    aware = dt.datetime(2024, 3, 4, 12, tzinfo=dt.UTC)
     assert set_hwm(catalog, results, aware, "Asia/Tokyo") == aware  # an explicit offset wins
     assert get_hwm(catalog, results) == aware  # moved backwards: restatements are allowed
 

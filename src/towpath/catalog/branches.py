@@ -20,7 +20,12 @@ from __future__ import annotations
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
-from pyiceberg.table.update import AssertRefSnapshotId, RemoveSnapshotRefUpdate, SetSnapshotRefUpdate, TableUpdate
+from pyiceberg.table.update import (
+    AssertRefSnapshotId,
+    RemoveSnapshotRefUpdate,
+    SetSnapshotRefUpdate,
+    TableUpdate,
+)
 
 from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
 from towpath.errors import CatalogError, ConflictError
@@ -83,13 +88,13 @@ def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool
             f"was cut from {base}; the branch is kept, rerun the workflow to write on top of the new main"
         )
     updates: tuple[TableUpdate, ...] = (
-        SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),
+        SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),  # type: ignore[call-arg]
     )
     if drop:
-        updates += (RemoveSnapshotRefUpdate(ref_name=branch),)
+        updates += (RemoveSnapshotRefUpdate(ref_name=branch),)  # type: ignore[call-arg]
     requirements = (
-        AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),
-        AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),
+        AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),  # type: ignore[call-arg]
+        AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),  # type: ignore[call-arg]
     )
     _commit(table, updates, requirements, f"publish branch '{branch}' of '{ident}'")
     return branch_head
@@ -106,8 +111,8 @@ def drop_branch(catalog: Catalog, identifier: str, branch: str) -> None:
         )
     _commit(
         table,
-        (RemoveSnapshotRefUpdate(ref_name=branch),),
-        (AssertRefSnapshotId(ref=branch, snapshot_id=ref.snapshot_id),),
+        (RemoveSnapshotRefUpdate(ref_name=branch),),  # type: ignore[call-arg]
+        (AssertRefSnapshotId(ref=branch, snapshot_id=ref.snapshot_id),),  # type: ignore[call-arg]
         f"drop branch '{branch}' of '{_ident(identifier)}'",
     )
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import sqlglot
 from pyiceberg.exceptions import CommitFailedException
@@ -71,7 +71,7 @@ from towpath.errors import CatalogError, ConflictError, SchemaMismatchError
 
 DType = exp.DataType.Type
 
-_PRIMITIVES: dict[DType, IcebergType] = {
+_PRIMITIVES: dict[Any, IcebergType] = {
     DType.TINYINT: IntegerType(),
     DType.SMALLINT: IntegerType(),
     DType.INT: IntegerType(),
@@ -97,7 +97,7 @@ _PRIMITIVES: dict[DType, IcebergType] = {
 }
 """sqlglot scalar types and the Iceberg type each one becomes."""
 
-_TIME_TRANSFORMS: dict[str, Transform[object, object]] = {
+_TIME_TRANSFORMS: dict[str, Transform[Any, Any]] = {
     "year": YearTransform(), "years": YearTransform(),
     "month": MonthTransform(), "months": MonthTransform(),
     "day": DayTransform(), "days": DayTransform(), "date": DayTransform(),
@@ -130,7 +130,7 @@ class DdlResult:
 @dataclass(frozen=True)
 class _Partition:
     column: str
-    transform: Transform[object, object]
+    transform: Transform[Any, Any]
 
     @property
     def name(self) -> str:
@@ -195,7 +195,7 @@ def apply_ddl(
             schema=table_def.schema,
             partition_spec=_partition_spec(table_def),
             properties=table_def.properties,
-            **({"location": table_def.location} if table_def.location else {}),
+            location=table_def.location,
         )
     except Exception as exc:
         # A concurrent `IF NOT EXISTS` run may have created it between our check and create.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
@@ -121,6 +122,7 @@ def hwm(ctx: click.Context, table: str, value: str | None, timezone: str | None,
     from towpath.catalog import get_hwm, set_hwm
 
     project = project_from(ctx)
+    mark: dt.datetime | None
     if value is not None:
         mark = set_hwm(project.catalog, table, value, timezone or project.config.timezone)
     else:
