@@ -166,10 +166,11 @@ class Catalog:
         props = properties or {}
         try:
             if branch != MAIN and branch not in table.metadata.refs:
-                if table.snapshot_by_name(MAIN) is None:
+                main_head = table.snapshot_by_name(MAIN)
+                if main_head is None:
                     return self._write_first_snapshot_to_branch(identifier, table, data, branch, props)
                 # pyiceberg would start a parentless branch holding only `data`; cut it from main first.
-                table.manage_snapshots().create_branch(table.snapshot_by_name(MAIN).snapshot_id, branch).commit()
+                table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()
                 table = self.table(identifier)
             if mode == "append":
                 table.append(data, snapshot_properties=props, branch=branch)
@@ -211,8 +212,8 @@ class Catalog:
         snapshot_id = new[-1].snapshot_id
         table.catalog.commit_table(
             table,
-            (AssertRefSnapshotId(ref=branch, snapshot_id=None),),
-            (SetSnapshotRefUpdate(ref_name=branch, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id),),
+            (AssertRefSnapshotId(ref=branch, snapshot_id=None),),  # type: ignore[call-arg]
+            (SetSnapshotRefUpdate(ref_name=branch, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id),),  # type: ignore[call-arg]
         )
         return snapshot_id
 
