@@ -139,7 +139,7 @@ def _info(table: Table, snap: Snapshot) -> SnapshotInfo:
     return SnapshotInfo(
         snapshot_id=snap.snapshot_id,
         parent_id=snap.parent_snapshot_id,
-        timestamp=dt.datetime.fromtimestamp(snap.timestamp_ms / 1000, tz=dt.timezone.utc),
+        timestamp=dt.datetime.fromtimestamp(snap.timestamp_ms / 1000, tz=dt.UTC),
         operation=summary.operation.value if summary else "unknown",
         summary={str(k): str(v) for k, v in (summary.additional_properties if summary else {}).items()},
         refs=refs,

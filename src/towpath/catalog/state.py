@@ -343,7 +343,7 @@ def _check_status(status: str) -> None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _duration(started: str, finished: str | None) -> float | None:
