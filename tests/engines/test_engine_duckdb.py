@@ -329,3 +329,16 @@ def test_unknown_engine_name_suggests_duckdb(catalog: Catalog) -> None:
     with pytest.raises(UnknownNameError, match="Unknown engine 'duckd'. Did you mean 'duckdb'?"):
         get_engine(EngineConfig(type="duckd"), catalog)
     assert set(ENGINES) >= {"duckdb"}
+
+
+def test_an_empty_insert_still_creates_the_branch_it_was_sent_to(
+    engine: DuckDBEngine, catalog: Catalog, source: str, target: str
+) -> None:
+    refs = {target: "audit"}
+    [res] = engine.run_script(
+        "INSERT OVERWRITE some_db.target_table SELECT title_id, country_code, 1, view_hours, date "
+        "FROM some_db.source_table WHERE date = '2030-01-01'",
+        refs=refs,
+    )
+    assert res.rows == 0 and res.snapshot_id == catalog.snapshot_id(target, "audit")
+    assert engine.query("SELECT COUNT(*) AS n FROM some_db.target_table", refs=refs).column("n").to_pylist() == [0]

@@ -70,7 +70,7 @@ class Engine(Protocol):
         *,
         dialect: str | None = None,
         refs: Mapping[str, str] | None = None,
-        file: Path | None = None,
+        file: Path | str | None = None,
     ) -> pa.Table:
         """Run one query and return its rows."""
         ...
@@ -79,7 +79,7 @@ class Engine(Protocol):
         self,
         script: str,
         *,
-        file: Path | None = None,
+        file: Path | str | None = None,
         dialect: str | None = None,
         refs: Mapping[str, str] | None = None,
         target: str | None = None,

@@ -87,7 +87,7 @@ class DuckDBEngine:
         *,
         dialect: str | None = None,
         refs: Mapping[str, str] | None = None,
-        file: Path | None = None,
+        file: Path | str | None = None,
     ) -> pa.Table:
         """Run one SELECT (in `dialect`, default Spark SQL) and return its rows as Arrow."""
         if isinstance(sql, exp.Expression):
@@ -109,7 +109,7 @@ class DuckDBEngine:
         self,
         script: str,
         *,
-        file: Path | None = None,
+        file: Path | str | None = None,
         dialect: str | None = None,
         refs: Mapping[str, str] | None = None,
         target: str | None = None,
@@ -179,7 +179,7 @@ class DuckDBEngine:
         self,
         cursor: duckdb.DuckDBPyConnection,
         st: Statement,
-        file: Path | None,
+        file: Path | str | None,
         dialect: str,
         refs: dict[str, str],
         target: str | None,
@@ -209,7 +209,7 @@ class DuckDBEngine:
         return StatementResult("other", st.line, expression.sql(dialect=self.dialect), action="ignored")
 
     def _insert(
-        self, cursor: duckdb.DuckDBPyConnection, st: Statement, file: Path | None, refs: dict[str, str]
+        self, cursor: duckdb.DuckDBPyConnection, st: Statement, file: Path | str | None, refs: dict[str, str]
     ) -> StatementResult:
         assert isinstance(st.expression, exp.Insert)
         target = insert_target(st.expression)
@@ -228,16 +228,13 @@ class DuckDBEngine:
         except ValueError as err:
             raise SqlError(f"INSERT into {ident}: {err}", file=file, line=st.line) from None
         mode: WriteMode = "dynamic_overwrite" if target.overwrite else "append"
-        if data.num_rows == 0 and mode != "overwrite":
-            # Nothing to add, and a dynamic overwrite replaces only partitions present in the data.
-            snapshot = self.catalog.snapshot_id(ident, refs.get(ident, MAIN))
-            return StatementResult("insert", st.line, sql, table=ident, rows=0, snapshot_id=snapshot,
-                                   action="unchanged")
+        # An empty result is still written: the catalog then cuts the `refs` branch, so audits of a
+        # Write-Audit-Publish run find the branch even on a day without data.
         snapshot = self._write(ident, data, mode, refs, file, st.line)
         return StatementResult("insert", st.line, sql, table=ident, rows=data.num_rows, snapshot_id=snapshot,
                                action=mode)
 
-    def _create_table(self, st: Statement, file: Path | None, dialect: str, allow_evolution: bool) -> StatementResult:
+    def _create_table(self, st: Statement, file: Path | str | None, dialect: str, allow_evolution: bool) -> StatementResult:
         from towpath.catalog.ddl import apply_ddl  # the DDL room is optional for engines that only read
 
         assert isinstance(st.expression, exp.Create)  # classify() said so
@@ -250,7 +247,7 @@ class DuckDBEngine:
         return StatementResult("ddl", st.line, st.text, table=result.identifier, action=result.action)
 
     def _create_view(
-        self, cursor: duckdb.DuckDBPyConnection, st: Statement, file: Path | None, refs: dict[str, str]
+        self, cursor: duckdb.DuckDBPyConnection, st: Statement, file: Path | str | None, refs: dict[str, str]
     ) -> StatementResult:
         create = st.expression
         node = create.this
@@ -273,7 +270,7 @@ class DuckDBEngine:
             self._views[name] = query
         return StatementResult("other", st.line, st.text, table=name, action="view")
 
-    def _drop_table(self, st: Statement, file: Path | None) -> StatementResult:
+    def _drop_table(self, st: Statement, file: Path | str | None) -> StatementResult:
         dropped = []
         for node in st.expression.args.get("tables") or [st.expression.this]:
             ident = _table_name(node, file, st.line)
@@ -286,7 +283,7 @@ class DuckDBEngine:
         return StatementResult("ddl", st.line, st.text, table=", ".join(dropped) or None,
                                action="dropped" if dropped else "unchanged")
 
-    def _drop_view(self, st: Statement, file: Path | None) -> StatementResult:
+    def _drop_view(self, st: Statement, file: Path | str | None) -> StatementResult:
         names = [_view_name(n) for n in st.expression.args.get("tables") or [st.expression.this]]
         with self._lock:
             missing = [n for n in names if n not in self._views]
@@ -303,7 +300,7 @@ class DuckDBEngine:
         cursor: duckdb.DuckDBPyConnection,
         query: exp.Expression,
         refs: dict[str, str],
-        file: Path | None,
+        file: Path | str | None,
         line: int,
         *,
         record: bool = True,
@@ -316,7 +313,7 @@ class DuckDBEngine:
         return self._execute(cursor, sql, bound.arrow, file, line), sql
 
     def _execute(
-        self, cursor: duckdb.DuckDBPyConnection, sql: str, arrow: Mapping[str, pa.Table], file: Path | None, line: int
+        self, cursor: duckdb.DuckDBPyConnection, sql: str, arrow: Mapping[str, pa.Table], file: Path | str | None, line: int
     ) -> pa.Table:
         try:
             for name, data in arrow.items():
@@ -329,12 +326,12 @@ class DuckDBEngine:
         except duckdb.Error as err:
             raise SqlError(_first_line(err), file=file, line=line) from None
 
-    def _constant(self, cursor: duckdb.DuckDBPyConnection, value: exp.Expression, file: Path | None, line: int) -> pa.Scalar:
+    def _constant(self, cursor: duckdb.DuckDBPyConnection, value: exp.Expression, file: Path | str | None, line: int) -> pa.Scalar:
         """Evaluate a static partition value (`'2022-01-01'`, `DATE '2022-01-01'`, `3`) in the engine."""
         result = self._execute(cursor, exp.select(value.copy()).sql(dialect=self.dialect), {}, file, line)
         return result.column(0)[0]
 
-    def _bind(self, query: exp.Expression, refs: dict[str, str], file: Path | None, line: int) -> _Bound:
+    def _bind(self, query: exp.Expression, refs: dict[str, str], file: Path | str | None, line: int) -> _Bound:
         """Replace every table reference in `query` by what DuckDB should read.
 
         Order of resolution for a name: a CTE of the query, a session view, a
@@ -390,7 +387,7 @@ class DuckDBEngine:
         tables: dict[int, tuple[exp.Table, str]],
         registered: Mapping[str, pa.Table],
         refs: dict[str, str],
-        file: Path | None,
+        file: Path | str | None,
         line: int,
     ) -> list[tuple[exp.Table, ScanPlan]]:
         """Plan every catalog table of one query (before any is replaced, so joins see each other's columns)."""
@@ -418,7 +415,7 @@ class DuckDBEngine:
         return out
 
     def _write(
-        self, ident: str, data: pa.Table, mode: WriteMode, refs: dict[str, str], file: Path | None, line: int
+        self, ident: str, data: pa.Table, mode: WriteMode, refs: dict[str, str], file: Path | str | None, line: int
     ) -> int | None:
         try:
             return self.catalog.write(ident, data, mode, branch=refs.get(ident, MAIN))
@@ -437,7 +434,7 @@ def _key(table: exp.Table) -> str:
     return ".".join(p for p in (table.db, table.name) if p).lower()
 
 
-def _table_name(table: exp.Expression, file: Path | None, line: int) -> str:
+def _table_name(table: exp.Expression, file: Path | str | None, line: int) -> str:
     if not isinstance(table, exp.Table) or not table.args.get("db"):
         raise SqlError(f"'{table.sql()}' must be a table qualified as namespace.table", file=file, line=line)
     return normalize_identifier(_key(table))
