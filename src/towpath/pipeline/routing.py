@@ -28,16 +28,22 @@ _FILE_SINKS = {".jsonl": "JsonLinesSink", ".json": "JsonLinesSink", ".ndjson": "
                ".csv": "CsvSink", ".parquet": "ParquetSink"}
 
 
-def rows_as_json(rows: pa.Table | pa.RecordBatch) -> pa.Array:
-    """Each row as a JSON object string, computed by DuckDB (vectorised, types rendered as ISO text)."""
+def rows_as_json(rows: pa.Table | pa.RecordBatch, con: Any = None) -> pa.Array:
+    """Each row as a JSON object string, computed by DuckDB (vectorised, types rendered as ISO text).
+
+    Pass a DuckDB connection to reuse it: connecting costs tens of milliseconds.
+    """
     import duckdb
 
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if own else con
     try:
-        con.register("rows", rows)
-        result = con.sql("SELECT to_json(r) AS j FROM rows AS r").to_arrow_table()
+        con.register("_rows", rows)
+        result = con.sql("SELECT to_json(r) AS j FROM _rows AS r").to_arrow_table()
+        con.unregister("_rows")
     finally:
-        con.close()
+        if own:
+            con.close()
     return result.column("j").combine_chunks().cast(pa.string())
 
 
@@ -47,6 +53,8 @@ class ErrorRouter:
     def __init__(self, target: ErrorTarget = None, *, name: str = "errors") -> None:
         self.name = name
         self._lock = threading.Lock()
+        self._json_lock = threading.Lock()
+        self._con: Any = None
         self._sink: Sink | None = None
         self._callback: Callable[[pa.Table], None] | None = None
         self._kept: list[pa.Table] = []
@@ -78,10 +86,16 @@ class ErrorRouter:
             reasons: Any = pa.array([reason] * n, pa.string())
         else:
             reasons = reason.cast(pa.string())
+        with self._json_lock:
+            if self._con is None:
+                import duckdb
+
+                self._con = duckdb.connect()
+            as_json = rows_as_json(rows, self._con)
         record = pa.table({
             "processor": pa.array([processor] * n, pa.string()),
             "reason": reasons,
-            "row": rows_as_json(rows),
+            "row": as_json,
         }, schema=ERROR_SCHEMA)
         with self._lock:
             self.rows += n
@@ -101,6 +115,9 @@ class ErrorRouter:
             return pa.concat_tables(self._kept) if self._kept else ERROR_SCHEMA.empty_table()
 
     def close(self, error: BaseException | None) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
         if self._sink is not None:
             self._sink.close(error)
 
