@@ -342,3 +342,27 @@ def test_an_empty_insert_still_creates_the_branch_it_was_sent_to(
     )
     assert res.rows == 0 and res.snapshot_id == catalog.snapshot_id(target, "audit")
     assert engine.query("SELECT COUNT(*) AS n FROM some_db.target_table", refs=refs).column("n").to_pylist() == [0]
+
+
+def test_an_engine_plugin_is_found_through_its_entry_point(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    (site / "towpath_test_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "towpath_test_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: towpath-test-plugin\nVersion: 1.0\n")
+    (site / "towpath_test_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[towpath.engines]\nquack = towpath_test_plugin:make\n")
+    (site / "towpath_test_plugin.py").write_text(
+        "from towpath.engines.duckdb import DuckDBEngine\n"
+        "class Quack(DuckDBEngine):\n    name = 'quack'\n"
+        "def make(config, catalog):\n    return Quack(config, catalog)\n")
+    monkeypatch.syspath_prepend(str(site))
+    engine = get_engine(EngineConfig(type="quack"), catalog)
+    try:
+        assert engine.name == "quack"
+        assert engine.query("SELECT 1 + 1 AS two").column("two").to_pylist() == [2]
+    finally:
+        engine.close()
+    with pytest.raises(UnknownNameError, match="Did you mean 'quack'"):
+        get_engine(EngineConfig(type="quak"), catalog)
