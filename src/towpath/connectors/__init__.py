@@ -37,12 +37,13 @@ _EXPORTS: dict[str, str] = {
     # HTTP APIs
     "HttpSource": "http",
     "HttpSink": "http",
+    "HttpCall": "http",
     "Pagination": "http",
     "PageNumber": "http",
     "OffsetLimit": "http",
     "NextCursor": "http",
     "NextLink": "http",
-    "Retry": "http",
+    "HttpRetry": "http",
     "HttpStatusError": "http",
     "HttpTransientError": "http",
 }
@@ -66,6 +67,8 @@ if TYPE_CHECKING:  # pragma: no cover
         ParquetSource,
     )
     from towpath.connectors.http import (
+        HttpCall,
+        HttpRetry,
         HttpSink,
         HttpSource,
         HttpStatusError,
@@ -75,7 +78,6 @@ if TYPE_CHECKING:  # pragma: no cover
         OffsetLimit,
         PageNumber,
         Pagination,
-        Retry,
     )
     from towpath.connectors.iceberg import IcebergSink, IcebergSource
     from towpath.connectors.mysql import MySqlSink, MySqlSource
