@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from towpath.connectors.files import CsvSource, ParquetSink
-from towpath.pipeline import Cast, Filter, Job, Pipeline, Range, Required, Validate
+from towpath.pipeline import Cast, Filter, Job, Pipeline, Required, Validate
 
 
 def build(src: str, out: str, min_amount: str = "0") -> Pipeline:

@@ -10,7 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from towpath.connectors.files import CsvSink, CsvSource, JsonLinesSink, JsonLinesSource, ParquetSink, ParquetSource
+from towpath.connectors.files import (
+    CsvSink,
+    CsvSource,
+    JsonLinesSink,
+    JsonLinesSource,
+    ParquetSink,
+    ParquetSource,
+)
 from towpath.errors import ConnectorError
 from towpath.pipeline import Collect, Pipeline, ProcessorFailedError, TableSource
 
@@ -52,7 +59,8 @@ def test_round_trip_keeps_values_nulls_and_types(tmp_path: Path, sink_cls, sourc
     assert back.schema == SCHEMA
     assert back.to_pylist() == DATA.to_pylist()
     if name.endswith(".gz"):
-        assert gzip.open(path, "rt").readline().startswith('"id"')
+        with gzip.open(path, "rt") as text:
+            assert text.readline().startswith('"id"')
 
 
 def test_csv_options_delimiter_no_header_null_values_and_directory(tmp_path: Path) -> None:

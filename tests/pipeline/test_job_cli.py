@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from towpath.cli.main import cli
 from towpath.connectors.files import CsvSource, ParquetSink
-from towpath.pipeline import Cast, FactoryError, Job, Validate, Required, load_pipeline
+from towpath.pipeline import Cast, FactoryError, Job, Required, Validate, load_pipeline
 
 FACTORIES = str(Path(__file__).parent / "factories.py")
 ORDERS = "id,name,amount\n1,ada,10\n2,,5\n3,bob,abc\n4,cy,-1\n5,dee,7.5\n"
@@ -66,8 +66,8 @@ def test_cli_table_output_and_job_factories(orders: Path) -> None:
 
 
 @pytest.mark.parametrize("target,params,message", [
-    ("tests/pipeline/factoris.py:build", [], "cannot import 'tests/pipeline/factoris.py': no such file; "
-                                             "did you mean 'tests/pipeline/factories.py'?"),
+    ("tests/pipeline/factoris.py:build", [],
+     "cannot import 'tests/pipeline/factoris.py': no such file; did you mean 'tests/pipeline/factories.py'?"),
     (f"{FACTORIES}:biuld", [], "cannot find factory 'biuld'"),
     (f"{FACTORIES}:build", ["-p", "srcc=x"], "rejects parameters ['srcc']"),
     ("no_such_module_xyz:build", [], "cannot import 'no_such_module_xyz': no such module"),

@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from helpers import CountingSource, FailOn, Flaky, Sleep, SlowSink, numbers
+
 from towpath.connectors.files import ParquetSink
 from towpath.errors import PipelineError
 from towpath.pipeline import (
-    Collect, Map, Pipeline, PipelineDefinitionError, ProcessorFailedError, Retry, Stage, TableSource, step,
+    Collect,
+    Map,
+    Pipeline,
+    PipelineDefinitionError,
+    ProcessorFailedError,
+    Retry,
+    Stage,
+    TableSource,
+    step,
 )
 
 

@@ -11,8 +11,27 @@ import pytest
 
 from towpath.errors import PipelineError
 from towpath.pipeline import (
-    Batcher, Cast, Check, Collect, Dedupe, Filter, Map, OneOf, Pipeline, Range, Regex, Rename, Required, RowCheck,
-    Select, Sql, TableSource, Type, Validate, row_processor, step,
+    Batcher,
+    Cast,
+    Check,
+    Collect,
+    Dedupe,
+    Filter,
+    Map,
+    OneOf,
+    Pipeline,
+    Range,
+    Regex,
+    Rename,
+    Required,
+    RowCheck,
+    Select,
+    Sql,
+    TableSource,
+    Type,
+    Validate,
+    row_processor,
+    step,
 )
 
 

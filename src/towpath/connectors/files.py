@@ -20,7 +20,7 @@ import posixpath
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -35,7 +35,7 @@ from towpath.pipeline.processor import ProcessorContext, Sink, Source
 _CODECS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 """File extension -> Arrow compression codec."""
 
-TypesLike = pa.Schema | Mapping[str, str | pa.DataType] | None
+TypesLike: TypeAlias = pa.Schema | Mapping[str, str | pa.DataType] | None
 
 
 def _codec(path: str) -> str | None:

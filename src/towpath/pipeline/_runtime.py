@@ -14,6 +14,7 @@ thread-bound resources (SQLite, DuckDB cursors) are closed where they were made.
 from __future__ import annotations
 
 import copy
+import functools
 import queue
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from towpath.pipeline.errors import ProcessorFailedError
-from towpath.pipeline.processor import Processor, ProcessorContext, Source
+from towpath.pipeline.processor import ProcessorContext, Source
 from towpath.pipeline.routing import ErrorRouter
 from towpath.pipeline.stats import ProcessorStats
 from towpath.pipeline.step import Step
@@ -58,8 +59,7 @@ class Channel:
                 if self._stop.is_set():
                     raise Stopped from None
         size = self._q.qsize()
-        if size > self.peak:
-            self.peak = size
+        self.peak = max(self.peak, size)
 
     def next(self) -> tuple[int, pa.RecordBatch] | None:
         """The next (sequence number, batch), or None once every producer ended."""
@@ -148,7 +148,7 @@ class StepRunner:
                         self.stats.batches_in += 1
                         self.stats.rows_in += batch.num_rows
                         self.stats.bytes_in += batch.nbytes
-                    outputs = self._call(lambda b=batch: proc.process(b))
+                    outputs = self._call(functools.partial(proc.process, batch))
                     self._emit_ordered(batch_index, outputs)
                 phase, batch_index = "finish", self.inlet.total
                 outputs = self._call(proc.finish)

@@ -24,7 +24,7 @@ from towpath.pipeline.routing import ErrorRouter, ErrorTarget
 from towpath.pipeline.stats import PipelineStats
 from towpath.pipeline.step import Step
 
-StageLike = Union["Stage", Processor, Step, Sequence[Union[Processor, Step]]]
+StageLike = Union["Stage", Processor, Step, Sequence[Processor | Step]]
 """What `Pipeline` accepts per stage: a Stage, one processor/step, or a list of them (fan-out)."""
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -21,7 +21,7 @@ from towpath.pipeline.processor import ProcessorContext, Sink
 ERROR_SCHEMA = pa.schema([("processor", pa.string()), ("reason", pa.string()), ("row", pa.string())])
 """The schema of every error record."""
 
-ErrorTarget = Union[Sink, str, Path, Callable[[pa.Table], None], None]
+ErrorTarget: TypeAlias = Sink | str | Path | Callable[[pa.Table], None] | None
 """Where error rows go: a Sink, a file path (by extension), a callback, or None (kept in memory)."""
 
 _FILE_SINKS = {".jsonl": "JsonLinesSink", ".json": "JsonLinesSink", ".ndjson": "JsonLinesSink",
@@ -126,7 +126,7 @@ def _file_sink(path: Path | str, name: str) -> Sink:
     from towpath.connectors import files
 
     text = str(path)
-    stem = text[:-3] if text.endswith(".gz") else text
+    stem = text.removesuffix(".gz")
     suffix = "." + stem.rsplit(".", 1)[-1] if "." in stem.rsplit("/", 1)[-1] else ""
     if suffix not in _FILE_SINKS:
         raise PipelineError(

@@ -14,8 +14,8 @@ import sqlglot.expressions as exp
 from towpath.errors import PipelineError
 from towpath.pipeline._cast import parse_type, try_cast
 from towpath.pipeline.errors import PipelineDefinitionError
-from towpath.pipeline.routing import join_reasons
 from towpath.pipeline.processor import Processor, ProcessorContext
+from towpath.pipeline.routing import join_reasons
 
 BATCH_TABLE = "batch"
 """The name SQL transforms use for the current batch: `SELECT ... FROM batch`."""

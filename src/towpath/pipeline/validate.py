@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from towpath.errors import PipelineError
 from towpath.pipeline._cast import parse_type, try_cast
 from towpath.pipeline.errors import PipelineDefinitionError
-from towpath.pipeline.routing import join_reasons
 from towpath.pipeline.processor import Processor
+from towpath.pipeline.routing import join_reasons
 
 
 class Rule(ABC):
