@@ -132,21 +132,24 @@ class _CopyReader(io.RawIOBase):
     """A file object over psycopg's `Copy` chunks, so pyarrow's CSV reader can pull from it."""
 
     def __init__(self, copy: Any) -> None:
-        self._copy = copy
-        self._buf = memoryview(b"")
+        self._read = copy.read
+        self._pending = bytearray()
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: Any) -> int:
-        if not self._buf:
-            chunk = self._copy.read()
+        # psycopg hands out one COPY message (about one row) per read(); gather them until the
+        # caller's whole buffer is full, or pyarrow would allocate a block per row.
+        want, pending, read = len(b), self._pending, self._read
+        while len(pending) < want:
+            chunk = read()
             if not chunk:
-                return 0
-            self._buf = memoryview(chunk)
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
+                break
+            pending += chunk
+        n = min(want, len(pending))
+        memoryview(b).cast("B")[:n] = pending[:n]
+        del pending[:n]
         return n
 
 
