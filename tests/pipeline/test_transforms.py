@@ -113,6 +113,8 @@ def test_filter_with_sql_or_arrow_expression_keeps_schema() -> None:
     assert by_sql.column("id").to_pylist() == [2, 3, 4] and by_sql.schema == table.schema
     by_arrow, _ = run(table, Filter(pc.field("id") > 2))
     assert by_arrow.column("id").to_pylist() == [3, 4]
+    by_mask, _ = run(table, Filter(lambda b: pc.equal(b.column("name"), "c")))
+    assert by_mask.column("id").to_pylist() == [3]  # the null name is dropped, as in SQL
 
 
 def test_sql_runs_per_batch_with_one_connection_per_worker() -> None:

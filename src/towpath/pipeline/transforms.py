@@ -125,14 +125,15 @@ class _DuckDBPerWorker(_Named):
 
 
 class Filter(_DuckDBPerWorker):
-    """Keep rows where `predicate` holds: a SQL expression (DuckDB) or a pyarrow compute expression.
+    """Keep rows where `predicate` holds: SQL (DuckDB), a pyarrow expression, or `fn(batch) -> mask`.
 
     A SQL predicate computes only the boolean mask in DuckDB; the rows are then
     taken by Arrow, so the schema and types are exactly those of the input. Rows
     where the predicate is NULL are dropped, as in SQL's WHERE.
     """
 
-    def __init__(self, predicate: str | pc.Expression, *, name: str | None = None) -> None:
+    def __init__(self, predicate: str | pc.Expression | Callable[[pa.RecordBatch], Any], *,
+                 name: str | None = None) -> None:
         super().__init__(name)
         self.predicate = predicate
         if isinstance(predicate, str):
@@ -151,6 +152,9 @@ class Filter(_DuckDBPerWorker):
     def process(self, batch: pa.RecordBatch) -> Iterable[pa.RecordBatch]:
         if isinstance(self.predicate, pc.Expression):
             yield batch.filter(self.predicate)
+            return
+        if callable(self.predicate):  # a vectorised mask function: the cheapest form
+            yield batch.filter(pc.fill_null(self.predicate(batch), False))
             return
         mask = self._query(batch, self._sql).column("keep")
         yield batch.filter(pc.fill_null(mask.combine_chunks(), False))

@@ -63,7 +63,9 @@ class Required(Rule):
             values = self._column(batch, column)
             ok = pc.is_valid(values)
             if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-                ok = pc.and_(ok, pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(values)), 0), False))
+                # blank = empty or all whitespace; both checks read only offsets/bytes (no trimmed copy)
+                blank = pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
+                ok = pc.and_(ok, pc.invert(pc.fill_null(blank, True)))
             masks.append(ok)
         return reduce(pc.and_, masks)
 
