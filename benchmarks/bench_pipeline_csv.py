@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     for variant in args.variants.split(","):
         variant_src = slice_of(src, PETL_ROWS) if variant == "petl" and args.rows > PETL_ROWS else src
         proc = subprocess.run([sys.executable, __file__, "--child", variant, "--src", str(variant_src)],
-                              capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                              check=False, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             raise SystemExit(f"variant {variant} failed")
