@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import psycopg  # noqa: E402
-import services  # noqa: E402
+import psycopg
 
-from towpath.connectors import ParquetSink, ParquetSource, PostgresSink, PostgresSource  # noqa: E402
-from towpath.pipeline import ProcessorContext  # noqa: E402
+import services
+from towpath.connectors import ParquetSink, ParquetSource, PostgresSink, PostgresSource
+from towpath.pipeline import ProcessorContext
 
 LOAD = """
 CREATE TABLE bench AS

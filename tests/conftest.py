@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import services  # noqa: E402  (tests/ is not a package; make services importable everywhere)
+import services
 
 
 @pytest.fixture(scope="session")

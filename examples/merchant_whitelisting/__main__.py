@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
-from moto.server import ThreadedMotoServer
-
 from examples.merchant_whitelisting.demo import run_demo
+from moto.server import ThreadedMotoServer
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
 from examples.merchant_whitelisting.pipeline import run
 from examples.merchant_whitelisting.service import WhitelistState, running
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
@@ -34,8 +35,8 @@ class Api(BaseHTTPRequestHandler):
     """Pages of ITEMS four ways, and a POST endpoint that rejects, flakes and records calls."""
 
     lock = threading.Lock()
-    calls: Counter[int] = Counter()
-    times: list[float] = []
+    calls: ClassVar[Counter[int]] = Counter()
+    times: ClassVar[list[float]] = []
     in_flight = 0
     max_in_flight = 0
 

@@ -52,7 +52,7 @@ def snapshots(catalog: Catalog) -> list[int]:
 
 def test_sink_commits_all_batches_as_one_snapshot(catalog):
     sink = IcebergSink(catalog, "shop.orders")
-    write(sink, batch(range(0, 10)), batch(range(10, 20)), batch(range(20, 25)))
+    write(sink, batch(range(10)), batch(range(10, 20)), batch(range(20, 25)))
     assert len(snapshots(catalog)) == 1 and sink.snapshot_id == snapshots(catalog)[0]
     assert sorted(catalog.read("shop.orders").column("id").to_pylist()) == list(range(25))
 

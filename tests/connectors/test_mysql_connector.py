@@ -19,7 +19,7 @@ from towpath.connectors import (
 )
 from towpath.pipeline import ProcessorContext
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 BATCH = pa.record_batch(
     {

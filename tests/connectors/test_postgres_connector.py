@@ -20,7 +20,7 @@ from towpath.connectors import (
 from towpath.errors import ConnectorError, TransientError
 from towpath.pipeline import ProcessorContext
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def run_source(source: PostgresSource) -> list[pa.RecordBatch]:

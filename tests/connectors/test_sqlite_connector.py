@@ -12,7 +12,7 @@ import pytest
 from towpath.connectors import DatabaseUnreachableError, SqliteSink, SqliteSource, UnknownObjectError
 from towpath.pipeline import ProcessorContext
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 BATCH = pa.record_batch(
     {

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, where `examples/` lives
 
-from examples.merchant_whitelisting.demo import run_demo  # noqa: E402
+from examples.merchant_whitelisting.demo import run_demo
 
 MALFORMED = """\
 MEX-200001,NOPE,2024-02-30,2024-03-01,1.00

@@ -48,7 +48,38 @@ _EXPORTS: dict[str, str] = {
     "HttpTransientError": "http",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CsvSink",
+    "CsvSource",
+    "DatabaseAuthError",
+    "DatabaseError",
+    "DatabaseTransientError",
+    "DatabaseUnreachableError",
+    "HttpCall",
+    "HttpRetry",
+    "HttpSink",
+    "HttpSource",
+    "HttpStatusError",
+    "HttpTransientError",
+    "IcebergSink",
+    "IcebergSource",
+    "JsonLinesSink",
+    "JsonLinesSource",
+    "MySqlSink",
+    "MySqlSource",
+    "NextCursor",
+    "NextLink",
+    "OffsetLimit",
+    "PageNumber",
+    "Pagination",
+    "ParquetSink",
+    "ParquetSource",
+    "PostgresSink",
+    "PostgresSource",
+    "SqliteSink",
+    "SqliteSource",
+    "UnknownObjectError",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from towpath.connectors._sql import (

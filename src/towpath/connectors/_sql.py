@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from towpath.errors import ConnectorError, TransientError
 
@@ -255,16 +256,16 @@ def delete_all(table: str) -> exp.Delete:
 
 def insert_values(table: str, columns: Sequence[str], placeholder: exp.Expression) -> exp.Insert:
     """INSERT INTO table (cols) VALUES (?, ?, ...) for `executemany`."""
-    return exp.insert(
-        exp.Values(expressions=[exp.Tuple(expressions=[placeholder.copy() for _ in columns])]),
-        exp.Schema(this=table_expr(table), expressions=[exp.to_identifier(c, quoted=True) for c in columns]),
+    return exp.Insert(
+        this=exp.Schema(this=table_expr(table), expressions=[exp.to_identifier(c, quoted=True) for c in columns]),
+        expression=exp.Values(expressions=[exp.Tuple(expressions=[placeholder.copy() for _ in columns])]),
     )
 
 
 def insert_select(target: str, columns: Sequence[str], query: exp.Select) -> exp.Insert:
-    return exp.insert(
-        query,
-        exp.Schema(this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]),
+    return exp.Insert(
+        this=exp.Schema(this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]),
+        expression=query,
     )
 
 
@@ -324,7 +325,7 @@ def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordB
 
 # -- row-API drivers (sqlite3, pymysql) -----------------------------------------------------------
 
-_SQL_TO_ARROW: dict[exp.DataType.Type, pa.DataType] = {
+_SQL_TO_ARROW: dict[Any, pa.DataType] = {  # keys: exp.DataType.Type members
     exp.DataType.Type.BOOLEAN: pa.bool_(),
     exp.DataType.Type.TINYINT: pa.int8(),
     exp.DataType.Type.SMALLINT: pa.int16(),
@@ -352,7 +353,7 @@ def arrow_type_for_declared(declared: str | None) -> pa.DataType | None:
         return None
     try:
         dtype = exp.DataType.build(declared)
-    except Exception:  # sqlglot raises several types for odd declarations; treat them as text
+    except (ParseError, ValueError):  # an odd declaration (SQLite allows any words): treat it as text
         return pa.string()
     if dtype.this == exp.DataType.Type.DECIMAL:
         params = [int(p.name) for p in dtype.expressions if p.name.isdigit()]

@@ -156,15 +156,14 @@ class MySqlSource(Source):
         assert self._conn is not None, "open() first"
         sql = select_from(self.table, self.columns).sql("mysql") if self.table else str(self.query)
         where = self._resource.describe()
-        with map_errors(MYSQL_ERRORS, self._resource):
-            with self._conn.cursor() as cursor:
-                cursor.execute(sql)
-                names = [d[0] for d in cursor.description]
-                types: list[pa.DataType | None] = [arrow_type(d) for d in cursor.description]
-                while rows := cursor.fetchmany(self.batch_size):
-                    batch = rows_to_batch(rows, names, types, where)
-                    types = list(batch.schema.types)
-                    yield batch
+        with map_errors(MYSQL_ERRORS, self._resource), self._conn.cursor() as cursor:
+            cursor.execute(sql)
+            names = [d[0] for d in cursor.description]
+            types: list[pa.DataType | None] = [arrow_type(d) for d in cursor.description]
+            while rows := cursor.fetchmany(self.batch_size):
+                batch = rows_to_batch(rows, names, types, where)
+                types = list(batch.schema.types)
+                yield batch
 
     def close(self, error: BaseException | None) -> None:
         if self._conn is not None:

@@ -191,8 +191,8 @@ class PostgresSource(Source):
 
     def _select(self) -> pgsql.Composable:
         if self.table is not None:
-            return pgsql.SQL(select_from(self.table, self.columns).sql("postgres"))  # type: ignore[arg-type]
-        return pgsql.SQL(self.query.strip().rstrip(";"))  # type: ignore[union-attr, arg-type]
+            return pgsql.SQL(select_from(self.table, self.columns).sql("postgres"))
+        return pgsql.SQL(str(self.query).strip().rstrip(";"))
 
     def read(self) -> Iterator[pa.RecordBatch]:
         assert self._conn is not None, "open() first"
@@ -274,7 +274,7 @@ class PostgresSink(Sink):
 
     def _exec(self, statement: exp.Expression) -> None:
         assert self._conn is not None
-        self._conn.execute(statement.sql("postgres"))  # type: ignore[call-overload]
+        self._conn.execute(statement.sql("postgres"))
 
     def _prepare(self, schema: pa.Schema) -> None:
         check_key_columns(schema, self.key, f"PostgresSink '{self.name}'")
@@ -299,11 +299,12 @@ class PostgresSink(Sink):
             buf = io.BytesIO()
             pacsv.write_csv(batch, buf, write_options=pacsv.WriteOptions(include_header=False))
             target = self.table if self.mode == "append" else self._staging
+            columns = self._columns or []
             copy_sql = exp.Schema(
-                this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in self._columns]
+                this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
             ).sql("postgres")
             with self._conn.cursor().copy(
-                pgsql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(pgsql.SQL(copy_sql))  # type: ignore[arg-type]
+                pgsql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(pgsql.SQL(copy_sql))
             ) as copy:
                 copy.write(buf.getbuffer())
             self.rows_written += batch.num_rows
