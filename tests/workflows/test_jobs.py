@@ -108,7 +108,7 @@ id: dag
 steps:
   - job: {id: hwm, type: hwm, table: shop.orders, depends_on: [load]}
   - job: {id: load, type: sql, sql: "INSERT INTO shop.orders VALUES (1, 5.0, DATE '${DATE}')", depends_on: [ddl]}
-  - job: {id: ddl, type: sql, sql: "%s"}
+  - job: {id: ddl, type: sql, sql: "%s", depends_on: []}
 """ % DDL
     )
 

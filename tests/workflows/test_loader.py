@@ -480,3 +480,13 @@ def test_every_main_example_in_the_docs_loads(tmp_path):
     for block in blocks:
         if block.startswith("id:") and ("type: daily" in block or "type: backfill" in block):
             assert load_workflow(write(tmp_path, block, "other.sch.yaml"), RUN).type in ("daily", "backfill")
+
+
+def test_daily_needs_a_schedule_or_a_trigger(tmp_path):
+    main = tmp_path / "main.sch.yaml"
+    main.write_text("id: m\nsteps:\n  - job: {id: h, type: hwm, table: a.b}\n")
+    daily = tmp_path / "daily.sch.yaml"
+    daily.write_text("id: d\ntype: daily\nworkflow: main.sch.yaml\n")
+
+    with pytest.raises(SpecError, match="schedule"):
+        load_workflow(daily)

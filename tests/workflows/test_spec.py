@@ -163,5 +163,5 @@ def test_schema_rejects_unknown_job_type_missing_fields_and_unknown_keys(validat
     assert not validator.is_valid(bad_type)
     assert not validator.is_valid({"id": "w", "steps": [{"job": {"id": "h", "type": "hwm"}}]})  # no table
     assert not validator.is_valid({"id": "w", "steps": [{"job": sql("a", targt="x")}]})
-    assert not validator.is_valid({"id": "d", "type": "daily", "workflow": "m.sch.yaml"})  # no schedule
+    assert not validator.is_valid({"id": "d", "type": "daily", "schedule": "0 6 * * *"})  # no main workflow
     assert not validator.is_valid({"id": "w", "steps": []})

@@ -6,9 +6,12 @@ builds on this class. Other rooms reach tables only through it.
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog as IcebergCatalog
@@ -29,6 +32,9 @@ WriteMode = Literal["append", "overwrite", "dynamic_overwrite"]
 """append: add rows; overwrite: replace all rows; dynamic_overwrite: replace the partitions present in the data."""
 
 MAIN = "main"
+COMMIT_ATTEMPTS = 6
+ALL_ROWS: BooleanExpression = AlwaysTrue()
+T = TypeVar("T")
 
 
 def normalize_identifier(name: str) -> str:
@@ -115,7 +121,7 @@ class Catalog:
     # -- read ---------------------------------------------------------------------------------
 
     def plan_scan(
-        self, identifier: str, row_filter: BooleanExpression = AlwaysTrue(), ref: str | None = None
+        self, identifier: str, row_filter: BooleanExpression = ALL_ROWS, ref: str | None = None
     ) -> ScanPlan:
         """Files to read for `row_filter` at `ref` (default: main), pruned by partitions and metrics."""
         table = self.table(identifier)
@@ -135,7 +141,7 @@ class Catalog:
         )
 
     def read(
-        self, identifier: str, row_filter: BooleanExpression = AlwaysTrue(), ref: str | None = None
+        self, identifier: str, row_filter: BooleanExpression = ALL_ROWS, ref: str | None = None
     ) -> pa.Table:
         """Rows of a table at `ref` as one Arrow table."""
         table = self.table(identifier)
@@ -161,10 +167,10 @@ class Catalog:
         from SQL lands in an `INT` column); a missing nullable column becomes
         nulls, an unknown column is a `SchemaMismatchError`.
         """
-        table = self.table(identifier)
-        data = conform(data, table.schema().as_arrow(), identifier)
+        data = conform(data, self.table(identifier).schema().as_arrow(), identifier)
         props = properties or {}
-        try:
+
+        def attempt(table: Table) -> int | None:
             if branch != MAIN and branch not in table.metadata.refs:
                 main_head = table.snapshot_by_name(MAIN)
                 if main_head is None:
@@ -174,22 +180,42 @@ class Catalog:
                 table = self.table(identifier)
             if mode == "append":
                 table.append(data, snapshot_properties=props, branch=branch)
-            elif mode == "overwrite":
+            elif mode == "overwrite" or (mode == "dynamic_overwrite" and table.spec().is_unpartitioned()):
                 table.overwrite(data, snapshot_properties=props, branch=branch)
             elif mode == "dynamic_overwrite":
-                if table.spec().is_unpartitioned():
-                    table.overwrite(data, snapshot_properties=props, branch=branch)
-                else:
-                    table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=branch)
+                table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=branch)
             else:
                 raise CatalogError(f"unknown write mode '{mode}'")
-        except CommitFailedException as exc:
-            raise ConflictError(
-                f"another writer committed to '{identifier}' ({branch}) at the same time: {exc}; rerun to retry"
-            ) from exc
+            return None
+
+        self.commit_with_retry(identifier, attempt, what=f"writing to {branch}")
         table = self.table(identifier)
         snap = table.snapshot_by_name(branch)
         return snap.snapshot_id if snap else None
+
+    def commit_with_retry(self, identifier: str, action: Callable[[Table], T], *, what: str) -> T:
+        """Run `action` on a freshly loaded table, again if a concurrent commit beat it.
+
+        Every towpath commit is safe to redo: its data files or property values do
+        not depend on the table state it lost to. pyiceberg retries a conflicting
+        commit by itself but, when other writers add snapshots to *other* refs,
+        its rebuilt commit can carry a stale sequence number (a `ValueError`), so
+        we reload and redo the whole action instead. After `COMMIT_ATTEMPTS`
+        tries it is a `ConflictError`.
+        """
+        for number in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                return action(self.table(identifier))
+            except (CommitFailedException, ValueError) as exc:
+                if isinstance(exc, ValueError) and "sequence number" not in str(exc):
+                    raise
+                if number == COMMIT_ATTEMPTS:
+                    raise ConflictError(
+                        f"other writers kept committing to '{identifier}' while {what} "
+                        f"({COMMIT_ATTEMPTS} attempts): {exc}; rerun to retry"
+                    ) from exc
+                time.sleep(random.uniform(0.05, 0.2) * number)
+        raise AssertionError("unreachable")
 
     def _write_first_snapshot_to_branch(
         self, identifier: str, table: Table, data: pa.Table, branch: str, props: dict[str, str]

@@ -22,10 +22,10 @@ import json
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
 
 from towpath.catalog._catalog import Catalog, normalize_identifier
-from towpath.errors import CatalogError, ConflictError
+from towpath.errors import CatalogError
 
 OWNER = "towpath.owner"
 TAGS = "towpath.tags"
@@ -146,12 +146,11 @@ def parse_hwm(value: dt.datetime | dt.date | str, timezone: str = "UTC", *, wher
 
 
 def _set_properties(catalog: Catalog, ident: str, updates: dict[str, str]) -> None:
-    table = catalog.table(ident)
-    try:
+    def commit(table: Table) -> None:
         with table.transaction() as tx:
             tx.set_properties(updates)
-    except CommitFailedException as exc:
-        raise ConflictError(f"another writer changed '{ident}' while its properties were updated: {exc}; rerun to retry") from exc
+
+    catalog.commit_with_retry(ident, commit, what="updating its properties")
 
 
 def _from_properties(props: dict[str, str], ident: str) -> TableMetadata:

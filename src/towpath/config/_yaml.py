@@ -61,12 +61,22 @@ def load_yaml(path: Path | str, text: str | None = None) -> Document:
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"invalid YAML: {problem}", file=path, line=line, col=col) from None
+        raise _syntax_error(path, exc) from None
     return Document(path=path, data=_plain(tree), _tree=tree)
+
+
+def _syntax_error(path: Path, exc: MarkedYAMLError) -> SpecError:
+    """Point at the construct that was left open when the parser only noticed at the end of the file."""
+    problem = exc.problem or "invalid YAML"
+    mark = exc.problem_mark
+    if exc.context_mark is not None and (mark is None or "<stream end>" in problem or "end of the stream" in problem):
+        mark = exc.context_mark
+    context = ""
+    if exc.context and exc.context_mark is not None:
+        context = f" ({exc.context} started at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1})"
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    return SpecError(f"invalid YAML: {problem}{context}", file=path, line=line, col=col)
 
 
 def _plain(node: Any) -> Any:

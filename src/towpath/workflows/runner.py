@@ -82,7 +82,7 @@ def run_workflow(
         params=dict(spec.resolved_params),
     )
     try:
-        for node in ordered_nodes(spec):
+        for node in spec.ordered_nodes():
             if result.status != "success":
                 result.jobs.append(JobResult(job_id=node.id, job_type=node.type, status="skipped"))
                 continue
@@ -115,7 +115,7 @@ def run_node(node: Any, ctx: RunContext) -> JobResult:
     except TowpathError as exc:
         log.info("step %s failed: %s", node.id, exc)
         job = JobResult(job_id=node.id, job_type=node.type, status="failed", error=str(exc))
-    except Exception as exc:  # a bug or a third-party error we did not map: keep the traceback in the run log
+    except Exception as exc:  # noqa: BLE001 - a bug or an unmapped third-party error: keep its traceback in the run log
         job = JobResult(
             job_id=node.id, job_type=node.type, status="failed", error=f"{type(exc).__name__}: {exc}",
             details={"traceback": traceback.format_exc()},
@@ -128,25 +128,6 @@ def run_node(node: Any, ctx: RunContext) -> JobResult:
     return job
 
 
-def ordered_nodes(spec: Any) -> list[Any]:
-    """Steps in an order that respects `depends_on` (file order where there is a choice)."""
-    nodes = [step.node for step in spec.steps]
-    deps = spec.dependencies()
-    done: set[str] = set()
-    ordered: list[Any] = []
-    pending = list(nodes)
-    while pending:
-        for node in pending:
-            if all(d in done for d in deps[node.id]):
-                ordered.append(node)
-                done.add(node.id)
-                pending.remove(node)
-                break
-        else:  # the loader rejects cycles, so this cannot happen for a loaded spec
-            raise SpecError(f"steps {[n.id for n in pending]} depend on each other in a cycle")
-    return ordered
-
-
 def plan(project: Project, spec: Any, path: Path, execution_date: str) -> DryRun:
     """The resolved steps, parameters and SQL of a run, without running anything."""
     from towpath.workflows.jobs.sql import script_text
@@ -154,7 +135,7 @@ def plan(project: Project, spec: Any, path: Path, execution_date: str) -> DryRun
     ctx_params = dict(spec.resolved_params)
     deps = spec.dependencies()
     steps = []
-    for node in ordered_nodes(spec):
+    for node in spec.ordered_nodes():
         details = node.model_dump(exclude_none=True, exclude={"write_jobs"})
         sql = None
         if node.type == "sql":

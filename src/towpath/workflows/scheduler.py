@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRIGGER_KEY = "_trigger_hwm"
+TICK_KEY = "_scheduled_for"
 SKIP_DIRS = {".towpath", ".venv", ".git", "node_modules", "__pycache__"}
 
 
@@ -38,7 +39,15 @@ class Firing:
     path: Path
     workflow_id: str
     reason: str
+    today: str
     trigger_hwm: str | None = None
+    tick: str | None = None
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """What the daily run records so the next check knows this firing happened."""
+        notes = {TRIGGER_KEY: self.trigger_hwm, TICK_KEY: self.tick}
+        return {k: v for k, v in notes.items() if v}
 
 
 def discover(root: Path) -> Iterator[Path]:
@@ -63,21 +72,24 @@ def due_workflows(project: Project, now: dt.datetime | None = None) -> list[Firi
         spec = load_daily(project, path)
         last = project.state.list_runs(workflow_id=spec.id, kind="daily", limit=1)
         last_run = last[0] if last else None
+        tz = zone(spec.timezone or project.config.timezone)
+        local_now = now.astimezone(tz)
+        today = local_now.date().isoformat()
         trigger_hwm = None
         if spec.trigger and spec.trigger.hwm_of:
             mark = get_hwm(project.catalog, spec.trigger.hwm_of)
             trigger_hwm = mark.isoformat() if mark else None
             seen = last_run.params.get(TRIGGER_KEY) if last_run else None
             if trigger_hwm and trigger_hwm != seen:
-                firings.append(Firing(path, spec.id, f"high-water mark of {spec.trigger.hwm_of} advanced to {trigger_hwm}", trigger_hwm))
+                reason = f"high-water mark of {spec.trigger.hwm_of} advanced to {trigger_hwm}"
+                firings.append(Firing(path, spec.id, reason, today, trigger_hwm=trigger_hwm))
                 continue
         if spec.schedule:
-            tz = zone(spec.timezone or project.config.timezone)
-            local_now = now.astimezone(tz)
-            previous_tick = croniter(spec.schedule, local_now).get_prev(dt.datetime)
-            fired_at = _parse_ts(last_run.started_at).astimezone(tz) if last_run else None
-            if fired_at is None or fired_at < previous_tick:
-                firings.append(Firing(path, spec.id, f"cron '{spec.schedule}' was due at {previous_tick.isoformat()}", trigger_hwm))
+            tick = croniter(spec.schedule, local_now).get_prev(dt.datetime)
+            fired_for = last_run.params.get(TICK_KEY) if last_run else None
+            if fired_for is None or dt.datetime.fromisoformat(fired_for) < tick:
+                reason = f"cron '{spec.schedule}' was due at {tick.isoformat()}"
+                firings.append(Firing(path, spec.id, reason, today, trigger_hwm=trigger_hwm, tick=tick.isoformat()))
     return firings
 
 
@@ -85,9 +97,8 @@ def run_due(project: Project, now: dt.datetime | None = None, on_result: Callabl
     """Fire every due daily workflow once; a failing one does not stop the others."""
     results = []
     for firing in due_workflows(project, now):
-        annotations = {TRIGGER_KEY: firing.trigger_hwm} if firing.trigger_hwm else {}
         try:
-            result = run_daily(project, firing.path, annotations=annotations)
+            result = run_daily(project, firing.path, today=firing.today, annotations=firing.annotations)
         except TowpathError as exc:
             log.error("daily workflow %s could not start: %s", firing.workflow_id, exc)
             if on_result:
@@ -110,7 +121,3 @@ def run_scheduler(
         results.extend(run_due(project, on_result=on_result))
     return results
 
-
-def _parse_ts(value: Any) -> dt.datetime:
-    stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)

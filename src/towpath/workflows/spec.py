@@ -560,8 +560,8 @@ class DailySpec(_WorkflowBase):
     type: Literal["daily"]
     workflow: str
     """The main workflow file, relative to this file."""
-    schedule: str
-    """Cron expression (five fields) in `timezone`, e.g. `0 6 * * *`."""
+    schedule: str | None = None
+    """Cron expression (five fields) in `timezone`, e.g. `0 6 * * *`; optional when `trigger` is given."""
     lookback_days: int = Field(default=0, ge=0)
     """Also rerun this many previous days (late-arriving data)."""
     timezone: str | None = None
@@ -575,10 +575,10 @@ class DailySpec(_WorkflowBase):
 
     @field_validator("schedule")
     @classmethod
-    def _cron(cls, value: str) -> str:
+    def _cron(cls, value: str | None) -> str | None:
         from croniter import croniter
 
-        if not croniter.is_valid(value):
+        if value is not None and not croniter.is_valid(value):
             raise _invalid(f"invalid cron expression {value!r} (expected five fields like '0 6 * * *')")
         return value
 
@@ -588,6 +588,12 @@ class DailySpec(_WorkflowBase):
         if value is not None:
             _check_zone(value)
         return value
+
+    @model_validator(mode="after")
+    def _fires_somehow(self) -> DailySpec:
+        if self.schedule is None and (self.trigger is None or self.trigger.hwm_of is None):
+            raise ValueError("a daily workflow needs a `schedule` (cron) or a `trigger: {hwm_of: db.table}`")
+        return self
 
     @property
     def workflow_path(self) -> Path:
