@@ -23,7 +23,7 @@ def expected_top100(project, date: str) -> pa.Table:
         SELECT title_id, country_code, title_rank, view_hours FROM (
           SELECT title_id, country_code, view_hours,
                  RANK() OVER (PARTITION BY country_code ORDER BY view_hours DESC) AS title_rank
-          FROM (SELECT title_id, country_code, SUM(view_hours) AS view_hours FROM source
+          FROM (SELECT title_id, country_code, ROUND(SUM(view_hours), 3) AS view_hours FROM source
                 WHERE date = DATE '{date}' AND title_id IS NOT NULL AND view_hours > 0
                 GROUP BY ALL))
         WHERE title_rank <= 100

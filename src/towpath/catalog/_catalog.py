@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +184,9 @@ class Catalog:
             elif mode == "overwrite" or (mode == "dynamic_overwrite" and table.spec().is_unpartitioned()):
                 table.overwrite(data, snapshot_properties=props, branch=branch)
             elif mode == "dynamic_overwrite":
-                table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=branch)
+                with warnings.catch_warnings():  # a first write of a partition has nothing to delete; that is fine
+                    warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                    table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=branch)
             else:
                 raise CatalogError(f"unknown write mode '{mode}'")
             return None

@@ -53,8 +53,16 @@ def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = Non
     for column in columns:
         out.add_column(column)
     for row in rows:
-        out.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        out.add_row(*(_cell(row.get(c)) for c in columns))
     console.print(out)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
 
 
 def arrow_table(data: Any, *, title: str | None = None, limit: int = 20) -> None:
@@ -105,7 +113,7 @@ def run_result(result: Any) -> None:
     for job in result.jobs:
         for audit in job.audits:
             mark = "[green]✓[/green]" if audit.passed else ("[red]✗[/red]" if audit.blocking else "[yellow]![/yellow]")
-            console.print(f"  {mark} audit {audit.name} on {audit.table}: {audit.message}")
+            console.print(f"  {mark} {audit.message}")
     for text in result.warnings:
         warning(text)
     if result.error:

@@ -4,7 +4,7 @@ WITH STEP_1 AS (
     SELECT
         title_id
         , country_code
-        , SUM(view_hours) AS view_hours
+        , ROUND(SUM(view_hours), 3) AS view_hours  -- rounded: parallel float sums differ in the last bits
     FROM ${SOURCE_TABLE}
     WHERE date = DATE '${DATE}'
       AND title_id IS NOT NULL
