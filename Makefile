@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench lint clean
+.PHONY: demo test install services bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m towpath.demo
 
-test: $(STAMP)
+test: $(STAMP) services
 	$(BIN)/python -m pytest -q
+
+# Real components the tests start themselves: PostgreSQL ships with the machine
+# (/usr/lib/postgresql/15/bin); MariaDB comes from Debian when we may install it.
+services:
+	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing mariadb-server from Debian (MySQL connector tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null) \
+	      || echo "warning: could not install mariadb-server; the MySQL tests will be skipped"; \
+	  else echo "note: mariadb-server is not installed; the MySQL tests will be skipped"; fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -51,7 +51,7 @@ def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = Non
     columns = list(columns or (rows[0].keys() if rows else []))
     out = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        out.add_column(column)
+        out.add_column(column, overflow="fold")
     for row in rows:
         out.add_row(*(_cell(row.get(c)) for c in columns))
     console.print(out)
