@@ -75,19 +75,49 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str
 
 RAW = """
 import sys, duckdb
-from towpath.project import Project
-from pyiceberg.expressions import EqualTo
-plan = Project(sys.argv[1]).catalog.plan_scan("some_db.source_table", EqualTo("date", sys.argv[2]))
-files = "[" + ", ".join(repr(f.removeprefix("file://")) for f in plan.files) + "]"
-con = duckdb.connect()
-result = con.sql(sys.argv[3].format(files=files, date=sys.argv[2])).to_arrow_table()
+result = duckdb.connect().sql(sys.argv[1]).to_arrow_table()
 print(result.num_rows)
 """
 
 
+def raw_query(root: Path) -> str:
+    """The seed query over the date's Parquet files, listed up front (the baseline does no planning)."""
+    from pyiceberg.expressions import EqualTo
+
+    from towpath.project import Project
+
+    plan = Project(root).catalog.plan_scan("some_db.source_table", EqualTo("date", DATE))
+    files = "[" + ", ".join(repr(f.removeprefix("file://")) for f in plan.files) + "]"
+    return QUERY.format(files=files, date=DATE)
+
+
+def bench_seed_in_process(root: Path, repeats: int) -> dict[str, float]:
+    """Warm process (a scheduler or notebook): the whole workflow run vs the bare DuckDB query."""
+    import duckdb
+
+    from towpath.project import Project
+
+    project = Project(root)
+    workflow = root / "sample" / "main.sch.yaml"
+    query = raw_query(root)
+    project.run(workflow, date=DATE)
+    con = duckdb.connect()
+    con.sql(query).to_arrow_table()
+    raw_times, tp_times = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        con.sql(query).to_arrow_table()
+        raw_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        result = project.run(workflow, date=DATE)
+        tp_times.append(time.perf_counter() - started)
+        assert result.ok, result.error
+    return {"raw": statistics.median(raw_times), "towpath": statistics.median(tp_times)}
+
+
 def bench_seed(root: Path, repeats: int) -> dict[str, float]:
     towpath = [sys.executable, "-m", "towpath.cli.main", "-C", str(root), "workflow", "run", str(root / "sample" / "main.sch.yaml"), "--date", DATE]
-    raw = [sys.executable, "-c", RAW, str(root), DATE, QUERY]
+    raw = [sys.executable, "-c", RAW, raw_query(root)]
     timed(towpath)  # warm the page cache and create the target table
     raw_times, tp_times, peaks = [], [], []
     for _ in range(repeats):
@@ -156,13 +186,15 @@ def main(argv: list[str] | None = None) -> None:
     root = build_project(args.rows, args.other_rows)
     print(f"built in {time.perf_counter() - started:.0f}s", flush=True)
     seed = bench_seed(root, args.repeats)
+    warm = bench_seed_in_process(root, args.repeats + 2)
     overhead = bench_overhead(DATA)
     startup = bench_startup()
     ratio = seed["towpath"] / seed["raw"]
     print()
     print("| benchmark | towpath | baseline | ratio | target |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| seed workflow, {args.rows:,} rows/date, 30 dates (end to end, CLI) | {seed['towpath']:.2f} s | raw DuckDB {seed['raw']:.2f} s | {ratio:.2f}x | <= 2x |")
+    print(f"| seed workflow, {args.rows:,} rows/date, 30 dates: `towpath workflow run` (new process) vs `python -c` DuckDB query | {seed['towpath']:.2f} s | {seed['raw']:.2f} s | {ratio:.2f}x | <= 2x |")
+    print(f"| same, in a warm process: `Project.run` (read, transform, branch write, 3 audits, publish) vs the DuckDB query | {warm['towpath']:.2f} s | {warm['raw']:.2f} s | {warm['towpath'] / warm['raw']:.2f}x | <= 2x |")
     print(f"| peak RSS of `towpath workflow run` | {seed['peak_mib']:.0f} MiB | | | < 2048 MiB |")
     print(f"| 20 trivial jobs: overhead per job | {overhead['per_job_ms']:.1f} ms | | | < 50 ms |")
     print(f"| `towpath --help` startup | {startup['help_ms']:.0f} ms | `python -c pass` {startup['python_ms']:.0f} ms | | < 300 ms |")
