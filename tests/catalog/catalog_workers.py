@@ -9,7 +9,7 @@ from typing import Any
 
 def write_big_forever(root: str, identifier: str, rows: int) -> None:
     """Append `rows`-row batches to the table until killed."""
-    from conftest import day_rows, open_catalog
+    from catalog_data import day_rows, open_catalog
 
     catalog = open_catalog(Path(root))
     data = day_rows("2024-02-01", rows)
@@ -19,7 +19,8 @@ def write_big_forever(root: str, identifier: str, rows: int) -> None:
 
 def overwrite_date(root: str, identifier: str, day: str, rows: int, barrier: Any, out: Any) -> None:
     """Wait for the other writer, dynamic-overwrite `day`; on ConflictError report it and retry once."""
-    from conftest import day_rows, open_catalog
+    from catalog_data import day_rows, open_catalog
+
     from towpath.errors import ConflictError
 
     catalog = open_catalog(Path(root))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from catalog_data import day_rows
 
-from conftest import day_rows
 from towpath.catalog import Catalog, create_branch, drop_branch, is_ancestor, list_branches, publish_branch
 from towpath.errors import CatalogError, ConflictError
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from catalog_data import RESULTS, SEED_DDL, day_rows
 from click.testing import CliRunner, Result
 
-from conftest import RESULTS, SEED_DDL, day_rows
 from towpath.catalog import apply_ddl, get_hwm, set_hwm, set_metadata
 from towpath.cli.main import cli
 from towpath.errors import CatalogError, TableNotFoundError

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from catalog_data import day_rows
 from catalog_workers import overwrite_date, write_big_forever
 
-from conftest import day_rows
 from towpath.catalog import Catalog, history
 
 SPAWN = multiprocessing.get_context("spawn")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from catalog_data import RESULTS, SEED_DDL
 from pyiceberg.types import (
     BinaryType,
     BooleanType,
@@ -20,7 +21,6 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-from conftest import RESULTS, SEED_DDL
 from towpath.catalog import Catalog, DdlError, apply_ddl
 from towpath.errors import CatalogError, SchemaMismatchError
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from catalog_data import day_rows
 
-from conftest import day_rows
 from towpath.catalog import Catalog, create_branch, describe, history, rollback, set_hwm, set_metadata
 from towpath.errors import CatalogError
 
