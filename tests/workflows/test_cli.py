@@ -12,7 +12,7 @@ from towpath.cli.main import cli
 
 
 def towpath(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "towpath.cli.main", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "towpath.cli.main", *args], capture_output=True, text=True, check=False)
 
 
 def test_help_lists_the_command_groups_with_one_line_each():

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.compute as pc

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pyarrow.compute as pc
 
@@ -33,9 +34,9 @@ def test_daily_runs_today_and_lookback_then_sets_the_hwm(project, sample):
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append(json.loads(body))
         self.send_response(204)
@@ -118,4 +119,4 @@ def test_scheduler_fires_when_the_trigger_table_hwm_advances(project, sample):
     assert len(run_due(project, now)) == 1
     assert due_workflows(project, now) == []
     set_hwm(project.catalog, "some_db.source_table", "2022-01-04")
-    assert [f.reason for f in due_workflows(project, now)][0].startswith("high-water mark of some_db.source_table")
+    assert next(f.reason for f in due_workflows(project, now)).startswith("high-water mark of some_db.source_table")

@@ -136,7 +136,8 @@ class Catalog:
         tasks = list(scan.plan_files())
         if any(task.delete_files for task in tasks):
             raise CatalogError(f"table '{identifier}' has delete files (merge-on-read), which the engine cannot read yet")
-        total = int((snap.summary or {}).get("total-data-files", len(tasks)))
+        summary = snap.summary.additional_properties if snap.summary else {}
+        total = int(summary.get("total-data-files", len(tasks)))
         return ScanPlan(
             normalize_identifier(identifier), [t.file.file_path for t in tasks], schema, snap.snapshot_id, total
         )

@@ -11,7 +11,7 @@ import datetime as dt
 import decimal
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console
 
@@ -164,7 +164,7 @@ class BackfillBar:
         self.enabled = enabled
         self.failed = 0
 
-    def __enter__(self) -> BackfillBar:
+    def __enter__(self) -> Self:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -18,7 +18,7 @@ class SqlCatalogConfig(Spec):
     type: Literal["sql"] = "sql"
     uri: str = f"sqlite:///{STATE_DIR}/catalog.db"
     """SQLAlchemy URI of the catalog database: SQLite (default) or `postgresql+psycopg2://...`."""
-    properties: dict[str, str] = {}
+    properties: dict[str, str] = Field(default_factory=dict)
     """Extra pyiceberg catalog properties (e.g. `s3.endpoint`)."""
 
 
@@ -26,7 +26,7 @@ class RestCatalogConfig(Spec):
     type: Literal["rest"]
     uri: str
     """Base URL of an Iceberg REST catalog."""
-    properties: dict[str, str] = {}
+    properties: dict[str, str] = Field(default_factory=dict)
 
 
 CatalogConfig = Annotated[SqlCatalogConfig | RestCatalogConfig, Field(discriminator="type")]
@@ -35,7 +35,7 @@ CatalogConfig = Annotated[SqlCatalogConfig | RestCatalogConfig, Field(discrimina
 class SparkConfig(Spec):
     master: str = "local[*]"
     """Spark master URL; `local[*]` runs in-process on every core."""
-    conf: dict[str, str] = {}
+    conf: dict[str, str] = Field(default_factory=dict)
 
 
 class EngineConfig(Spec):
@@ -67,7 +67,7 @@ class ProjectConfig(Spec):
     """Default `${EXECUTION_TIMEZONE}`."""
     state: str = f"{STATE_DIR}/state.db"
     """SQLite file that records workflow runs, job runs and audit results."""
-    params: dict[str, str] = {}
+    params: dict[str, str] = Field(default_factory=dict)
     """Default parameters for every workflow of the project."""
     notifications: NotificationsConfig = NotificationsConfig()
 

@@ -3,7 +3,12 @@
 from pathlib import Path
 
 from towpath.samples.source import load_source_table
-from towpath.samples.viewing_data import COUNTRY_CODES, SOURCE_DDL, generate_viewing_day, generate_viewing_days
+from towpath.samples.viewing_data import (
+    COUNTRY_CODES,
+    SOURCE_DDL,
+    generate_viewing_day,
+    generate_viewing_days,
+)
 
 __all__ = ["COUNTRY_CODES", "SOURCE_DDL", "generate_viewing_day", "generate_viewing_days", "load_source_table", "recipe_path"]
 

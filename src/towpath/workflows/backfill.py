@@ -50,8 +50,9 @@ def run_backfill(
     spec = load_workflow(path, dict(project.config.params), cli_params=dict(params or {}), strict=False)
     if not isinstance(spec, BackfillSpec):
         raise SpecError("expected a workflow with `type: backfill`", file=path, field="type")
-    start, end = start or spec.start, end or spec.end
-    if not start or not end:
+    first = start or (str(spec.start) if spec.start else None)
+    last = end or (str(spec.end) if spec.end else None)
+    if not first or not last:
         raise ParameterError("a backfill needs --start and --end (or `start`/`end` in the file)", file=path)
     workers = parallel or spec.parallel
     if workers < 1:
@@ -59,12 +60,12 @@ def run_backfill(
     main = (path.parent / spec.workflow).resolve()
     run_params = {**spec.params, **(params or {})}
     main_id = load_workflow(main, {}, strict=False).id
-    dates = date_range(str(start), str(end))
+    dates = date_range(first, last)
     done = set() if force else project.state.succeeded_dates(main_id)
     todo = [d for d in dates if d not in done]
     skipped = [d for d in dates if d in done]
-    parent = project.state.start_run(spec.id, kind="backfill", params={**run_params, "start": str(start), "end": str(end)})
-    result = BackfillResult(spec.id, str(start), str(end), succeeded=[], failed={}, skipped=skipped, runs=[])
+    parent = project.state.start_run(spec.id, kind="backfill", params={**run_params, "start": first, "end": last})
+    result = BackfillResult(spec.id, first, last, succeeded=[], failed={}, skipped=skipped, runs=[])
     if progress:
         progress.start(len(dates), len(skipped))
 
