@@ -17,7 +17,6 @@ publishes by fast-forwarding `main` to the branch head. Two traps in pyiceberg
 
 from __future__ import annotations
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.update import (
@@ -42,17 +41,19 @@ def create_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
         CatalogError: `branch` already exists, or is `main`.
     """
     _check_name(branch)
-    table = catalog.table(identifier)
-    if branch in table.metadata.refs:
-        raise CatalogError(f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name")
-    head = table.snapshot_by_name(MAIN)
-    if head is None:
-        return None
-    try:
+
+    def attempt(table: Table) -> int | None:
+        if branch in table.metadata.refs:
+            raise CatalogError(
+                f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name"
+            )
+        head = table.snapshot_by_name(MAIN)
+        if head is None:
+            return None
         table.manage_snapshots().create_branch(head.snapshot_id, branch).commit()
-    except CommitFailedException as exc:
-        raise ConflictError(f"cannot create branch '{branch}' of '{_ident(identifier)}': {exc}; rerun to retry") from exc
-    return head.snapshot_id
+        return head.snapshot_id
+
+    return catalog.commit_with_retry(identifier, attempt, what=f"creating branch '{branch}'")
 
 
 def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool = True) -> int | None:
@@ -70,51 +71,61 @@ def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool
     """
     _check_name(branch)
     ident = _ident(identifier)
-    table = catalog.table(identifier)
-    refs = table.metadata.refs
-    main_head = refs[MAIN].snapshot_id if MAIN in refs else None
-    if branch not in refs:
-        if main_head is None:
-            return None  # empty table, nothing was written to the branch: nothing to publish
-        raise CatalogError(f"table '{ident}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, identifier))})")
-    branch_ref = refs[branch]
-    if branch_ref.snapshot_ref_type != SnapshotRefType.BRANCH:
-        raise CatalogError(f"'{branch}' of table '{ident}' is a tag, not a branch")
-    branch_head = branch_ref.snapshot_id
-    if not is_ancestor(table, main_head, branch_head):
-        base = _branch_base(table, branch_head)
-        raise ConflictError(
-            f"cannot publish branch '{branch}' of '{ident}': main moved to snapshot {main_head} after the branch "
-            f"was cut from {base}; the branch is kept, rerun the workflow to write on top of the new main"
+
+    def attempt(table: Table) -> int | None:
+        refs = table.metadata.refs
+        main_head = refs[MAIN].snapshot_id if MAIN in refs else None
+        if branch not in refs:
+            if main_head is None:
+                return None  # empty table, nothing was written to the branch: nothing to publish
+            raise CatalogError(
+                f"table '{ident}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, identifier))})"
+            )
+        branch_ref = refs[branch]
+        if branch_ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+            raise CatalogError(f"'{branch}' of table '{ident}' is a tag, not a branch")
+        branch_head = branch_ref.snapshot_id
+        if not is_ancestor(table, main_head, branch_head):
+            base = _branch_base(table, branch_head)
+            raise ConflictError(
+                f"cannot publish branch '{branch}' of '{ident}': main moved to snapshot {main_head} after the branch "
+                f"was cut from {base}; the branch is kept, rerun the workflow to write on top of the new main"
+            )
+        updates: tuple[TableUpdate, ...] = (
+            SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),  # type: ignore[call-arg]
         )
-    updates: tuple[TableUpdate, ...] = (
-        SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),  # type: ignore[call-arg]
-    )
-    if drop:
-        updates += (RemoveSnapshotRefUpdate(ref_name=branch),)  # type: ignore[call-arg]
-    requirements = (
-        AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),  # type: ignore[call-arg]
-        AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),  # type: ignore[call-arg]
-    )
-    _commit(table, updates, requirements, f"publish branch '{branch}' of '{ident}'")
-    return branch_head
+        if drop:
+            updates += (RemoveSnapshotRefUpdate(ref_name=branch),)  # type: ignore[call-arg]
+        # Both refs must still be where we checked them: a concurrent publish makes this commit fail
+        # (and the retry re-checks ancestry) instead of losing its data.
+        requirements = (
+            AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),  # type: ignore[call-arg]
+            AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),  # type: ignore[call-arg]
+        )
+        table.catalog.commit_table(table, requirements, updates)
+        return branch_head
+
+    return catalog.commit_with_retry(identifier, attempt, what=f"publishing branch '{branch}'")
 
 
 def drop_branch(catalog: Catalog, identifier: str, branch: str) -> None:
     """Remove the `branch` ref (its snapshots stay until expired); dropping `main` is refused."""
     _check_name(branch)
-    table = catalog.table(identifier)
-    ref = table.metadata.refs.get(branch)
-    if ref is None or ref.snapshot_ref_type != SnapshotRefType.BRANCH:
-        raise CatalogError(
-            f"table '{_ident(identifier)}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, identifier))})"
+
+    def attempt(table: Table) -> None:
+        ref = table.metadata.refs.get(branch)
+        if ref is None or ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+            raise CatalogError(
+                f"table '{_ident(identifier)}' has no branch '{branch}' "
+                f"(branches: {sorted(list_branches(catalog, identifier))})"
+            )
+        table.catalog.commit_table(
+            table,
+            (AssertRefSnapshotId(ref=branch, snapshot_id=ref.snapshot_id),),  # type: ignore[call-arg]
+            (RemoveSnapshotRefUpdate(ref_name=branch),),  # type: ignore[call-arg]
         )
-    _commit(
-        table,
-        (RemoveSnapshotRefUpdate(ref_name=branch),),  # type: ignore[call-arg]
-        (AssertRefSnapshotId(ref=branch, snapshot_id=ref.snapshot_id),),  # type: ignore[call-arg]
-        f"drop branch '{branch}' of '{_ident(identifier)}'",
-    )
+
+    catalog.commit_with_retry(identifier, attempt, what=f"dropping branch '{branch}'")
 
 
 def list_branches(catalog: Catalog, identifier: str) -> dict[str, int]:
@@ -152,13 +163,6 @@ def _branch_base(table: Table, branch_head: int) -> int | None:
         snap = table.metadata.snapshot_by_id(current)
         current = snap.parent_snapshot_id if snap else None
     return None
-
-
-def _commit(table: Table, updates: tuple[TableUpdate, ...], requirements: tuple[AssertRefSnapshotId, ...], what: str) -> None:
-    try:
-        table.catalog.commit_table(table, requirements, updates)
-    except CommitFailedException as exc:
-        raise ConflictError(f"cannot {what}: another writer changed the table at the same time ({exc}); rerun to retry") from exc
 
 
 def _check_name(branch: str) -> None:

@@ -69,7 +69,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     path: list[int | str] = []
     node = data
     for key in loc:
-        if isinstance(node, dict) and key in node:
+        if isinstance(node, dict) and key in node:  # noqa: SIM114 - two arms so mypy can narrow `key`
             node = node[key]
             path.append(key)
         elif isinstance(node, list) and isinstance(key, int) and key < len(node):

@@ -15,7 +15,7 @@ from typing import Any
 
 from towpath.catalog import normalize_identifier
 from towpath.catalog.branches import create_branch, drop_branch, publish_branch
-from towpath.errors import ConflictError, WorkflowError
+from towpath.errors import CatalogError, ConflictError, WorkflowError
 from towpath.workflows.context import RunContext
 from towpath.workflows.jobs.audit import apply_audit_results, execute_audits
 from towpath.workflows.results import JobResult
@@ -28,36 +28,13 @@ def branch_name(ctx: RunContext, wap_id: str, attempt: int) -> str:
 
 
 def run_wap_template(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs import get_job_runner
-
     started = time.perf_counter()
     tables = [normalize_identifier(t) for t in spec.tables]
     result = JobResult(job_id=spec.id, job_type="wap", status="success")
     for attempt in range(1, spec.max_attempts + 1):
         branch = branch_name(ctx, spec.id, attempt)
-        for table in tables:
-            create_branch(ctx.catalog, table, branch)
-        refs = dict.fromkeys(tables, branch)
-        wap_ctx = ctx.with_refs(refs)
         try:
-            write_results = [get_job_runner(step.job.type)(step.job, wap_ctx) for step in spec.write_jobs]
-        except BaseException:
-            _drop_all(ctx, tables, branch)
-            raise
-        result.rows_written = sum(r.rows_written or 0 for r in write_results)
-        result.details = {"branch": branch, "attempt": attempt, "write_jobs": [r.job_id for r in write_results]}
-        audits = execute_audits(
-            spec.audits, ctx, spec.id, default_table=tables[0] if len(tables) == 1 else None, refs=refs
-        )
-        apply_audit_results(result, audits, branch=branch)
-        if result.status == "audit_failed":
-            result.duration_s = time.perf_counter() - started
-            return result
-        try:
-            for table in tables:
-                snapshot = publish_branch(ctx.catalog, table, branch)
-                if snapshot is not None:
-                    result.snapshots[table] = snapshot
+            _write_audit_publish(spec, ctx, tables, branch, result)
         except ConflictError as exc:
             _drop_all(ctx, tables, branch)
             if attempt == spec.max_attempts:
@@ -65,16 +42,45 @@ def run_wap_template(spec: Any, ctx: RunContext) -> JobResult:
                     f"WAP '{spec.id}' could not publish after {attempt} attempts because other writers kept "
                     f"moving main: {exc}"
                 ) from exc
-            log.info("WAP %s: main moved while auditing (attempt %d), retrying: %s", spec.id, attempt, exc)
+            log.info("WAP %s: main moved during attempt %d, retrying on the new main: %s", spec.id, attempt, exc)
             continue
+        except BaseException:
+            _drop_all(ctx, tables, branch)
+            raise
+        result.details["attempt"] = attempt
         break
     result.duration_s = time.perf_counter() - started
     return result
+
+
+def _write_audit_publish(spec: Any, ctx: RunContext, tables: list[str], branch: str, result: JobResult) -> None:
+    """One attempt: cut `branch` of every table, write, audit; publish unless a blocking audit failed.
+
+    A blocking failure returns with the branch kept; a `ConflictError` means `main`
+    moved and the caller may retry on a fresh branch.
+    """
+    from towpath.workflows.jobs import get_job_runner
+
+    for table in tables:
+        create_branch(ctx.catalog, table, branch)
+    refs = dict.fromkeys(tables, branch)
+    wap_ctx = ctx.with_refs(refs)
+    write_results = [get_job_runner(step.job.type)(step.job, wap_ctx) for step in spec.write_jobs]
+    result.rows_written = sum(r.rows_written or 0 for r in write_results)
+    result.details = {"branch": branch, "write_jobs": [r.job_id for r in write_results]}
+    audits = execute_audits(spec.audits, ctx, spec.id, default_table=tables[0] if len(tables) == 1 else None, refs=refs)
+    apply_audit_results(result, audits, branch=branch)
+    if result.status == "audit_failed":
+        return
+    for table in tables:
+        snapshot = publish_branch(ctx.catalog, table, branch)
+        if snapshot is not None:
+            result.snapshots[table] = snapshot
 
 
 def _drop_all(ctx: RunContext, tables: list[str], branch: str) -> None:
     for table in tables:
         try:
             drop_branch(ctx.catalog, table, branch)
-        except Exception:  # best effort: the branch may never have been created
-            log.debug("could not drop branch %s of %s", branch, table, exc_info=True)
+        except CatalogError:  # the attempt may have failed before this table's branch existed
+            log.debug("no branch %s of %s to drop", branch, table)
