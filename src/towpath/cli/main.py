@@ -15,7 +15,9 @@ import click
 from towpath import __version__
 
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
-    "project": ("towpath.cli.project", "Create and inspect a towpath project."),
+    "project": ("towpath.cli.project", "Create, validate and unit-test a towpath project."),
+    "sample": ("towpath.cli.sample", "Generate fully functional sample workflows from recipes."),
+    "mock": ("towpath.cli.mock", "Generate or validate YAML mock datasets for unit tests."),
     "workflow": ("towpath.cli.workflow", "Run workflows: one date, daily with lookback, or a backfill."),
     "table": ("towpath.cli.table", "Inspect Iceberg tables: schema, metadata, history, high-water marks."),
     "runs": ("towpath.cli.runs", "Show recorded workflow runs, job runs and audit results."),
