@@ -1,0 +1,433 @@
+"""What every engine that runs SQL over the catalog's files shares: statements, binding, writes.
+
+An engine reads a table by planning its scan in the catalog (partition and
+metrics pruning from the query's WHERE, the branch `refs` names) and swapping
+the table reference in the AST for something the engine reads directly: DuckDB
+inlines `read_parquet([...files...])`, Spark a temporary view over
+`spark.read.parquet(*files)`. Everything around that swap is the same for every
+engine and lives here: splitting and classifying a script, session views,
+registered Arrow tables, `INSERT` shaping, DDL through the catalog room, and
+writes of Arrow results through `Catalog.write` on the `refs` branch. A
+subclass supplies only the engine-specific hooks (`_session`, `_scan_source`,
+`_execute`), so the two engines cannot drift apart in what a statement means.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+import threading
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar
+
+import pyarrow as pa
+from pyiceberg.expressions import BooleanExpression
+from sqlglot import exp
+
+from towpath.catalog import MAIN, Catalog, ScanPlan, WriteMode, normalize_identifier
+from towpath.engines.base import StatementResult
+from towpath.engines.insert import insert_target, shape_insert
+from towpath.engines.pruning import row_filter
+from towpath.engines.script import Statement, describe, parse_script
+from towpath.errors import CatalogError, ConflictError, SqlError, TableNotFoundError
+
+__all__ = ["DEFAULT_DIALECT", "Bound", "Source", "SqlEngine"]
+
+DEFAULT_DIALECT = "spark"
+_MAX_VIEW_DEPTH = 32
+_SUPPORTED = "SELECT, INSERT INTO/OVERWRITE, CREATE TABLE, CREATE [TEMPORARY] VIEW, DROP TABLE/VIEW, USE, SET"
+
+Source: TypeAlias = pa.Table | ScanPlan
+"""What a bound query reads under an internal name: registered Arrow rows or a planned scan."""
+
+S = TypeVar("S")
+"""The engine's per-statement session: a DuckDB cursor, a SparkSession."""
+
+
+class Bound:
+    """A query rewritten for the engine plus the sources it reads under internal names."""
+
+    def __init__(self, expression: exp.Expression, sources: dict[str, Source], scans: list[ScanPlan]) -> None:
+        self.expression, self.sources, self.scans = expression, sources, scans
+
+
+class SqlEngine(abc.ABC, Generic[S]):
+    """`Engine` over the project catalog for any SQL engine; see the module docstring."""
+
+    name: ClassVar[str]
+    dialect: ClassVar[str]
+    SUPPORTS_MERGE: ClassVar[bool] = False
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.scans: list[ScanPlan] = []
+        self._registered: dict[str, pa.Table] = {}
+        self._views: dict[str, exp.Expression] = {}
+        self._lock = threading.Lock()
+        self._names = itertools.count()
+
+    # -- engine hooks ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _session(self) -> AbstractContextManager[S]:
+        """A session for one query or script (released when the context exits)."""
+
+    @abc.abstractmethod
+    def _scan_source(self, plan: ScanPlan, sources: dict[str, Source]) -> exp.Table:
+        """What to read in place of a planned catalog table (may add an entry to `sources`)."""
+
+    @abc.abstractmethod
+    def _execute(self, session: S, sql: str, sources: Mapping[str, Source], file: Path | str | None, line: int) -> pa.Table:
+        """Run `sql` (in `self.dialect`) with `sources` readable under their names; rows as Arrow."""
+
+    @abc.abstractmethod
+    def _to_arrow(self, data: Any) -> pa.Table:
+        """Anything `write` accepts, as one Arrow table."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the engine's resources."""
+
+    def internal_name(self, kind: str) -> str:
+        """A fresh name for a source of one query (`_towpath_<kind>_<n>`)."""
+        return f"_towpath_{kind}_{next(self._names)}"
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def query(
+        self,
+        sql: str | exp.Expression,
+        *,
+        dialect: str | None = None,
+        refs: Mapping[str, str] | None = None,
+        file: Path | str | None = None,
+    ) -> pa.Table:
+        """Run one SELECT (in `dialect`, default Spark SQL) and return its rows as Arrow."""
+        if isinstance(sql, exp.Expression):
+            expression, line = sql, 1
+        else:
+            statements = parse_script(sql, dialect=dialect or DEFAULT_DIALECT, file=file)
+            if len(statements) != 1:
+                raise SqlError(f"query() runs exactly one statement, got {len(statements)}", file=file, line=1)
+            expression, line = statements[0].expression, statements[0].line
+        if not isinstance(expression, exp.Query):
+            raise SqlError(f"query() runs a SELECT, got {describe(expression)}", file=file, line=line)
+        with self._session() as session:
+            return self._run_query(session, expression, _refs(refs), file, line)[0]
+
+    def run_script(
+        self,
+        script: str,
+        *,
+        file: Path | str | None = None,
+        dialect: str | None = None,
+        refs: Mapping[str, str] | None = None,
+        target: str | None = None,
+        mode: WriteMode = "dynamic_overwrite",
+        allow_evolution: bool = False,
+    ) -> list[StatementResult]:
+        """Run a script's statements in order and report what each did.
+
+        The whole script is parsed and checked for unsupported statements
+        before the first one runs, so a typo near the end changes nothing.
+        """
+        dialect = dialect or DEFAULT_DIALECT
+        statements = parse_script(script, dialect=dialect, file=file)
+        for statement in statements:
+            if statement.type == "unsupported":
+                raise SqlError(
+                    f"{describe(statement.expression)} statements are not supported by the {self.name} engine "
+                    f"(supported: {_SUPPORTED})",
+                    file=file, line=statement.line,
+                )
+        resolved_refs = _refs(refs)
+        with self._session() as session:
+            return [
+                self._run_statement(session, s, file, dialect, resolved_refs, target, mode, allow_evolution)
+                for s in statements
+            ]
+
+    def write(
+        self,
+        identifier: str,
+        data: pa.Table | pa.RecordBatchReader | Any,
+        *,
+        mode: WriteMode,
+        refs: Mapping[str, str] | None = None,
+    ) -> StatementResult:
+        """Write Arrow (or any frame the engine converts to Arrow) to a table, on its branch in `refs`."""
+        ident = normalize_identifier(identifier)
+        table = self._to_arrow(data)
+        branch = _refs(refs).get(ident, MAIN)
+        snapshot = self.catalog.write(ident, table, mode, branch=branch)
+        return StatementResult("insert", 0, "", table=ident, rows=table.num_rows, snapshot_id=snapshot, action=mode)
+
+    def register(self, name: str, data: pa.Table) -> None:
+        """Expose `data` as `name` (`db.table` or a bare name); it shadows a catalog table of that name."""
+        with self._lock:
+            self._registered[name.strip().lower()] = self._to_arrow(data)
+
+    def reset_scans(self) -> None:
+        with self._lock:
+            self.scans = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def _run_statement(
+        self,
+        session: S,
+        st: Statement,
+        file: Path | str | None,
+        dialect: str,
+        refs: dict[str, str],
+        target: str | None,
+        mode: WriteMode,
+        allow_evolution: bool,
+    ) -> StatementResult:
+        expression = st.expression
+        if st.type == "select":
+            data, sql = self._run_query(session, expression, refs, file, st.line)
+            if target is None:
+                return StatementResult("select", st.line, sql, rows=data.num_rows, result=data)
+            ident = normalize_identifier(target)
+            snapshot = self._write(ident, data, mode, refs, file, st.line)
+            return StatementResult("select", st.line, sql, table=ident, rows=data.num_rows, snapshot_id=snapshot,
+                                   action=mode)
+        if st.type == "insert":
+            return self._insert(session, st, file, refs)
+        if st.type == "create_table":
+            return self._create_table(st, file, dialect, allow_evolution)
+        if st.type == "create_view":
+            return self._create_view(session, st, file, refs)
+        if st.type == "drop_table":
+            return self._drop_table(st, file)
+        if st.type == "drop_view":
+            return self._drop_view(st, file)
+        # USE and SET: the engine's session settings are the engine's; accepted so Spark scripts run unchanged.
+        return StatementResult("other", st.line, expression.sql(dialect=self.dialect), action="ignored")
+
+    def _insert(self, session: S, st: Statement, file: Path | str | None, refs: dict[str, str]) -> StatementResult:
+        assert isinstance(st.expression, exp.Insert)
+        target = insert_target(st.expression)
+        ident = _table_name(target.table, file, st.line)
+        query = st.expression.expression
+        if query is None:
+            raise SqlError(f"INSERT into {ident} has no SELECT or VALUES", file=file, line=st.line)
+        try:
+            columns = [f.name for f in self.catalog.table(ident).schema().fields]
+        except TableNotFoundError as err:
+            raise SqlError(str(err), file=file, line=st.line) from None
+        data, sql = self._run_query(session, query, refs, file, st.line)
+        constants = {name: self._constant(session, value, file, st.line) for name, value in target.static.items()}
+        try:
+            data = shape_insert(data, columns, target, constants)
+        except ValueError as err:
+            raise SqlError(f"INSERT into {ident}: {err}", file=file, line=st.line) from None
+        mode: WriteMode = "dynamic_overwrite" if target.overwrite else "append"
+        # An empty result is still written: the catalog then cuts the `refs` branch, so audits of a
+        # Write-Audit-Publish run find the branch even on a day without data.
+        snapshot = self._write(ident, data, mode, refs, file, st.line)
+        return StatementResult("insert", st.line, sql, table=ident, rows=data.num_rows, snapshot_id=snapshot,
+                               action=mode)
+
+    def _create_table(self, st: Statement, file: Path | str | None, dialect: str, allow_evolution: bool) -> StatementResult:
+        from towpath.catalog.ddl import apply_ddl  # the DDL room is optional for engines that only read
+
+        assert isinstance(st.expression, exp.Create)  # classify() said so
+        try:
+            result = apply_ddl(self.catalog, st.expression, dialect=dialect, allow_evolution=allow_evolution)
+        except (ConflictError, SqlError):
+            raise
+        except CatalogError as err:
+            raise SqlError(str(err), file=file, line=st.line) from err
+        return StatementResult("ddl", st.line, st.text, table=result.identifier, action=result.action)
+
+    def _create_view(self, session: S, st: Statement, file: Path | str | None, refs: dict[str, str]) -> StatementResult:
+        create = st.expression
+        node = create.this
+        query = create.expression
+        if isinstance(node, exp.Schema):
+            alias = exp.TableAlias(this=exp.to_identifier(node.this.name), columns=[c.copy() for c in node.expressions])
+            query = exp.select("*").from_(exp.Subquery(this=query.copy(), alias=alias))
+            node = node.this
+        name = _view_name(node)
+        with self._lock:
+            exists = name in self._views
+        if exists and not create.args.get("replace"):
+            if create.args.get("exists"):
+                return StatementResult("other", st.line, st.text, table=name, action="unchanged")
+            raise SqlError(f"view '{name}' already exists; use CREATE OR REPLACE", file=file, line=st.line)
+        # Check the view now, as Spark does, so a bad column is reported at the CREATE, not at its first use.
+        probe = exp.select("*").from_(exp.Subquery(this=query.copy(), alias=exp.TableAlias(this=exp.to_identifier("v"))))
+        self._run_query(session, probe.limit(0), refs, file, st.line, record=False)
+        with self._lock:
+            self._views[name] = query
+        return StatementResult("other", st.line, st.text, table=name, action="view")
+
+    def _drop_table(self, st: Statement, file: Path | str | None) -> StatementResult:
+        dropped = []
+        for node in st.expression.args.get("tables") or [st.expression.this]:
+            ident = _table_name(node, file, st.line)
+            if not self.catalog.exists(ident):
+                if st.expression.args.get("exists"):
+                    continue
+                raise SqlError(str(TableNotFoundError(ident, self.catalog.list_tables())), file=file, line=st.line)
+            self.catalog.iceberg.drop_table(ident)
+            dropped.append(ident)
+        return StatementResult("ddl", st.line, st.text, table=", ".join(dropped) or None,
+                               action="dropped" if dropped else "unchanged")
+
+    def _drop_view(self, st: Statement, file: Path | str | None) -> StatementResult:
+        names = [_view_name(n) for n in st.expression.args.get("tables") or [st.expression.this]]
+        with self._lock:
+            missing = [n for n in names if n not in self._views]
+            if missing and not st.expression.args.get("exists"):
+                raise SqlError(f"view '{missing[0]}' does not exist", file=file, line=st.line)
+            for n in names:
+                self._views.pop(n, None)
+        return StatementResult("other", st.line, st.text, table=", ".join(names), action="dropped")
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _run_query(
+        self,
+        session: S,
+        query: exp.Expression,
+        refs: dict[str, str],
+        file: Path | str | None,
+        line: int,
+        *,
+        record: bool = True,
+    ) -> tuple[pa.Table, str]:
+        bound = self.bind(query, refs, file, line)
+        if record:
+            with self._lock:
+                self.scans.extend(bound.scans)
+        sql = bound.expression.sql(dialect=self.dialect)
+        return self._execute(session, sql, bound.sources, file, line), sql
+
+    def _constant(self, session: S, value: exp.Expression, file: Path | str | None, line: int) -> pa.Scalar:
+        """Evaluate a static partition value (`'2022-01-01'`, `DATE '2022-01-01'`, `3`) in the engine."""
+        result = self._execute(session, exp.select(value.copy()).sql(dialect=self.dialect), {}, file, line)
+        return result.column(0)[0]
+
+    def bind(self, query: exp.Expression, refs: Mapping[str, str], file: Path | str | None, line: int) -> Bound:
+        """Replace every table reference in `query` by what the engine should read.
+
+        Order of resolution for a name: a CTE of the query, a session view, a
+        registered Arrow table, then (if qualified) the catalog. Views expand
+        into subqueries here, so their tables are pruned and redirected by
+        `refs` like any other read.
+        """
+        refs = _refs(refs)
+        root = query.copy()
+        sources: dict[str, Source] = {}
+        scans: list[ScanPlan] = []
+        with self._lock:
+            views = dict(self._views)
+            registered = dict(self._registered)
+        holder = exp.Subquery(this=root)  # lets us replace the root itself
+        pending: list[tuple[exp.Expression, int]] = [(root, 0)]
+        while pending:
+            node, depth = pending.pop()
+            if depth > _MAX_VIEW_DEPTH:
+                raise SqlError("views nest too deeply (a view that reads itself?)", file=file, line=line)
+            ctes = {cte.alias_or_name.lower() for cte in node.find_all(exp.CTE)}
+            tables = [t for t in node.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
+            catalog_tables: dict[int, tuple[exp.Table, str]] = {}
+            for table in tables:
+                key = _key(table)
+                if not table.args.get("db") and key in ctes:
+                    continue
+                if key in views:
+                    alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+                    expanded = exp.Subquery(this=views[key].copy(), alias=alias.copy())
+                    table.replace(expanded)
+                    pending.append((expanded.this, depth + 1))
+                elif key in registered:
+                    internal = self.internal_name("arrow")
+                    sources[internal] = registered[key]
+                    table.replace(_aliased(exp.to_table(internal), table))
+                elif table.args.get("db"):
+                    catalog_tables[id(table)] = (table, normalize_identifier(key))
+            for table, plan in self._plan(catalog_tables, registered, refs, file, line):
+                scans.append(plan)
+                table.replace(_aliased(self._scan_source(plan, sources), table))
+        return Bound(holder.this, sources, scans)
+
+    def _plan(
+        self,
+        tables: dict[int, tuple[exp.Table, str]],
+        registered: Mapping[str, pa.Table],
+        refs: dict[str, str],
+        file: Path | str | None,
+        line: int,
+    ) -> list[tuple[exp.Table, ScanPlan]]:
+        """Plan every catalog table of one query (before any is replaced, so joins see each other's columns)."""
+        schemas = {}
+        for key, (_, ident) in tables.items():
+            try:
+                schemas[key] = self.catalog.table(ident).schema()
+            except TableNotFoundError:
+                known = self.catalog.list_tables() + [n for n in registered if "." in n]
+                raise SqlError(str(TableNotFoundError(ident, known)), file=file, line=line) from None
+
+        def columns_of(source: exp.Expr) -> set[str] | None:
+            if id(source) in schemas:
+                return {f.name.lower() for f in schemas[id(source)].fields}
+            return None
+
+        out = []
+        for key, (table, ident) in tables.items():
+            predicate: BooleanExpression = row_filter(table, schemas[key], columns_of)
+            try:
+                plan = self.catalog.plan_scan(ident, predicate, refs.get(ident))
+            except CatalogError as err:
+                raise SqlError(str(err), file=file, line=line) from None
+            out.append((table, plan))
+        return out
+
+    def _write(
+        self, ident: str, data: pa.Table, mode: WriteMode, refs: dict[str, str], file: Path | str | None, line: int
+    ) -> int | None:
+        try:
+            return self.catalog.write(ident, data, mode, branch=refs.get(ident, MAIN))
+        except ConflictError:
+            raise  # retryable as is: keep its family
+        except CatalogError as err:
+            raise SqlError(str(err), file=file, line=line) from None
+
+
+def _refs(refs: Mapping[str, str] | None) -> dict[str, str]:
+    return {normalize_identifier(k): v for k, v in (refs or {}).items()}
+
+
+def _key(table: exp.Table) -> str:
+    """`db.name` (or `name`), lower-cased; a catalog part is dropped."""
+    return ".".join(p for p in (table.db, table.name) if p).lower()
+
+
+def _table_name(table: exp.Expression, file: Path | str | None, line: int) -> str:
+    if not isinstance(table, exp.Table) or not table.args.get("db"):
+        raise SqlError(f"'{table.sql()}' must be a table qualified as namespace.table", file=file, line=line)
+    return normalize_identifier(_key(table))
+
+
+def _view_name(node: exp.Expression) -> str:
+    return _key(node) if isinstance(node, exp.Table) else node.name.lower()
+
+
+def _aliased(source: exp.Table, original: exp.Table) -> exp.Table:
+    """`source` under the alias `original` had (or its bare name), so column qualifiers still bind."""
+    alias = original.args.get("alias") or exp.TableAlias(this=exp.to_identifier(original.name))
+    source.set("alias", alias.copy())
+    return source
+
