@@ -107,6 +107,16 @@ def test_cast_routes_rows_that_do_not_cast_and_converts_the_rest() -> None:
     assert pipeline.stats().processor("cast").rows_error == 3
 
 
+def test_cast_never_rounds_text_into_integers_or_decimals() -> None:
+    table = pa.table({"qty": ["3", "1.5", " 7 ", "x"], "price": ["1.23", "1.234", "5", "2.50"]})
+    good, pipeline = run(table, Cast({"qty": "int32", "price": "decimal(10,2)"}), batch_rows=4)
+    assert good.column("qty").to_pylist() == [3, 7]
+    assert [str(p) for p in good.column("price").to_pylist()] == ["1.23", "5.00"]
+    errors = [(json.loads(e["row"])["qty"], e["reason"]) for e in pipeline.errors.table().to_pylist()]
+    assert [qty for qty, _ in errors] == ["1.5", "x"]
+    assert "qty is not a valid int32" in errors[0][1] and "price is not a valid decimal" in errors[0][1]
+
+
 def test_filter_with_sql_or_arrow_expression_keeps_schema() -> None:
     table = pa.table({"id": pa.array([1, 2, 3, 4], pa.int32()), "name": ["a", None, "c", "d"]})
     by_sql, _ = run(table, Filter("id % 2 = 0 OR name = 'c'"))

@@ -3,8 +3,9 @@
 pyarrow's `cast` fails the whole array on one bad value. The fast path casts the
 whole array; only when that fails we ask DuckDB's `TRY_CAST` (vectorised, null
 on failure) and mark rows whose input was not null but whose result is.
-Note the fallback follows DuckDB's rules, which are a little more lenient for
-strings (e.g. '1.5' -> 2 for integers) than pyarrow's.
+DuckDB rounds text such as '1.5' into an integer (2) or '1.234' into
+DECIMAL(10,2) (1.23); a cast that loses digits is a failed row here, so text
+bound for integers or decimals must also have the literal shape of one.
 """
 
 from __future__ import annotations
@@ -74,7 +75,21 @@ def try_cast(values: pa.Array | pa.ChunkedArray, target: pa.DataType) -> tuple[p
         con.close()
     result = out.cast(target, safe=False)
     failed = pc.and_(pc.is_valid(values), pc.is_null(result))
+    shape = _literal_shape(target)
+    if shape is not None and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        lossy = pc.and_kleene(pc.is_valid(values), pc.invert(pc.match_substring_regex(values, shape)))
+        failed = pc.or_(failed, lossy)
+        result = pc.if_else(failed, pa.scalar(None, target), result)
     return result, failed
+
+
+def _literal_shape(target: pa.DataType) -> str | None:
+    """The regex text must match to cast to `target` without losing digits (None: any text DuckDB takes)."""
+    if pa.types.is_integer(target):
+        return r"^\s*[+-]?[0-9]+\s*$"
+    if pa.types.is_decimal(target):
+        return r"^\s*[+-]?[0-9]*(\.[0-9]{0,%d})?\s*$" % target.scale
+    return None
 
 
 def _falses(n: int) -> pa.Array:
