@@ -88,7 +88,7 @@ def _literal_shape(target: pa.DataType) -> str | None:
     if pa.types.is_integer(target):
         return r"^\s*[+-]?[0-9]+\s*$"
     if pa.types.is_decimal(target):
-        return r"^\s*[+-]?[0-9]*(\.[0-9]{0,%d})?\s*$" % target.scale
+        return r"^\s*[+-]?[0-9]*(\.[0-9]{0," + str(target.scale) + r"})?\s*$"
     return None
 
 
