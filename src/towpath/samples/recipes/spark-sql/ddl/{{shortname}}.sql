@@ -1,4 +1,4 @@
-CREATE TABLE IF NOT EXISTS ${TARGET_DB}.dataflow_sample_results (
+CREATE TABLE IF NOT EXISTS ${TARGET_DB}.${TARGET_TABLE} (
 title_id INT COMMENT "Title ID of the movie or show."
 , country_code STRING COMMENT "Country code of the playback session."
 , title_rank INT COMMENT "Rank of a given title in a given country."
