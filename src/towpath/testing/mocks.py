@@ -66,7 +66,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from towpath.errors import SpecError
 from towpath.testing.types import MockTypeError, arrow_type, iceberg_schema, parse_type
 
-__all__ = ["FORMAT_VERSION", "Mock", "MockError", "dump_mock", "load_mock", "parse_mock"]
+__all__ = ["FORMAT_VERSION", "Mock", "MockError", "check_mock", "dump_mock", "load_mock", "parse_mock"]
 
 FORMAT_VERSION = 1
 _KEYS = ("table", "columns", "rows")
@@ -113,6 +113,8 @@ class Mock:
     path: Path | None = None
     row_lines: tuple[int, ...] = ()
     """1-based line of each row in the file (for reports that point at a row)."""
+    column_lines: tuple[int, ...] = ()
+    """1-based line of each entry of `columns`."""
 
     @cached_property
     def schema(self) -> Schema:
@@ -142,16 +144,53 @@ def load_mock(path: Path | str) -> Mock:
     """
     path = Path(path)
     try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
         text = path.read_text()
     except FileNotFoundError:
         raise MockError("mock file not found", file=path) from None
     except OSError as exc:
         raise MockError(f"cannot read mock file: {exc.strerror}", file=path) from None
-    return parse_mock(text, path)
+    mock = parse_mock(text, path)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = mock
+    return mock
+
+
+_CACHE: dict[tuple[str, int, int], Mock] = {}
+"""Loaded mocks by (file, mtime, size): a test loads the same expected mock for the job and the
+comparison, and a test module loads the same inputs in every test. `Mock` is frozen and Arrow
+tables are immutable, so sharing is safe; an edited file has a new key."""
+_CACHE_SIZE = 128
 
 
 def parse_mock(text: str, path: Path | str | None = None) -> Mock:
     """Parse the text of a mock (what `load_mock` does after reading the file)."""
+    mock, _ = _parse(text, path, collect=False)
+    return mock
+
+
+def check_mock(path: Path | str) -> tuple[Mock | None, list[MockError]]:
+    """Load a mock and collect *every* bad value instead of stopping at the first.
+
+    Returns the mock (bad values as nulls) and the value errors; a structural
+    problem (bad YAML, a missing key, an unknown type, a row of the wrong
+    length) is returned alone, with no mock.
+    """
+    path = Path(path)
+    try:
+        return _parse(path.read_text(), path, collect=True)
+    except FileNotFoundError:
+        return None, [MockError("mock file not found", file=path)]
+    except MockError as exc:
+        return None, [exc]
+
+
+def _parse(text: str, path: Path | str | None, *, collect: bool) -> tuple[Mock, list[MockError]]:
     where = Path(path) if path is not None else Path("<mock>")
     yaml = YAML(typ="rt")
     yaml.Constructor = _TextTimestamps
@@ -165,14 +204,16 @@ def parse_mock(text: str, path: Path | str | None = None) -> Mock:
         except SpecError as exc:
             raise MockError(exc.msg, file=where, line=exc.line, col=exc.col) from None
         raise
-    return _Reader(where, tree).read()
+    reader = _Reader(where, tree, collect=collect)
+    return reader.read(), reader.problems
 
 
 class _Reader:
     """One parse of one mock document, keeping the marked tree for positions."""
 
-    def __init__(self, path: Path, tree: Any) -> None:
-        self.path, self.tree = path, tree
+    def __init__(self, path: Path, tree: Any, *, collect: bool = False) -> None:
+        self.path, self.tree, self.collect = path, tree, collect
+        self.problems: list[MockError] = []
 
     def error(self, msg: str, node: Any = None, key: Any = None, **where: Any) -> MockError:
         line, col = _position(node, key)
@@ -212,11 +253,16 @@ class _Reader:
                 try:
                     values[c].append(to_python(_plain(row[c]), kind))
                 except ValueError as exc:
-                    raise self.error(f"{exc} (column type {type_text})", row, c, column=name, row=r) from None
+                    problem = self.error(f"{exc} (column type {type_text})", row, c, column=name, row=r)
+                    if not self.collect:
+                        raise problem from None
+                    self.problems.append(problem)
+                    values[c].append(None)
         arrays = [pa.array(v, type=arrow_type(k)) for v, k in zip(values, kinds, strict=True)]
         schema = pa.schema([pa.field(name, arrow_type(k)) for (name, _), k in zip(columns, kinds, strict=True)])
         data = pa.Table.from_arrays(arrays, schema=schema)
-        return Mock(table.strip().lower(), columns, data, self.path, tuple(lines))
+        column_lines = tuple(_position(tree["columns"], i)[0] or 0 for i in range(len(columns)))
+        return Mock(table.strip().lower(), columns, data, self.path, tuple(lines), column_lines)
 
     def columns(self, node: Any, tree: Any) -> list[tuple[str, str]]:
         if not isinstance(node, list) or not node:
