@@ -22,7 +22,12 @@ PARAMS = {"TARGET_DB": "{{target_db}}", "TARGET_TABLE": "{{target_table}}", "SOU
 @pytest.mark.parametrize("date", ["2022-01-01", "2022-01-02"])
 def test_top_titles_per_country_for_one_day(date: str) -> None:
     result = run_job(
-        "src/sparksql_write.sql", mocks=[SOURCE], params={**PARAMS, "DATE": date}, dialect="spark", base=SAMPLE
+        "src/sparksql_write.sql",
+        mocks=[SOURCE],
+        params={**PARAMS, "DATE": date},
+        dialect="spark",
+        base=SAMPLE,
+        target=EXPECTED,  # the output table takes the expected mock's column types
     )
     expected = load_mock(EXPECTED).data
     assert_rows_equal(result, expected.filter(pc.equal(expected["date"], dt.date.fromisoformat(date))))
