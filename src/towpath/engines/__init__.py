@@ -1,4 +1,4 @@
-"""Engines room: the `Engine` contract, the registry of engines, and embedded DuckDB.
+"""Engines room: the `Engine` contract, the registry of engines, embedded DuckDB and PySpark.
 
 An engine is chosen by name (`towpath.yaml` -> `engine.type`). Built-in engines
 are in `ENGINES`; a package can add one under the entry-point group
@@ -31,7 +31,13 @@ def _duckdb(config: EngineConfig, catalog: Catalog) -> Engine:
     return DuckDBEngine(config, catalog)
 
 
-ENGINES: dict[str, EngineFactory] = {"duckdb": _duckdb}
+def _spark(config: EngineConfig, catalog: Catalog) -> Engine:
+    from towpath.engines.spark import SparkEngine  # lazy: pyspark is an optional extra
+
+    return SparkEngine(config, catalog)
+
+
+ENGINES: dict[str, EngineFactory] = {"duckdb": _duckdb, "spark": _spark}
 
 
 def get_engine(config: EngineConfig, catalog: Catalog) -> Engine:
