@@ -114,7 +114,7 @@ def test_wap_defaults_and_write_job_types():
     wap = WorkflowSpec.model_validate(EXAMPLE).node("wap")
     assert (wap.max_attempts, wap.type) == (3, "wap")
     bad = {"id": "w", "steps": [{"template": {"id": "t", "tables": ["a.b"], "write_jobs": [{"job": {"id": "x", "type": "hwm", "table": "a.b"}}]}}]}
-    with pytest.raises(ValidationError, match="a WAP write job must have type: python or sql"):
+    with pytest.raises(ValidationError, match="a WAP write job must have type: pyspark or python or sql"):
         WorkflowSpec.model_validate(bad)
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
     from towpath.catalog import Catalog
     from towpath.catalog.state import RunStore
     from towpath.engines import Engine
@@ -49,6 +51,9 @@ class RunContext:
 class JobContext:
     """What a `python` job's function receives: `fn(ctx) -> Arrow | Polars | DuckDB relation`.
 
+    A `pyspark` job's function gets the same context and uses `ctx.spark` and
+    `ctx.table(name)` to return a Spark DataFrame (only on the Spark engine).
+
     Reads go through the same WAP redirects as SQL jobs, so a Python transform
     inside a WAP template sees the branch it writes to.
     """
@@ -76,3 +81,27 @@ class JobContext:
 
     def param(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
+
+    @property
+    def spark(self) -> SparkSession:
+        """The engine's SparkSession, for `pyspark` jobs (needs `engine: spark` in towpath.yaml)."""
+        return spark_engine(self.run.engine, self.job_id).spark  # type: ignore[no-any-return]
+
+    def table(self, name: str) -> DataFrame:
+        """A catalog table as a Spark DataFrame; inside a WAP template, a redirected table reads its branch."""
+        return spark_engine(self.run.engine, self.job_id).dataframe(name, refs=self.run.refs)  # type: ignore[no-any-return]
+
+
+def spark_engine(engine: Engine, job_id: str) -> Any:
+    """`engine` if it offers Spark DataFrames (a `spark` session and `dataframe()`), else a clear error.
+
+    Checked by capability, not by class, so a plugin engine that speaks Spark works too.
+    """
+    from towpath.errors import EngineError
+
+    if not callable(getattr(type(engine), "dataframe", None)) or not hasattr(type(engine), "spark"):
+        raise EngineError(
+            f"job '{job_id}': pyspark jobs need `engine: spark` in towpath.yaml "
+            f"(this project's engine is '{engine.name}')"
+        )
+    return engine

@@ -64,16 +64,16 @@ PER_RUN_BUILTINS = ("EXECUTION_DATE", "DATE", "RUN_ID")
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, `_`, `.` and `-`.")]
 
-JOB_TYPES = ("audit", "hwm", "metadata", "python", "sql", "wait")
+JOB_TYPES = ("audit", "hwm", "metadata", "pyspark", "python", "sql", "wait")
 """Every `type` of a `- job:` step."""
-WRITE_JOB_TYPES = ("python", "sql")
+WRITE_JOB_TYPES = ("pyspark", "python", "sql")
 """Job types that may write inside a WAP template."""
 TEMPLATE_TYPES = ("wap",)
 """Every `type` of a `- template:` step."""
 
-JOB_TYPE_ALIASES = {"spark": "sql", "sparksql": "sql", "pyspark": "python"}
+JOB_TYPE_ALIASES = {"spark": "sql", "sparksql": "sql"}
 """Seed spellings mapped to towpath job types (after lower-casing)."""
-NESTED_BLOCKS = ("spark", "metacat", "python")
+NESTED_BLOCKS = ("spark", "metacat", "python", "pyspark")
 """Seed blocks whose keys belong to the job itself (`spark: {script: ...}`)."""
 
 _S3_REF = re.compile(r"^\$S3\{(.*)\}$")
@@ -184,7 +184,8 @@ _CALLABLE = re.compile(r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$")
 class PythonJobSpec(_Node):
     """Call a Python function; a returned Arrow table (or DataFrame) is written to `target`."""
 
-    type: Literal["python"]
+    type: Literal["python", "pyspark"]
+    """`pyspark` jobs get `ctx.spark` and `ctx.table()` and need `engine: spark`; the rest is the same."""
     callable: str
     """`module:function` (module importable from the workflow folder) or `src/transform.py:function`."""
     target: str | None = None
@@ -297,6 +298,7 @@ _JOB_TYPE_ERROR = {
 Job = Annotated[
     Annotated[SqlJobSpec, Tag("sql-job")]
     | Annotated[PythonJobSpec, Tag("python-job")]
+    | Annotated[PythonJobSpec, Tag("pyspark-job")]
     | Annotated[MetadataJobSpec, Tag("metadata-job")]
     | Annotated[AuditJobSpec, Tag("audit-job")]
     | Annotated[HwmJobSpec, Tag("hwm-job")]
@@ -306,7 +308,9 @@ Job = Annotated[
 """A `- job:` body, picked by its `type`."""
 
 WriteJob = Annotated[
-    Annotated[SqlJobSpec, Tag("sql-job")] | Annotated[PythonJobSpec, Tag("python-job")],
+    Annotated[SqlJobSpec, Tag("sql-job")]
+    | Annotated[PythonJobSpec, Tag("python-job")]
+    | Annotated[PythonJobSpec, Tag("pyspark-job")],
     Discriminator(
         _job_tag,
         custom_error_type="unknown_write_job_type",

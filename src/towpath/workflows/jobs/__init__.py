@@ -61,6 +61,7 @@ def _wap(spec: Any, ctx: RunContext) -> JobResult:
 JOB_TYPES: dict[str, JobRunner] = {
     "sql": _sql,
     "python": _python,
+    "pyspark": _python,
     "metadata": _metadata,
     "audit": _audit,
     "hwm": _hwm,

@@ -1,4 +1,7 @@
-"""`python` jobs: `module:function(ctx)` returning Arrow, Polars or a DuckDB relation."""
+"""`python` jobs: `module:function(ctx)` returning Arrow, Polars or a DuckDB relation.
+
+`pyspark` jobs run the same way on the Spark engine and return a Spark DataFrame.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from towpath.errors import SpecError, WorkflowError
-from towpath.workflows.context import JobContext, RunContext
+from towpath.errors import SpecError, TowpathError, WorkflowError
+from towpath.workflows.context import JobContext, RunContext, spark_engine
 from towpath.workflows.results import JobResult
 
 
@@ -48,19 +51,30 @@ def load_callable(reference: str, base: Path) -> Callable[[JobContext], Any]:
 
 def run_python_job(spec: Any, ctx: RunContext) -> JobResult:
     started = time.perf_counter()
+    if spec.type == "pyspark":
+        spark_engine(ctx.engine, spec.id)  # fail before importing the job's code
     fn = load_callable(spec.callable, ctx.workflow_dir)
     job_ctx = JobContext(run=ctx, job_id=spec.id, params=ctx.params)
     try:
         output = fn(job_ctx)
+    except TowpathError:
+        raise
     except Exception as exc:
-        raise WorkflowError(f"python job '{spec.id}' ({spec.callable}) raised {type(exc).__name__}: {exc}") from exc
-    result = JobResult(job_id=spec.id, job_type="python", status="success")
+        raise WorkflowError(
+            f"{spec.type} job '{spec.id}' ({spec.callable}) raised {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+    result = JobResult(job_id=spec.id, job_type=spec.type, status="success")
     if spec.target:
         if output is None:
-            raise WorkflowError(f"python job '{spec.id}' returned None but declares target '{spec.target}'")
+            raise WorkflowError(f"{spec.type} job '{spec.id}' returned None but declares target '{spec.target}'")
         written = ctx.engine.write(spec.target, output, mode=spec.mode, refs=ctx.refs)
         result.rows_written = written.rows
         if written.snapshot_id is not None:
             result.snapshots[spec.target] = written.snapshot_id
     result.duration_s = time.perf_counter() - started
     return result
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error (a Spark error carries its query plan and Java stack below it)."""
+    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
