@@ -341,17 +341,16 @@ def sample_workflow(
         files = {**_project_files(folder, spec), **files}
     _install(files, folder)
     root = project or folder
-    main = (folder / "main.sch.yaml").relative_to(root) if folder.is_relative_to(root) else folder / "main.sch.yaml"
-    where = f"cd {folder} && " if folder != Path.cwd() else ""
     return SampleResult(
         recipe=spec.name, target=folder, workflow_id=names.workflow_id, shortname=names.shortname,
         files=sorted(files), tables={"target": names.target, "source": names.source_table},
         project_root=root, project_created=created,
         next_steps=[
-            f"{where}towpath workflow run main.sch.yaml -p DATE=2022-01-01",
-            f"{where}towpath project test    # or: pytest src",
-            f"{where}towpath workflow backfill backfill.sch.yaml --start 2022-01-01 --end 2022-01-03",
-            f"towpath table show {names.target}    # main workflow: {main}",
+            *([f"cd {folder}"] if folder != Path.cwd() else []),
+            "towpath workflow run main.sch.yaml -p DATE=2022-01-01",
+            "towpath project test      (or: pytest src)",
+            "towpath workflow backfill backfill.sch.yaml --start 2022-01-01 --end 2022-01-03",
+            f"towpath table show {names.target}",
         ],
     )
 
