@@ -80,11 +80,12 @@ def _validate(project: Project, path: Path) -> MockReport:
             elif type_string(parse_type(kind)) != actual[1]:
                 report.problems.append(MockProblem(
                     line, f"column '{name}' is {kind} in the mock but {actual[1]} in {mock.table}", column=name))
-        for lower, (name, kind) in table_types.items():
-            if lower not in declared:
-                report.problems.append(MockProblem(
-                    _columns_line(mock.column_lines), f"column '{name}' ({kind}) of {mock.table} is missing from the mock",
-                    column=name))
+        missing = [f"{name} ({kind})" for lower, (name, kind) in table_types.items() if lower not in declared]
+        if missing:
+            report.problems.append(MockProblem(
+                _columns_line(mock.column_lines),
+                f"columns of {mock.table} missing from the mock: {', '.join(missing)} "
+                f"(a mock stands for the whole table; add them, with null values if the job does not read them)"))
     for error in errors:
         report.problems.append(MockProblem(error.line, f"{error.field}: {error.msg}", column=error.column, row=error.row))
     return report

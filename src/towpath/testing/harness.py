@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 from sqlglot import exp
@@ -207,7 +207,7 @@ def _create_from_query(
     query = insert.expression
     if not isinstance(query, exp.Query):
         raise SqlError(f"INSERT into {ident} has no SELECT to take its columns from; pass target=", file=path, line=line)
-    probe = project.engine.query(query.copy().limit(0), dialect=dialect, file=path)
+    probe = project.engine.query(cast(exp.Expression, query.copy().limit(0)), dialect=dialect, file=path)
     schema = probe.schema
     static = insert_target(insert).static
     for name, value in static.items():

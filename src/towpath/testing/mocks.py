@@ -72,7 +72,10 @@ FORMAT_VERSION = 1
 _KEYS = ("table", "columns", "rows")
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*( [A-Za-z0-9_./-]+)*$")
 _RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
-_INT_RANGE = {IntegerType: (-(2**31), 2**31 - 1), LongType: (-(2**63), 2**63 - 1)}
+_INT_RANGE: dict[type[IcebergType], tuple[int, int]] = {
+    IntegerType: (-(2**31), 2**31 - 1),
+    LongType: (-(2**63), 2**63 - 1),
+}
 
 
 class MockError(SpecError):
@@ -364,9 +367,8 @@ def _float(value: Any, kind: IcebergType) -> float:
 
 def _decimal(value: Any, kind: IcebergType) -> decimal.Decimal:
     assert isinstance(kind, DecimalType)
-    if isinstance(value, bool) or isinstance(value, float) or not isinstance(value, (int, str)):
-        raise _expect(f"a decimal as a string like \"{'1' * max(kind.precision - kind.scale, 1)}."
-                      f"{'0' * kind.scale}\"", value, " (a YAML float would be rounded)")
+    if isinstance(value, (bool, float)) or not isinstance(value, (int, str)):
+        raise _expect('a decimal as a string like "12.50"', value, " (a YAML float would be rounded)")
     try:
         number = decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation:

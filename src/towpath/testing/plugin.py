@@ -100,12 +100,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 def warm_up() -> None:
     """Import what the first `run_job` of a process needs, so its time is not charged to a test."""
-    import pyiceberg.catalog.sql  # noqa: F401
+    import pyiceberg.catalog.sql
     import pyiceberg.io.pyarrow  # noqa: F401
-    import sqlglot.dialects.duckdb  # noqa: F401
+    import sqlglot.dialects.duckdb
     import sqlglot.dialects.spark  # noqa: F401
 
-    import towpath.catalog.ddl  # noqa: F401
-    import towpath.engines.duckdb  # noqa: F401
-    import towpath.testing.harness  # noqa: F401
+    import towpath.catalog.ddl
+    import towpath.engines.duckdb
+    import towpath.testing.harness
     import towpath.workflows.jobs.python  # noqa: F401
