@@ -91,9 +91,20 @@ def run_job(
     with sandbox(loaded, dialect=dialect, writes=script.writes if script else ()) as project:
         if expected is not None:
             _ensure_table(project, expected.table, expected)
-        if script is None:
-            return _run_python(project, job, folder, resolved, target_table)
-        return _run_sql(project, script, dialect, target_table)
+        try:
+            if script is None:
+                return _run_python(project, job, folder, resolved, target_table)
+            return _run_sql(project, script, dialect, target_table)
+        except SqlError as exc:
+            raise _with_mock_columns(exc, loaded) from None
+
+
+def _with_mock_columns(exc: SqlError, mocks: Sequence[Mock]) -> SqlError:
+    """A failed query on mocks usually means a mock lacks a column: say which file declares what."""
+    if not mocks:
+        return exc
+    listing = "; ".join(f"{m.path or m.table} ({m.table}) declares {', '.join(n for n, _ in m.columns)}" for m in mocks)
+    return SqlError(f"{exc.msg} [mocks: {listing}]", file=exc.file, line=exc.line)
 
 
 def builtin_params(params: Mapping[str, str]) -> dict[str, str]:

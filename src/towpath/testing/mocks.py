@@ -218,8 +218,8 @@ class _Reader:
         self.path, self.tree, self.collect = path, tree, collect
         self.problems: list[MockError] = []
 
-    def error(self, msg: str, node: Any = None, key: Any = None, **where: Any) -> MockError:
-        line, col = _position(node, key)
+    def error(self, msg: str, node: Any = None, key: Any = None, *, at_key: bool = False, **where: Any) -> MockError:
+        line, col = _position(node, key, at_key=at_key)
         return MockError(msg, file=self.path, line=line, col=col, **where)
 
     def read(self) -> Mock:
@@ -230,7 +230,7 @@ class _Reader:
             if key not in _KEYS:
                 close = difflib.get_close_matches(str(key), _KEYS, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(_KEYS)}"
-                raise self.error(f"unknown key '{key}'{hint}", tree, key, field=str(key))
+                raise self.error(f"unknown key '{key}'{hint}", tree, key, at_key=True, field=str(key))
         for key in ("table", "columns"):
             if key not in tree:
                 raise self.error(f"missing required key '{key}'", field=key)
@@ -291,12 +291,18 @@ class _Reader:
         return out
 
 
-def _position(node: Any, key: Any) -> tuple[int | None, int | None]:
+def _position(node: Any, key: Any, *, at_key: bool = False) -> tuple[int | None, int | None]:
+    """1-based position of `node[key]` (of the key itself with `at_key`), else of `node`."""
     lc = getattr(node, "lc", None)
     if lc is None:
         return None, None
     try:
-        line, col = lc.item(key) if isinstance(node, list) else (lc.value(key) if key is not None else (lc.line, lc.col))
+        if isinstance(node, list):
+            line, col = lc.item(key)
+        elif key is None:
+            line, col = lc.line, lc.col
+        else:
+            line, col = lc.key(key) if at_key else lc.value(key)
     except (KeyError, IndexError, TypeError, AttributeError):
         return (lc.line + 1, lc.col + 1) if lc.line is not None else (None, None)
     return line + 1, col + 1
