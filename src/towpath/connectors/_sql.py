@@ -1,4 +1,5 @@
-"""What the SQL-database connectors share: Arrow<->SQL types, DDL/DML as sqlglot expressions, errors.
+"""What the SQL-database connectors share: Arrow<->SQL types, DDL/DML as sqlglot expressions, errors,
+and the life cycle of their sources and sinks (`DatabaseSource`, `DatabaseSink`, `DbapiSink`).
 
 Each database states how it differs as data (a `SqlDialect` record), so the
 PostgreSQL, SQLite and MySQL connectors build the same statements from the
@@ -11,15 +12,17 @@ together from strings: table and column names go through `exp.to_table` /
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import pyarrow as pa
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from towpath.errors import ConnectorError, TransientError
+from towpath.pipeline.processor import ProcessorContext, Sink, Source
 
 SqlWriteMode = Literal["append", "replace", "upsert"]
 """append: add rows; replace: the table holds exactly the written rows; upsert: insert or update by `key`."""
@@ -387,6 +390,20 @@ def column_from_values(values: Sequence[object], target: pa.DataType | None, nam
         raise ConnectorError(f"{where}: column '{name}' holds values that do not fit {target}: {exc}") from None
 
 
+def fetch_batches(cursor: Any, types: Sequence[pa.DataType | None], size: int, where: str) -> Iterator[pa.RecordBatch]:
+    """Batches of `size` rows from an executed DB-API cursor, typed by `types` (None: inferred).
+
+    Later batches keep the first batch's types, so a column inferred from its
+    first values does not change type mid-stream.
+    """
+    names = [d[0] for d in cursor.description]
+    types = list(types)
+    while rows := cursor.fetchmany(size):
+        batch = rows_to_batch(rows, names, types, where)
+        types = list(batch.schema.types)
+        yield batch
+
+
 def rows_to_batch(rows: Sequence[Sequence[object]], names: Sequence[str], types: Sequence[pa.DataType | None],
                   where: str) -> pa.RecordBatch:
     """Transpose driver rows (tuples) into a record batch, one C-level array build per column."""
@@ -405,3 +422,230 @@ def batch_to_rows(batch: pa.RecordBatch, to_driver: dict[str, pa.DataType] | Non
                 break
         cols.append(col.to_pylist())
     return list(zip(*cols))
+
+
+# -- processor life cycles ------------------------------------------------------------------------
+
+
+class Connection(Protocol):
+    """What the shared life cycles use of a driver connection (sqlite3, pymysql and psycopg all fit)."""
+
+    def cursor(self) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+ConnT = TypeVar("ConnT", bound=Connection)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How one database's source and sink differ from another's, as data (beside how they connect)."""
+
+    dialect: SqlDialect
+    """Renders the statements; its name also prefixes default processor names (`postgres:orders`)."""
+    errors: tuple[ErrorRule, ...]
+    """Driver exception -> towpath error, most specific first (see `map_errors`)."""
+    locate: Callable[[str, str, str | None], Resource]
+    """`(dsn, processor, table or query)` -> the `Resource` error messages name."""
+
+
+class DatabaseProcessor(Generic[ConnT]):
+    """The connection life cycle a database source and sink share; a backend states `BACKEND` and `_connect`."""
+
+    BACKEND: ClassVar[Backend]
+
+    name: str
+    dsn: str
+    _conn: ConnT | None
+    _resource: Resource
+
+    @abstractmethod
+    def _connect(self) -> ConnT:
+        """A new connection, driver errors already mapped against `self._resource`."""
+
+    @property
+    def _where(self) -> str:
+        """How argument errors name the processor: `SqliteSink 'sqlite:orders'`."""
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _start(self, obj: str | None) -> None:
+        self._resource = self.BACKEND.locate(self.dsn, self.name, obj)
+        self._conn = self._connect()
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class DatabaseSource(DatabaseProcessor[ConnT], Source):
+    """A table or query read from a SQL database; a backend sets `BACKEND` and writes `_connect` and `read`.
+
+    Args:
+        dsn: where the database is (a connection URI; SQLite's file path).
+        query / table: what to read (exactly one).
+        columns: with `table`, read only these columns.
+        batch_size: rows per batch.
+        connect_timeout: seconds to wait for the server.
+        name: processor name (default `<dialect>:<table>` or `<dialect>:query`).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        query: str | None = None,
+        table: str | None = None,
+        columns: Sequence[str] | None = None,
+        batch_size: int = 65_536,
+        connect_timeout: int = 10,
+        name: str = "",
+    ) -> None:
+        if (query is None) == (table is None):
+            raise ConnectorError(f"{type(self).__name__} needs exactly one of query=... or table=...")
+        self.dsn, self.query, self.table, self.columns = dsn, query, table, list(columns or [])
+        self.batch_size, self.connect_timeout = batch_size, connect_timeout
+        self.name = name or f"{self.BACKEND.dialect.name}:{table or 'query'}"
+        self._conn = None
+
+    def open(self, ctx: ProcessorContext) -> None:
+        super().open(ctx)
+        self._start(self.table or self.query)
+
+    def _select_sql(self) -> str:
+        """The SELECT to run: the table (and columns) rendered for the dialect, or the query as given."""
+        if self.table is not None:
+            return select_from(self.table, self.columns).sql(self.BACKEND.dialect.name)
+        return str(self.query)
+
+    def close(self, error: BaseException | None) -> None:
+        self._disconnect()
+
+
+class DatabaseSink(DatabaseProcessor[ConnT], Sink):
+    """Batches written into one table in one transaction, made visible at `close(None)`.
+
+    The shared life cycle: check mode/key before connecting; on the first batch
+    check the key columns, create the table when asked and let the backend
+    `_prepare`; refuse a batch whose columns differ; `_write` non-empty batches;
+    at `close(None)` `_publish` then commit, at `close(error)` roll back. Both
+    ends are mapped to towpath errors, so no driver exception leaks out of close.
+
+    Args:
+        dsn: where the database is (a connection URI; SQLite's file path).
+        table: target `table` or `schema.table`.
+        mode: append, replace (the table then holds exactly the written rows) or upsert.
+        key: columns identifying a row, required for upsert (the primary key when `create` makes the table).
+        create: create the table from the first batch's schema when it does not exist.
+        connect_timeout: seconds to wait for the server.
+        name: processor name (default `<dialect>:<table>`).
+    """
+
+    COLUMNS_DIFFER: ClassVar[str] = "differ from"
+    """Wording of the column-mismatch error before the first batch's column list."""
+
+    def __init__(
+        self,
+        dsn: str,
+        table: str,
+        *,
+        mode: SqlWriteMode = "append",
+        key: Sequence[str] = (),
+        create: bool = True,
+        connect_timeout: int = 10,
+        name: str = "",
+    ) -> None:
+        self.name = name or f"{self.BACKEND.dialect.name}:{table}"
+        check_write_args(mode, key, self._where)
+        self.dsn, self.table, self.mode, self.key, self.create = dsn, table, mode, list(key), create
+        self.connect_timeout = connect_timeout
+        self._conn = None
+        self._columns: list[str] | None = None
+        self.rows_written = 0
+
+    def open(self, ctx: ProcessorContext) -> None:
+        super().open(ctx)
+        self._start(self.table)
+
+    def _execute(self, statement: exp.Expression) -> None:
+        assert self._conn is not None
+        with contextlib.closing(self._conn.cursor()) as cur:
+            cur.execute(statement.sql(self.BACKEND.dialect.name))
+
+    @abstractmethod
+    def _prepare(self, schema: pa.Schema) -> None:
+        """Ready the transaction for rows of `schema`; runs once, after `_columns` is set and the table created."""
+
+    @abstractmethod
+    def _write(self, batch: pa.RecordBatch) -> None:
+        """Send one non-empty batch, whose columns are `_columns`."""
+
+    def _publish(self) -> None:
+        """Statements that run just before the commit (default: none)."""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        assert self._conn is not None, "open() first"
+        with map_errors(self.BACKEND.errors, self._resource):
+            if self._columns is None:
+                check_key_columns(batch.schema, self.key, self._where)
+                self._columns = list(batch.schema.names)
+                if self.create:
+                    key = self.key if self.mode == "upsert" else ()
+                    self._execute(create_table(self.table, batch.schema, self.BACKEND.dialect, key=key))
+                self._prepare(batch.schema)
+            elif batch.schema.names != self._columns:
+                raise ConnectorError(
+                    f"{self._where}: batch columns {batch.schema.names} {self.COLUMNS_DIFFER} {self._columns}"
+                )
+            if batch.num_rows:
+                self._write(batch)
+                self.rows_written += batch.num_rows
+
+    def close(self, error: BaseException | None) -> None:
+        if self._conn is None:
+            return
+        try:
+            with map_errors(self.BACKEND.errors, self._resource):
+                if error is None:
+                    self._publish()
+                    self._conn.commit()
+                else:
+                    self._conn.rollback()
+        finally:
+            self._disconnect()
+
+
+class DbapiSink(DatabaseSink[ConnT]):
+    """A sink that sends rows with `executemany` on one single-row INSERT (plus the dialect's upsert clause).
+
+    For drivers without a bulk protocol (sqlite3, pymysql): their C-level or
+    multi-row-rewriting `executemany` is the fast path. replace deletes the
+    table's rows inside the transaction, so readers see old or new rows, never none.
+    """
+
+    PLACEHOLDER: ClassVar[exp.Expression]
+    """The driver's parameter marker (`?` or `%s`) as a sqlglot expression."""
+    TO_DRIVER: ClassVar[dict[str, pa.DataType]] = {}
+    """Arrow types the driver cannot bind, and what to cast them to first (see `batch_to_rows`)."""
+
+    _insert = ""
+
+    def _prepare(self, schema: pa.Schema) -> None:
+        if self.mode == "replace":
+            self._execute(delete_all(self.table))
+        columns = list(schema.names)
+        insert = insert_values(self.table, columns, self.PLACEHOLDER)
+        if self.mode == "upsert":
+            insert.set("conflict", on_conflict_update(columns, self.key, self.BACKEND.dialect))
+        self._insert = insert.sql(self.BACKEND.dialect.name)
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        assert self._conn is not None
+        with contextlib.closing(self._conn.cursor()) as cur:
+            cur.executemany(self._insert, batch_to_rows(batch, self.TO_DRIVER))
+
+    def _publish(self) -> None:
+        if self.mode == "replace" and self._columns is None:  # no batch came: the table ends up empty
+            self._execute(delete_all(self.table))

@@ -20,27 +20,20 @@ from sqlglot import exp
 
 from towpath.connectors._sql import (
     MYSQL,
+    Backend,
     DatabaseAuthError,
     DatabaseError,
+    DatabaseSource,
     DatabaseTransientError,
     DatabaseUnreachableError,
+    DbapiSink,
     ErrorRule,
     Resource,
-    SqlWriteMode,
     UnknownObjectError,
-    batch_to_rows,
-    check_key_columns,
-    check_write_args,
-    create_table,
-    delete_all,
-    insert_values,
+    fetch_batches,
     map_errors,
-    on_conflict_update,
-    rows_to_batch,
-    select_from,
 )
 from towpath.errors import ConnectorError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
 
 try:
     import pymysql
@@ -120,7 +113,10 @@ def _resource(dsn: str, processor: str, obj: str | None) -> Resource:
     return Resource(processor, f"{p['host']}:{p['port']}", p["user"], p["database"], obj)
 
 
-class MySqlSource(Source):
+MYSQL_BACKEND = Backend(MYSQL, MYSQL_ERRORS, _resource)
+
+
+class MySqlSource(DatabaseSource[Any]):
     """Stream a table or query out of MySQL/MariaDB as Arrow batches (unbuffered server-side cursor).
 
     Args:
@@ -129,49 +125,20 @@ class MySqlSource(Source):
         batch_size: rows per batch.
     """
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        query: str | None = None,
-        table: str | None = None,
-        columns: Sequence[str] | None = None,
-        batch_size: int = 65_536,
-        connect_timeout: int = 10,
-        name: str = "",
-    ) -> None:
-        if (query is None) == (table is None):
-            raise ConnectorError("MySqlSource needs exactly one of query=... or table=...")
-        self.dsn, self.query, self.table, self.columns = dsn, query, table, list(columns or [])
-        self.batch_size, self.connect_timeout = batch_size, connect_timeout
-        self.name = name or f"mysql:{table or 'query'}"
-        self._conn: Any = None
+    BACKEND = MYSQL_BACKEND
 
-    def open(self, ctx: ProcessorContext) -> None:
-        super().open(ctx)
-        self._resource = _resource(self.dsn, self.name, self.table or self.query)
-        self._conn = _connect(self.dsn, self._resource, self.connect_timeout, pymysql.cursors.SSCursor)
+    def _connect(self) -> Any:
+        return _connect(self.dsn, self._resource, self.connect_timeout, pymysql.cursors.SSCursor)
 
     def read(self) -> Iterator[pa.RecordBatch]:
         assert self._conn is not None, "open() first"
-        sql = select_from(self.table, self.columns).sql("mysql") if self.table else str(self.query)
-        where = self._resource.describe()
         with map_errors(MYSQL_ERRORS, self._resource), self._conn.cursor() as cursor:
-            cursor.execute(sql)
-            names = [d[0] for d in cursor.description]
-            types: list[pa.DataType | None] = [arrow_type(d) for d in cursor.description]
-            while rows := cursor.fetchmany(self.batch_size):
-                batch = rows_to_batch(rows, names, types, where)
-                types = list(batch.schema.types)
-                yield batch
-
-    def close(self, error: BaseException | None) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            cursor.execute(self._select_sql())
+            types = [arrow_type(d) for d in cursor.description]
+            yield from fetch_batches(cursor, types, self.batch_size, self._resource.describe())
 
 
-class MySqlSink(Sink):
+class MySqlSink(DbapiSink[Any]):
     """Write Arrow batches into a MySQL/MariaDB table in one transaction, committed at `close(None)`.
 
     Args:
@@ -183,71 +150,9 @@ class MySqlSink(Sink):
             so an empty table may remain after a failed first run; its rows never do).
     """
 
-    def __init__(
-        self,
-        dsn: str,
-        table: str,
-        *,
-        mode: SqlWriteMode = "append",
-        key: Sequence[str] = (),
-        create: bool = True,
-        connect_timeout: int = 10,
-        name: str = "",
-    ) -> None:
-        self.name = name or f"mysql:{table}"
-        check_write_args(mode, key, f"MySqlSink '{self.name}'")
-        self.dsn, self.table, self.mode, self.key, self.create = dsn, table, mode, list(key), create
-        self.connect_timeout = connect_timeout
-        self._conn: Any = None
-        self._columns: list[str] | None = None
-        self._insert = ""
-        self.rows_written = 0
+    BACKEND = MYSQL_BACKEND
+    PLACEHOLDER = exp.var("%s")
+    TO_DRIVER = TO_DRIVER
 
-    def open(self, ctx: ProcessorContext) -> None:
-        super().open(ctx)
-        self._resource = _resource(self.dsn, self.name, self.table)
-        self._conn = _connect(self.dsn, self._resource, self.connect_timeout)
-
-    def _prepare(self, schema: pa.Schema) -> None:
-        check_key_columns(schema, self.key, f"MySqlSink '{self.name}'")
-        self._columns = list(schema.names)
-        with self._conn.cursor() as cur:
-            if self.create:
-                key = self.key if self.mode == "upsert" else ()
-                cur.execute(create_table(self.table, schema, MYSQL, key=key).sql("mysql"))
-            if self.mode == "replace":
-                cur.execute(delete_all(self.table).sql("mysql"))
-        insert = insert_values(self.table, self._columns, exp.var("%s"))
-        if self.mode == "upsert":
-            insert.set("conflict", on_conflict_update(self._columns, self.key, MYSQL))
-        self._insert = insert.sql("mysql")
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        assert self._conn is not None, "open() first"
-        with map_errors(MYSQL_ERRORS, self._resource):
-            if self._columns is None:
-                self._prepare(batch.schema)
-            elif batch.schema.names != self._columns:
-                raise ConnectorError(
-                    f"MySqlSink '{self.name}': batch columns {batch.schema.names} differ from {self._columns}"
-                )
-            if batch.num_rows:
-                with self._conn.cursor() as cur:
-                    cur.executemany(self._insert, batch_to_rows(batch, TO_DRIVER))
-                self.rows_written += batch.num_rows
-
-    def close(self, error: BaseException | None) -> None:
-        if self._conn is None:
-            return
-        try:
-            with map_errors(MYSQL_ERRORS, self._resource):
-                if error is None:
-                    if self.mode == "replace" and self._columns is None:
-                        with self._conn.cursor() as cur:
-                            cur.execute(delete_all(self.table).sql("mysql"))
-                    self._conn.commit()
-                else:
-                    self._conn.rollback()
-        finally:
-            self._conn.close()
-            self._conn = None
+    def _connect(self) -> Any:
+        return _connect(self.dsn, self._resource, self.connect_timeout)

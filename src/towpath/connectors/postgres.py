@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,18 +23,17 @@ from sqlglot import exp
 
 from towpath.connectors._sql import (
     POSTGRES,
+    Backend,
     DatabaseAuthError,
+    DatabaseSink,
+    DatabaseSource,
     DatabaseTransientError,
     DatabaseUnreachableError,
     ErrorRule,
     Resource,
-    SqlWriteMode,
     UnknownObjectError,
-    check_key_columns,
-    check_write_args,
     column,
     create_staging,
-    create_table,
     delete_all,
     drop_table,
     insert_select,
@@ -45,7 +44,6 @@ from towpath.connectors._sql import (
     table_expr,
 )
 from towpath.errors import ConnectorError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
 
 try:
     import psycopg
@@ -153,7 +151,10 @@ class _CopyReader(io.RawIOBase):
         return n
 
 
-class PostgresSource(Source):
+PG_BACKEND = Backend(POSTGRES, PG_ERRORS, _resource)
+
+
+class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
     """Stream a table or a query out of PostgreSQL as Arrow batches of `batch_size` rows.
 
     Args:
@@ -165,34 +166,16 @@ class PostgresSource(Source):
     >>> PostgresSource("postgresql://u:p@127.0.0.1/db", table="public.orders")  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        query: str | None = None,
-        table: str | None = None,
-        columns: Sequence[str] | None = None,
-        batch_size: int = 65_536,
-        connect_timeout: int = 10,
-        name: str = "",
-    ) -> None:
-        if (query is None) == (table is None):
-            raise ConnectorError("PostgresSource needs exactly one of query=... or table=...")
-        self.dsn, self.query, self.table, self.columns = dsn, query, table, list(columns or [])
-        self.batch_size, self.connect_timeout = batch_size, connect_timeout
-        self.name = name or f"postgres:{table or 'query'}"
-        self._conn: psycopg.Connection[Any] | None = None
-        self.schema: pa.Schema | None = None
+    BACKEND = PG_BACKEND
+    schema: pa.Schema | None = None
+    """The result's Arrow schema, known once `read` has started."""
 
-    def open(self, ctx: ProcessorContext) -> None:
-        super().open(ctx)
-        self._resource = _resource(self.dsn, self.name, self.table or self.query)
-        self._conn = _connect(self.dsn, self._resource, self.connect_timeout)
+    def _connect(self) -> psycopg.Connection[Any]:
+        return _connect(self.dsn, self._resource, self.connect_timeout)
 
     def _select(self) -> pgsql.Composable:
-        if self.table is not None:
-            return pgsql.SQL(select_from(self.table, self.columns).sql("postgres"))
-        return pgsql.SQL(str(self.query).strip().rstrip(";"))
+        # COPY (...) takes one statement: drop a query's trailing semicolon.
+        return pgsql.SQL(self._select_sql().strip().rstrip(";"))
 
     def read(self) -> Iterator[pa.RecordBatch]:
         assert self._conn is not None, "open() first"
@@ -225,13 +208,8 @@ class PostgresSource(Source):
                 yield from rebatch(iter(reader), self.batch_size)
             self._conn.rollback()
 
-    def close(self, error: BaseException | None) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
-
-class PostgresSink(Sink):
+class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
     """Write Arrow batches into a PostgreSQL table in one transaction, published at `close(None)`.
 
     append streams straight into the table; replace and upsert stream into a
@@ -247,71 +225,37 @@ class PostgresSink(Sink):
         create: create the table from the first batch's schema when it does not exist.
     """
 
-    def __init__(
-        self,
-        dsn: str,
-        table: str,
-        *,
-        mode: SqlWriteMode = "append",
-        key: Sequence[str] = (),
-        create: bool = True,
-        connect_timeout: int = 10,
-        name: str = "",
-    ) -> None:
-        self.name = name or f"postgres:{table}"
-        check_write_args(mode, key, f"PostgresSink '{self.name}'")
-        self.dsn, self.table, self.mode, self.key = dsn, table, mode, list(key)
-        self.create, self.connect_timeout = create, connect_timeout
-        self._conn: psycopg.Connection[Any] | None = None
-        self._columns: list[str] | None = None
-        self._staging = f"towpath_staging_{uuid.uuid4().hex[:12]}"
-        self.rows_written = 0
+    BACKEND = PG_BACKEND
+    COLUMNS_DIFFER = "differ from the first batch's"
 
-    def open(self, ctx: ProcessorContext) -> None:
-        super().open(ctx)
-        self._resource = _resource(self.dsn, self.name, self.table)
-        self._conn = _connect(self.dsn, self._resource, self.connect_timeout)
+    _staging: str
+    """The temporary table replace and upsert stream into (named per run, so runs never collide)."""
 
-    def _exec(self, statement: exp.Expression) -> None:
-        assert self._conn is not None
-        self._conn.execute(statement.sql("postgres"))
+    def _connect(self) -> psycopg.Connection[Any]:
+        return _connect(self.dsn, self._resource, self.connect_timeout)
 
     def _prepare(self, schema: pa.Schema) -> None:
-        check_key_columns(schema, self.key, f"PostgresSink '{self.name}'")
-        self._columns = list(schema.names)
-        if self.create:
-            self._exec(create_table(self.table, schema, POSTGRES, key=self.key if self.mode == "upsert" else ()))
+        self._staging = f"towpath_staging_{uuid.uuid4().hex[:12]}"
         if self.mode != "append":
-            self._exec(create_staging(self._staging, self.table, self._columns))
+            self._execute(create_staging(self._staging, self.table, list(schema.names)))
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        assert self._conn is not None, "open() first"
-        with map_errors(PG_ERRORS, self._resource):
-            if self._columns is None:
-                self._prepare(batch.schema)
-            elif batch.schema.names != self._columns:
-                raise ConnectorError(
-                    f"PostgresSink '{self.name}': batch columns {batch.schema.names} differ from the first "
-                    f"batch's {self._columns}"
-                )
-            if batch.num_rows == 0:
-                return
-            buf = io.BytesIO()
-            pacsv.write_csv(batch, buf, write_options=pacsv.WriteOptions(include_header=False))
-            target = self.table if self.mode == "append" else self._staging
-            columns = self._columns or []
-            copy_sql = exp.Schema(
-                this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
-            ).sql("postgres")
-            with self._conn.cursor().copy(
-                pgsql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(pgsql.SQL(copy_sql))
-            ) as copy:
-                copy.write(buf.getbuffer())
-            self.rows_written += batch.num_rows
+    def _write(self, batch: pa.RecordBatch) -> None:
+        assert self._conn is not None
+        buf = io.BytesIO()
+        pacsv.write_csv(batch, buf, write_options=pacsv.WriteOptions(include_header=False))
+        target = self.table if self.mode == "append" else self._staging
+        columns = self._columns or []
+        copy_sql = exp.Schema(
+            this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
+        ).sql("postgres")
+        with self._conn.cursor().copy(
+            pgsql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(pgsql.SQL(copy_sql))
+        ) as copy:
+            copy.write(buf.getbuffer())
 
     def _publish(self) -> None:
         if self.mode == "replace":
-            self._exec(delete_all(self.table))
+            self._execute(delete_all(self.table))
         if self._columns is None or self.mode == "append":
             return
         cols = self._columns
@@ -327,19 +271,5 @@ class PostgresSink(Sink):
             insert.set("conflict", on_conflict_update(cols, self.key, POSTGRES))
         else:
             insert = insert_select(self.table, cols, query)
-        self._exec(insert)
-        self._exec(drop_table(self._staging))
-
-    def close(self, error: BaseException | None) -> None:
-        if self._conn is None:
-            return
-        try:
-            if error is None:
-                with map_errors(PG_ERRORS, self._resource):
-                    self._publish()
-                    self._conn.commit()
-            else:
-                self._conn.rollback()
-        finally:
-            self._conn.close()
-            self._conn = None
+        self._execute(insert)
+        self._execute(drop_table(self._staging))

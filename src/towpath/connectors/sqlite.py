@@ -18,27 +18,21 @@ from sqlglot import exp
 
 from towpath.connectors._sql import (
     SQLITE,
+    Backend,
     DatabaseError,
+    DatabaseSource,
     DatabaseTransientError,
     DatabaseUnreachableError,
+    DbapiSink,
     ErrorRule,
     Resource,
     SqlWriteMode,
     UnknownObjectError,
     arrow_type_for_declared,
-    batch_to_rows,
-    check_key_columns,
-    check_write_args,
-    create_table,
-    delete_all,
-    insert_values,
+    fetch_batches,
     map_errors,
-    on_conflict_update,
-    rows_to_batch,
-    select_from,
 )
 from towpath.errors import ConnectorError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
 
 
 def _message_has(*needles: str) -> object:
@@ -71,13 +65,17 @@ TO_DRIVER: dict[str, pa.DataType] = {
 def _connect(path: str | Path, resource: Resource, *, must_exist: bool) -> sqlite3.Connection:
     with map_errors(SQLITE_ERRORS, resource):
         uri = f"{Path(path).resolve().as_uri()}?mode={'rw' if must_exist else 'rwc'}"
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the whole run is one transaction.
+        # isolation_level=None: we issue BEGIN ourselves, so the whole run is one transaction.
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
         return conn
 
 
-class SqliteSource(Source):
+SQLITE_BACKEND = Backend(SQLITE, SQLITE_ERRORS, lambda path, processor, obj: Resource(processor, path, obj=obj))
+"""The `dsn` of a SQLite processor is its file path, which error messages name as the server."""
+
+
+class SqliteSource(DatabaseSource[sqlite3.Connection]):
     """Read a table or query from a SQLite file as Arrow batches.
 
     Args:
@@ -86,6 +84,8 @@ class SqliteSource(Source):
         schema: Arrow schema to convert to; by default the table's declared types
             (for a query: types inferred from the first batch, undeclared null columns as text).
     """
+
+    BACKEND = SQLITE_BACKEND
 
     def __init__(
         self,
@@ -98,19 +98,13 @@ class SqliteSource(Source):
         batch_size: int = 65_536,
         name: str = "",
     ) -> None:
-        if (query is None) == (table is None):
-            raise ConnectorError("SqliteSource needs exactly one of query=... or table=...")
-        self.path, self.query, self.table, self.columns = Path(path), query, table, list(columns or [])
-        self.schema, self.batch_size = schema, batch_size
-        self.name = name or f"sqlite:{table or 'query'}"
-        self._conn: sqlite3.Connection | None = None
+        super().__init__(str(Path(path)), query=query, table=table, columns=columns, batch_size=batch_size, name=name)
+        self.path, self.schema = Path(path), schema
 
-    def open(self, ctx: ProcessorContext) -> None:
-        super().open(ctx)
-        self._resource = Resource(self.name, str(self.path), obj=self.table or self.query)
+    def _connect(self) -> sqlite3.Connection:
         if not self.path.exists():
             raise DatabaseUnreachableError(f"{self._resource.describe()}: the database file does not exist")
-        self._conn = _connect(self.path, self._resource, must_exist=True)
+        return _connect(self.path, self._resource, must_exist=True)
 
     def _table_columns(self) -> dict[str, pa.DataType | None]:
         """Declared column types of `table`; checks the table and the requested columns exist.
@@ -139,25 +133,14 @@ class SqliteSource(Source):
 
     def read(self) -> Iterator[pa.RecordBatch]:
         assert self._conn is not None, "open() first"
-        sql = select_from(self.table, self.columns).sql("sqlite") if self.table else str(self.query)
-        where = self._resource.describe()
         with map_errors(SQLITE_ERRORS, self._resource):
             declared = self._table_columns() if self.table else {}
-            cursor = self._conn.execute(sql)
-            names = [d[0] for d in cursor.description]
-            types = self._types(names, declared)
-            while rows := cursor.fetchmany(self.batch_size):
-                batch = rows_to_batch(rows, names, types, where)
-                types = list(batch.schema.types)  # later batches keep the first batch's types
-                yield batch
-
-    def close(self, error: BaseException | None) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            cursor = self._conn.execute(self._select_sql())
+            types = self._types([d[0] for d in cursor.description], declared)
+            yield from fetch_batches(cursor, types, self.batch_size, self._resource.describe())
 
 
-class SqliteSink(Sink):
+class SqliteSink(DbapiSink[sqlite3.Connection]):
     """Write Arrow batches into a SQLite table in one transaction, committed at `close(None)`.
 
     Args:
@@ -167,6 +150,10 @@ class SqliteSink(Sink):
         key: columns identifying a row for upsert (the primary key when `create` makes the table).
         create: create the table from the first batch's schema when it does not exist.
     """
+
+    BACKEND = SQLITE_BACKEND
+    PLACEHOLDER = exp.Placeholder()
+    TO_DRIVER = TO_DRIVER
 
     def __init__(
         self,
@@ -178,58 +165,13 @@ class SqliteSink(Sink):
         create: bool = True,
         name: str = "",
     ) -> None:
-        self.name = name or f"sqlite:{table}"
-        check_write_args(mode, key, f"SqliteSink '{self.name}'")
-        self.path, self.table, self.mode, self.key, self.create = Path(path), table, mode, list(key), create
-        self._conn: sqlite3.Connection | None = None
-        self._insert: str | None = None
-        self._columns: list[str] | None = None
-        self.rows_written = 0
+        super().__init__(str(Path(path)), table, mode=mode, key=key, create=create, name=name)
+        self.path = Path(path)
 
-    def open(self, ctx: ProcessorContext) -> None:
-        super().open(ctx)
-        self._resource = Resource(self.name, str(self.path), obj=self.table)
-        self._conn = _connect(self.path, self._resource, must_exist=False)
+    def _connect(self) -> sqlite3.Connection:
+        # Take the write lock now: the whole run is one transaction. sqlite3's commit() and
+        # rollback() end it at close, as they check the database's state, not `isolation_level`.
+        conn = _connect(self.path, self._resource, must_exist=False)
         with map_errors(SQLITE_ERRORS, self._resource):
-            self._conn.execute("BEGIN IMMEDIATE")
-
-    def _prepare(self, schema: pa.Schema) -> None:
-        assert self._conn is not None
-        check_key_columns(schema, self.key, f"SqliteSink '{self.name}'")
-        self._columns = list(schema.names)
-        if self.create:
-            key = self.key if self.mode == "upsert" else ()
-            self._conn.execute(create_table(self.table, schema, SQLITE, key=key).sql("sqlite"))
-        if self.mode == "replace":
-            self._conn.execute(delete_all(self.table).sql("sqlite"))
-        insert = insert_values(self.table, self._columns, exp.Placeholder())
-        if self.mode == "upsert":
-            insert.set("conflict", on_conflict_update(self._columns, self.key, SQLITE))
-        self._insert = insert.sql("sqlite")
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        assert self._conn is not None, "open() first"
-        with map_errors(SQLITE_ERRORS, self._resource):
-            if self._columns is None:
-                self._prepare(batch.schema)
-            elif batch.schema.names != self._columns:
-                raise ConnectorError(
-                    f"SqliteSink '{self.name}': batch columns {batch.schema.names} differ from {self._columns}"
-                )
-            self._conn.executemany(self._insert, batch_to_rows(batch, TO_DRIVER))  # type: ignore[arg-type]
-            self.rows_written += batch.num_rows
-
-    def close(self, error: BaseException | None) -> None:
-        if self._conn is None:
-            return
-        try:
-            with map_errors(SQLITE_ERRORS, self._resource):
-                if error is None:
-                    if self.mode == "replace" and self._columns is None:
-                        self._conn.execute(delete_all(self.table).sql("sqlite"))
-                    self._conn.execute("COMMIT")
-                else:
-                    self._conn.execute("ROLLBACK")
-        finally:
-            self._conn.close()
-            self._conn = None
+            conn.execute("BEGIN IMMEDIATE")
+        return conn
