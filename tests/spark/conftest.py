@@ -6,6 +6,7 @@ Starting a JVM takes seconds, so the session is started once (session scope) and
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +14,12 @@ from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from spark_projects import make_project
+
 from towpath.config.project import SparkConfig
 from towpath.project import Project
-from towpath.samples import load_source_table
-
-DATES = ["2022-01-01", "2022-01-02"]
-ROWS_PER_DAY = 30_000
-"""Sessions per day: a full top 100 in the big countries, small enough for a quick Spark run."""
 
 
 @pytest.fixture(scope="session")
@@ -32,15 +32,6 @@ def spark() -> Iterator[Any]:
         session = shared_session(SparkConfig(master="local[2]"))
     yield session
     stop_shared_session()
-
-
-def make_project(root: Path, engine: str) -> Project:
-    """A project on `engine` with `some_db.source_table` holding DATES of synthetic viewing data."""
-    Project.init(root, name=root.name)
-    (root / "towpath.yaml").write_text(f"engine:\n  type: {engine}\n  spark:\n    master: local[2]\n")
-    project = Project(root)
-    load_source_table(project, dates=DATES, rows_per_day=ROWS_PER_DAY)
-    return project
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import DATES, make_project
+from spark_projects import DATES, make_project
 
 from towpath.engines import get_engine
 from towpath.errors import EngineError, SqlError
