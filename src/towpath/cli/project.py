@@ -1,6 +1,8 @@
-"""`towpath project ...`: create and inspect a project."""
+"""`towpath project ...`: create, inspect, validate and unit-test a project."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -51,7 +53,7 @@ def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None) -> Non
 
     files = [p for p in paths if not p.startswith("-")]
     extra = [p for p in paths if p.startswith("-")]
-    ctx.exit(run_project_tests(project_from(ctx), files, keyword=keyword, extra_args=extra))
+    sys.exit(run_project_tests(project_from(ctx), files, keyword=keyword, extra_args=extra))
 
 
 @cli.command()
@@ -75,4 +77,4 @@ def validate(ctx: click.Context, as_json: bool) -> None:
     else:
         render.success("every workflow, SQL script and mock is valid")
     if problems:
-        ctx.exit(1)
+        sys.exit(1)

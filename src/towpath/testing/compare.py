@@ -55,6 +55,7 @@ def assert_rows_equal(
     Raises:
         AssertionError: with a readable diff (see the module docstring).
     """
+    __tracebackhide__ = True  # pytest shows the diff, not this function's source
     message = rows_diff(actual, expected, ignore_order=ignore_order, rel_tol=rel_tol, abs_tol=abs_tol,
                         columns=columns, key=key, check_types=check_types)
     if message:

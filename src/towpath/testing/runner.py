@@ -56,7 +56,10 @@ def run_project_tests(
             f"no unit tests found under {project.root} (looked for src/test_*.py in each workflow folder); "
             "generate a sample with `towpath sample workflow RECIPE` to see one"
         )
-    command = [sys.executable, "-m", "pytest", *(str(t) for t in targets), "-p", "no:cacheprovider"]
+    # importlib mode: every sample keeps its test in src/test_<transform>.py, so two samples of one
+    # recipe have test files with the same name, which pytest's default import mode refuses.
+    command = [sys.executable, "-m", "pytest", *(str(t) for t in targets), "-p", "no:cacheprovider",
+               "--import-mode=importlib"]
     if keyword:
         command += ["-k", keyword]
     if quiet:

@@ -219,8 +219,10 @@ class _Checker:
             self.add(script.file, statement.line, f"cannot analyse the query: {str(err).splitlines()[0]}")
             return
         for scope in scopes:
-            sources = {name: _source_columns(source, known) for name, source in scope.selected_sources.items()}
-            aliases = {s.alias_or_name.lower() for s in scope.expression.selects} if isinstance(
+            sources = {name.lower(): _source_columns(source, known)
+                       for name, (_, source) in scope.selected_sources.items()}
+            # ORDER BY / HAVING / QUALIFY may name a projection's alias.
+            aliases = {s.alias.lower() for s in scope.expression.selects if isinstance(s, exp.Alias)} if isinstance(
                 scope.expression, exp.Select) else set()
             for column in scope.columns:
                 name = column.name.lower()
@@ -287,7 +289,7 @@ def _source_columns(source: Any, known: dict[str, dict[str, str]]) -> set[str] |
 
 
 def _describe(scope: Scope, qualifier: str) -> str:
-    source = scope.selected_sources.get(qualifier)
+    _, source = scope.selected_sources.get(qualifier, (None, None))
     if isinstance(source, exp.Table) and source.db:
         return f"table {_ident(source)}"
     return f"'{qualifier}'"
