@@ -30,7 +30,12 @@ if TYPE_CHECKING:
     from towpath.samples.jobs import ensure_source_data
     from towpath.samples.recipe import RECIPES, Recipe, get_recipe
     from towpath.samples.source import load_source_table
-    from towpath.samples.viewing_data import COUNTRY_CODES, SOURCE_DDL, generate_viewing_day, generate_viewing_days
+    from towpath.samples.viewing_data import (
+        COUNTRY_CODES,
+        SOURCE_DDL,
+        generate_viewing_day,
+        generate_viewing_days,
+    )
 
 _EXPORTS = {
     "towpath.samples.errors": ("RecipeUnavailableError", "SampleError", "TemplateError"),
@@ -45,7 +50,13 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = sorted(_MODULE_OF)
+__all__ = [
+    "COUNTRY_CODES", "RECIPES", "REQUIRED_FILES", "SEED_NAMES", "SOURCE_DDL", "Recipe", "RecipeUnavailableError",
+    "SampleError", "SampleNames", "SampleResult", "TemplateError", "ensure_source_data", "generate_viewing_day",
+    "generate_viewing_days", "get_recipe", "load_source_table", "recipe_path", "render_recipe", "sample_names",
+    "sample_workflow", "sanitize_user",
+]
+assert sorted(__all__) == sorted(_MODULE_OF)
 
 
 def __getattr__(name: str) -> Any:

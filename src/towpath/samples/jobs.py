@@ -59,6 +59,6 @@ def ensure_source_data(ctx: JobContext) -> None:
     catalog = ctx.run.catalog
     if not catalog.exists(table):
         apply_ddl(catalog, SOURCE_DDL.format(table=exp.to_table(table).sql("spark")), dialect="spark")
-    if rows == 0 or catalog.plan_scan(table, EqualTo("date", date)).files:
+    if rows == 0 or catalog.plan_scan(table, EqualTo(term="date", value=date)).files:
         return
     load_source_table(ctx.run.project, table, [date], rows_per_day=rows, seed=seed)

@@ -7,15 +7,16 @@ partition (`mode: dynamic_overwrite` in main.sch.yaml).
 """
 
 import datetime as dt
-from typing import Any
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from towpath.workflows.context import JobContext
+
 TOP_N = 100
 
 
-def transform(ctx: Any) -> DataFrame:
+def transform(ctx: JobContext) -> DataFrame:
     date = dt.date.fromisoformat(ctx.params["DATE"])
     source_table_df = ctx.table(ctx.params["SOURCE_TABLE"])
 
@@ -31,8 +32,9 @@ def transform(ctx: Any) -> DataFrame:
 
     ranked_viewing_by_title_country = viewing_by_title_country.withColumn("title_rank", F.rank().over(window))
 
-    return (
+    top_titles: DataFrame = (
         ranked_viewing_by_title_country.filter(F.col("title_rank") <= TOP_N)
         .withColumn("date", F.lit(date))
         .select("title_id", "country_code", "title_rank", "view_hours", "date")
     )
+    return top_titles
