@@ -43,7 +43,8 @@ def ensure_source_data(ctx: JobContext) -> None:
     (default 42). A day that already has rows is left alone, so real data loaded into the
     table is never replaced and reruns are cheap.
     """
-    from pyiceberg.expressions import EqualTo
+    from pyiceberg.expressions import EqualTo, Reference
+    from pyiceberg.expressions.literals import literal
     from sqlglot import exp
 
     from towpath.catalog import apply_ddl
@@ -59,6 +60,6 @@ def ensure_source_data(ctx: JobContext) -> None:
     catalog = ctx.run.catalog
     if not catalog.exists(table):
         apply_ddl(catalog, SOURCE_DDL.format(table=exp.to_table(table).sql("spark")), dialect="spark")
-    if rows == 0 or catalog.plan_scan(table, EqualTo(term="date", value=date)).files:
+    if rows == 0 or catalog.plan_scan(table, EqualTo(term=Reference("date"), value=literal(date))).files:
         return
     load_source_table(ctx.run.project, table, [date], rows_per_day=rows, seed=seed)
