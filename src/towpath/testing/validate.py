@@ -7,8 +7,9 @@ first), each as `file:line: message`:
   since parameters may come from the command line);
 * every SQL script a `sql` job runs parses in the job's dialect;
 * every table a script reads or writes (FROM, JOIN, INSERT targets; CTE names
-  and unqualified view names excluded) exists in the catalog or is created by a
-  `CREATE TABLE` of the same workflow;
+  and unqualified view names excluded) exists in the catalog, is created by a
+  `CREATE TABLE` of the same workflow, or is described by a mock in the
+  workflow's folder (a source a job fills on its first run exists nowhere else yet);
 * every column a query names exists in the table, CTE or subquery it comes
   from (schemas from the catalog and from the workflow's DDL);
 * every mock file (`mocks/*.yaml`) parses, and matches its table when the table exists.
@@ -138,9 +139,26 @@ class _Checker:
                 script = self.script(spec, job, path)
                 if script is not None:
                     scripts.append(script)
-        created = self.created_tables(scripts)
+        created = {**self.mocked_tables(path.parent), **self.created_tables(scripts)}
         for script in scripts:
             self.references(script, created)
+
+    def mocked_tables(self, folder: Path) -> dict[str, dict[str, str]]:
+        """Tables the workflow's mocks describe: `db.table` -> columns.
+
+        A source table that a job fills on the first run (like a sample's synthetic
+        source) exists nowhere before that run; its mock is the shape the job
+        expects, and `towpath mock validate` compares the two once it exists.
+        """
+        from towpath.testing.mocks import check_mock
+
+        out: dict[str, dict[str, str]] = {}
+        for mock_path in _files(folder, "*.yaml"):
+            if "mocks" in mock_path.relative_to(folder).parts[:-1]:
+                mock, _ = check_mock(mock_path)
+                if mock is not None:
+                    out[mock.table] = {name.lower(): kind for name, kind in mock.columns}
+        return out
 
     def script(self, spec: Any, job: Any, workflow: Path) -> _Sql | None:
         from towpath.config.params import substitute_script
