@@ -1,0 +1,56 @@
+"""The Spark side of the recipes, kept to one module and one shared local Spark session:
+the pyspark recipe end to end on `engine: spark`, the spark-sql recipe on Spark too, both
+equal to the DuckDB result, and the pyspark sample's generated unit test."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import DATE, USER, run_generated_tests
+from towpath.project import Project
+from towpath.samples import sample_workflow
+
+ROWS = {"SOURCE_ROWS_PER_DAY": "80000"}
+"""Sessions per day: a full top 100 in every country, small enough for local Spark."""
+
+pytestmark = pytest.mark.slow
+
+
+def ranked(project: Project, table: str):  # type: ignore[no-untyped-def]
+    rows = project.query(f"SELECT title_id, country_code, title_rank, view_hours, date FROM {table} WHERE date = DATE '{DATE}'")
+    return rows.sort_by([("country_code", "ascending"), ("title_rank", "ascending"), ("title_id", "ascending")])
+
+
+def test_pyspark_and_spark_sql_run_on_spark_and_match_duckdb(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWPATH_USER", USER)
+    pyspark = sample_workflow("pyspark", tmp_path / "spark")
+    assert pyspark.project_created
+    project = Project(pyspark.target)
+    assert project.config.engine.type == "spark"
+    result = project.run(pyspark.target / "main.sch.yaml", date=DATE, params=ROWS)
+    assert result.ok, result.error
+    assert [j.job_id for j in result.jobs] == ["source", "ddl", "metadata", "wap", "hwm"]
+    assert {a.name for j in result.jobs for a in j.audits} == {
+        "columns_should_not_have_nulls", "columns_should_be_unique", "row_count_change_within",
+    }
+    on_spark = ranked(project, pyspark.tables["target"])
+    assert 19_000 <= on_spark.num_rows <= 19_200
+
+    spark_sql = sample_workflow("spark-sql", pyspark.target / "sparksql")  # inside the Spark project
+    assert not spark_sql.project_created
+    assert project.run(spark_sql.target / "main.sch.yaml", date=DATE, params=ROWS).ok
+
+    duck = sample_workflow("sql", tmp_path / "duck")
+    duck_project = Project(duck.target)
+    assert duck_project.run(duck.target / "main.sch.yaml", date=DATE, params=ROWS).ok
+    reference = ranked(duck_project, duck.tables["target"])
+    assert on_spark.equals(reference)
+    assert ranked(project, spark_sql.tables["target"]).equals(reference)
+
+
+def test_the_pyspark_sample_unit_test_passes_on_local_spark(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWPATH_USER", USER)
+    folder = sample_workflow("pyspark", tmp_path / "wf").target
+    out = run_generated_tests(folder)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 passed" in out.stdout
