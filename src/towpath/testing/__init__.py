@@ -10,16 +10,55 @@
 The pytest plugin (`towpath.testing.plugin`, loaded through the `pytest11`
 entry point) adds fixtures around these; `towpath mock` and `towpath project
 test|validate` are the command-line side.
+
+Names are imported on first use (PEP 562 `__getattr__`): the pytest plugin is loaded
+by every pytest session in the environment, and importing pyiceberg and pyarrow up
+front would add ~0.6 s to each of them.
 """
 
-from towpath.testing.check import MockProblem, MockReport, validate_mocks
-from towpath.testing.compare import assert_rows_equal, rows_diff
-from towpath.testing.generate import generate_mock, write_mock
-from towpath.testing.harness import builtin_params, run_job, sandbox, to_arrow
-from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
-from towpath.testing.runner import find_test_folders, run_project_tests
-from towpath.testing.types import arrow_type, iceberg_schema, parse_type, type_string
-from towpath.testing.validate import Problem, validate_project
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from towpath.testing.check import MockProblem, MockReport, validate_mocks
+    from towpath.testing.compare import assert_rows_equal, rows_diff
+    from towpath.testing.generate import generate_mock, write_mock
+    from towpath.testing.harness import builtin_params, run_job, sandbox, to_arrow
+    from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
+    from towpath.testing.runner import find_test_folders, run_project_tests
+    from towpath.testing.types import arrow_type, iceberg_schema, parse_type, type_string
+    from towpath.testing.validate import Problem, validate_project
+
+_EXPORTS: dict[str, str] = {
+    "MockProblem": "towpath.testing.check",
+    "MockReport": "towpath.testing.check",
+    "validate_mocks": "towpath.testing.check",
+    "assert_rows_equal": "towpath.testing.compare",
+    "rows_diff": "towpath.testing.compare",
+    "generate_mock": "towpath.testing.generate",
+    "write_mock": "towpath.testing.generate",
+    "builtin_params": "towpath.testing.harness",
+    "run_job": "towpath.testing.harness",
+    "sandbox": "towpath.testing.harness",
+    "to_arrow": "towpath.testing.harness",
+    "find_test_folders": "towpath.testing.runner",
+    "run_project_tests": "towpath.testing.runner",
+    "Problem": "towpath.testing.validate",
+    "validate_project": "towpath.testing.validate",
+    "FORMAT_VERSION": "towpath.testing.mocks",
+    "Mock": "towpath.testing.mocks",
+    "MockError": "towpath.testing.mocks",
+    "dump_mock": "towpath.testing.mocks",
+    "load_mock": "towpath.testing.mocks",
+    "parse_mock": "towpath.testing.mocks",
+    "arrow_type": "towpath.testing.types",
+    "iceberg_schema": "towpath.testing.types",
+    "parse_type": "towpath.testing.types",
+    "type_string": "towpath.testing.types",
+}
+"""Public name -> the module that defines it."""
 
 __all__ = [
     "FORMAT_VERSION",
@@ -48,3 +87,12 @@ __all__ = [
     "validate_project",
     "write_mock",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'towpath.testing' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
