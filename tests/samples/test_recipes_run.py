@@ -170,3 +170,16 @@ def test_two_samples_with_different_shortnames_in_one_project_never_share_a_tabl
         assert 19_000 <= result_rows(project, sample.tables["target"]).num_rows <= 19_200
     other = sample_workflow("spark-sql", project.root / "c", shortname="alpha", user="someone_else")
     assert not set(other.tables.values()) & tables
+
+
+def test_a_parallel_backfill_as_the_first_run_creates_the_source_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWPATH_USER", USER)
+    sample = sample_workflow("sql", tmp_path / "wf")
+    project = Project(sample.target)
+    result = project.backfill(
+        sample.target / "backfill.sch.yaml", start="2022-01-01", end="2022-01-03", parallel=3,
+        params={"SOURCE_ROWS_PER_DAY": BACKFILL_ROWS},
+    )
+    assert result.status == "success" and sorted(result.succeeded) == ["2022-01-01", "2022-01-02", "2022-01-03"]
+    days = project.query(f"SELECT COUNT(DISTINCT date) AS n FROM {sample.tables['source']}")
+    assert days.column("n")[0].as_py() == 3

@@ -11,6 +11,7 @@ installed module, so it resolves from any workflow folder.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import TYPE_CHECKING
 
 from towpath.errors import SpecError
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 DEFAULT_ROWS_PER_DAY = 200_000
 DEFAULT_SEED = 42
+
+_create_lock = threading.Lock()
+"""A parallel backfill runs several dates in threads of one process; the first creates the table."""
 
 
 def _int_param(ctx: JobContext, name: str, default: int) -> int:
@@ -58,8 +62,9 @@ def ensure_source_data(ctx: JobContext) -> None:
     rows = _int_param(ctx, "SOURCE_ROWS_PER_DAY", DEFAULT_ROWS_PER_DAY)
     seed = _int_param(ctx, "SOURCE_SEED", DEFAULT_SEED)
     catalog = ctx.run.catalog
-    if not catalog.exists(table):
-        apply_ddl(catalog, SOURCE_DDL.format(table=exp.to_table(table).sql("spark")), dialect="spark")
+    with _create_lock:  # pyiceberg's SQL catalog fails on a concurrent create of the same namespace
+        if not catalog.exists(table):
+            apply_ddl(catalog, SOURCE_DDL.format(table=exp.to_table(table).sql("spark")), dialect="spark")
     if rows == 0 or catalog.plan_scan(table, EqualTo(term=Reference("date"), value=literal(date))).files:
         return
     load_source_table(ctx.run.project, table, [date], rows_per_day=rows, seed=seed)
