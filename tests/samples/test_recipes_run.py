@@ -183,3 +183,10 @@ def test_a_parallel_backfill_as_the_first_run_creates_the_source_once(tmp_path, 
     assert result.status == "success" and sorted(result.succeeded) == ["2022-01-01", "2022-01-02", "2022-01-03"]
     days = project.query(f"SELECT COUNT(DISTINCT date) AS n FROM {sample.tables['source']}")
     assert days.column("n")[0].as_py() == 3
+
+
+@pytest.mark.parametrize("recipe", DUCKDB_RECIPES)
+def test_project_validate_finds_nothing_wrong_in_a_run_sample(ran, recipe):
+    out = towpath_cli("project", "validate", cwd=ran[recipe].folder)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "valid" in out.stdout
