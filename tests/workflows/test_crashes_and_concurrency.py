@@ -36,29 +36,39 @@ def test_kill_9_mid_run_leaves_the_last_good_state_and_the_next_run_succeeds(pro
     assert project.run(sample, date="2022-01-01").ok
     before_snapshot = project.catalog.snapshot_id(RESULTS)
     before_rows = project.catalog.read(RESULTS).num_rows
-    # Make the write slow enough to be killed in the middle of it.
-    script = sample.parent / "src" / "sparksql_write.sql"
-    good = script.read_text()
-    script.write_text(good.replace("FROM ${SOURCE_TABLE}", "FROM ${SOURCE_TABLE}, range(60) AS slow(i)"))
+    # A second write job stalls after the real write has landed on the WAP branch: the kill
+    # comes when unaudited, unpublished data sits in the catalog.
+    good = sample.read_text()
+    (sample.parent / "stall.py").write_text("import time\n\ndef stall(ctx):\n    time.sleep(120)\n")
+    sample.write_text(good.replace(
+        "            script: src/sparksql_write.sql\n",
+        "            script: src/sparksql_write.sql\n        - job: {id: stall, type: python, callable: 'stall.py:stall'}\n",
+    ))
 
     proc = start_run(project, sample, "2022-01-02")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until the run is recorded as started, then kill it
-        if project.state.list_runs(status="running"):
-            break
+    while time.monotonic() < deadline and not wap_branch_written(project):
         time.sleep(0.05)
-    time.sleep(1.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
     assert proc.returncode == -signal.SIGKILL
     fresh = Project(project.root)
+    assert wap_branch_written(fresh), "the kill did not land between the branch write and the publish"
     assert fresh.catalog.snapshot_id(RESULTS) == before_snapshot
     assert fresh.catalog.read(RESULTS).num_rows == before_rows
-    script.write_text(good)
+    sample.write_text(good)
     assert fresh.run(sample, date="2022-01-02").ok
     dates = pc.unique(fresh.catalog.read(RESULTS)["date"]).to_pylist()
     assert sorted(d.isoformat() for d in dates) == ["2022-01-01", "2022-01-02"]
+
+
+def wap_branch_written(project: Project) -> bool:
+    """Has a WAP branch of the results table got a snapshot of its own (written, not yet published)?"""
+    from towpath.catalog.branches import list_branches
+
+    branches = list_branches(project.catalog, RESULTS)
+    return any(name != "main" and snap != branches.get("main") for name, snap in branches.items())
 
 
 def test_two_concurrent_runs_on_the_same_table_both_land_without_lost_rows(project, sample):

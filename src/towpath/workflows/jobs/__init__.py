@@ -2,10 +2,13 @@
 
 Each runner takes its validated spec and the run's `RunContext` and returns a
 `JobResult`; it raises a `TowpathError` on failure (the runner records it).
+Runners are imported on first use, so loading a workflow never pays for job
+types it does not run.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,63 +18,24 @@ from towpath.workflows.results import JobResult
 
 JobRunner = Callable[[Any, RunContext], JobResult]
 
-
-def _sql(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.sql import run_sql_job
-
-    return run_sql_job(spec, ctx)
-
-
-def _python(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.python import run_python_job
-
-    return run_python_job(spec, ctx)
-
-
-def _metadata(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.metadata import run_metadata_job
-
-    return run_metadata_job(spec, ctx)
-
-
-def _audit(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.audit import run_audit_job
-
-    return run_audit_job(spec, ctx)
-
-
-def _hwm(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.hwm import run_hwm_job
-
-    return run_hwm_job(spec, ctx)
-
-
-def _wait(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.wait import run_wait_job
-
-    return run_wait_job(spec, ctx)
-
-
-def _wap(spec: Any, ctx: RunContext) -> JobResult:
-    from towpath.workflows.jobs.wap import run_wap_template
-
-    return run_wap_template(spec, ctx)
-
-
-JOB_TYPES: dict[str, JobRunner] = {
-    "sql": _sql,
-    "python": _python,
-    "pyspark": _python,
-    "metadata": _metadata,
-    "audit": _audit,
-    "hwm": _hwm,
-    "wait": _wait,
-    "wap": _wap,
+JOB_TYPES: dict[str, str] = {
+    "sql": "towpath.workflows.jobs.sql:run_sql_job",
+    "python": "towpath.workflows.jobs.python:run_python_job",
+    "pyspark": "towpath.workflows.jobs.python:run_python_job",
+    "metadata": "towpath.workflows.jobs.metadata:run_metadata_job",
+    "audit": "towpath.workflows.jobs.audit:run_audit_job",
+    "hwm": "towpath.workflows.jobs.hwm:run_hwm_job",
+    "wait": "towpath.workflows.jobs.wait:run_wait_job",
+    "wap": "towpath.workflows.jobs.wap:run_wap_template",
 }
+"""Job type -> `module:function` of its runner."""
 
 
 def get_job_runner(job_type: str) -> JobRunner:
+    """The runner of `job_type`; an unknown type raises `UnknownNameError` with the closest name."""
     try:
-        return JOB_TYPES[job_type]
+        module, _, function = JOB_TYPES[job_type].partition(":")
     except KeyError:
         raise UnknownNameError("job type", job_type, JOB_TYPES) from None
+    runner: JobRunner = getattr(importlib.import_module(module), function)
+    return runner
