@@ -34,6 +34,7 @@ WriteMode = Literal["append", "overwrite", "dynamic_overwrite"]
 
 MAIN = "main"
 COMMIT_ATTEMPTS = 6
+SQLITE_LOCK_TIMEOUT_S = 60
 ALL_ROWS: BooleanExpression = AlwaysTrue()
 T = TypeVar("T")
 
@@ -78,7 +79,10 @@ class Catalog:
         if config.catalog.type == "sql":
             uri = config.resolve(root, config.catalog.uri)
             if uri.startswith("sqlite:///"):
-                Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                Path(uri.removeprefix("sqlite:///").partition("?")[0]).parent.mkdir(parents=True, exist_ok=True)
+                if "timeout=" not in uri:
+                    # Parallel backfills and concurrent runs share the file: wait for the lock, do not fail.
+                    uri += ("&" if "?" in uri else "?") + f"timeout={SQLITE_LOCK_TIMEOUT_S}"
             props.update(type="sql", uri=uri)
         else:
             props.update(type="rest", uri=config.catalog.uri)
