@@ -94,8 +94,18 @@ def towpath_mock(towpath_base: Path) -> Any:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Import the heavy modules once, at collection, when some test runs jobs (see the module docstring)."""
-    if any(set(FIXTURES) & set(getattr(item, "fixturenames", ())) for item in items):
+    if any(_uses_harness(item) for item in items):
         warm_up()
+
+
+def _uses_harness(item: pytest.Item) -> bool:
+    """Does the test use our fixtures, or does its module import from `towpath.testing` (`run_job`, ...)?"""
+    if set(FIXTURES) & set(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        str(getattr(value, "__module__", "")).startswith("towpath.testing") for value in vars(module).values()
+    )
 
 
 def warm_up() -> None:
@@ -105,7 +115,11 @@ def warm_up() -> None:
     import sqlglot.dialects.duckdb
     import sqlglot.dialects.spark  # noqa: F401
 
+    import pyarrow as pa
+
     import towpath.catalog.ddl
     import towpath.engines.duckdb
     import towpath.testing.harness
     import towpath.workflows.jobs.python  # noqa: F401
+
+    pa.array([0])  # pyarrow imports pandas (when installed) on its first conversion of Python values
