@@ -110,12 +110,11 @@ def _uses_harness(item: pytest.Item) -> bool:
 
 def warm_up() -> None:
     """Import what the first `run_job` of a process needs, so its time is not charged to a test."""
+    import pyarrow as pa
     import pyiceberg.catalog.sql
     import pyiceberg.io.pyarrow  # noqa: F401
     import sqlglot.dialects.duckdb
     import sqlglot.dialects.spark  # noqa: F401
-
-    import pyarrow as pa
 
     import towpath.catalog.ddl
     import towpath.engines.duckdb
