@@ -25,6 +25,7 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / ".data" / "workflow"
 DATE = "2022-01-15"
+TARGET = "foo.dataflow_sample_results"
 QUERY = """
 WITH STEP_1 AS (
   SELECT title_id, country_code, SUM(view_hours) AS view_hours FROM read_parquet({files})
@@ -115,6 +116,15 @@ def bench_seed_in_process(root: Path, repeats: int) -> dict[str, float]:
     return {"raw": statistics.median(raw_times), "towpath": statistics.median(tp_times)}
 
 
+def reset_target(root: Path) -> None:
+    """Drop the results table, so every benchmark run starts from the same (empty) history."""
+    from towpath.project import Project
+
+    catalog = Project(root).catalog
+    if catalog.exists(TARGET):
+        catalog.iceberg.purge_table(TARGET)
+
+
 def bench_seed(root: Path, repeats: int) -> dict[str, float]:
     towpath = [sys.executable, "-m", "towpath.cli.main", "-C", str(root), "workflow", "run", str(root / "sample" / "main.sch.yaml"), "--date", DATE]
     raw = [sys.executable, "-c", RAW, raw_query(root)]
@@ -185,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     root = build_project(args.rows, args.other_rows)
     print(f"built in {time.perf_counter() - started:.0f}s", flush=True)
+    reset_target(root)
     seed = bench_seed(root, args.repeats)
     warm = bench_seed_in_process(root, args.repeats + 2)
     overhead = bench_overhead(DATA)

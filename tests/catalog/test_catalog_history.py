@@ -73,3 +73,26 @@ def test_describe_collects_schema_metadata_and_state(catalog: Catalog, results: 
     assert desc.hwm == mark
     assert (desc.row_count, desc.data_files) == (6, 1)
     assert desc.location.endswith("dataflow_sample_results")
+
+
+def test_expire_forgets_old_snapshots_but_keeps_heads_and_recent_history(catalog: Catalog, results: str) -> None:
+    import datetime as dt
+
+    from towpath.catalog import expire_snapshots
+
+    for day in range(1, 6):
+        catalog.write(results, day_rows(f"2024-01-0{day}", 3), "dynamic_overwrite")
+    create_branch(catalog, results, "keep_me")
+    before = {s.snapshot_id for s in history(catalog, results)}
+    rows = catalog.read(results).num_rows
+
+    expired = expire_snapshots(catalog, results, older_than=dt.timedelta(0), retain_last=2)
+
+    after = {s.snapshot_id for s in history(catalog, results)}
+    table = catalog.table(results)
+    head = table.snapshot_by_name("main")
+    assert set(expired) == before - after and len(after) == 2
+    assert head.snapshot_id in after and head.parent_snapshot_id in after
+    assert table.metadata.refs["keep_me"].snapshot_id in after
+    assert catalog.read(results).num_rows == rows
+    assert expire_snapshots(catalog, results, older_than=dt.timedelta(days=1)) == []

@@ -6,7 +6,6 @@ Usage lines show the YAML of one entry in `audits:`.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +14,8 @@ from pydantic_core import PydanticCustomError
 from sqlglot import exp
 
 from towpath.audits.base import Audit, AuditParams, parse_query
+from towpath.config.params import parse_duration
+from towpath.errors import ParameterError
 
 Scalar = str | int | float | bool | dt.date | dt.datetime
 
@@ -352,10 +353,6 @@ class RowCountChangeWithin(Audit):
         )
 
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 class FreshnessParams(AuditParams):
     column: str
     """A date or timestamp column (naive timestamps are read as UTC)."""
@@ -368,10 +365,10 @@ class FreshnessParams(AuditParams):
     @classmethod
     def _age(cls, value: Any) -> Any:
         if isinstance(value, str):
-            match = _AGE.match(value)
-            if not match:
-                raise _invalid("expected seconds or a duration like '90m', '24h', '2d'")
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            try:
+                return parse_duration(value).total_seconds()
+            except ParameterError:
+                raise _invalid("expected seconds or a duration like '90m', '24h', '2d'") from None
         return value
 
 

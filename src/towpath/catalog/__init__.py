@@ -7,7 +7,15 @@ table metadata and high-water marks, history and rollback, and run state.
 from towpath.catalog._catalog import MAIN, Catalog, ScanPlan, WriteMode, conform, normalize_identifier
 from towpath.catalog.branches import create_branch, drop_branch, is_ancestor, list_branches, publish_branch
 from towpath.catalog.ddl import DdlError, DdlResult, apply_ddl
-from towpath.catalog.history import ColumnInfo, SnapshotInfo, TableDescription, describe, history, rollback
+from towpath.catalog.history import (
+    ColumnInfo,
+    SnapshotInfo,
+    TableDescription,
+    describe,
+    expire_snapshots,
+    history,
+    rollback,
+)
 from towpath.catalog.metadata import TableMetadata, get_hwm, get_metadata, parse_hwm, set_hwm, set_metadata
 from towpath.catalog.state import AuditRecord, JobRecord, RunDetail, RunNotFoundError, RunRecord, RunStore
 
@@ -33,6 +41,7 @@ __all__ = [
     "create_branch",
     "describe",
     "drop_branch",
+    "expire_snapshots",
     "get_hwm",
     "get_metadata",
     "history",

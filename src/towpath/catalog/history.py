@@ -102,6 +102,39 @@ def rollback(catalog: Catalog, identifier: str, snapshot_id: int) -> SnapshotInf
     return _info(table, table.metadata.snapshot_by_id(snapshot_id) or snap)
 
 
+def expire_snapshots(
+    catalog: Catalog, identifier: str, *, older_than: dt.timedelta = dt.timedelta(days=7), retain_last: int = 5
+) -> list[int]:
+    """Forget snapshots older than `older_than`, keeping the last `retain_last` of `main` and every ref's head.
+
+    Every commit copies the whole table metadata, so a daily pipeline that never
+    expires gets slower each day (each WAP run adds a few snapshots). Expired
+    snapshots can no longer be read or rolled back to; their data files stay on
+    disk until an orphan-file cleanup. Returns the expired snapshot ids.
+
+    Raises:
+        CatalogError: `retain_last` is below 1.
+    """
+    if retain_last < 1:
+        raise CatalogError(f"retain_last must be at least 1 (got {retain_last}): main's head is always kept")
+    cutoff_ms = int((dt.datetime.now(dt.UTC) - older_than).timestamp() * 1000)
+
+    def attempt(table: Table) -> list[int]:
+        keep = {ref.snapshot_id for ref in table.metadata.refs.values()}
+        head = table.snapshot_by_name(MAIN)
+        lineage: list[int] = []
+        while head is not None and len(lineage) < retain_last:
+            lineage.append(head.snapshot_id)
+            head = table.metadata.snapshot_by_id(head.parent_snapshot_id) if head.parent_snapshot_id else None
+        keep.update(lineage)
+        expired = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in keep and s.timestamp_ms < cutoff_ms]
+        if expired:
+            table.maintenance.expire_snapshots().by_ids(expired).commit()
+        return expired
+
+    return catalog.commit_with_retry(identifier, attempt, what="expiring snapshots")
+
+
 def describe(catalog: Catalog, identifier: str) -> TableDescription:
     """Schema with docs and column kinds, partitioning, metadata, head, branches, mark and size."""
     ident = normalize_identifier(identifier)

@@ -33,6 +33,27 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("table")
+@click.option("--older-than", default="7d", show_default=True, help="Age of snapshots to forget: 7d, 12h, 30m.")
+@click.option("--retain-last", default=5, show_default=True, type=click.IntRange(min=1), help="Recent snapshots of main to keep whatever their age.")
+@json_option
+@click.pass_context
+def expire(ctx: click.Context, table: str, older_than: str, retain_last: int, as_json: bool) -> None:
+    """Forget TABLE's old snapshots (branch and tag heads are always kept), so commits stay fast.
+
+    Expired snapshots can no longer be read or rolled back to.
+    """
+    from towpath.catalog import expire_snapshots
+    from towpath.config.params import parse_duration
+
+    expired = expire_snapshots(project_from(ctx).catalog, table, older_than=parse_duration(older_than), retain_last=retain_last)
+    if as_json:
+        render.json_out({"table": table, "expired": expired})
+    else:
+        render.success(f"{table}: expired {len(expired)} snapshot(s)")
+
+
+@cli.command()
+@click.argument("table")
 @json_option
 @click.pass_context
 def show(ctx: click.Context, table: str, as_json: bool) -> None:

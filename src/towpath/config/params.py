@@ -6,6 +6,7 @@ Layers, lowest first: project params < workflow params < command line (`-p`)
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -77,3 +78,19 @@ def substitute_script(text: str, params: Mapping[str, str], *, file: object) -> 
                         file=str(file), line=number, col=match.start() + 1,
                     ) from None
         raise
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`90s`, `30m`, `12h`, `7d`, `2w` (a bare number is seconds) -> a timedelta.
+
+    >>> parse_duration("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise ParameterError(f"expected a duration like 30m, 12h or 7d, got '{text}'")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
