@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from samples_data import USER, towpath_cli
 
-from conftest import USER, towpath_cli
 from towpath.errors import UnknownNameError
 from towpath.project import Project
 from towpath.samples import (

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from samples_data import DATE, USER, run_generated_tests, towpath_cli
 
-from conftest import DATE, USER, run_generated_tests, towpath_cli
 from towpath.catalog import get_hwm, get_metadata
 from towpath.project import Project
 from towpath.samples import RECIPES, sample_workflow

@@ -5,8 +5,8 @@ equal to the DuckDB result, and the pyspark sample's generated unit test."""
 from __future__ import annotations
 
 import pytest
+from samples_data import DATE, USER, run_generated_tests
 
-from conftest import DATE, USER, run_generated_tests
 from towpath.project import Project
 from towpath.samples import sample_workflow
 

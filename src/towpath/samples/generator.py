@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -151,23 +151,37 @@ def sample_names(
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def render_template(folder: Path, values: Mapping[str, str]) -> dict[str, bytes]:
-    """Every file of a template folder, rendered in memory: relative POSIX path -> content.
+def render_template(folders: Path | Sequence[Path], values: Mapping[str, str]) -> dict[str, bytes]:
+    """Every file of a template, rendered in memory: relative POSIX path -> content.
+
+    A template is one folder or several overlaid in order (a later folder's file
+    replaces an earlier one's): the packaged recipes share `_common/` and add their
+    own transform, test, README and main workflow on top.
 
     Raises:
-        TemplateError: the folder is missing, lacks a required file, holds a link leading
-            outside it, uses an unknown placeholder, or renders a path outside the target.
+        TemplateError: a folder is missing, the template lacks a required file, holds a link
+            leading outside its folder, uses an unknown placeholder, or renders a path outside the target.
     """
-    root = folder.resolve()
-    if not root.is_dir():
-        raise TemplateError(f"template folder not found: {folder}", field="--source-path")
-    missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
+    given = [folders] if isinstance(folders, Path) else list(folders)
+    roots = [folder.resolve() for folder in given]
+    for folder, root in zip(given, roots, strict=True):
+        if not root.is_dir():
+            raise TemplateError(f"template folder not found: {folder}", field="--source-path")
+    missing = [name for name in REQUIRED_FILES if not any((root / name).is_file() for root in roots)]
     if missing:
+        shown = ", ".join(str(folder) for folder in given)
         raise TemplateError(
-            f"template folder {folder} lacks {', '.join(missing)} (every template needs "
+            f"template folder {shown} lacks {', '.join(missing)} (every template needs "
             f"{', '.join(REQUIRED_FILES)}); nothing was written",
             field="--source-path",
         )
+    files: dict[str, bytes] = {}
+    for root in roots:
+        files.update(_render_folder(root, values))
+    return files
+
+
+def _render_folder(root: Path, values: Mapping[str, str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
@@ -332,7 +346,7 @@ def sample_workflow(
     require_runnable(spec)
     names = sample_names(spec, shortname=shortname, workflow_id=workflow_id, user=user)
     folder = Path(target).expanduser().absolute()
-    template = Path(source_path).expanduser() if source_path is not None else spec.template
+    template = [Path(source_path).expanduser()] if source_path is not None else spec.template_folders
     files = render_template(template, names.placeholders(source_step=True))
     _check_target(folder, force)
     project = _enclosing_project(folder)
@@ -362,7 +376,7 @@ def render_recipe(recipe: str, target: Path | str, names: SampleNames = SEED_NAM
     names (`foo.dataflow_sample_results` from `some_db.source_table`) and no source step.
     """
     folder = Path(target)
-    files = render_template(get_recipe(recipe).template, names.placeholders(source_step=source_step))
+    files = render_template(get_recipe(recipe).template_folders, names.placeholders(source_step=source_step))
     for rel, content in files.items():
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(content)

@@ -18,7 +18,9 @@ from towpath.errors import UnknownNameError
 from towpath.samples.errors import RecipeUnavailableError
 
 TEMPLATES = Path(__file__).parent / "recipes"
-"""Packaged template folders, one per runnable recipe."""
+"""Packaged template folders, one per runnable recipe, plus the files they share."""
+COMMON = "_common"
+"""The folder of files every packaged recipe shares (daily/backfill workflows, DDL, mocks)."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,9 @@ class Recipe:
         return self.toolchain is None
 
     @property
-    def template(self) -> Path:
-        """The packaged template folder of a runnable recipe."""
-        return TEMPLATES / self.name
+    def template_folders(self) -> list[Path]:
+        """The packaged template of a runnable recipe: the shared files, then the recipe's own on top."""
+        return [TEMPLATES / COMMON, TEMPLATES / self.name]
 
 
 RECIPES: dict[str, Recipe] = {
