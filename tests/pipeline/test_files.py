@@ -19,7 +19,7 @@ from towpath.connectors.files import (
     ParquetSource,
 )
 from towpath.errors import ConnectorError
-from towpath.pipeline import Collect, Pipeline, ProcessorFailedError, TableSource
+from towpath.pipeline import Collect, Pipeline, ProcessorContext, ProcessorFailedError, TableSource
 
 SCHEMA = pa.schema([
     ("id", pa.int64()), ("name", pa.string()), ("amount", pa.float64()), ("day", pa.date32()),
@@ -147,3 +147,20 @@ def test_object_storage_round_trip_publishes_only_at_close(s3_server: str) -> No
         Pipeline([TableSource(DATA), Map(fail), CsvSink("s3://towpath-pipeline/out/failed.csv")]).run()
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="towpath-pipeline")["Contents"]]
     assert keys == ["out/data.parquet"]
+
+
+def test_parquet_sink_dictionary_encodes_only_low_cardinality_columns(tmp_path) -> None:
+    from towpath.connectors.files import dictionary_columns
+
+    table = pa.table({"id": list(range(1000)), "country": ["US", "BR"] * 500, "note": [f"n{i}" for i in range(1000)]})
+    assert dictionary_columns(table.to_batches()[0]) == ["country"]
+    sink = ParquetSink(str(tmp_path / "out.parquet"))
+    sink.open(ProcessorContext("parquet"))
+    sink.write(table.to_batches()[0])
+    sink.close(None)
+
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(3)}
+    assert "RLE_DICTIONARY" in encodings["country"]
+    assert "RLE_DICTIONARY" not in encodings["id"] and "RLE_DICTIONARY" not in encodings["note"]
+    assert pq.read_table(tmp_path / "out.parquet").equals(table)
