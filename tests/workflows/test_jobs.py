@@ -125,3 +125,28 @@ def test_bad_execution_date_is_a_clear_error(project, write_workflow, date):
     path = write_workflow("id: x\nsteps:\n  - job: {id: ddl, type: sql, sql: \"%s\"}\n" % DDL)
     with pytest.raises(ParameterError, match="expected a date"):
         project.run(path, date=date)
+
+
+def test_write_job_parameters_apply_inside_a_wap_template(project, write_workflow):
+    path = write_workflow(
+        """\
+id: params
+steps:
+  - job: {id: ddl, type: sql, sql: "%s"}
+  - template:
+      id: wap
+      type: wap
+      tables: [shop.orders]
+      write_jobs:
+        - job:
+            id: load
+            type: sql
+            sql: "INSERT INTO shop.orders VALUES (${ORDER_ID}, 1.5, DATE '${DATE}')"
+            parameters: {ORDER_ID: "42"}
+""" % DDL
+    )
+
+    result = project.run(path, date="2022-03-04")
+
+    assert result.ok, result.error
+    assert project.catalog.read("shop.orders")["id"].to_pylist() == [42]

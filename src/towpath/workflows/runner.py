@@ -130,29 +130,25 @@ def run_node(node: Any, ctx: RunContext) -> JobResult:
 
 def plan(project: Project, spec: Any, path: Path, execution_date: str) -> DryRun:
     """The resolved steps, parameters and SQL of a run, without running anything."""
-    from towpath.workflows.jobs.sql import script_text
-
-    ctx_params = dict(spec.resolved_params)
+    params = dict(spec.resolved_params)
     deps = spec.dependencies()
     steps = []
     for node in spec.ordered_nodes():
         details = node.model_dump(exclude_none=True, exclude={"write_jobs"})
-        sql = None
-        if node.type == "sql":
-            sql = _script_for_plan(node, path.parent, {**ctx_params, **(node.parameters or {})}, script_text)
-        steps.append(DryRunStep(node.id, node.type, list(deps[node.id]), details, sql))
+        steps.append(DryRunStep(node.id, node.type, list(deps[node.id]), details, _planned_sql(node, path, params)))
         for write in getattr(node, "write_jobs", None) or []:
             job = write.job
-            wsql = None
-            if job.type == "sql":
-                wsql = _script_for_plan(job, path.parent, {**ctx_params, **(job.parameters or {})}, script_text)
-            steps.append(DryRunStep(f"{node.id}.{job.id}", job.type, [node.id], job.model_dump(exclude_none=True), wsql))
-    return DryRun(spec.id, execution_date, ctx_params, steps)
+            steps.append(DryRunStep(
+                f"{node.id}.{job.id}", job.type, [node.id], job.model_dump(exclude_none=True),
+                _planned_sql(job, path, params),
+            ))
+    return DryRun(spec.id, execution_date, params, steps)
 
 
-def _script_for_plan(job: Any, base: Path, params: dict[str, str], script_text: Any) -> str:
-    from types import SimpleNamespace
+def _planned_sql(job: Any, path: Path, params: dict[str, str]) -> str | None:
+    """The SQL a `sql` job would run, parameters substituted (None for other job types)."""
+    from towpath.workflows.jobs.sql import script_text
 
-    ctx = SimpleNamespace(workflow_dir=base, params=params)
-    text, _ = script_text(job, ctx)
-    return str(text)
+    if job.type != "sql":
+        return None
+    return script_text(job, path.parent, {**params, **(job.parameters or {})})[0]

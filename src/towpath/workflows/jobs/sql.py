@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from towpath.config.params import substitute_script
+from towpath.errors import SpecError
 from towpath.workflows.context import RunContext
 from towpath.workflows.results import JobResult
 
 
-def script_text(spec: Any, ctx: RunContext) -> tuple[str, Any]:
-    """The job's SQL with parameters substituted, and the file it came from (for error positions)."""
-    if spec.script:
-        path = (ctx.workflow_dir / spec.script).resolve()
-        from towpath.errors import SpecError
+def script_text(spec: Any, workflow_dir: Path, params: Mapping[str, str]) -> tuple[str, Path | str]:
+    """The job's SQL with `params` substituted, and the file it came from (for error positions).
 
+    A `script` is relative to the workflow file's folder; inline `sql` is named `<job-id.sql>`.
+    """
+    if spec.script:
+        path = (workflow_dir / spec.script).resolve()
         if not path.is_file():
             raise SpecError(f"script not found: {path}", field=f"{spec.id}.script")
-        return substitute_script(path.read_text(), ctx.params, file=path), path
-    return substitute_script(spec.sql, ctx.params, file=f"<{spec.id}.sql>"), f"<{spec.id}.sql>"
+        return substitute_script(path.read_text(), params, file=path), path
+    return substitute_script(spec.sql, params, file=f"<{spec.id}.sql>"), f"<{spec.id}.sql>"
 
 
 def run_sql_job(spec: Any, ctx: RunContext) -> JobResult:
     started = time.perf_counter()
-    text, source = script_text(spec, ctx)
+    text, source = script_text(spec, ctx.workflow_dir, ctx.params)
     statements = ctx.engine.run_script(
         text,
         file=source,

@@ -65,7 +65,9 @@ def _write_audit_publish(spec: Any, ctx: RunContext, tables: list[str], branch: 
         create_branch(ctx.catalog, table, branch)
     refs = dict.fromkeys(tables, branch)
     wap_ctx = ctx.with_refs(refs)
-    write_results = [get_job_runner(step.job.type)(step.job, wap_ctx) for step in spec.write_jobs]
+    write_results = [
+        get_job_runner(step.job.type)(step.job, wap_ctx.with_params(step.job.parameters or {})) for step in spec.write_jobs
+    ]
     result.rows_written = sum(r.rows_written or 0 for r in write_results)
     result.details = {"branch": branch, "write_jobs": [r.job_id for r in write_results]}
     audits = execute_audits(spec.audits, ctx, spec.id, default_table=tables[0] if len(tables) == 1 else None, refs=refs)
