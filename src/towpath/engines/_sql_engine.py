@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 from pyiceberg.expressions import BooleanExpression
 from sqlglot import exp
 
@@ -39,8 +40,8 @@ DEFAULT_DIALECT = "spark"
 _MAX_VIEW_DEPTH = 32
 _SUPPORTED = "SELECT, INSERT INTO/OVERWRITE, CREATE TABLE, CREATE [TEMPORARY] VIEW, DROP TABLE/VIEW, USE, SET"
 
-Source: TypeAlias = pa.Table | ScanPlan
-"""What a bound query reads under an internal name: registered Arrow rows or a planned scan."""
+Source: TypeAlias = pa.Table | ds.Dataset | ScanPlan
+"""What a bound query reads under an internal name: registered Arrow rows, a dataset or a planned scan."""
 
 S = TypeVar("S")
 """The engine's per-statement session: a DuckDB cursor, a SparkSession."""

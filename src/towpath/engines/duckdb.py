@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 from sqlglot import exp
 
 from towpath.catalog import Catalog, ScanPlan
@@ -69,6 +70,13 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
             cursor.close()
 
     def _scan_source(self, plan: ScanPlan, sources: dict[str, Source]) -> exp.Table:
+        if plan.files and not all(_is_local(f) for f in plan.files):
+            # An object-store warehouse (s3://...): DuckDB's own S3 support (httpfs) is an
+            # extension we cannot install, so it scans a pyarrow dataset on the catalog's
+            # file system instead, with projection and filter pushdown all the same.
+            internal = self.internal_name("remote")
+            sources[internal] = remote_dataset(self.catalog, plan)
+            return exp.to_table(internal)
         if plan.files:
             files = exp.Array(expressions=[exp.Literal.string(f) for f in plan.files])
             return exp.Table(this=exp.func("read_parquet", files, dialect=self.dialect))
@@ -82,7 +90,7 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
     ) -> pa.Table:
         try:
             for name, data in sources.items():
-                assert isinstance(data, pa.Table), "DuckDB inlines planned scans as read_parquet"
+                assert isinstance(data, pa.Table | ds.Dataset), "DuckDB inlines local scans as read_parquet"
                 cursor.register(name, data)
             try:
                 return cursor.sql(sql).to_arrow_table()
@@ -94,6 +102,25 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
 
     def _to_arrow(self, data: Any) -> pa.Table:
         return _to_arrow(data)
+
+
+def _is_local(location: str) -> bool:
+    return location.startswith("file:") or "://" not in location
+
+
+def remote_dataset(catalog: Catalog, plan: ScanPlan) -> ds.Dataset:
+    """The planned files of a table on object storage, as a dataset on the catalog's file system."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    io = catalog.table(plan.identifier).io
+    if not isinstance(io, PyArrowFileIO):
+        raise EngineError(
+            f"cannot read '{plan.identifier}' at {plan.files[0]}: the catalog's file IO is "
+            f"{type(io).__name__}; set `py-io-impl: pyiceberg.io.pyarrow.PyArrowFileIO` in catalog.properties"
+        )
+    scheme, netloc, _ = PyArrowFileIO.parse_location(plan.files[0])
+    paths = [PyArrowFileIO.parse_location(f)[2] for f in plan.files]
+    return ds.dataset(paths, schema=plan.schema, format="parquet", filesystem=io.fs_by_scheme(scheme, netloc))
 
 
 def _to_arrow(data: Any) -> pa.Table:
