@@ -158,35 +158,39 @@ def backfill_result(result: Any) -> None:
 
 
 class BackfillBar:
-    """A Rich progress bar of dates done/failed, fed by the backfill's progress callbacks."""
+    """A Rich progress bar of dates done/failed, fed by the backfill's progress callbacks.
+
+    The bar appears only once the backfill has validated its dates and starts, so a
+    usage error prints alone.
+    """
 
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self.failed = 0
+        self.progress: Any = None
 
     def __enter__(self) -> Self:
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(
-                TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err_console,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("backfill", total=None, detail="")
         return self
 
     def start(self, total: int, skipped: int) -> None:
-        if self.enabled:
-            self.progress.update(self.task, total=total, completed=skipped, detail=f"{skipped} skipped")
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err_console,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("backfill", total=total, completed=skipped, detail=f"{skipped} skipped")
 
     def advance(self, date: str, state: str) -> None:
-        if self.enabled:
+        if self.progress is not None:
             self.failed += state != "success"
             self.progress.update(self.task, advance=1, detail=f"last {date} {state} · {self.failed} failed")
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
+        if self.progress is not None:
             self.progress.stop()
 
 
