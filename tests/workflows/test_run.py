@@ -7,6 +7,7 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from towpath.catalog.history import describe
 from towpath.catalog.metadata import get_hwm, get_metadata
@@ -99,3 +100,28 @@ def test_dry_run_prints_resolved_sql_and_runs_nothing(project, sample):
     assert plan.params["TARGET_TABLE"] == "dataflow_sample_results"
     assert not project.catalog.exists(RESULTS)
     assert project.state.list_runs() == []
+
+
+def test_snapshot_retention_bounds_history_after_each_publish(project, sample):
+    from towpath.catalog.history import history
+    from towpath.project import Project
+
+    (project.root / "towpath.yaml").write_text("name: test\nsnapshot_retention: {max_age: 0s, retain_last: 2}\n")
+    bounded = Project(project.root)
+    for date in ("2022-01-01", "2022-01-02", "2022-01-03"):
+        assert bounded.run(sample, date=date).ok
+
+    assert len(history(bounded.catalog, RESULTS)) == 2
+    assert bounded.catalog.read(RESULTS).num_rows == sum(
+        len(rows_of(expected_top100(bounded, d))) for d in ("2022-01-01", "2022-01-02", "2022-01-03")
+    )
+
+
+def test_a_bad_retention_setting_names_the_file_and_field(tmp_path):
+    from towpath.errors import SpecError
+    from towpath.project import Project
+
+    (tmp_path / "towpath.yaml").write_text("name: x\nsnapshot_retention:\n  max_age: soon\n")
+
+    with pytest.raises(SpecError, match=r"towpath.yaml:3:.*max_age.*duration"):
+        Project(tmp_path)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from towpath.config.base import Spec, load_spec
-from towpath.errors import SpecError
+from towpath.errors import ParameterError, SpecError
 
 PROJECT_FILE = "towpath.yaml"
 STATE_DIR = ".towpath"
@@ -53,6 +53,25 @@ class NotificationsConfig(Spec):
     """URL that receives a JSON POST when a daily or backfill run fails."""
 
 
+class SnapshotRetentionConfig(Spec):
+    max_age: str | None = "7d"
+    """After every WAP publish, forget snapshots older than this (e.g. `7d`, `36h`); null keeps all."""
+    retain_last: int = Field(default=10, ge=1)
+    """Recent snapshots of `main` kept whatever their age (time travel and rollback reach these)."""
+
+    @field_validator("max_age")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        from towpath.config.params import parse_duration
+
+        if value is not None:
+            try:
+                parse_duration(value)
+            except ParameterError as err:
+                raise ValueError(err.msg) from None
+        return value
+
+
 class ProjectConfig(Spec):
     """The parsed `towpath.yaml` of a project folder."""
 
@@ -70,6 +89,8 @@ class ProjectConfig(Spec):
     params: dict[str, str] = Field(default_factory=dict)
     """Default parameters for every workflow of the project."""
     notifications: NotificationsConfig = NotificationsConfig()
+    snapshot_retention: SnapshotRetentionConfig = SnapshotRetentionConfig()
+    """Bound each table's history: every Iceberg commit copies it, so unbounded history slows every write."""
 
     def resolve(self, root: Path, value: str) -> str:
         """Resolve a project-relative path or URI against the project folder."""

@@ -15,6 +15,8 @@ from typing import Any
 
 from towpath.catalog import normalize_identifier
 from towpath.catalog.branches import create_branch, drop_branch, publish_branch
+from towpath.catalog.history import expire_snapshots
+from towpath.config.params import parse_duration
 from towpath.errors import CatalogError, ConflictError, WorkflowError
 from towpath.workflows.context import RunContext
 from towpath.workflows.jobs.audit import apply_audit_results, execute_audits
@@ -78,6 +80,18 @@ def _write_audit_publish(spec: Any, ctx: RunContext, tables: list[str], branch: 
         snapshot = publish_branch(ctx.catalog, table, branch)
         if snapshot is not None:
             result.snapshots[table] = snapshot
+    _expire_history(ctx, tables, result)
+
+
+def _expire_history(ctx: RunContext, tables: list[str], result: JobResult) -> None:
+    """Apply the project's snapshot retention after a publish (each WAP run adds snapshots)."""
+    retention = ctx.project.config.snapshot_retention
+    if retention.max_age is None:
+        return
+    age = parse_duration(retention.max_age)
+    expired = {t: len(expire_snapshots(ctx.catalog, t, older_than=age, retain_last=retention.retain_last)) for t in tables}
+    if any(expired.values()):
+        result.details["expired_snapshots"] = expired
 
 
 def _drop_all(ctx: RunContext, tables: list[str], branch: str) -> None:
