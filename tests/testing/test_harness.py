@@ -11,10 +11,13 @@ import pyarrow as pa
 import pytest
 
 from towpath.errors import SqlError
+from towpath.samples.recipe import TEMPLATES
 from towpath.testing import MockError, assert_rows_equal, load_mock, run_job
 from towpath.testing.plugin import warm_up
 
 DATA = Path(__file__).parent / "data" / "topn"
+TOPN_SQL = TEMPLATES / "spark-sql" / "src" / "sparksql_write.sql"
+"""The spark-sql recipe's transform itself: the harness is tested on the SQL users get."""
 SOURCE = "src/mocks/some_db.source_table.yaml"
 EXPECTED = "src/mocks/foo.dataflow_sample_results.yaml"
 PARAMS = {
@@ -33,7 +36,7 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def test_spark_sql_insert_overwrite_returns_what_it_wrote_typed_like_the_expected_mock() -> None:
-    out = run_job("src/sparksql_write.sql", mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
+    out = run_job(TOPN_SQL, mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
     assert out.schema.field("title_rank").type == pa.int32()  # RANK() is a bigint; the table column is an int
     assert_rows_equal(out, DATA / EXPECTED)
 
@@ -41,13 +44,13 @@ def test_spark_sql_insert_overwrite_returns_what_it_wrote_typed_like_the_expecte
 def test_the_sample_unit_test_body_takes_well_under_a_second() -> None:
     warm_up()  # what the pytest plugin does at collection: imports are paid once per process
     started = time.perf_counter()
-    out = run_job("src/sparksql_write.sql", mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
+    out = run_job(TOPN_SQL, mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
     assert_rows_equal(out, DATA / EXPECTED)
     assert time.perf_counter() - started < 1.0
 
 
 def test_insert_into_a_table_without_mock_takes_the_query_schema() -> None:
-    out = run_job("src/sparksql_write.sql", mocks=[SOURCE], params=PARAMS, base=DATA)
+    out = run_job(TOPN_SQL, mocks=[SOURCE], params=PARAMS, base=DATA)
     assert out.num_rows == 5
     assert out.schema.field("title_rank").type == pa.int64()  # what the query returns, no table to cast to
     assert sorted(out.column("view_hours").to_pylist()) == [0.25, 0.75, 1.0, 3.5, 3.5]
@@ -130,7 +133,7 @@ def test_builtin_parameters_come_from_date(tmp_path: Path) -> None:
 
 
 def test_every_run_is_isolated(tmp_path: Path) -> None:
-    run_job("src/sparksql_write.sql", mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
+    run_job(TOPN_SQL, mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
     write(tmp_path, {"q.sql": "SELECT * FROM foo.dataflow_sample_results"})
     with pytest.raises(SqlError, match="Table 'foo.dataflow_sample_results' does not exist"):
         run_job("q.sql", base=tmp_path)
@@ -141,7 +144,7 @@ def test_a_mock_missing_a_column_the_query_needs_names_the_mock_and_its_columns(
         "src/mocks/some_db.source_table.yaml": "table: some_db.source_table\ncolumns:\n"
         "  - {name: title_id, type: int}\n  - {name: country_code, type: string}\n  - {name: date, type: date}\n"
         "rows:\n  - [1, US, 2022-01-01]\n",
-        "src/job.sql": (DATA / "src" / "sparksql_write.sql").read_text(),
+        "src/job.sql": TOPN_SQL.read_text(),
     })
     with pytest.raises(SqlError) as info:
         run_job("src/job.sql", mocks=[SOURCE], params=PARAMS, base=tmp_path, target=DATA / EXPECTED)

@@ -17,10 +17,13 @@ from click.testing import CliRunner
 
 from towpath.cli.main import cli
 from towpath.project import Project
+from towpath.samples.recipe import TEMPLATES
 from towpath.testing import generate_mock, load_mock, validate_mocks, validate_project
 from towpath.testing.types import arrow_type, iceberg_schema, parse_type
 
 DATA = Path(__file__).parent / "data" / "topn"
+TOPN_SQL = TEMPLATES / "spark-sql" / "src" / "sparksql_write.sql"
+"""The spark-sql recipe's transform itself: the harness is tested on the SQL users get."""
 
 ALL_TYPES = [
     ("b", "boolean"), ("i", "int"), ("l", "long"), ("f", "float"), ("d", "double"), ("dec", "decimal(10,2)"),
@@ -143,7 +146,7 @@ def test_project_validate_finds_syntax_errors_unknown_tables_and_columns_in_one_
     load_source_table(project, rows_per_day=2_000)
     folder = project.root / "wf"
     shutil.copytree(DATA / "src", folder / "src")
-    sql = (DATA / "src" / "sparksql_write.sql").read_text()
+    sql = TOPN_SQL.read_text()
     (folder / "src" / "write.sql").write_text(
         sql.replace("        , country_code\n        , ROUND", "        , countrycode\n        , ROUND", 1)
         .replace("FROM ${SOURCE_TABLE}", "FROM some_db.sauce_table")
@@ -172,7 +175,7 @@ def test_project_validate_knows_tables_from_the_workflows_ddl_and_mocks(project:
     # Nothing exists in the catalog yet: the target comes from the DDL, the source from its mock.
     folder = project.root / "wf"
     shutil.copytree(DATA / "src", folder / "src")
-    shutil.copy(DATA / "src" / "sparksql_write.sql", folder / "src" / "write.sql")
+    shutil.copy(TOPN_SQL, folder / "src" / "write.sql")
     (folder / "ddl.sql").write_text(DDL)
     (folder / "main.sch.yaml").write_text(WORKFLOW.replace("  - job: {id: broken, type: sql, script: src/broken.sql}\n",
                                                            ""))
@@ -214,6 +217,7 @@ def test_project_test_runs_every_workflow_folder_through_the_pytest_plugin(proje
     good, bad = project.root / "good", project.root / "bad"
     for folder in (good, bad):
         shutil.copytree(DATA / "src", folder / "src")
+        shutil.copy(TOPN_SQL, folder / "src" / "sparksql_write.sql")
         (folder / "main.sch.yaml").write_text("id: x\nsteps: []\n")
         (folder / "src" / "test_sparksql_write.py").write_text(PASSING)
     expected = bad / "src" / "mocks" / "foo.dataflow_sample_results.yaml"
