@@ -321,12 +321,23 @@ WriteJob = Annotated[
 
 
 class _StepBase(_Model):
-    """A `- job:` or `- template:` entry."""
+    """A `- job:` or `- template:` entry: one key whose value is the job or template."""
+
+    KEY: ClassVar[str]
+    """The step's YAML key (`job` or `template`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and cls.KEY in data:
+            return {**data, cls.KEY: normalize_job(data[cls.KEY])}
+        return data
 
     @property
     def node(self) -> Node:
         """The job or template inside the step."""
-        raise TypeError  # every concrete step overrides this  # pragma: no cover
+        node: Node = getattr(self, self.KEY)
+        return node
 
     @property
     def id(self) -> str:
@@ -344,18 +355,8 @@ class _StepBase(_Model):
 class WriteJobStep(_StepBase):
     """A `- job:` inside a WAP template's `write_jobs` (sql or python)."""
 
+    KEY: ClassVar[str] = "job"
     job: WriteJob
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalize(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "job" in data:
-            return {**data, "job": normalize_job(data["job"])}
-        return data
-
-    @property
-    def node(self) -> SqlJobSpec | PythonJobSpec:
-        return self.job
 
 
 class WapSpec(_Node):
@@ -375,35 +376,15 @@ class WapSpec(_Node):
 class JobStep(_StepBase):
     """`- job: {...}`."""
 
+    KEY: ClassVar[str] = "job"
     job: Job
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalize(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "job" in data:
-            return {**data, "job": normalize_job(data["job"])}
-        return data
-
-    @property
-    def node(self) -> Job:
-        return self.job
 
 
 class TemplateStep(_StepBase):
     """`- template: {...}` (today: `type: wap`)."""
 
+    KEY: ClassVar[str] = "template"
     template: WapSpec
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalize(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "template" in data:
-            return {**data, "template": normalize_job(data["template"])}
-        return data
-
-    @property
-    def node(self) -> WapSpec:
-        return self.template
 
 
 def _step_kind(data: Any) -> str | None:
