@@ -69,6 +69,15 @@ class UnknownNameError(TowpathError):
         self.kind, self.name, self.known = kind, name, known
 
 
+class NotInstalledError(TowpathError):
+    """An implementation needs an optional dependency that is not installed; names the pip extra."""
+
+    def __init__(self, kind: str, name: str, *, extra: str, missing: str | None = None) -> None:
+        needs = f" needs the Python package '{missing}'" if missing else " needs an optional dependency"
+        super().__init__(f"The {kind} '{name}'{needs}: pip install 'towpath[{extra}]'")
+        self.kind, self.name, self.extra, self.missing = kind, name, extra, missing
+
+
 class CatalogError(TowpathError):
     """Something about Iceberg tables, namespaces, branches or metadata went wrong."""
 
@@ -122,3 +131,21 @@ class ConnectorError(TowpathError):
 
 class TransientError(TowpathError):
     """A failure worth retrying (HTTP 5xx, connection reset, commit conflict)."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first non-blank line of an error's message, plus any "did you mean"/"candidate" hint lines.
+
+    Engines and drivers put a multi-line report into one exception; a CLI line
+    wants the headline and the suggestion, not the context dump.
+
+    >>> first_line(ValueError("Binder Error: no column x\\n\\nLINE 1: select x\\nDid you mean 'y'?"))
+    "Binder Error: no column x Did you mean 'y'?"
+    >>> first_line(KeyError())
+    'KeyError'
+    """
+    lines = [ln for ln in str(err).splitlines() if ln.strip()]
+    if not lines or lines == ["''"]:
+        return type(err).__name__
+    hint = [ln.strip() for ln in lines[1:] if ln.strip().lower().startswith(("candidate", "did you mean"))]
+    return " ".join([lines[0], *hint])
