@@ -37,7 +37,7 @@ def spark_unit_test(sample: Path, spark_master: str = "local[2]") -> float:
     from towpath.config.project import EngineConfig, ProjectConfig, SparkConfig, SqlCatalogConfig
     from towpath.project import Project
     from towpath.testing import assert_rows_equal, load_mock
-    from towpath.testing.harness import builtin_params
+    from towpath.testing.harness import job_params
 
     started = time.perf_counter()
     mocks = sample / "src" / "mocks"
@@ -52,7 +52,7 @@ def spark_unit_test(sample: Path, spark_master: str = "local[2]") -> float:
         project.catalog.ensure_namespace("foo")
         project.catalog.iceberg.create_table(expected.table, expected.data.schema)
         project.engine.register(source.table, source.data)
-        params = builtin_params({"TARGET_DB": "foo", "TARGET_TABLE": "dataflow_sample_results",
+        params = job_params({"TARGET_DB": "foo", "TARGET_TABLE": "dataflow_sample_results",
                                  "SOURCE_TABLE": source.table, "DATE": DATE})
         script = sample / "src" / "sparksql_write.sql"
         with warnings.catch_warnings():

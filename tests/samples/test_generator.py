@@ -22,11 +22,13 @@ from towpath.samples import (
     sanitize_user,
 )
 from towpath.workflows.loader import load_workflow
+from towpath.workflows.params import builtin_params
 from towpath.workflows.spec import BackfillSpec, DailySpec, WorkflowSpec
 
 RUNNABLE = [name for name, recipe in RECIPES.items() if recipe.runnable]
 TRANSFORMS = {"sql": "sql_write.sql", "spark-sql": "sparksql_write.sql", "python": "python_write.py", "pyspark": "pyspark_write.py"}
-RUN = {"EXECUTION_DATE": "2022-01-01", "DATE": "2022-01-01", "EXECUTION_TIMEZONE": "UTC", "username": USER, "CATALOG": "c", "RUN_ID": "r"}
+RUN = builtin_params(execution_date="2022-01-01", timezone="UTC", catalog="c", run_id="r")
+"""What the runner hands the loader for one run (the same function assembles it)."""
 
 
 def files_under(folder: Path) -> list[str]:

@@ -9,12 +9,11 @@ import pytest
 
 from towpath.errors import ParameterError, SpecError
 from towpath.workflows.loader import job_params, load_workflow, resolve_params
+from towpath.workflows.params import builtin_params
 from towpath.workflows.spec import BackfillSpec, DailySpec, WorkflowSpec
 
-RUN = {
-    "EXECUTION_DATE": "2024-01-02", "DATE": "2024-01-02", "EXECUTION_TIMEZONE": "UTC",
-    "CATALOG": "prodhive", "username": "ana", "RUN_ID": "r1",
-}
+RUN = builtin_params(execution_date="2024-01-02", timezone="UTC", catalog="prodhive", run_id="r1")
+"""What the runner hands the loader for one run (the same function assembles it)."""
 
 MAIN = """\
 id: dataflow_sample
@@ -70,7 +69,7 @@ def test_the_example_loads_with_every_parameter_resolved(tmp_path):
     assert isinstance(spec, WorkflowSpec) and spec.id == "dataflow_sample" and spec.type == "main"
     assert spec.path == (tmp_path / "main.sch.yaml").resolve()
     meta = spec.node("metadata")
-    assert meta.table == "prodhive/foo/dataflow_sample_results" and meta.owner == "ana" and meta.lifetime == 123
+    assert meta.table == "prodhive/foo/dataflow_sample_results" and meta.owner == RUN["username"] and meta.lifetime == 123
     wap = spec.node("wap")
     assert wap.tables == ["foo.dataflow_sample_results"]
     assert wap.write_jobs[0].job.target == "foo.dataflow_sample_results"

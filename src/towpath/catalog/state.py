@@ -140,6 +140,15 @@ class RunDetail:
     audits: list[AuditRecord]
 
 
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """A fresh run id, `YYYYMMDDTHHMMSS-xxxxxx` (sortable by start).
+
+    The runner allocates it before loading the workflow, so `${RUN_ID}` resolves
+    like every other built-in; `start_run(run_id=...)` records it.
+    """
+    return f"{now or _now():%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
 class RunStore:
     """Records runs, job runs and audit results; safe for several processes at once."""
 
@@ -159,11 +168,13 @@ class RunStore:
         params: dict[str, str] | None = None,
         execution_date: str | None = None,
         parent_run_id: str | None = None,
+        run_id: str | None = None,
     ) -> str:
-        """Record a run as `running`; returns its id (`YYYYMMDDTHHMMSS-xxxxxx`, sortable by start)."""
+        """Record a run as `running`; returns its id (`new_run_id()`, unless the caller allocated one)."""
         now = _now()
+        given = run_id
         while True:
-            run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+            run_id = given or new_run_id(now)
             try:
                 with self._write() as db:
                     db.execute(
@@ -174,6 +185,8 @@ class RunStore:
                     )
                 return run_id
             except sqlite3.IntegrityError:  # 1 in 16 million in the same second: draw again
+                if given:
+                    raise CatalogError(f"run id '{given}' is already recorded") from None
                 continue
 
     def finish_run(self, run_id: str, status: str, *, error: str | None = None) -> None:

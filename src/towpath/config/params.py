@@ -1,7 +1,8 @@
 """`${VAR}` substitution with errors that say which variable and where.
 
-Layers, lowest first: project params < workflow params < command line (`-p`)
-< built-ins computed per run. `$${X}` escapes a literal `${X}`.
+Which parameters exist and which layer wins is the workflows room's business
+(`towpath.workflows.params`: project params < built-ins < workflow params <
+command line `-p` < step parameters). `$${X}` escapes a literal `${X}`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from towpath.testing.check import MockProblem, MockReport, validate_mocks
     from towpath.testing.compare import assert_rows_equal, rows_diff
     from towpath.testing.generate import generate_mock, write_mock
-    from towpath.testing.harness import builtin_params, run_job, sandbox, to_arrow
+    from towpath.testing.harness import job_params, run_job, sandbox, to_arrow
     from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
     from towpath.testing.runner import find_test_folders, run_project_tests
     from towpath.testing.types import arrow_type, iceberg_schema, parse_type, type_string
@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "rows_diff": "towpath.testing.compare",
     "generate_mock": "towpath.testing.generate",
     "write_mock": "towpath.testing.generate",
-    "builtin_params": "towpath.testing.harness",
+    "job_params": "towpath.testing.harness",
     "run_job": "towpath.testing.harness",
     "sandbox": "towpath.testing.harness",
     "to_arrow": "towpath.testing.harness",
@@ -69,11 +69,11 @@ __all__ = [
     "Problem",
     "arrow_type",
     "assert_rows_equal",
-    "builtin_params",
     "dump_mock",
     "find_test_folders",
     "generate_mock",
     "iceberg_schema",
+    "job_params",
     "load_mock",
     "parse_mock",
     "parse_type",

@@ -42,7 +42,7 @@ from towpath.testing.mocks import Mock, load_mock
 if TYPE_CHECKING:
     from towpath.project import Project
 
-__all__ = ["MockInput", "builtin_params", "run_job", "sandbox"]
+__all__ = ["MockInput", "job_params", "run_job", "sandbox"]
 
 MockInput = Mock | str | Path
 """A mock given as a loaded `Mock` or as a file path (relative to `base`)."""
@@ -85,7 +85,7 @@ def run_job(
             target_table = expected.table
         else:
             target_table = str(target).lower()
-    resolved = builtin_params(params or {})
+    resolved = job_params(params or {})
     is_python = callable(job) or (":" in str(job) and not str(job).endswith(".sql"))
     script = None if is_python else _Script.load(folder / str(job), resolved, dialect)
     with sandbox(loaded, dialect=dialect, writes=script.writes if script else ()) as project:
@@ -107,19 +107,25 @@ def _with_mock_columns(exc: SqlError, mocks: Sequence[Mock]) -> SqlError:
     return SqlError(f"{exc.msg} [mocks: {listing}]", file=exc.file, line=exc.line)
 
 
-def builtin_params(params: Mapping[str, str]) -> dict[str, str]:
-    """`params` plus the per-run built-ins a workflow run would define, derived from `DATE`."""
-    out = {k: str(v) for k, v in params.items()}
-    date = out.get("DATE") or out.get("EXECUTION_DATE")
-    if date:
-        out.setdefault("DATE", date)
-        out.setdefault("EXECUTION_DATE", date)
-        out.setdefault("DATE_NODASH", date.replace("-", ""))
-    out.setdefault("EXECUTION_TIMEZONE", "UTC")
-    out.setdefault("RUN_ID", "unit-test")
-    out.setdefault("username", "unit-test")
-    out.setdefault("CATALOG", "towpath")
-    return out
+def job_params(params: Mapping[str, str]) -> dict[str, str]:
+    """`params` over the built-ins a workflow run of `DATE` defines (`towpath.workflows.params.builtin_params`).
+
+    The date is `params["DATE"]` (or `EXECUTION_DATE`, else today); `CATALOG` is
+    the sandbox project's name and `RUN_ID` is `unit-test`.
+    """
+    from towpath.workflows.params import builtin_params, parse_date
+
+    given = {k: str(v) for k, v in params.items()}
+    raw = given.get("DATE") or given.get("EXECUTION_DATE")
+    date = parse_date(raw, field="params.DATE").isoformat() if raw else dt.date.today().isoformat()
+    builtins = builtin_params(
+        execution_date=date, timezone=given.get("EXECUTION_TIMEZONE", "UTC"), catalog=SANDBOX_NAME, run_id="unit-test",
+    )
+    return {**builtins, **given}
+
+
+SANDBOX_NAME = "unit-test"
+"""`name` of every throwaway project (so `${CATALOG}` is `unit-test` in unit tests)."""
 
 
 @contextmanager
@@ -136,7 +142,7 @@ def sandbox(
 
     root = Path(tempfile.mkdtemp(prefix="towpath-test-"))
     config = ProjectConfig(
-        name="unit-test",
+        name=SANDBOX_NAME,
         # `sqlite://` is SQLAlchemy's in-memory database: creating a table costs ~10 ms instead of
         # ~500 ms of fsyncs in a file. It lives per thread, which is fine: a job runs in one thread.
         catalog=SqlCatalogConfig(uri="sqlite://"),

@@ -122,8 +122,8 @@ class _Checker:
         config = self.project.config
         params = {
             **config.params,
-            **builtin_params(execution_date=dt.date.today().isoformat(), timezone=config.timezone, catalog="towpath"),
-            "RUN_ID": "validate",
+            **builtin_params(execution_date=dt.date.today().isoformat(), timezone=config.timezone,
+                             catalog=config.name, run_id="validate"),
         }
         try:
             spec = load_workflow(path, params, strict=False)

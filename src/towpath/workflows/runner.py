@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from towpath.errors import SpecError, TowpathError
+from towpath.errors import ParameterError, SpecError, TowpathError
 from towpath.workflows.context import RunContext
-from towpath.workflows.params import builtin_params, execution_date_from
+from towpath.workflows.params import PER_RUN_BUILTINS, builtin_params, execution_date_from, zone
 from towpath.workflows.results import DryRun, DryRunStep, JobResult, RunResult
 
 if TYPE_CHECKING:
@@ -21,26 +21,41 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def outer_params(project: Project, *, date: str | None, params: Mapping[str, str] | None) -> tuple[str, dict[str, str], dict[str, str]]:
-    """(execution date, project params + built-ins, command-line params) for one run."""
+def outer_params(
+    project: Project, *, date: str | None, params: Mapping[str, str] | None, run_id: str
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(execution date, project params + built-ins, command-line params) for one run.
+
+    `-p DATE=`/`-p EXECUTION_DATE=` choose the run's date (they are consumed here);
+    the other per-run built-ins cannot be set from the command line.
+    """
     cli = dict(params or {})
+    for name in PER_RUN_BUILTINS:
+        if name in cli and name not in ("DATE", "EXECUTION_DATE"):
+            raise ParameterError(f"'{name}' is computed for every run and cannot be set", field=f"-p {name}")
     timezone = cli.get("EXECUTION_TIMEZONE") or project.config.timezone
+    try:
+        zone(timezone)
+    except ParameterError as exc:
+        raise ParameterError(exc.msg, field="-p EXECUTION_TIMEZONE" if "EXECUTION_TIMEZONE" in cli else "timezone") from None
     execution_date = execution_date_from(date, cli, timezone)
     base = {
         **project.config.params,
-        **builtin_params(execution_date=execution_date, timezone=timezone, catalog=project.config.name),
+        **builtin_params(execution_date=execution_date, timezone=timezone, catalog=project.config.name, run_id=run_id),
     }
     cli.pop("DATE", None)
     cli.pop("EXECUTION_DATE", None)
     return execution_date, base, cli
 
 
-def load_main(project: Project, path: Path, *, date: str | None, params: Mapping[str, str] | None) -> tuple[Any, str]:
+def load_main(
+    project: Project, path: Path, *, date: str | None, params: Mapping[str, str] | None, run_id: str
+) -> tuple[Any, str]:
     """Load a main workflow with every parameter layer applied; refuse daily/backfill files."""
     from towpath.workflows.loader import load_workflow
     from towpath.workflows.spec import WorkflowSpec
 
-    execution_date, base, cli = outer_params(project, date=date, params=params)
+    execution_date, base, cli = outer_params(project, date=date, params=params, run_id=run_id)
     spec = load_workflow(path, base, cli_params=cli)
     if not isinstance(spec, WorkflowSpec):
         kind = getattr(spec, "type", "?")
@@ -61,14 +76,21 @@ def run_workflow(
     parent_run_id: str | None = None,
     engine: Engine | None = None,
 ) -> RunResult | DryRun:
-    """Run the main workflow at `path` once for `date`; every run and job run is recorded."""
-    spec, execution_date = load_main(project, path, date=date, params=params)
+    """Run the main workflow at `path` once for `date`; every run and job run is recorded.
+
+    The run id is allocated before the workflow is loaded, so `${RUN_ID}` resolves
+    like every other built-in.
+    """
+    from towpath.catalog.state import new_run_id
+
+    run_id = new_run_id()
+    spec, execution_date = load_main(project, path, date=date, params=params, run_id=run_id)
     if dry_run:
         return plan(project, spec, path, execution_date)
     store = project.state
-    run_id = store.start_run(
+    store.start_run(
         spec.id, kind=kind, params=dict(spec.resolved_params), execution_date=execution_date,
-        parent_run_id=parent_run_id,
+        parent_run_id=parent_run_id, run_id=run_id,
     )
     own_engine = engine is None
     engine = engine or project.new_engine()

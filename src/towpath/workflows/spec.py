@@ -26,10 +26,12 @@ from towpath.audits.spec import AuditSpec
 from towpath.config.base import Spec
 from towpath.config.project import NotificationsConfig
 from towpath.errors import SpecError
+from towpath.workflows.params import BUILTINS, PER_RUN_BUILTINS
 
 __all__ = [
     "BUILTINS",
     "JOB_TYPES",
+    "PER_RUN_BUILTINS",
     "WRITE_JOB_TYPES",
     "AuditJobSpec",
     "AuditSpec",
@@ -55,11 +57,6 @@ __all__ = [
     "normalize_job",
 ]
 
-BUILTINS = ("EXECUTION_DATE", "EXECUTION_TIMEZONE", "CATALOG", "username", "DATE", "RUN_ID")
-"""Parameters the runner computes for every run (plus `DATE_NODASH`)."""
-
-PER_RUN_BUILTINS = ("EXECUTION_DATE", "DATE", "RUN_ID")
-"""Built-ins a workflow's `params:` may not redefine: they change with every run."""
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, `_`, `.` and `-`.")]
