@@ -1,23 +1,32 @@
 # Two commands from a fresh clone: `make demo` and `make test`.
+# `make demo` installs the package with its default dependencies only (well under 400 MB);
+# `make test` adds every extra and the dev tools. Each install has its own stamp, so running
+# the demo after the tests (or the other way round) installs only what is missing.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: demo test install services bench lint clean
+.PHONY: demo test install install-demo services bench lint clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
 
-install: $(STAMP)
+$(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
 
-demo: $(STAMP)
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e ".[dev]"
+	touch $@ $(VENV)/.installed-demo
+
+install-demo: $(VENV)/.installed-demo
+install: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/python -m towpath.demo
 
-test: $(STAMP) services
+test: $(VENV)/.installed-dev services
 	$(BIN)/python -m pytest -q
 
 # Real components the tests start themselves: PostgreSQL ships with the machine
@@ -31,10 +40,10 @@ services:
 	  else echo "note: mariadb-server is not installed; the MySQL tests will be skipped"; fi; \
 	fi
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 

@@ -19,6 +19,9 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m towpath.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--keep", metavar="DIR", help="Create the project in DIR and keep it (default: a temp folder).")
+    parser.add_argument(
+        "--force", action="store_true", help="With --keep: write into DIR even if it is not empty (overwrites the demo's files)."
+    )
     parser.add_argument("--rows", type=int, default=200_000, help="Source sessions per day (default 200000).")
     parser.add_argument("--date", default="2022-01-01")
     args = parser.parse_args(argv)
@@ -28,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     from towpath.project import Project
     from towpath.samples import load_source_table, recipe_path
 
+    if args.keep and not args.force and _has_files(Path(args.keep)):
+        render.err_console.print(
+            f"[red]error:[/red] {args.keep} is not empty: the demo would overwrite files in it. "
+            "Pick a new or empty folder, or pass --force."
+        )
+        return 1
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="towpath-demo-"))
     try:
         project = Project.init(folder, name="towpath-demo", exist_ok=True)
@@ -58,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _has_files(folder: Path) -> bool:
+    """True for a non-empty folder, and for a path that is a file (never written over either)."""
+    return folder.is_file() or (folder.is_dir() and any(folder.iterdir()))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import sqlglot
 import sqlglot.expressions as exp
 
-from towpath.errors import PipelineError
+from towpath.errors import NotInstalledError, PipelineError
 from towpath.pipeline._cast import parse_type, try_cast
 from towpath.pipeline.errors import PipelineDefinitionError
 from towpath.pipeline.processor import Processor, ProcessorContext
@@ -221,6 +221,10 @@ class Dedupe(_Named):
         super().open(ctx)
         import duckdb
 
+        try:  # numpy's searchsorted: the one thing Arrow cannot do here; not a default dependency
+            import numpy  # noqa: F401
+        except ImportError:
+            raise NotInstalledError("transform", "Dedupe", extra="dedupe", missing="numpy") from None
         self._con = duckdb.connect()
         self._runs: list[Any] = []
 

@@ -3,7 +3,7 @@
 About 190 real ISO country codes with skewed audience sizes, thousands of
 titles with Zipf-like popularity (a few hits, a long tail), sessions spread
 over days, a little dirt (null title ids, zero or negative hours) for the
-transform to ignore. Deterministic for a seed and date; vectorised with numpy.
+transform to ignore. Deterministic for a seed and date; vectorised in DuckDB, no numpy.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-import numpy as np
 import pyarrow as pa
 
 _COUNTRY_BLOCK = (
@@ -39,8 +38,49 @@ SCHEMA = pa.schema(
     ]
 )
 
-DEVICES = np.array(["tv", "mobile", "tablet", "browser", "console"])
+DEVICES: tuple[str, ...] = ("tv", "mobile", "tablet", "browser", "console")
 TITLE_ID_BASE = 10_000_000
+
+# One query draws every column of a day. `u(k)` is a uniform in [0, 1) from a 64-bit hash of
+# (seed, day, row, k): counter-based, so the result does not depend on DuckDB's thread count.
+_DAY_SQL = """
+WITH countries AS (
+  SELECT unnest($codes) AS code, unnest($starts) AS start, unnest($counts) AS n,
+         unnest(range(len($codes))) AS ci
+), sessions AS (
+  SELECT code, ci, start + unnest(range(n)) AS i FROM countries
+), draws AS (
+  SELECT i, code,
+    hash($seed, $day, i, 1) / 18446744073709551616.0 AS u1,
+    hash($seed, $day, i, 2) / 18446744073709551616.0 AS u2,
+    hash($seed, $day, i, 3) / 18446744073709551616.0 AS u3,
+    hash($seed, $day, i, 4) / 18446744073709551616.0 AS u4,
+    hash($seed, $day, i, 5) / 18446744073709551616.0 AS u5,
+    hash($seed, $day, i, 6) AS h6, hash($seed, $day, i, 7) AS h7,
+    hash($seed, $day, ci, -1) % $titles AS shift
+  FROM sessions
+), ranked AS (
+  SELECT *,
+    -- Zipf-like popularity P(rank k) ~ 1/k^1.1 by inverting the continuous power law's CDF.
+    least(floor(pow(1 - u1 * (1 - pow($titles + 1, -0.1)), -10))::BIGINT - 1, $titles - 1) AS rank,
+    -- a Gamma(1.6, 0.9)-like session length: the sum of two exponentials with mean 1.44 h
+    round(-0.9 * (ln(1 - u2) + 0.6 * ln(1 - u3)), 3) AS hours
+  FROM draws
+)
+SELECT
+  $session_base + i AS session_id,
+  (1 + h6 % 49999999)::BIGINT AS profile_id,
+  -- the top 20 are global hits; the long tail is shuffled per country so top lists differ
+  CASE WHEN u5 < 0.002 THEN NULL
+       ELSE $title_base + (CASE WHEN rank < 20 THEN rank ELSE (rank + shift) % $titles END) * 7 + 1 END
+    AS title_id,
+  code AS country_code,
+  $devices[(1 + h7 % len($devices))::BIGINT] AS device_type,
+  CASE WHEN u4 < 0.003 THEN -hours WHEN u4 < 0.006 THEN 0.0 ELSE hours END AS view_hours,
+  $date AS date
+FROM ranked
+ORDER BY i
+"""
 
 
 def generate_viewing_day(
@@ -51,43 +91,27 @@ def generate_viewing_day(
     seed: int = 42,
     min_sessions_per_country: int = 400,
 ) -> pa.Table:
-    """One day of sessions as an Arrow table with `SCHEMA`."""
+    """One day of sessions as an Arrow table with `SCHEMA`, drawn by one vectorised DuckDB query.
+
+    >>> generate_viewing_day("2022-01-01", 1_000).num_rows >= 190 * 400
+    True
+    """
+    import duckdb
+
     day = dt.date.fromisoformat(date) if isinstance(date, str) else date
-    rng = np.random.default_rng([seed, day.toordinal()])
-    n_countries = len(COUNTRY_CODES)
     # Audience sizes fall off with rank; every country gets enough sessions for a top 100.
-    weights = 1.0 / np.arange(1, n_countries + 1) ** 0.9
-    per_country = np.maximum(
-        np.floor(weights / weights.sum() * max(rows - min_sessions_per_country * n_countries, 0)).astype(np.int64),
-        0,
-    ) + min_sessions_per_country
-    total = int(per_country.sum())
-    country_idx = np.repeat(np.arange(n_countries), per_country)
-    # Zipf-like popularity: P(title k) ~ 1/k^1.1, shuffled per country so top lists differ by country.
-    popularity = 1.0 / np.arange(1, titles + 1) ** 1.1
-    popularity /= popularity.sum()
-    rank_draw = rng.choice(titles, size=total, p=popularity)
-    country_shift = rng.integers(0, titles, size=n_countries)
-    local_rank = np.where(rank_draw < 20, rank_draw, (rank_draw + country_shift[country_idx]) % titles)
-    title_id = (TITLE_ID_BASE + local_rank * 7 + 1).astype(np.int32)
-    hours = np.round(rng.gamma(shape=1.6, scale=0.9, size=total), 3)
-    dirt = rng.random(total)
-    hours = np.where(dirt < 0.003, -hours, np.where(dirt < 0.006, 0.0, hours))
-    title_null = rng.random(total) < 0.002
-    session_base = day.toordinal() * 10_000_000
-    table = pa.table(
-        {
-            "session_id": pa.array(session_base + np.arange(total), pa.int64()),
-            "profile_id": pa.array(rng.integers(1, 50_000_000, size=total), pa.int64()),
-            "title_id": pa.array(title_id, pa.int32(), mask=title_null),
-            "country_code": pa.array(np.asarray(COUNTRY_CODES)[country_idx]),
-            "device_type": pa.array(DEVICES[rng.integers(0, len(DEVICES), size=total)]),
-            "view_hours": pa.array(hours, pa.float64()),
-            "date": pa.array(np.full(total, day.toordinal() - dt.date(1970, 1, 1).toordinal(), np.int32), pa.date32()),
-        },
-        schema=SCHEMA,
-    )
-    return table
+    weights = [1.0 / rank**0.9 for rank in range(1, len(COUNTRY_CODES) + 1)]
+    spread = max(rows - min_sessions_per_country * len(COUNTRY_CODES), 0)
+    counts = [int(w / sum(weights) * spread) + min_sessions_per_country for w in weights]
+    starts = [sum(counts[:k]) for k in range(len(counts))]
+    params = {
+        "codes": list(COUNTRY_CODES), "starts": starts, "counts": counts, "seed": seed,
+        "day": day.toordinal(), "titles": titles, "session_base": day.toordinal() * 10_000_000,
+        "title_base": TITLE_ID_BASE, "devices": list(DEVICES), "date": day,
+    }
+    with duckdb.connect() as con:
+        drawn = con.sql(_DAY_SQL, params=params).to_arrow_table()
+    return pa.Table.from_arrays([drawn.column(f.name).cast(f.type) for f in SCHEMA], schema=SCHEMA)
 
 
 def generate_viewing_days(dates: Iterable[dt.date | str], rows_per_day: int = 200_000, *, seed: int = 42) -> pa.Table:

@@ -28,6 +28,7 @@ import difflib
 import json
 import math
 import re
+import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
@@ -547,6 +547,16 @@ def dump_mock(
     return "\n".join(lines) + "\n"
 
 
+def _float32_text(number: float) -> str:
+    """The shortest decimal that reads back to the same float32, in `repr` form (`0.1`, `100000.0`)."""
+    single = struct.unpack("f", struct.pack("f", number))[0]
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        text = f"{single:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            return repr(float(text))
+    return repr(single)
+
+
 def format_value(value: Any, kind: IcebergType) -> str:
     """One value as YAML flow text that `to_python` reads back to the same value."""
     if value is None:
@@ -562,7 +572,7 @@ def format_value(value: Any, kind: IcebergType) -> str:
         if math.isinf(number):
             return ".inf" if number > 0 else "-.inf"
         # float32 values print in their own shortest form (0.1, not 0.10000000149011612).
-        text = str(np.float32(number)) if isinstance(kind, FloatType) else repr(number)
+        text = _float32_text(number) if isinstance(kind, FloatType) else repr(number)
         return text if any(ch in text for ch in ".en") else f"{text}.0"
     if isinstance(kind, DecimalType):
         return f'"{decimal.Decimal(value):f}"'
