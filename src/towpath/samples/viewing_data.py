@@ -42,7 +42,7 @@ DEVICES: tuple[str, ...] = ("tv", "mobile", "tablet", "browser", "console")
 TITLE_ID_BASE = 10_000_000
 
 # One query draws every column of a day. `u(k)` is a uniform in [0, 1) from a 64-bit hash of
-# (seed, day, row, k): counter-based, so the result does not depend on DuckDB's thread count.
+# (seed, day, 8 * row + k): counter-based, so the result does not depend on DuckDB's thread count.
 _DAY_SQL = """
 WITH countries AS (
   SELECT unnest($codes) AS code, unnest($starts) AS start, unnest($counts) AS n,
@@ -51,13 +51,13 @@ WITH countries AS (
   SELECT code, ci, start + unnest(range(n)) AS i FROM countries
 ), draws AS (
   SELECT i, code,
-    hash($seed, $day, i, 1) / 18446744073709551616.0 AS u1,
-    hash($seed, $day, i, 2) / 18446744073709551616.0 AS u2,
-    hash($seed, $day, i, 3) / 18446744073709551616.0 AS u3,
-    hash($seed, $day, i, 4) / 18446744073709551616.0 AS u4,
-    hash($seed, $day, i, 5) / 18446744073709551616.0 AS u5,
-    hash($seed, $day, i, 6) AS h6, hash($seed, $day, i, 7) AS h7,
-    hash($seed, $day, ci, -1) % $titles AS shift
+    hash($seed, $day, i * 8 + 1) / 18446744073709551616.0 AS u1,
+    hash($seed, $day, i * 8 + 2) / 18446744073709551616.0 AS u2,
+    hash($seed, $day, i * 8 + 3) / 18446744073709551616.0 AS u3,
+    hash($seed, $day, i * 8 + 4) / 18446744073709551616.0 AS u4,
+    hash($seed, $day, i * 8 + 5) / 18446744073709551616.0 AS u5,
+    hash($seed, $day, i * 8 + 6) AS h6, hash($seed, $day, i * 8 + 7) AS h7,
+    hash($seed, $day, ci * 8 - 1) % $titles AS shift
   FROM sessions
 ), ranked AS (
   SELECT *,
