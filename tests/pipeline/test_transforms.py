@@ -78,6 +78,16 @@ def test_validate_routes_bad_rows_with_every_reason_and_keeps_the_good_ones(tmp_
     assert stats.processor("validate").rows_error == 5 and stats.rows_error == 5
 
 
+def test_raw_text_is_validated_as_numbers_and_required_names_only_the_missing_columns() -> None:
+    raw = pa.table({"id": ["1", "2", None, "4"], "email": ["a@b.c", "", None, "d@e.f"],
+                    "amount": ["10.5", "-1", "ten", "7"]})
+    validate = Validate(Required("id", "email"), Range("amount", min=0))
+    good, pipeline = run(raw, validate)
+    assert good.column("id").to_pylist() == ["1", "4"]
+    reasons = pipeline.errors.table().column("reason").to_pylist()
+    assert reasons == ["required: email; range: amount in [0, inf]", "required: id, email; range: amount in [0, inf]"]
+
+
 def test_custom_checks_vectorised_and_per_row_and_a_callback_error_sink() -> None:
     routed: list[pa.Table] = []
     table = pa.table({"lo": [1, 5, 3], "hi": [2, 4, 3]})

@@ -136,8 +136,8 @@ def _file_sink(path: Path | str, name: str) -> Sink:
     return sink
 
 
-def join_reasons(parts: list[pa.Array]) -> pa.Array:
-    """Join per-row reason arrays with '; ', skipping nulls (null where every part is null).
+def join_reasons(parts: list[pa.Array], sep: str = "; ") -> pa.Array:
+    """Join per-row reason arrays with `sep`, skipping nulls (null where every part is null).
 
     pyarrow's `binary_join_element_wise(..., null_handling="skip")` drops rows
     whose inputs are all null (pyarrow 26), so we fold pairwise instead.
@@ -146,6 +146,6 @@ def join_reasons(parts: list[pa.Array]) -> pa.Array:
 
     result = parts[0]
     for part in parts[1:]:
-        both = pc.binary_join_element_wise(result, part, pa.scalar("; "))
+        both = pc.binary_join_element_wise(result, part, pa.scalar(sep))
         result = pc.if_else(pc.is_null(result), part, pc.if_else(pc.is_null(part), result, both))
     return result

@@ -35,6 +35,10 @@ class Rule(ABC):
     def mask(self, batch: pa.RecordBatch) -> pa.Array:
         """A boolean array, True where the row passes."""
 
+    def reasons(self, batch: pa.RecordBatch, mask: pa.Array) -> pa.Array:
+        """Per row, what it broke (null where it passed); `reason` for every failing row by default."""
+        return pc.if_else(mask, None, self.reason)
+
     def _column(self, batch: pa.RecordBatch, column: str) -> pa.Array:
         index = batch.schema.get_field_index(column)
         if index < 0:
@@ -58,6 +62,15 @@ class Required(Rule):
         return f"required: {', '.join(self.columns)}"
 
     def mask(self, batch: pa.RecordBatch) -> pa.Array:
+        return reduce(pc.and_, self._present(batch))
+
+    def reasons(self, batch: pa.RecordBatch, mask: pa.Array) -> pa.Array:
+        """Only the columns a row is missing: `required: email`, not every column of the rule."""
+        missing = [pc.if_else(ok, None, column) for column, ok in zip(self.columns, self._present(batch))]
+        names = join_reasons(missing, sep=", ")
+        return pc.if_else(mask, None, pc.binary_join_element_wise("required: ", names, ""))
+
+    def _present(self, batch: pa.RecordBatch) -> list[pa.Array]:
         masks = []
         for column in self.columns:
             values = self._column(batch, column)
@@ -67,7 +80,7 @@ class Required(Rule):
                 blank = pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
                 ok = pc.and_(ok, pc.invert(pc.fill_null(blank, True)))
             masks.append(ok)
-        return reduce(pc.and_, masks)
+        return masks
 
 
 class Type(Rule):
@@ -86,7 +99,11 @@ class Type(Rule):
 
 
 class Range(Rule):
-    """`min <= value <= max` (either bound optional); nulls pass (combine with Required)."""
+    """`min <= value <= max` (either bound optional); nulls pass (combine with Required).
+
+    On a text column with numeric bounds the values are read as numbers (float64), so raw
+    CSV text can be validated before it is cast: `"10.5"` passes `min=0`, `"ten"` fails.
+    """
 
     def __init__(self, column: str, min: Any = None, max: Any = None) -> None:
         if min is None and max is None:
@@ -103,7 +120,8 @@ class Range(Rule):
         values = self._column(batch, self.column)
         bound = self.min if self.min is not None else self.max
         if (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) and not isinstance(bound, str):
-            values, failed = try_cast(values, pa.scalar(bound).type)
+            number = pa.float64() if isinstance(bound, (int, float)) and not isinstance(bound, bool) else pa.scalar(bound).type
+            values, failed = try_cast(values, number)
         else:
             failed = None
         ok = pa.nulls(len(values), pa.bool_()).fill_null(True)
@@ -191,7 +209,7 @@ def split_valid(batch: pa.RecordBatch, rules: Sequence[Rule]) -> tuple[pa.Record
     if ok.false_count == 0:
         return batch, batch.slice(0, 0), pa.array([], pa.string())
     bad = pc.invert(ok)
-    parts = [pc.if_else(mask, None, rule.reason).filter(bad) for rule, mask in zip(rules, masks)]
+    parts = [rule.reasons(batch, mask).filter(bad) for rule, mask in zip(rules, masks)]
     reasons = join_reasons(parts)
     return batch.filter(ok), batch.filter(bad), reasons
 
