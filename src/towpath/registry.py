@@ -123,7 +123,7 @@ class Registry(Generic[T]):
             return loaded
         entry = self._entries.get(name)
         if entry is None:
-            self._scan_plugins()
+            self._scan_plugins(again=True)  # a package installed (or put on sys.path) since the last scan
             entry = self._entries.get(name)
             if entry is None:
                 raise UnknownNameError(self.kind, name, self.names())
@@ -171,12 +171,12 @@ class Registry(Generic[T]):
                 raise
             raise NotInstalledError(self.kind, name, extra=entry.extra, missing=exc.name) from exc
 
-    def _scan_plugins(self) -> None:
-        """Add the entry points of `group` once; built-ins registered in code win over plugins."""
-        if self._plugins_scanned or self.group is None:
+    def _scan_plugins(self, *, again: bool = False) -> None:
+        """Add the entry points of `group` (once, unless `again`); built-ins registered in code win over plugins."""
+        if (self._plugins_scanned and not again) or self.group is None:
             return
         with self._lock:
-            if self._plugins_scanned:
+            if self._plugins_scanned and not again:
                 return
             for ep in entry_points(group=self.group):
                 self._entries.setdefault(ep.name, _Entry(ep.value))

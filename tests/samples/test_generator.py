@@ -38,7 +38,7 @@ def files_under(folder: Path) -> list[str]:
 @pytest.mark.parametrize("recipe", RUNNABLE)
 def test_every_runnable_recipe_renders_the_seed_layout_with_isolated_names(tmp_path, recipe):
     result = sample_workflow(recipe, tmp_path / "wf")
-    short = RECIPES[recipe].default_shortname
+    short = RECIPES.get(recipe).default_shortname
     db, stem = f"sample_{USER}", TRANSFORMS[recipe].rsplit(".", 1)[0]
     assert files_under(tmp_path / "wf") == result.files == sorted([
         ".gitignore", "README.md", "backfill.sch.yaml", "daily.sch.yaml", f"ddl/{short}.sql", "main.sch.yaml",
@@ -74,7 +74,7 @@ def test_shortname_and_workflow_id_name_the_files_tables_and_workflows(tmp_path)
 
 
 def test_names_differ_by_user_and_by_shortname():
-    sql = RECIPES["sql"]
+    sql = RECIPES.get("sql")
     ana, bob = sample_names(sql, user="Ana.Lima"), sample_names(sql, user="bob")
     assert ana.target == "sample_ana_lima.dataflow_sql_sample_results" and ana.target != bob.target
     assert ana.source_table != bob.source_table

@@ -92,7 +92,7 @@ def test_the_run_records_metadata_the_high_water_mark_and_the_audits(ran, recipe
     assert meta.owner == USER and meta.tags == ["dataflow", "sample"] and meta.lifetime_days == 123
     assert meta.column_types == {"date": "pk", "country_code": "pk", "title_rank": "pk"}
     assert get_hwm(sample.project.catalog, sample.target).date().isoformat() == DATE
-    run = sample.project.state.list_runs(workflow_id=RECIPES[recipe].default_shortname, kind="main")[-1]
+    run = sample.project.state.list_runs(workflow_id=RECIPES.get(recipe).default_shortname, kind="main")[-1]
     detail = sample.project.state.get_run(run.run_id)
     assert [j.job_id for j in detail.jobs] == ["source", "ddl", "metadata", "wap", "hwm"]
     audits = {(a.name, a.blocking, a.passed) for a in detail.audits}

@@ -78,7 +78,7 @@ def test_type_strings_tolerate_spaces_and_case() -> None:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("integer", "unknown type 'integer'; expected one of: boolean, int, long"),
+        ("integer", "unknown type 'integer'; expected one of: binary, boolean, date"),
         ("list<int", "type 'list<int' ends too early"),
         ("decimal(40,2)", "decimal precision must be 1-38"),
         ("map<string>", "expected ',' but found '>'"),

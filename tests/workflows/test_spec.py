@@ -7,12 +7,12 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from towpath.errors import SpecError
+from towpath.workflows.jobs.python import PythonJobSpec
+from towpath.workflows.jobs.sql import SqlJobSpec
 from towpath.workflows.schema import workflow_json_schema
 from towpath.workflows.spec import (
     BackfillSpec,
     DailySpec,
-    PythonJobSpec,
-    SqlJobSpec,
     TemplateStep,
     WorkflowFile,
     WorkflowSpec,

@@ -1,18 +1,24 @@
 """The audit contract and its registry.
 
 An audit is a named SQL query that returns the *failing* rows: an empty result
-means the audit passed (the shape of sqlmesh's built-in audits). Each audit
-class declares a `Params` model so a missing or mistyped parameter fails at load
-time with the parameter's name, and builds its query as a sqlglot expression so
-table and column names are never spliced into SQL text.
+means the audit passed (the shape of sqlmesh's built-in audits). Each audit is
+generic over its parameters model (`class NotNull(Audit[ColumnsParams])`), so a
+missing or mistyped parameter fails at load time with the parameter's name and
+`self.params` is typed; it builds its query as a sqlglot expression so table
+and column names are never spliced into SQL text.
+
+Audits are found by name in `AUDITS`: the built-ins are registered as lazy
+`module:Class` strings, a package adds its own under the entry-point group
+`towpath.audits`.
 """
 
 from __future__ import annotations
 
 import abc
 import difflib
+import typing
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import sqlglot
 from pydantic import ConfigDict, ValidationError
@@ -20,7 +26,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from towpath.config.base import Spec
-from towpath.errors import SpecError, UnknownNameError
+from towpath.errors import SpecError, TowpathError, first_line
+from towpath.registry import Registry
 
 
 class AuditParams(Spec):
@@ -35,22 +42,26 @@ class AuditParams(Spec):
     """SQL condition that scopes the audit, e.g. `date = DATE '${DATE}'`."""
 
 
-AUDITS: dict[str, type[Audit]] = {}
-"""Every audit by name; a subclass registers itself by defining `name`."""
+P = TypeVar("P", bound=AuditParams)
 
 
-class Audit(abc.ABC):
+class Audit(abc.ABC, Generic[P]):
     """A named check whose `failing_rows()` query returns what is wrong (empty = pass)."""
 
     name: ClassVar[str]
+    """The `function:` users write (also the registry name)."""
     Params: ClassVar[type[AuditParams]] = AuditParams
+    """The parameters model: taken from the class's `Audit[P]` base."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:
-            AUDITS[cls.name] = cls
+        for base in getattr(cls, "__orig_bases__", ()):
+            if typing.get_origin(base) is Audit:
+                (params,) = typing.get_args(base)
+                if isinstance(params, type) and issubclass(params, AuditParams):
+                    cls.Params = params
 
-    def __init__(self, params: AuditParams, *, table: str, dialect: str = "duckdb") -> None:
+    def __init__(self, params: P, *, table: str, dialect: str = "duckdb") -> None:
         self.params = params
         self.table = table
         """The audited table as `db.table`."""
@@ -65,7 +76,7 @@ class Audit(abc.ABC):
         default_table: str | None = None,
         dialect: str = "duckdb",
         label: str | None = None,
-    ) -> Audit:
+    ) -> Audit[Any]:
         """Validate `params` against `Params` and return a ready audit.
 
         Raises:
@@ -120,24 +131,33 @@ class Audit(abc.ABC):
         return f" (where {self.params.where})" if self.params.where else ""
 
 
-def get_audit(name: str) -> type[Audit]:
+AUDITS: Registry[type[Audit[Any]]] = Registry("audit", group="towpath.audits")
+"""Every audit by name (built-ins here, plugins under the entry-point group `towpath.audits`)."""
+for _name, _cls in {
+    "accepted_values": "AcceptedValues",
+    "columns_should_be_unique": "ColumnsShouldBeUnique",
+    "columns_should_not_have_nulls": "ColumnsShouldNotHaveNulls",
+    "custom_sql": "CustomSql",
+    "freshness": "Freshness",
+    "not_null_proportion": "NotNullProportion",
+    "row_count_between": "RowCountBetween",
+    "row_count_change_within": "RowCountChangeWithin",
+    "table_should_not_be_empty": "TableShouldNotBeEmpty",
+    "values_between": "ValuesBetween",
+}.items():
+    AUDITS.register(_name, f"towpath.audits.builtin:{_cls}")
+
+
+def get_audit(name: str) -> type[Audit[Any]]:
     """The audit class registered as `name`.
 
     Raises:
         UnknownNameError: with the closest known name ("Did you mean ...").
     """
-    _load_builtins()
-    try:
-        return AUDITS[name]
-    except KeyError:
-        raise UnknownNameError("audit", name, AUDITS) from None
+    return AUDITS.get(name)
 
 
-def _load_builtins() -> None:
-    import towpath.audits.builtin  # noqa: F401  (registers the built-ins on import)
-
-
-def validate_params(audit: type[Audit], params: Mapping[str, Any], *, label: str) -> AuditParams:
+def validate_params(audit: type[Audit[Any]], params: Mapping[str, Any], *, label: str) -> AuditParams:
     """`params` as the audit's `Params` model; errors name the parameter (`label.params.<name>`)."""
     if not isinstance(params, Mapping):
         raise SpecError(f"expected a mapping of parameters, got {type(params).__name__}", field=f"{label}.params")
@@ -163,16 +183,13 @@ def validate_params(audit: type[Audit], params: Mapping[str, Any], *, label: str
 
 
 def normalize_table(name: str, *, field: str = "table") -> str:
-    """`catalog/db/table`, `db/table` or `db.table` -> `db.table`.
+    """`catalog/db/table`, `db/table` or `db.table` -> `db.table`, by the catalog's one naming rule."""
+    from towpath.catalog import normalize_identifier  # lazy: audits on a bare connection need no pyiceberg
 
-    The audit room needs only this much of the catalog's naming rule, so it does
-    not import the catalog (and pyiceberg) to get it.
-    """
-    text = name.strip().strip("`\"")
-    parts = [p for p in text.replace("/", ".").split(".") if p]
-    if len(parts) < 2:
-        raise SpecError(f"expected a table as 'db.table', got '{name}'", field=field)
-    return ".".join(parts[-2:])
+    try:
+        return normalize_identifier(name)
+    except TowpathError as exc:
+        raise SpecError(f"expected a table as 'db.table', got '{name}' ({exc})", field=field) from None
 
 
 def table_expr(name: str) -> exp.Table:
@@ -186,7 +203,7 @@ def parse_condition(text: str, *, dialect: str, field: str) -> exp.Expr:
     try:
         return sqlglot.condition(text, dialect=dialect)
     except SqlglotError as exc:
-        raise SpecError(f"invalid SQL condition {text!r} ({dialect}): {_first_line(exc)}", field=field) from None
+        raise SpecError(f"invalid SQL condition {text!r} ({dialect}): {first_line(exc)}", field=field) from None
 
 
 def parse_query(text: str, *, dialect: str, field: str) -> exp.Query:
@@ -194,12 +211,8 @@ def parse_query(text: str, *, dialect: str, field: str) -> exp.Query:
     try:
         parsed = sqlglot.parse(text, read=dialect)
     except SqlglotError as exc:
-        raise SpecError(f"invalid SQL ({dialect}): {_first_line(exc)}", field=field) from None
+        raise SpecError(f"invalid SQL ({dialect}): {first_line(exc)}", field=field) from None
     statements = [p for p in parsed if p is not None]
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise SpecError("expected exactly one SELECT query returning the failing rows", field=field)
     return statements[0]
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -10,20 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 from sqlglot import exp
 
 from towpath.audits.base import Audit, AuditParams, parse_query
+from towpath.config import invalid
 from towpath.config.params import parse_duration
 from towpath.errors import ParameterError
 
 Scalar = str | int | float | bool | dt.date | dt.datetime
-
-def _invalid(reason: str) -> PydanticCustomError:
-    """A validation error whose message is exactly `reason` (a plain ValueError gets a "Value error," prefix)."""
-    return PydanticCustomError("invalid_value", "{reason}", {"reason": reason})
-
-
 
 def _lit(value: Any) -> exp.Expr:
     """A Python value as a SQL literal (dates and datetimes as ISO strings the engine casts)."""
@@ -45,37 +39,32 @@ class ColumnsParams(AuditParams):
     """Columns to check."""
 
 
-class ColumnsShouldNotHaveNulls(Audit):
+class ColumnsShouldNotHaveNulls(Audit[ColumnsParams]):
     """Rows where any of `columns` is NULL.
 
     Usage: `{function: columns_should_not_have_nulls, params: {columns: [title_id]}}`
     """
 
     name = "columns_should_not_have_nulls"
-    Params = ColumnsParams
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, ColumnsParams)
         any_null = exp.or_(*(exp.column(c).is_(exp.null()) for c in params.columns))
         return self.scoped(any_null)
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
-        assert isinstance(self.params, ColumnsParams)
         return f"{_rows_have(failing)} NULL {' or '.join(self.params.columns)}{self.scope_text()}"
 
 
-class ColumnsShouldBeUnique(Audit):
+class ColumnsShouldBeUnique(Audit[ColumnsParams]):
     """Key values (of the composite key `columns`) that occur more than once, with their counts.
 
     Usage: `{function: columns_should_be_unique, params: {columns: [date, country_code, title_rank]}}`
     """
 
     name = "columns_should_be_unique"
-    Params = ColumnsParams
 
     def failing_rows(self) -> exp.Query:
-        assert isinstance(self.params, ColumnsParams)
         keys = [exp.column(c) for c in self.params.columns]
         count = exp.Count(this=exp.Star())
         return (
@@ -85,7 +74,6 @@ class ColumnsShouldBeUnique(Audit):
         )
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
-        assert isinstance(self.params, ColumnsParams)
         key = ", ".join(self.params.columns)
         return f"{failing} value(s) of ({key}) occur more than once{self.scope_text()}"
 
@@ -99,30 +87,28 @@ class RowCountParams(AuditParams):
     @model_validator(mode="after")
     def _bounds(self) -> RowCountParams:
         if self.min is None and self.max is None:
-            raise _invalid("give at least one of 'min' and 'max'")
+            raise invalid("give at least one of 'min' and 'max'")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise _invalid(f"'min' ({self.min}) is greater than 'max' ({self.max})")
+            raise invalid(f"'min' ({self.min}) is greater than 'max' ({self.max})")
         return self
 
 
-def _counted(audit: Audit, alias: str = "row_count") -> exp.Select:
+def _counted(audit: Audit[Any], alias: str = "row_count") -> exp.Select:
     """`SELECT * FROM (SELECT COUNT(*) AS alias FROM table WHERE ...) AS counted` to filter on."""
     inner = audit.select(exp.alias_(exp.Count(this=exp.Star()), alias))
     return exp.select(exp.Star()).from_(inner.subquery("counted"))
 
 
-class RowCountBetween(Audit):
+class RowCountBetween(Audit[RowCountParams]):
     """One row holding the row count when it is outside [min, max].
 
     Usage: `{function: row_count_between, params: {min: 100, max: 100000}}`
     """
 
     name = "row_count_between"
-    Params = RowCountParams
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, RowCountParams)
         n = exp.column("row_count")
         outside: list[exp.Expr] = []
         if params.min is not None:
@@ -133,13 +119,12 @@ class RowCountBetween(Audit):
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
-        assert isinstance(params, RowCountParams)
         lo = "-inf" if params.min is None else params.min
         hi = "inf" if params.max is None else params.max
         return f"row count {_first(sample, 'row_count')} is outside [{lo}, {hi}]{self.scope_text()}"
 
 
-class TableShouldNotBeEmpty(Audit):
+class TableShouldNotBeEmpty(Audit[AuditParams]):
     """One row when the table (or the `where` slice) has no rows.
 
     Usage: `{function: table_should_not_be_empty, params: {where: "date = DATE '${DATE}'"}}`
@@ -161,24 +146,21 @@ class AcceptedValuesParams(AuditParams):
     """The only values allowed (NULL is not checked; use columns_should_not_have_nulls)."""
 
 
-class AcceptedValues(Audit):
+class AcceptedValues(Audit[AcceptedValuesParams]):
     """Rows whose `column` is not one of `values`.
 
     Usage: `{function: accepted_values, params: {column: country_code, values: [US, CA, BR]}}`
     """
 
     name = "accepted_values"
-    Params = AcceptedValuesParams
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, AcceptedValuesParams)
         allowed = exp.In(this=exp.column(params.column), expressions=[_lit(v) for v in params.values])
         return self.scoped(exp.not_(allowed))
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
-        assert isinstance(params, AcceptedValuesParams)
         found = sorted({str(row.get(params.column)) for row in sample})
         return (
             f"{_rows_have(failing)} {params.column} not in {params.values}{self.scope_text()}"
@@ -199,22 +181,20 @@ class ValuesBetweenParams(AuditParams):
     @model_validator(mode="after")
     def _bounds(self) -> ValuesBetweenParams:
         if self.min is None and self.max is None:
-            raise _invalid("give at least one of 'min' and 'max'")
+            raise invalid("give at least one of 'min' and 'max'")
         return self
 
 
-class ValuesBetween(Audit):
+class ValuesBetween(Audit[ValuesBetweenParams]):
     """Rows whose `column` is outside the range (NULLs are not checked).
 
     Usage: `{function: values_between, params: {column: title_rank, min: 1, max: 100}}`
     """
 
     name = "values_between"
-    Params = ValuesBetweenParams
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, ValuesBetweenParams)
         col = exp.column(params.column)
         below: type[exp.Binary] = exp.LT if params.inclusive else exp.LTE
         above: type[exp.Binary] = exp.GT if params.inclusive else exp.GTE
@@ -227,7 +207,6 @@ class ValuesBetween(Audit):
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
-        assert isinstance(params, ValuesBetweenParams)
         lo, hi = ("[", "]") if params.inclusive else ("(", ")")
         low = "-inf" if params.min is None else params.min
         high = "inf" if params.max is None else params.max
@@ -241,18 +220,16 @@ class NotNullProportionParams(AuditParams):
     """Smallest allowed share of non-NULL values, in [0, 1]."""
 
 
-class NotNullProportion(Audit):
+class NotNullProportion(Audit[NotNullProportionParams]):
     """One row with the non-NULL share of `column` when it is below `threshold` (an empty slice passes).
 
     Usage: `{function: not_null_proportion, params: {column: title_id, threshold: 0.95}}`
     """
 
     name = "not_null_proportion"
-    Params = NotNullProportionParams
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, NotNullProportionParams)
         non_null = exp.cast(exp.Count(this=exp.column(params.column)), exp.DataType.Type.DOUBLE)
         total = exp.Nullif(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0))
         share = exp.Div(this=non_null, expression=total)
@@ -265,7 +242,6 @@ class NotNullProportion(Audit):
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
-        assert isinstance(params, NotNullProportionParams)
         share = _first(sample, "not_null_proportion")
         shown = f"{share:.2%}" if isinstance(share, float) else str(share)
         return (
@@ -283,7 +259,7 @@ class RowCountChangeParams(AuditParams):
     """This run's partition, e.g. `${DATE}`."""
 
 
-class RowCountChangeWithin(Audit):
+class RowCountChangeWithin(Audit[RowCountChangeParams]):
     """One row when this partition's row count moved more than `percent` from the previous partition's.
 
     The previous partition is the greatest `partition_column` value below
@@ -293,11 +269,9 @@ class RowCountChangeWithin(Audit):
     """
 
     name = "row_count_change_within"
-    Params = RowCountChangeParams
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, RowCountChangeParams)
         part = exp.column(params.partition_column)
         value = _lit(params.partition_value)
         count = exp.Count(this=exp.Star())
@@ -342,7 +316,6 @@ class RowCountChangeWithin(Audit):
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
-        assert isinstance(params, RowCountChangeParams)
         change = _first(sample, "change_percent")
         shown = f"{change:+.1f}%" if isinstance(change, float) else str(change)
         return (
@@ -368,23 +341,21 @@ class FreshnessParams(AuditParams):
             try:
                 return parse_duration(value).total_seconds()
             except ParameterError:
-                raise _invalid("expected seconds or a duration like '90m', '24h', '2d'") from None
+                raise invalid("expected seconds or a duration like '90m', '24h', '2d'") from None
         return value
 
 
-class Freshness(Audit):
+class Freshness(Audit[FreshnessParams]):
     """One row with the newest `column` value when it is older than `max_age` (or the table is empty).
 
     Usage: `{function: freshness, params: {column: updated_at, max_age: 24h}}`
     """
 
     name = "freshness"
-    Params = FreshnessParams
 
     def cutoff(self) -> dt.datetime:
         """Newest values older than this fail (UTC, naive)."""
         params = self.params
-        assert isinstance(params, FreshnessParams)
         as_of = params.as_of or dt.datetime.now(dt.UTC)
         if as_of.tzinfo is not None:
             as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
@@ -392,7 +363,6 @@ class Freshness(Audit):
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, FreshnessParams)
         latest = exp.cast(exp.Max(this=exp.column(params.column)), exp.DataType.Type.TIMESTAMP)
         inner = self.select(exp.alias_(latest, "latest"))
         cutoff = exp.cast(exp.Literal.string(self.cutoff().isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
@@ -405,7 +375,6 @@ class Freshness(Audit):
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
-        assert isinstance(params, FreshnessParams)
         latest = _first(sample, "latest")
         if latest is None:
             return f"{params.column} has no values, so the data is not fresh{self.scope_text()}"
@@ -420,14 +389,13 @@ class CustomSqlParams(AuditParams):
     """A SELECT returning the failing rows, in the workflow's dialect, naming tables as `db.table`."""
 
 
-class CustomSql(Audit):
+class CustomSql(Audit[CustomSqlParams]):
     """Whatever rows your own query returns (the `where` param filters them further).
 
     Usage: `{function: custom_sql, params: {sql: "SELECT * FROM foo.t WHERE views < 0"}}`
     """
 
     name = "custom_sql"
-    Params = CustomSqlParams
 
     @classmethod
     def needs_table(cls) -> bool:
@@ -435,7 +403,6 @@ class CustomSql(Audit):
 
     def failing_rows(self) -> exp.Query:
         params = self.params
-        assert isinstance(params, CustomSqlParams)
         query = parse_query(params.sql, dialect=self.dialect, field=f"{self.name}.params.sql")
         if not params.where:
             return query

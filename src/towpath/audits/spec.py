@@ -19,7 +19,7 @@ class AuditSpec(Spec):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     function: str = Field(min_length=1)
-    """Name of a built-in audit, e.g. `columns_should_not_have_nulls` (see `towpath.audits.AUDITS`)."""
+    """Name of a built-in audit, e.g. `columns_should_not_have_nulls` (see `towpath.audits.AUDITS`; plugins add their own)."""
     blocking: bool = True
     """A failing blocking audit stops the publish; a non-blocking one only reports."""
     name: str | None = None

@@ -1,46 +1,67 @@
 """The `towpath` command: a lazy Click group so `towpath --help` stays fast.
 
 Each command group lives in its own module and is imported only when used;
-`COMMAND_GROUPS` is the registry (name -> module, one-line help).
+`COMMAND_GROUPS` is the registry of `CommandGroup`s (the command's import path
+and its one-line help, so `--help` imports no command module). A package adds
+a group by registering a `CommandGroup` under the entry-point group `towpath.cli`.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from towpath import __version__
+from towpath.registry import Registry, import_object
 
-COMMAND_GROUPS: dict[str, tuple[str, str]] = {
-    "project": ("towpath.cli.project", "Create, validate and unit-test a towpath project."),
-    "sample": ("towpath.cli.sample", "Generate fully functional sample workflows from recipes."),
-    "mock": ("towpath.cli.mock", "Generate or validate YAML mock datasets for unit tests."),
-    "workflow": ("towpath.cli.workflow", "Run workflows: one date, daily with lookback, or a backfill."),
-    "table": ("towpath.cli.table", "Inspect Iceberg tables: schema, metadata, history, high-water marks."),
-    "runs": ("towpath.cli.runs", "Show recorded workflow runs, job runs and audit results."),
-    "schedule": ("towpath.cli.schedule", "Run the local scheduler that fires daily workflows."),
-    "pipeline": ("towpath.cli.pipeline", "Run a concurrent ETL pipeline (processors in stages)."),
-}
+
+@dataclass(frozen=True)
+class CommandGroup:
+    """One `towpath <name>` group: where its Click command is, and its line in `towpath --help`."""
+
+    command: str
+    """`module:attribute` of the Click command, imported when the group is used."""
+    help: str
+    """One line for `towpath --help`."""
+
+    def load(self) -> click.Command:
+        command: click.Command = import_object(self.command, what="command group")
+        return command
+
+
+COMMAND_GROUPS: Registry[CommandGroup] = Registry("command", group="towpath.cli")
+"""Every `towpath` command group by name."""
+for _name, _group in {
+    "project": CommandGroup("towpath.cli.project:cli", "Create, validate and unit-test a towpath project."),
+    "sample": CommandGroup("towpath.cli.sample:cli", "Generate fully functional sample workflows from recipes."),
+    "mock": CommandGroup("towpath.cli.mock:cli", "Generate or validate YAML mock datasets for unit tests."),
+    "workflow": CommandGroup("towpath.cli.workflow:cli", "Run workflows: one date, daily with lookback, or a backfill."),
+    "table": CommandGroup(
+        "towpath.cli.table:cli", "Inspect Iceberg tables: schema, metadata, history, high-water marks."
+    ),
+    "runs": CommandGroup("towpath.cli.runs:cli", "Show recorded workflow runs, job runs and audit results."),
+    "schedule": CommandGroup("towpath.cli.schedule:cli", "Run the local scheduler that fires daily workflows."),
+    "pipeline": CommandGroup("towpath.cli.pipeline:cli", "Run a concurrent ETL pipeline (processors in stages)."),
+}.items():
+    COMMAND_GROUPS.register(_name, _group)
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use, not at startup."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMAND_GROUPS)
+        return COMMAND_GROUPS.names()
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMAND_GROUPS:
             return None
-        module = importlib.import_module(COMMAND_GROUPS[name][0])
-        command: click.Command = module.cli
-        return command
+        return COMMAND_GROUPS.get(name).load()
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMAND_GROUPS[name][1]) for name in self.list_commands(ctx)]
+        rows = [(name, group.help) for name, group in COMMAND_GROUPS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

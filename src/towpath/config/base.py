@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from towpath.config._yaml import Document, load_yaml
 from towpath.errors import SpecError, SpecErrors
@@ -18,6 +19,11 @@ class Spec(BaseModel):
     """Frozen, strict about unknown keys, and accepting dashed aliases."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def invalid(reason: str) -> PydanticCustomError:
+    """A validation error whose message is exactly `reason` (a plain ValueError gets a "Value error," prefix)."""
+    return PydanticCustomError("invalid_value", "{reason}", {"reason": reason})
 
 
 def parse_spec(model: type[SpecT], doc: Document, data: Any = None, *, base_loc: tuple[int | str, ...] = ()) -> SpecT:
@@ -47,7 +53,7 @@ def _to_spec_error(model: type[Spec], doc: Document, err: Any, base_loc: tuple[i
     field = _dotted(data_loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(model, data_loc[len(base_loc):])
+        allowed = _allowed_fields(model, data_loc[len(base_loc):], _node_at(doc.data, data_loc[: len(base_loc)]))
         name = str(data_loc[-1]) if data_loc else ""
         close = difflib.get_close_matches(name, allowed, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
@@ -86,16 +92,29 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
-    """Best-effort list of field names at `loc` (for 'did you mean')."""
+def _node_at(data: Any, loc: tuple[int | str, ...]) -> Any:
+    for key in loc:
+        data = data[key]
+    return data
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: Any) -> list[str]:
+    """Best-effort list of field names at `loc` (for 'did you mean').
+
+    A field annotated with a marker that has `model_for(data)` (a union picked by
+    a registry, like a workflow step's job) is resolved by the data at that point.
+    """
     current: Any = model
     for key in loc[:-1]:
+        data = data[key] if isinstance(data, (dict, list)) else None
         if isinstance(key, int):
             continue
         fields = getattr(current, "model_fields", None)
         if not fields or key not in fields:
             return []
-        current = _model_of(fields[key].annotation)
+        info = fields[key]
+        picker = next((m for m in info.metadata if hasattr(m, "model_for")), None)
+        current = picker.model_for(data) if picker is not None else _model_of(info.annotation)
         if current is None:
             return []
     fields = getattr(current, "model_fields", {})

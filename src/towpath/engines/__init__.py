@@ -1,43 +1,31 @@
 """Engines room: the `Engine` contract, the registry of engines, embedded DuckDB and PySpark.
 
-An engine is chosen by name (`towpath.yaml` -> `engine.type`). Built-in engines
-are in `ENGINES`; a package can add one under the entry-point group
-`towpath.engines`, whose object is a factory `(EngineConfig, Catalog) -> Engine`.
+An engine is chosen by name (`towpath.yaml` -> `engine.type`) from `ENGINES`:
+an engine is a factory `(EngineConfig, Catalog) -> Engine` (the engine class
+itself). A package adds one under the entry-point group `towpath.engines`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from towpath.engines.base import Engine, StatementResult, WriteMode
-from towpath.errors import UnknownNameError
+from towpath.registry import Registry
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog
     from towpath.config.project import EngineConfig
 
-__all__ = ["ENGINES", "ENTRY_POINT_GROUP", "Engine", "StatementResult", "WriteMode", "get_engine"]
-
-ENTRY_POINT_GROUP = "towpath.engines"
+__all__ = ["ENGINES", "Engine", "EngineFactory", "StatementResult", "WriteMode", "get_engine"]
 
 EngineFactory = Callable[["EngineConfig", "Catalog"], Engine]
+"""Builds an engine for the project's catalog; an engine class is one."""
 
-
-def _duckdb(config: EngineConfig, catalog: Catalog) -> Engine:
-    from towpath.engines.duckdb import DuckDBEngine  # lazy: keeps `towpath --help` fast
-
-    return DuckDBEngine(config, catalog)
-
-
-def _spark(config: EngineConfig, catalog: Catalog) -> Engine:
-    from towpath.engines.spark import SparkEngine  # lazy: pyspark is an optional extra
-
-    return SparkEngine(config, catalog)
-
-
-ENGINES: dict[str, EngineFactory] = {"duckdb": _duckdb, "spark": _spark}
+ENGINES: Registry[EngineFactory] = Registry("engine", group="towpath.engines")
+"""Every engine by name; `spark` needs the `spark` extra (pyspark)."""
+ENGINES.register("duckdb", "towpath.engines.duckdb:DuckDBEngine")
+ENGINES.register("spark", "towpath.engines.spark:SparkEngine", extra="spark")
 
 
 def get_engine(config: EngineConfig, catalog: Catalog) -> Engine:
@@ -45,11 +33,6 @@ def get_engine(config: EngineConfig, catalog: Catalog) -> Engine:
 
     Raises:
         UnknownNameError: no engine has that name ("Did you mean 'duckdb'?").
+        NotInstalledError: the engine's optional dependency is missing (names the pip extra).
     """
-    factory = ENGINES.get(config.type)
-    if factory is None:
-        plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        if config.type not in plugins:
-            raise UnknownNameError("engine", config.type, [*ENGINES, *plugins])
-        factory = plugins[config.type].load()
-    return factory(config, catalog)
+    return ENGINES.get(config.type)(config, catalog)

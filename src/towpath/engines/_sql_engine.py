@@ -59,7 +59,6 @@ class SqlEngine(abc.ABC, Generic[S]):
 
     name: ClassVar[str]
     dialect: ClassVar[str]
-    SUPPORTS_MERGE: ClassVar[bool] = False
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog

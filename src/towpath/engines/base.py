@@ -58,8 +58,6 @@ class Engine(Protocol):
     """Registry name (`towpath.yaml` -> `engine.type`)."""
     dialect: ClassVar[str]
     """The sqlglot dialect the engine executes."""
-    SUPPORTS_MERGE: ClassVar[bool]
-    """Whether `MERGE INTO` scripts run on this engine."""
 
     scans: list[ScanPlan]
     """Every scan planned since the last `reset_scans()`: evidence of partition pruning."""

@@ -42,7 +42,6 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
 
     name: ClassVar[str] = "duckdb"
     dialect: ClassVar[str] = "duckdb"
-    SUPPORTS_MERGE: ClassVar[bool] = False
 
     def __init__(self, config: EngineConfig, catalog: Catalog) -> None:
         settings: dict[str, Any] = {}

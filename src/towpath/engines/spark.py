@@ -56,7 +56,6 @@ class SparkEngine(SqlEngine["SparkSession"]):
 
     name: ClassVar[str] = "spark"
     dialect: ClassVar[str] = "spark"
-    SUPPORTS_MERGE: ClassVar[bool] = False
 
     def __init__(self, config: EngineConfig, catalog: Catalog) -> None:
         super().__init__(catalog)

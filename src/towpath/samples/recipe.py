@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from towpath.errors import UnknownNameError
+from towpath.registry import Registry
 from towpath.samples.errors import RecipeUnavailableError
 
 TEMPLATES = Path(__file__).parent / "recipes"
@@ -51,47 +51,44 @@ class Recipe:
         return [TEMPLATES / COMMON, TEMPLATES / self.name]
 
 
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        Recipe(
-            "sql", "DuckDB-dialect SQL (GROUP BY ALL, QUALIFY) on the embedded engine.",
-            "dataflow_sql_sample", "src/sql_write.sql",
-        ),
-        Recipe(
-            "spark-sql", "The seed's three-step Spark SQL; runs on DuckDB (via sqlglot) or on Spark.",
-            "dataflow_sparksql_sample", "src/sparksql_write.sql",
-        ),
-        Recipe(
-            "python", "A Python transform on DuckDB relations over Arrow.",
-            "dataflow_python_sample", "src/python_write.py",
-        ),
-        Recipe(
-            "pyspark", "The seed's PySpark DataFrame code (groupBy/agg/Window/rank); runs on Spark.",
-            "dataflow_pyspark_sample", "src/pyspark_write.py", engine="spark",
-        ),
-        Recipe(
-            "scala", "The seed's Scala Spark job (needs sbt or gradle, Scala and the Spark jars; not installed).",
-            "dataflow_scala_sample",
-            toolchain="a JVM Scala toolchain (sbt or gradle, Scala 2.12/2.13 and the Apache Spark jars)",
-            executables=("sbt", "gradle", "scalac"),
-        ),
-        Recipe(
-            "sparklyr", "The seed's R job on sparklyr (needs R and the sparklyr package; not installed).",
-            "dataflow_sparklyr_sample",
-            toolchain="R with the sparklyr package (and a Spark installation it can start)",
-            executables=("R", "Rscript"),
-        ),
-    )
-}
+RECIPES: Registry[Recipe] = Registry("recipe", group="towpath.recipes")
+"""Every recipe by name; a package adds one (a `Recipe` object) under the entry-point group `towpath.recipes`."""
+for _recipe in (
+    Recipe(
+        "sql", "DuckDB-dialect SQL (GROUP BY ALL, QUALIFY) on the embedded engine.",
+        "dataflow_sql_sample", "src/sql_write.sql",
+    ),
+    Recipe(
+        "spark-sql", "The seed's three-step Spark SQL; runs on DuckDB (via sqlglot) or on Spark.",
+        "dataflow_sparksql_sample", "src/sparksql_write.sql",
+    ),
+    Recipe(
+        "python", "A Python transform on DuckDB relations over Arrow.",
+        "dataflow_python_sample", "src/python_write.py",
+    ),
+    Recipe(
+        "pyspark", "The seed's PySpark DataFrame code (groupBy/agg/Window/rank); runs on Spark.",
+        "dataflow_pyspark_sample", "src/pyspark_write.py", engine="spark",
+    ),
+    Recipe(
+        "scala", "The seed's Scala Spark job (needs sbt or gradle, Scala and the Spark jars; not installed).",
+        "dataflow_scala_sample",
+        toolchain="a JVM Scala toolchain (sbt or gradle, Scala 2.12/2.13 and the Apache Spark jars)",
+        executables=("sbt", "gradle", "scalac"),
+    ),
+    Recipe(
+        "sparklyr", "The seed's R job on sparklyr (needs R and the sparklyr package; not installed).",
+        "dataflow_sparklyr_sample",
+        toolchain="R with the sparklyr package (and a Spark installation it can start)",
+        executables=("R", "Rscript"),
+    ),
+):
+    RECIPES.register(_recipe.name, _recipe)
 
 
 def get_recipe(name: str) -> Recipe:
     """The recipe called `name`; an unknown name suggests the closest one."""
-    recipe = RECIPES.get(name)
-    if recipe is None:
-        raise UnknownNameError("recipe", name, RECIPES)
-    return recipe
+    return RECIPES.get(name)
 
 
 def require_runnable(recipe: Recipe) -> None:

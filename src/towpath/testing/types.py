@@ -42,9 +42,23 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-__all__ = ["TYPE_NAMES", "MockTypeError", "arrow_type", "iceberg_schema", "parse_type", "type_string"]
+from towpath.registry import Registry
 
-_PRIMITIVES: dict[str, PrimitiveType] = {
+__all__ = [
+    "MOCK_TYPES",
+    "PARAMETERISED_TYPES",
+    "MockTypeError",
+    "arrow_type",
+    "iceberg_schema",
+    "parse_type",
+    "type_names",
+    "type_string",
+]
+
+MOCK_TYPES: Registry[PrimitiveType] = Registry("mock type", group="towpath.mock_types")
+"""Iceberg primitive type names (as a mock spells them) -> pyiceberg types; parameterised and nested
+types (`decimal(P,S)`, `list<T>`, ...) are parsed, not registered."""
+for _name, _type in {
     "boolean": BooleanType(),
     "int": IntegerType(),
     "long": LongType(),
@@ -57,10 +71,16 @@ _PRIMITIVES: dict[str, PrimitiveType] = {
     "string": StringType(),
     "uuid": UUIDType(),
     "binary": BinaryType(),
-}
-"""Iceberg primitive type names (as a mock spells them) -> pyiceberg types."""
+}.items():
+    MOCK_TYPES.register(_name, _type)
 
-TYPE_NAMES = (*_PRIMITIVES, "decimal(P,S)", "fixed[N]", "list<T>", "map<K,V>", "struct<a:T,...>")
+PARAMETERISED_TYPES = ("decimal(P,S)", "fixed[N]", "list<T>", "map<K,V>", "struct<a:T,...>")
+"""The type shapes a mock may declare besides the names in `MOCK_TYPES`."""
+
+
+def type_names() -> list[str]:
+    """Every type a mock may declare, for error messages."""
+    return [*MOCK_TYPES.names(), *PARAMETERISED_TYPES]
 """Every type a mock may declare, for error messages."""
 
 _ARROW: dict[type[IcebergType], pa.DataType] = {
@@ -93,7 +113,7 @@ def parse_type(text: str, ids: Iterator[int] | None = None) -> IcebergType:
     'map<string,list<int>>'
 
     Raises:
-        MockTypeError: the text is not one of `TYPE_NAMES`; the message says what was expected.
+        MockTypeError: the text is not one of `type_names()`; the message says what was expected.
     """
     tokens = _tokens(text)
     parser = _Parser(tokens, text, ids if ids is not None else itertools.count(1))
@@ -115,7 +135,7 @@ def type_string(kind: IcebergType) -> str:
         return f"map<{type_string(kind.key_type)},{type_string(kind.value_type)}>"
     if isinstance(kind, StructType):
         return "struct<" + ",".join(f"{f.name}:{type_string(f.field_type)}" for f in kind.fields) + ">"
-    for name, primitive in _PRIMITIVES.items():
+    for name, primitive in MOCK_TYPES.items():
         if kind == primitive:
             return name
     raise MockTypeError(f"Iceberg type {kind} has no mock spelling")
@@ -156,7 +176,7 @@ def _tokens(text: str) -> list[str]:
         out.append(match.group(1))
         pos = match.end()
     if not out:
-        raise MockTypeError(f"empty type; expected one of: {', '.join(TYPE_NAMES)}")
+        raise MockTypeError(f"empty type; expected one of: {', '.join(type_names())}")
     return out
 
 
@@ -186,8 +206,8 @@ class _Parser:
 
     def type(self) -> IcebergType:
         name = self.next().lower()
-        if name in _PRIMITIVES:
-            return _PRIMITIVES[name]
+        if name in MOCK_TYPES:
+            return MOCK_TYPES.get(name)
         if name == "decimal":
             self.expect("(")
             precision = self.number()
@@ -230,4 +250,4 @@ class _Parser:
                 if token != ",":
                     raise MockTypeError(f"expected ',' or '>' but found '{token}' in type '{self.text}'")
             return StructType(*fields)
-        raise MockTypeError(f"unknown type '{name}'; expected one of: {', '.join(TYPE_NAMES)}")
+        raise MockTypeError(f"unknown type '{name}'; expected one of: {', '.join(type_names())}")

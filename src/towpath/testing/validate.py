@@ -115,9 +115,10 @@ class _Checker:
     # -- workflows --------------------------------------------------------------------------
 
     def workflow(self, path: Path) -> None:
+        from towpath.workflows.jobs.sql import SqlJobSpec
         from towpath.workflows.loader import load_workflow
         from towpath.workflows.params import builtin_params
-        from towpath.workflows.spec import SqlJobSpec, WorkflowSpec
+        from towpath.workflows.spec import WorkflowSpec
 
         config = self.project.config
         params = {

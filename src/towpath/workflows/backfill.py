@@ -57,7 +57,7 @@ def run_backfill(
     workers = parallel or spec.parallel
     if workers < 1:
         raise ParameterError(f"--parallel must be at least 1, got {workers}")
-    main = (path.parent / spec.workflow).resolve()
+    main = spec.workflow_path
     run_params = {**spec.params, **(params or {})}
     main_id = load_workflow(main, {}, strict=False).id
     dates = date_range(first, last)

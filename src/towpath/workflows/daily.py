@@ -45,7 +45,7 @@ def run_daily(
     spec = load_daily(project, path, params)
     timezone = spec.timezone or project.config.timezone
     day = parse_date(today) if today else parse_date(today_in(timezone))
-    main = (path.parent / spec.workflow).resolve()
+    main = spec.workflow_path
     run_params = {**spec.params, **(params or {}), "EXECUTION_TIMEZONE": timezone}
     dates = [(day - dt.timedelta(days=back)).isoformat() for back in range(spec.lookback_days, -1, -1)]
     daily_run = project.state.start_run(

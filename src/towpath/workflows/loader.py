@@ -24,30 +24,26 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from towpath.audits import AuditSpec
 from towpath.config._yaml import Document, load_yaml
 from towpath.config.base import parse_spec
 from towpath.config.params import references, substitute
 from towpath.errors import ParameterError, SpecError, UnknownNameError
+from towpath.workflows.jobs import JOB_TYPES, TEMPLATES, default_template
+from towpath.workflows.params import BUILTINS, PER_RUN_BUILTINS
 from towpath.workflows.spec import (
-    BUILTINS,
-    JOB_TYPES,
-    PER_RUN_BUILTINS,
-    TEMPLATE_TYPES,
-    WRITE_JOB_TYPES,
-    AuditSpec,
     BackfillSpec,
     DailySpec,
-    HwmJobSpec,
     TemplateStep,
-    WaitJobSpec,
     WorkflowSpec,
     graph_problems,
     normalize_job,
 )
+from towpath.workflows.spec.base import as_text
+from towpath.workflows.spec.graph import Loc, dotted
 
 __all__ = ["BUILTINS", "WORKFLOW_TYPES", "AnyWorkflow", "job_params", "load_workflow", "resolve_params"]
 
-Loc = tuple[int | str, ...]
 AnyWorkflow = WorkflowSpec | DailySpec | BackfillSpec
 
 WORKFLOW_TYPES: dict[str, type[WorkflowSpec | DailySpec | BackfillSpec]] = {
@@ -56,10 +52,6 @@ WORKFLOW_TYPES: dict[str, type[WorkflowSpec | DailySpec | BackfillSpec]] = {
     "backfill": BackfillSpec,
 }
 """Model of each workflow `type`."""
-
-_PARAM_DEFAULTS: dict[str, dict[str, str]] = {"hwm": HwmJobSpec.PARAM_DEFAULTS, "wait": WaitJobSpec.PARAM_DEFAULTS}
-"""Field defaults that reference parameters, by job type (filled in before substitution)."""
-
 
 def load_workflow(
     path: Path | str,
@@ -290,10 +282,11 @@ class _Loader:
     def steps(self, steps: Any, params: Mapping[str, str]) -> Any:
         if not isinstance(steps, list):
             return steps  # validation reports the type
-        return [self.step(step, params, ("steps", i), JOB_TYPES) for i, step in enumerate(steps)]
+        return [self.step(step, params, ("steps", i)) for i, step in enumerate(steps)]
 
-    def step(self, step: Any, params: Mapping[str, str], loc: Loc, job_types: tuple[str, ...]) -> Any:
-        kinds = ("job", "template") if job_types == JOB_TYPES else ("job",)
+    def step(self, step: Any, params: Mapping[str, str], loc: Loc, *, write_job: bool = False) -> Any:
+        """One `- job:`/`- template:` entry (`write_job`: inside a template's `write_jobs`)."""
+        kinds = ("job",) if write_job else ("job", "template")
         if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in kinds:
             shown = ", ".join(map(str, step)) if isinstance(step, dict) else type(step).__name__
             expected = " or ".join(f"`- {k}: {{...}}`" for k in kinds)
@@ -305,23 +298,29 @@ class _Loader:
         body = normalize_job(body)
         type_loc = (*loc, kind, "type")
         if kind == "job":
-            self.check_type(body, type_loc, job_types, "job")
-            for field, default in _PARAM_DEFAULTS.get(body["type"], {}).items():
+            self.check_type(body, type_loc, write_job=write_job)
+            for field, default in JOB_TYPES.get(body["type"]).param_defaults().items():
                 body.setdefault(field, default)
         else:
-            body.setdefault("type", "wap")
-            self.check_type(body, type_loc, TEMPLATE_TYPES, "template")
+            default = default_template()
+            if default is not None:
+                body.setdefault("type", default)
+            self.check_type(body, type_loc, template=True)
         return {kind: self.body(body, params, (*loc, kind))}
 
-    def check_type(self, body: dict[str, Any], loc: Loc, allowed: tuple[str, ...], what: str) -> None:
+    def check_type(self, body: dict[str, Any], loc: Loc, *, write_job: bool = False, template: bool = False) -> None:
+        """`type` names a registered job type (one that writes inside WAP, for a write job) or template."""
         kind = body.get("type")
-        expected = ", ".join(sorted(allowed))
+        registry = TEMPLATES if template else JOB_TYPES
+        allowed = [n for n, jt in registry.items() if not write_job or jt.WRITES_IN_WAP]
+        expected = ", ".join(allowed)
         if kind is None:
             raise self.error(f"missing required field 'type'; expected one of: {expected}", loc[:-1])
         if kind in allowed:
             return
-        if allowed == WRITE_JOB_TYPES and kind in JOB_TYPES:
+        if write_job and kind in JOB_TYPES:
             raise self.error(f"a '{kind}' job cannot write inside a WAP template; expected one of: {expected}", loc)
+        what = "template" if template else "job"
         raise self.error(f"unknown {what} type {body.get('type')!r}; expected one of: {expected}", loc)
 
     def body(self, body: dict[str, Any], params: Mapping[str, str], loc: Loc) -> dict[str, Any]:
@@ -330,14 +329,14 @@ class _Loader:
         out: dict[str, Any] = {}
         own = body.get("parameters")
         if isinstance(own, dict):
-            resolved = self.sub({k: _text(v) for k, v in own.items()}, params, (*loc, "parameters"))
+            resolved = self.sub({k: as_text(v) for k, v in own.items()}, params, (*loc, "parameters"))
             out["parameters"] = resolved
             layer.update(resolved)
         for key, value in body.items():
             if key == "parameters" and isinstance(own, dict):
                 continue
             if key == "write_jobs" and isinstance(value, list):
-                out[key] = [self.step(s, layer, (*loc, key, i), WRITE_JOB_TYPES) for i, s in enumerate(value)]
+                out[key] = [self.step(s, layer, (*loc, key, i), write_job=True) for i, s in enumerate(value)]
             else:
                 out[key] = self.sub(value, layer, (*loc, key))
         return out
@@ -356,9 +355,8 @@ class _Loader:
             node = step.node
             audits: list[AuditSpec] = getattr(node, "audits", None) or []
             kind = "template" if isinstance(step, TemplateStep) else "job"
-            default_table = None
-            if isinstance(step, TemplateStep) and len(step.template.tables) == 1:
-                default_table = step.template.tables[0]
+            tables: list[str] = getattr(node, "tables", None) or []
+            default_table = tables[0] if isinstance(step, TemplateStep) and len(tables) == 1 else None
             for k, audit in enumerate(audits):
                 self.check_audit(audit, ("steps", i, kind, "audits", k), default_table)
 
@@ -398,14 +396,6 @@ class _Loader:
             raise self.error(f"main workflow file not found: {main}", ("workflow",))
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
 def _sub_text(text: str, params: Mapping[str, str], doc: Document | None, loc: Loc) -> str:
     try:
         return substitute(text, params)
@@ -417,9 +407,9 @@ def _sub_text(text: str, params: Mapping[str, str], doc: Document | None, loc: L
 
 def _error(kind: type[SpecError], msg: str, doc: Document | None, loc: Loc) -> SpecError:
     if doc is None:
-        return kind(msg, field=_dotted(loc) or None)
+        return kind(msg, field=dotted(loc) or None)
     line, col = _locate_value(doc, loc)
-    return kind(msg, file=doc.path, line=line, col=col, field=_dotted(loc) or None)
+    return kind(msg, file=doc.path, line=line, col=col, field=dotted(loc) or None)
 
 
 def _locate_value(doc: Document, loc: Loc) -> tuple[int | None, int | None]:
@@ -438,10 +428,3 @@ def _locate_value(doc: Document, loc: Loc) -> tuple[int | None, int | None]:
         except (KeyError, TypeError):
             pass
     return doc.locate(loc)
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for key in loc:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out

@@ -17,6 +17,7 @@ from towpath.workflows.results import DryRun, DryRunStep, JobResult, RunResult
 if TYPE_CHECKING:
     from towpath.engines import Engine
     from towpath.project import Project
+    from towpath.workflows.spec import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +127,14 @@ def run_workflow(
 
 def run_node(node: Any, ctx: RunContext) -> JobResult:
     """Run one step (job or template) and record it; a `TowpathError` becomes a failed job."""
-    from towpath.workflows.jobs import get_job_runner
+    from towpath.workflows.jobs import get_job_type
 
     store = ctx.store
     job_run = store.start_job(ctx.run_id, node.id, node.type)
     started = time.perf_counter()
     node_ctx = ctx.with_params(getattr(node, "parameters", None) or {})
     try:
-        job = get_job_runner(node.type)(node, node_ctx)
+        job = get_job_type(node.type).run(node, node_ctx)
     except TowpathError as exc:
         log.info("step %s failed: %s", node.id, exc)
         job = JobResult(job_id=node.id, job_type=node.type, status="failed", error=str(exc))
@@ -151,26 +152,28 @@ def run_node(node: Any, ctx: RunContext) -> JobResult:
 
 
 def plan(project: Project, spec: Any, path: Path, execution_date: str) -> DryRun:
-    """The resolved steps, parameters and SQL of a run, without running anything."""
+    """The resolved steps, parameters and planned work (a sql job's SQL) of a run, without running anything.
+
+    What each step shows comes from its job type (`JobType.plan`), so a plugin's
+    job type appears in a dry run like a built-in.
+    """
     params = dict(spec.resolved_params)
     deps = spec.dependencies()
     steps = []
     for node in spec.ordered_nodes():
         details = node.model_dump(exclude_none=True, exclude={"write_jobs"})
-        steps.append(DryRunStep(node.id, node.type, list(deps[node.id]), details, _planned_sql(node, path, params)))
+        steps.append(DryRunStep(node.id, node.type, list(deps[node.id]), details, _planned(node, path, params)))
         for write in getattr(node, "write_jobs", None) or []:
             job = write.job
             steps.append(DryRunStep(
                 f"{node.id}.{job.id}", job.type, [node.id], job.model_dump(exclude_none=True),
-                _planned_sql(job, path, params),
+                _planned(job, path, {**params, **node.parameters}),
             ))
     return DryRun(spec.id, execution_date, params, steps)
 
 
-def _planned_sql(job: Any, path: Path, params: dict[str, str]) -> str | None:
-    """The SQL a `sql` job would run, parameters substituted (None for other job types)."""
-    from towpath.workflows.jobs.sql import script_text
+def _planned(job: JobSpec, path: Path, params: dict[str, str]) -> str | None:
+    """What the job's type plans to run, with the job's own parameters applied."""
+    from towpath.workflows.jobs import get_job_type
 
-    if job.type != "sql":
-        return None
-    return script_text(job, path.parent, {**params, **(job.parameters or {})})[0]
+    return get_job_type(job.type).plan(job, path.parent, {**params, **job.parameters})

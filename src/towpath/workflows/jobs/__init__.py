@@ -1,41 +1,155 @@
-"""Job types by name. A new job type is one module here plus one entry in `JOB_TYPES`.
+"""Job types and templates by name: a job type is one `JobType` subclass in one module.
 
-Each runner takes its validated spec and the run's `RunContext` and returns a
-`JobResult`; it raises a `TowpathError` on failure (the runner records it).
-Runners are imported on first use, so loading a workflow never pays for job
-types it does not run.
+A `JobType` carries, as class-level facts (sqlglot style), everything the rest
+of towpath needs to know about it:
+
+- `SPEC`: its pydantic spec model (whose `type` field is a `Literal` of its name);
+- `run(spec, ctx)`: what it does;
+- `WRITES_IN_WAP`: whether it may run among a WAP template's `write_jobs`;
+- `writes(...)`: the tables it writes, so a write that would bypass a WAP is refused at load;
+- `plan(...)`: what a dry run shows of it (a sql job's substituted SQL);
+- parameter defaults: fields whose default references a parameter (`${EXECUTION_DATE}`),
+  read from `SPEC` itself.
+
+The `- job:` and `- template:` unions, the JSON schema, the loader's defaults
+and the dry run are derived from `JOB_TYPES` and `TEMPLATES`. Built-ins are
+registered as lazy `module:Class` strings; a package adds its own under the
+entry-point groups `towpath.job_types` and `towpath.templates` with zero edits here.
+
+>>> sorted(JOB_TYPES)[:3]
+['audit', 'hwm', 'metadata']
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
 
-from towpath.errors import UnknownNameError
-from towpath.workflows.context import RunContext
-from towpath.workflows.results import JobResult
+from pydantic import Discriminator, Tag
+from pydantic_core import PydanticUndefined
 
-JobRunner = Callable[[Any, RunContext], JobResult]
+from towpath.registry import Registry
 
-JOB_TYPES: dict[str, str] = {
-    "sql": "towpath.workflows.jobs.sql:run_sql_job",
-    "python": "towpath.workflows.jobs.python:run_python_job",
-    "pyspark": "towpath.workflows.jobs.python:run_python_job",
-    "metadata": "towpath.workflows.jobs.metadata:run_metadata_job",
-    "audit": "towpath.workflows.jobs.audit:run_audit_job",
-    "hwm": "towpath.workflows.jobs.hwm:run_hwm_job",
-    "wait": "towpath.workflows.jobs.wait:run_wait_job",
-    "wap": "towpath.workflows.jobs.wap:run_wap_template",
-}
-"""Job type -> `module:function` of its runner."""
+if TYPE_CHECKING:
+    from towpath.workflows.context import RunContext
+    from towpath.workflows.results import JobResult
+    from towpath.workflows.spec.base import JobSpec
+
+__all__ = [
+    "JOB_TYPES",
+    "TEMPLATES",
+    "JobType",
+    "default_template",
+    "get_job_type",
+    "spec_union",
+]
+
+S = TypeVar("S", bound="JobSpec")
 
 
-def get_job_runner(job_type: str) -> JobRunner:
-    """The runner of `job_type`; an unknown type raises `UnknownNameError` with the closest name."""
-    try:
-        module, _, function = JOB_TYPES[job_type].partition(":")
-    except KeyError:
-        raise UnknownNameError("job type", job_type, JOB_TYPES) from None
-    runner: JobRunner = getattr(importlib.import_module(module), function)
-    return runner
+class JobType(Generic[S]):
+    """One kind of step: its spec model, its runner and the facts the loader, checks and dry run read."""
+
+    name: ClassVar[str]
+    """The `type:` users write; also the registry name."""
+    SPEC: ClassVar[type[JobSpec]]
+    """The spec model; its `type` field is a `Literal` of `name` (with a default for a default template)."""
+    WRITES_IN_WAP: ClassVar[bool] = False
+    """Whether the job may run inside a WAP template's `write_jobs` (its writes then go to the branch)."""
+
+    @classmethod
+    def run(cls, spec: S, ctx: RunContext) -> JobResult:
+        """Run the job; raise a `TowpathError` on failure (the runner records it)."""
+        raise NotImplementedError(f"job type '{cls.name}' has no runner")
+
+    @classmethod
+    def writes(cls, spec: S, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
+        """The tables (`db.table`, as written) the job writes data into; DDL does not count.
+
+        Read at load time to refuse writes that would bypass a WAP template, so it
+        must not run anything; return what can be known statically.
+        """
+        return []
+
+    @classmethod
+    def plan(cls, spec: S, workflow_dir: Path, params: Mapping[str, str]) -> str | None:
+        """What `--dry-run` shows besides the spec (a sql job's SQL with parameters substituted)."""
+        return None
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, str]:
+        """Fields whose default references parameters (`${EXECUTION_DATE}`): the loader fills them in
+        before substitution, so they resolve like values written in the file."""
+        return {
+            name: field.default
+            for name, field in cls.SPEC.model_fields.items()
+            if isinstance(field.default, str) and "${" in field.default
+        }
+
+
+JOB_TYPES: Registry[type[JobType[Any]]] = Registry("job type", group="towpath.job_types")
+"""Every `type` of a `- job:` step."""
+for _name, _target in {
+    "audit": "towpath.workflows.jobs.audit:AuditJob",
+    "hwm": "towpath.workflows.jobs.hwm:HwmJob",
+    "metadata": "towpath.workflows.jobs.metadata:MetadataJob",
+    "pyspark": "towpath.workflows.jobs.python:PySparkJob",
+    "python": "towpath.workflows.jobs.python:PythonJob",
+    "sql": "towpath.workflows.jobs.sql:SqlJob",
+    "wait": "towpath.workflows.jobs.wait:WaitJob",
+}.items():
+    JOB_TYPES.register(_name, _target)
+
+TEMPLATES: Registry[type[JobType[Any]]] = Registry("template", group="towpath.templates")
+"""Every `type` of a `- template:` step."""
+TEMPLATES.register("wap", "towpath.workflows.jobs.wap:WapTemplate")
+
+
+def get_job_type(name: str) -> type[JobType[Any]]:
+    """The job type or template called `name`.
+
+    Raises:
+        UnknownNameError: neither a job type nor a template ("Did you mean ...").
+    """
+    return TEMPLATES.get(name) if name in TEMPLATES else JOB_TYPES.get(name)
+
+
+def default_template() -> str | None:
+    """The template a `- template:` without `type` is (the one whose spec gives `type` a default)."""
+    for name, template in TEMPLATES.items():
+        if template.SPEC.model_fields["type"].default is not PydanticUndefined:
+            return name
+    return None
+
+
+UnionKind = Literal["job", "write", "template"]
+
+
+@functools.cache
+def spec_union(kind: UnionKind) -> Any:
+    """The discriminated union of registered spec models for a `- job:` body, a WAP write job or a
+    `- template:` body. Built on first use (so plugins are in it) and cached.
+
+    Tags are `<type>-job`, not the bare type: pydantic puts the tag into error
+    locations, and a bare `sql` would collide with the sql job's `sql` field when
+    errors are mapped back to file:line.
+    """
+    registry = TEMPLATES if kind == "template" else JOB_TYPES
+    members = [(name, jt) for name, jt in registry.items() if kind != "write" or jt.WRITES_IN_WAP]
+    names = [name for name, _ in members]
+    if kind == "write":
+        message = f"a WAP write job must have type: {' or '.join(names)}"
+    else:
+        message = f"unknown {'template' if kind == 'template' else 'job'} type; expected one of: {', '.join(names)}"
+    fallback = default_template() if kind == "template" else None
+
+    def tag(data: Any) -> str | None:
+        found = data.get("type", fallback) if isinstance(data, Mapping) else getattr(data, "type", None)
+        return f"{found}-job" if isinstance(found, str) else None
+
+    if len(members) == 1:  # pydantic refuses a discriminator on a one-member union
+        return members[0][1].SPEC
+    union = Union[tuple(Annotated[jt.SPEC, Tag(f"{name}-job")] for name, jt in members)]  # noqa: UP007
+    return Annotated[union, Discriminator(tag, custom_error_type=f"unknown_{kind}_type", custom_error_message=message)]

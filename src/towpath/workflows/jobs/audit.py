@@ -5,26 +5,42 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
+from pydantic import Field
+
+from towpath.audits import AuditResult, AuditSpec, failure_report, run_audits
 from towpath.workflows.context import RunContext
+from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
+from towpath.workflows.spec.base import JobSpec
 
-if TYPE_CHECKING:
-    from towpath.audits import AuditResult
+__all__ = ["AuditJob", "AuditJobSpec", "apply_audit_results", "execute_audits"]
+
+
+class AuditJobSpec(JobSpec):
+    """Run audits against `main` (outside a WAP template); each audit names its `table`."""
+
+    type: Literal["audit"]
+    audits: list[AuditSpec] = Field(min_length=1)
+    """Audits to run (see docs/workflows.md for the built-in functions)."""
 
 
 def execute_audits(
-    audits: Sequence[Any], ctx: RunContext, job_id: str, *, default_table: str | None, refs: Mapping[str, str]
+    audits: Sequence[AuditSpec], ctx: RunContext, job_id: str, *, default_table: str | None, refs: Mapping[str, str]
 ) -> list[AuditResult]:
-    """Run audits (reading `refs` branches) and store each result with the run."""
-    from towpath.audits import run_audits
+    """Run audits (reading `refs` branches) and store each result with the run.
+
+    User-written fragments (`where`, `custom_sql`) are read in the project's
+    dialect, like the workflow's SQL jobs; the generated queries are DuckDB SQL
+    the engine transpiles.
+    """
     from towpath.catalog.state import AuditRecord
 
     def query(sql: str) -> Any:
         return ctx.engine.query(sql, dialect="duckdb", refs=refs)
 
-    results = run_audits(audits, query, default_table=default_table)
+    results = run_audits(audits, query, default_table=default_table, dialect=ctx.project.config.dialect)
     record_fields = {f.name for f in dataclasses.fields(AuditRecord)}
     for result in results:
         ctx.store.record_audit(
@@ -35,19 +51,25 @@ def execute_audits(
 
 def apply_audit_results(job: JobResult, results: list[AuditResult], *, branch: str | None) -> None:
     """Attach results to the job; non-blocking failures become warnings, blocking ones fail it."""
-    from towpath.audits import AuditFailedError
-
     job.audits = results
     job.warnings = [r.message for r in results if not r.passed and not r.blocking]
     failed = [r for r in results if not r.passed and r.blocking]
     if failed:
         job.status = "audit_failed"
-        job.error = str(AuditFailedError(failed, table=failed[0].table, branch=branch))
+        job.error = failure_report(failed, table=failed[0].table, branch=branch)
 
 
-def run_audit_job(spec: Any, ctx: RunContext) -> JobResult:
-    started = time.perf_counter()
-    job = JobResult(job_id=spec.id, job_type="audit", status="success")
-    apply_audit_results(job, execute_audits(spec.audits, ctx, spec.id, default_table=None, refs=ctx.refs), branch=None)
-    job.duration_s = time.perf_counter() - started
-    return job
+class AuditJob(JobType[AuditJobSpec]):
+    """Audits `main`; a blocking failure fails the step (nothing to un-publish)."""
+
+    name = "audit"
+    SPEC = AuditJobSpec
+
+    @classmethod
+    def run(cls, spec: AuditJobSpec, ctx: RunContext) -> JobResult:
+        started = time.perf_counter()
+        job = JobResult(job_id=spec.id, job_type="audit", status="success")
+        results = execute_audits(spec.audits, ctx, spec.id, default_table=None, refs=ctx.refs)
+        apply_audit_results(job, results, branch=None)
+        job.duration_s = time.perf_counter() - started
+        return job

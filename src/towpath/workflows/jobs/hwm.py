@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Literal
 
 from towpath.catalog import normalize_identifier
 from towpath.catalog.metadata import set_hwm
 from towpath.workflows.context import RunContext
+from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
+from towpath.workflows.spec.base import JobSpec
+
+__all__ = ["HwmJob", "HwmJobSpec"]
 
 
-def run_hwm_job(spec: Any, ctx: RunContext) -> JobResult:
-    started = time.perf_counter()
-    table = normalize_identifier(spec.table)
-    timezone = spec.hwm_timezone or ctx.params.get("EXECUTION_TIMEZONE", "UTC")
-    value = set_hwm(ctx.catalog, table, spec.hwm_datetime or ctx.execution_date, timezone)
-    return JobResult(
-        job_id=spec.id, job_type="hwm", status="success", duration_s=time.perf_counter() - started,
-        details={"table": table, "hwm": value.isoformat()},
-    )
+class HwmJobSpec(JobSpec):
+    """Set a table's high-water mark (the time its data is complete up to)."""
+
+    type: Literal["hwm"]
+    table: str
+    """Table as `db.table` or `catalog/db/table`."""
+    hwm_datetime: str = "${EXECUTION_DATE}"
+    """The mark, an ISO date or datetime (default: the execution date)."""
+    hwm_timezone: str = "${EXECUTION_TIMEZONE}"
+    """IANA time zone of `hwm_datetime` (default: the execution time zone)."""
+
+
+class HwmJob(JobType[HwmJobSpec]):
+    """Sets the mark as a table property."""
+
+    name = "hwm"
+    SPEC = HwmJobSpec
+
+    @classmethod
+    def run(cls, spec: HwmJobSpec, ctx: RunContext) -> JobResult:
+        started = time.perf_counter()
+        table = normalize_identifier(spec.table)
+        timezone = spec.hwm_timezone or ctx.params.get("EXECUTION_TIMEZONE", "UTC")
+        value = set_hwm(ctx.catalog, table, spec.hwm_datetime or ctx.execution_date, timezone)
+        return JobResult(
+            job_id=spec.id, job_type="hwm", status="success", duration_s=time.perf_counter() - started,
+            details={"table": table, "hwm": value.isoformat()},
+        )

@@ -3,28 +3,73 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from towpath.catalog import normalize_identifier
 from towpath.catalog.metadata import set_metadata
+from towpath.config import invalid
 from towpath.workflows.context import RunContext
+from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
+from towpath.workflows.spec.base import JobSpec
+
+__all__ = ["MetadataJob", "MetadataJobSpec"]
 
 
-def run_metadata_job(spec: Any, ctx: RunContext) -> JobResult:
-    started = time.perf_counter()
-    tables = list(spec.tables or ([spec.table] if spec.table else []))
-    for table in tables:
-        set_metadata(
-            ctx.catalog,
-            normalize_identifier(table),
-            owner=spec.owner,
-            tags=spec.tags,
-            lifetime_days=spec.lifetime,
-            column_types=spec.column_types,
-            description=spec.description,
+class MetadataJobSpec(JobSpec):
+    """Set table metadata: owner, tags, lifetime, column types, description."""
+
+    type: Literal["metadata"]
+    table: str | None = None
+    """Table as `db.table` or `catalog/db/table`."""
+    tables: list[str] = Field(default_factory=list)
+    """Several tables at once (instead of `table`)."""
+    owner: str | None = None
+    """Owning user or team."""
+    tags: list[str] = Field(default_factory=list)
+    """Free-form labels."""
+    lifetime: int | None = Field(default=None, ge=0)
+    """Days to keep data (recorded as a table property)."""
+    column_types: dict[str, str] = Field(default_factory=dict)
+    """Column roles, e.g. `{date: pk, country_code: pk}`."""
+    description: str | None = None
+    """What the table holds."""
+
+    @model_validator(mode="after")
+    def _some_table(self) -> MetadataJobSpec:
+        if not self.table and not self.tables:
+            raise invalid("give 'table' or 'tables'")
+        return self
+
+    @property
+    def all_tables(self) -> list[str]:
+        """`table` and `tables` together."""
+        return ([self.table] if self.table else []) + [t for t in self.tables if t != self.table]
+
+
+class MetadataJob(JobType[MetadataJobSpec]):
+    """Writes table properties only, never data."""
+
+    name = "metadata"
+    SPEC = MetadataJobSpec
+
+    @classmethod
+    def run(cls, spec: MetadataJobSpec, ctx: RunContext) -> JobResult:
+        started = time.perf_counter()
+        tables = spec.all_tables
+        for table in tables:
+            set_metadata(
+                ctx.catalog,
+                normalize_identifier(table),
+                owner=spec.owner,
+                tags=spec.tags,
+                lifetime_days=spec.lifetime,
+                column_types=spec.column_types,
+                description=spec.description,
+            )
+        return JobResult(
+            job_id=spec.id, job_type="metadata", status="success", duration_s=time.perf_counter() - started,
+            details={"tables": [normalize_identifier(t) for t in tables]},
         )
-    return JobResult(
-        job_id=spec.id, job_type="metadata", status="success", duration_s=time.perf_counter() - started,
-        details={"tables": [normalize_identifier(t) for t in tables]},
-    )

@@ -7,15 +7,51 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from towpath.errors import SpecError, TowpathError, WorkflowError
+from pydantic import field_validator
+
+from towpath.config import invalid
+from towpath.errors import SpecError, TowpathError, WorkflowError, first_line
 from towpath.workflows.context import JobContext, RunContext, spark_engine
+from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
+from towpath.workflows.spec.base import WriteJobSpec, WriteMode
+
+__all__ = ["PySparkJob", "PythonJob", "PythonJobSpec", "load_callable"]
+
+_CALLABLE = re.compile(r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PythonJobSpec(WriteJobSpec):
+    """Call a Python function; a returned Arrow table (or DataFrame) is written to `target`."""
+
+    type: Literal["python", "pyspark"]
+    """`pyspark` jobs get `ctx.spark` and `ctx.table()` and need `engine: spark`; the rest is the same."""
+    callable: str
+    """`module:function` (module importable from the workflow folder) or `src/transform.py:function`."""
+    target: str | None = None
+    """Table (`db.table`) that receives the returned data."""
+    mode: WriteMode = "dynamic_overwrite"
+    """How `target` is written (see the sql job)."""
+
+    @field_validator("callable")
+    @classmethod
+    def _callable_shape(cls, value: str) -> str:
+        if not _CALLABLE.match(value.strip()):
+            raise invalid("expected 'module:function' or 'path/to/file.py:function'")
+        return value.strip()
+
+    @property
+    def module_and_function(self) -> tuple[str, str]:
+        """(`module` or file path, function name)."""
+        module, _, function = self.callable.rpartition(":")
+        return module, function
 
 
 def load_callable(reference: str, base: Path) -> Callable[[JobContext], Any]:
@@ -49,32 +85,45 @@ def load_callable(reference: str, base: Path) -> Callable[[JobContext], Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def run_python_job(spec: Any, ctx: RunContext) -> JobResult:
-    started = time.perf_counter()
-    if spec.type == "pyspark":
-        spark_engine(ctx.engine, spec.id)  # fail before importing the job's code
-    fn = load_callable(spec.callable, ctx.workflow_dir)
-    job_ctx = JobContext(run=ctx, job_id=spec.id, params=ctx.params)
-    try:
-        output = fn(job_ctx)
-    except TowpathError:
-        raise
-    except Exception as exc:
-        raise WorkflowError(
-            f"{spec.type} job '{spec.id}' ({spec.callable}) raised {type(exc).__name__}: {_first_line(exc)}"
-        ) from exc
-    result = JobResult(job_id=spec.id, job_type=spec.type, status="success")
-    if spec.target:
-        if output is None:
-            raise WorkflowError(f"{spec.type} job '{spec.id}' returned None but declares target '{spec.target}'")
-        written = ctx.engine.write(spec.target, output, mode=spec.mode, refs=ctx.refs)
-        result.rows_written = written.rows
-        if written.snapshot_id is not None:
-            result.snapshots[spec.target] = written.snapshot_id
-    result.duration_s = time.perf_counter() - started
-    return result
+class PythonJob(JobType[PythonJobSpec]):
+    """Calls the function with a `JobContext`; a returned table is written to `target`."""
+
+    name = "python"
+    SPEC = PythonJobSpec
+    WRITES_IN_WAP = True
+
+    @classmethod
+    def run(cls, spec: PythonJobSpec, ctx: RunContext) -> JobResult:
+        started = time.perf_counter()
+        if spec.type == "pyspark":
+            spark_engine(ctx.engine, spec.id)  # fail before importing the job's code
+        fn = load_callable(spec.callable, ctx.workflow_dir)
+        job_ctx = JobContext(run=ctx, job_id=spec.id, params=ctx.params)
+        try:
+            output = fn(job_ctx)
+        except TowpathError:
+            raise
+        except Exception as exc:
+            raise WorkflowError(
+                f"{spec.type} job '{spec.id}' ({spec.callable}) raised {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
+        result = JobResult(job_id=spec.id, job_type=spec.type, status="success")
+        if spec.target:
+            if output is None:
+                raise WorkflowError(f"{spec.type} job '{spec.id}' returned None but declares target '{spec.target}'")
+            written = ctx.engine.write(spec.target, output, mode=spec.mode, refs=ctx.refs)
+            result.rows_written = written.rows
+            if written.snapshot_id is not None:
+                result.snapshots[spec.target] = written.snapshot_id
+        result.duration_s = time.perf_counter() - started
+        return result
+
+    @classmethod
+    def writes(cls, spec: PythonJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
+        return [spec.target] if spec.target else []
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error (a Spark error carries its query plan and Java stack below it)."""
-    return next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+class PySparkJob(PythonJob):
+    """A python job on the Spark engine: the function gets `ctx.spark` and returns a Spark DataFrame."""
+
+    name = "pyspark"

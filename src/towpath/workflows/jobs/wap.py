@@ -11,25 +11,46 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Literal
 
+from pydantic import Field
+
+from towpath.audits import AuditSpec
 from towpath.catalog import normalize_identifier
 from towpath.catalog.branches import create_branch, drop_branch, publish_branch
 from towpath.catalog.history import expire_snapshots
 from towpath.config.params import parse_duration
 from towpath.errors import CatalogError, ConflictError, WorkflowError
 from towpath.workflows.context import RunContext
+from towpath.workflows.jobs import JobType, get_job_type
 from towpath.workflows.jobs.audit import apply_audit_results, execute_audits
 from towpath.workflows.results import JobResult
+from towpath.workflows.spec import JobSpec, WriteJobStep
+
+__all__ = ["WapSpec", "WapTemplate", "branch_name", "run_wap_template"]
 
 log = logging.getLogger(__name__)
+
+
+class WapSpec(JobSpec):
+    """Write-Audit-Publish: write to a branch, audit it, publish to `main` only if the audits pass."""
+
+    type: Literal["wap"] = "wap"
+    tables: list[str] = Field(min_length=1)
+    """Tables the write jobs write; each gets its own branch for this run."""
+    write_jobs: list[WriteJobStep] = Field(min_length=1)
+    """`- job:` steps (sql or python) that write the branch, in order."""
+    audits: list[AuditSpec] = Field(default_factory=list)
+    """Audits run against the branch before publishing (default table: the only entry of `tables`)."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Whole write-audit-publish attempts when another writer moves `main` before the publish."""
 
 
 def branch_name(ctx: RunContext, wap_id: str, attempt: int) -> str:
     return f"wap_{ctx.run_id}_{wap_id}_{attempt}".replace("-", "_").lower()
 
 
-def run_wap_template(spec: Any, ctx: RunContext) -> JobResult:
+def run_wap_template(spec: WapSpec, ctx: RunContext) -> JobResult:
     started = time.perf_counter()
     tables = [normalize_identifier(t) for t in spec.tables]
     result = JobResult(job_id=spec.id, job_type="wap", status="success")
@@ -55,20 +76,19 @@ def run_wap_template(spec: Any, ctx: RunContext) -> JobResult:
     return result
 
 
-def _write_audit_publish(spec: Any, ctx: RunContext, tables: list[str], branch: str, result: JobResult) -> None:
+def _write_audit_publish(spec: WapSpec, ctx: RunContext, tables: list[str], branch: str, result: JobResult) -> None:
     """One attempt: cut `branch` of every table, write, audit; publish unless a blocking audit failed.
 
     A blocking failure returns with the branch kept; a `ConflictError` means `main`
     moved and the caller may retry on a fresh branch.
     """
-    from towpath.workflows.jobs import get_job_runner
-
     for table in tables:
         create_branch(ctx.catalog, table, branch)
     refs = dict.fromkeys(tables, branch)
     wap_ctx = ctx.with_refs(refs)
     write_results = [
-        get_job_runner(step.job.type)(step.job, wap_ctx.with_params(step.job.parameters or {})) for step in spec.write_jobs
+        get_job_type(step.job.type).run(step.job, wap_ctx.with_params(step.job.parameters or {}))
+        for step in spec.write_jobs
     ]
     result.rows_written = sum(r.rows_written or 0 for r in write_results)
     result.details = {"branch": branch, "write_jobs": [r.job_id for r in write_results]}
@@ -100,3 +120,14 @@ def _drop_all(ctx: RunContext, tables: list[str], branch: str) -> None:
             drop_branch(ctx.catalog, table, branch)
         except CatalogError:  # the attempt may have failed before this table's branch existed
             log.debug("no branch %s of %s to drop", branch, table)
+
+
+class WapTemplate(JobType[WapSpec]):
+    """The `wap` template; its write jobs are checked to write only `tables` (see the loader)."""
+
+    name = "wap"
+    SPEC = WapSpec
+
+    @classmethod
+    def run(cls, spec: WapSpec, ctx: RunContext) -> JobResult:
+        return run_wap_template(spec, ctx)
