@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar, Union
 
 from pydantic import Discriminator, Tag
 from pydantic_core import PydanticUndefined
@@ -41,12 +41,22 @@ __all__ = [
     "JOB_TYPES",
     "TEMPLATES",
     "JobType",
+    "Write",
     "default_template",
     "get_job_type",
     "spec_union",
 ]
 
 S = TypeVar("S", bound="JobSpec")
+
+
+class Write(NamedTuple):
+    """A table a job writes, and the spec field that says so (where a refused write is reported)."""
+
+    table: str
+    """As written in the workflow (`db.table` or `catalog/db/table`)."""
+    field: str
+    """The job's field that names it (`target`, `script`, `sink`, ...)."""
 
 
 class JobType(Generic[S]):
@@ -65,12 +75,18 @@ class JobType(Generic[S]):
         raise NotImplementedError(f"job type '{cls.name}' has no runner")
 
     @classmethod
-    def writes(cls, spec: S, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
-        """The tables (`db.table`, as written) the job writes data into; DDL does not count.
+    def writes(cls, spec: S, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
+        """The tables the job writes data into (DDL does not count), each with the field naming it.
 
         Read at load time to refuse writes that would bypass a WAP template, so it
         must not run anything; return what can be known statically.
         """
+        return []
+
+    @classmethod
+    def publishes(cls, spec: S) -> list[str]:
+        """For a template: the tables it stages and publishes only after its audits pass (WAP's
+        `tables`). Its write jobs may write only these, and no other step may write them."""
         return []
 
     @classmethod
