@@ -93,8 +93,12 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
 
 
 def _node_at(data: Any, loc: tuple[int | str, ...]) -> Any:
+    """The value at `loc` in the YAML data (None where the path does not exist)."""
     for key in loc:
-        data = data[key]
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
     return data
 
 
@@ -106,7 +110,7 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: An
     """
     current: Any = model
     for key in loc[:-1]:
-        data = data[key] if isinstance(data, (dict, list)) else None
+        data = _node_at(data, (key,)) if isinstance(data, (dict, list)) else None
         if isinstance(key, int):
             continue
         fields = getattr(current, "model_fields", None)

@@ -304,9 +304,9 @@ class _Loader:
             for field, default in JOB_TYPES.get(body["type"]).param_defaults().items():
                 body.setdefault(field, default)
         else:
-            default = default_template()
-            if default is not None:
-                body.setdefault("type", default)
+            template = default_template()
+            if template is not None:
+                body.setdefault("type", template)
             self.check_type(body, type_loc, template=True)
         return {kind: self.body(body, params, (*loc, kind))}
 

@@ -167,5 +167,5 @@ def spec_union(kind: UnionKind) -> Any:
 
     if len(members) == 1:  # pydantic refuses a discriminator on a one-member union
         return members[0][1].SPEC
-    union = Union[tuple(Annotated[jt.SPEC, Tag(f"{name}-job")] for name, jt in members)]  # noqa: UP007
+    union: Any = Union[tuple(Annotated[jt.SPEC, Tag(f"{name}-job")] for name, jt in members)]  # noqa: UP007
     return Annotated[union, Discriminator(tag, custom_error_type=f"unknown_{kind}_type", custom_error_message=message)]
