@@ -20,7 +20,7 @@ from towpath.config import (
     find_project_root,
     load_project_config,
 )
-from towpath.errors import SpecError
+from towpath.errors import OutputPathError, SpecError
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog
@@ -48,12 +48,15 @@ class Project:
         target = root / PROJECT_FILE
         if target.exists() and not exist_ok:
             raise SpecError(f"{target} already exists; this folder is already a towpath project")
-        root.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.write_text(DEFAULT_PROJECT_YAML.format(name=name or root.name))
-        ignore = root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(f"{STATE_DIR}/\n")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.write_text(DEFAULT_PROJECT_YAML.format(name=name or root.name))
+            ignore = root / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(f"{STATE_DIR}/\n")
+        except OSError as exc:
+            raise OutputPathError(Path(exc.filename or target), exc) from None
         return cls(root)
 
     # -- rooms, opened lazily --------------------------------------------------------------------

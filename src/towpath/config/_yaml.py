@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import Node
 
 from towpath.errors import SpecError
 
@@ -58,11 +60,29 @@ def load_yaml(path: Path | str, text: str | None = None) -> Document:
         except OSError as exc:
             raise SpecError(f"cannot read file: {exc.strerror}", file=path) from None
     yaml = YAML(typ="rt")
+    yaml.Constructor = _MarkedScalarConstructor
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
         raise _syntax_error(path, exc) from None
     return Document(path=path, data=_plain(tree), _tree=tree)
+
+
+_SCALAR_KINDS = {"timestamp": "date/timestamp", "int": "integer", "float": "number", "bool": "boolean"}
+
+
+class _MarkedScalarConstructor(RoundTripConstructor):  # type: ignore[misc]
+    """ruamel builds `2022-02-30` or `!!int x` with a bare `ValueError` (no position): give it the scalar's mark."""
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            kind = _SCALAR_KINDS.get(str(node.tag).rpartition(":")[2], str(node.tag))
+            raise ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind} ({exc}); quote it to keep it as text",
+                node.start_mark,
+            ) from exc
 
 
 def _syntax_error(path: Path, exc: MarkedYAMLError) -> SpecError:
