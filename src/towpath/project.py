@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from towpath.config import (
     DEFAULT_PROJECT_YAML,
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from towpath.catalog import Catalog
     from towpath.catalog.state import RunStore
     from towpath.engines import Engine
+    from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
 
 
 class Project:
@@ -95,6 +96,18 @@ class Project:
             return candidate.resolve()
         return (self.root / candidate).resolve()
 
+    @overload
+    def run(
+        self, workflow: Path | str, *, date: str | None = None, params: Mapping[str, str] | None = None,
+        dry_run: Literal[False] = False,
+    ) -> RunResult: ...
+
+    @overload
+    def run(
+        self, workflow: Path | str, *, date: str | None = None, params: Mapping[str, str] | None = None,
+        dry_run: bool,
+    ) -> RunResult | DryRun: ...
+
     def run(
         self,
         workflow: Path | str,
@@ -102,13 +115,15 @@ class Project:
         date: str | None = None,
         params: Mapping[str, str] | None = None,
         dry_run: bool = False,
-    ) -> Any:
+    ) -> RunResult | DryRun:
         """Run a main workflow once (for `date`, default today). Returns a `RunResult` or a `DryRun`."""
         from towpath.workflows import run_workflow
 
         return run_workflow(self, self.path(workflow), date=date, params=params, dry_run=dry_run)
 
-    def daily(self, workflow: Path | str, *, today: str | None = None, params: Mapping[str, str] | None = None) -> Any:
+    def daily(
+        self, workflow: Path | str, *, today: str | None = None, params: Mapping[str, str] | None = None
+    ) -> DailyResult:
         """Run a daily workflow: main for today and its lookback days, then the high-water marks."""
         from towpath.workflows import run_daily
 
@@ -124,7 +139,7 @@ class Project:
         force: bool = False,
         params: Mapping[str, str] | None = None,
         progress: Any = None,
-    ) -> Any:
+    ) -> BackfillResult:
         """Run main for every date in [start, end]; dates that already succeeded are skipped unless `force`."""
         from towpath.workflows import run_backfill
 

@@ -12,15 +12,13 @@ from towpath.cli.options import json_requested, output, project_from
 if TYPE_CHECKING:
     from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
 
-    Outcome = RunResult | DryRun | DailyResult | BackfillResult
-
 params_option = click.option(
     "-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
     help="Set a parameter (repeatable); beats the workflow's and the project's params.",
 )
 
 
-def _failed(result: Outcome) -> bool:
+def _failed(result: RunResult | DryRun | DailyResult | BackfillResult) -> bool:
     """A run, daily or backfill that did not succeed exits 1; a dry run never fails (it ran nothing)."""
     from towpath.workflows import DryRun
 
@@ -39,7 +37,9 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the resolved steps, parameters and SQL; run nothing.")
 @output(render.workflow_run, failed=_failed)
 @click.pass_context
-def run(ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | None, dry_run: bool) -> Outcome:
+def run(
+    ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | None, dry_run: bool
+) -> RunResult | DryRun:
     """Run the main WORKFLOW once.
 
     \b
@@ -58,7 +58,7 @@ def run(ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | 
 @click.option("--today", help="Pretend today is this date (default: today in the workflow's timezone).")
 @output(render.daily_result, failed=_failed)
 @click.pass_context
-def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str | None) -> Outcome:
+def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str | None) -> DailyResult:
     """Run a daily WORKFLOW: main for today and its `lookback_days`, then advance high-water marks.
 
     Failures are written to the run log and, if configured, POSTed to the notification webhook.
@@ -80,7 +80,7 @@ def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str
 def backfill(
     ctx: click.Context, workflow: str, start: str | None, end: str | None, parallel: int | None, force: bool,
     params: tuple[str, ...],
-) -> Outcome:
+) -> BackfillResult:
     """Run the main workflow of a backfill WORKFLOW for every date from --start to --end.
 
     Dates that already succeeded are skipped unless --force, so rerunning a

@@ -71,7 +71,7 @@ def load_yaml(path: Path | str, text: str | None = None) -> Document:
 _SCALAR_KINDS = {"timestamp": "date/timestamp", "int": "integer", "float": "number", "bool": "boolean"}
 
 
-class _MarkedScalarConstructor(RoundTripConstructor):  # type: ignore[misc]
+class _MarkedScalarConstructor(RoundTripConstructor):
     """ruamel builds `2022-02-30` or `!!int x` with a bare `ValueError` (no position): give it the scalar's mark."""
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:

@@ -98,9 +98,8 @@ def _raised(exc: BaseException) -> str:
     The user wants the line of their factory that failed, not towpath's or a
     library's internals (`towpath -v` prints the whole traceback).
     """
-    skip = tuple(str(Path(p).resolve()) for p in {
-        Path(__file__).resolve().parents[1], *(sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")),
-    })
+    libraries = [sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")]
+    skip = tuple(str(Path(p).resolve()) for p in [str(Path(__file__).parents[1]), *libraries])
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not str(Path(f.filename).resolve()).startswith(skip) and not f.filename.startswith("<frozen")]
     where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
