@@ -148,6 +148,19 @@ class Project:
             progress=progress,
         )
 
+    def expire_snapshots(self, table: str, *, older_than: str | None = None, retain_last: int | None = None) -> list[int]:
+        """Forget `table`'s old snapshots; what is not given comes from `towpath.yaml`'s `snapshot_retention`
+        (the same policy every WAP publish applies). Returns the expired snapshot ids."""
+        from towpath.catalog import expire_snapshots
+        from towpath.config.params import parse_duration
+
+        retention = self.config.snapshot_retention
+        age = older_than or retention.max_age
+        if age is None:  # `max_age: null` keeps every snapshot
+            return []
+        keep = retention.retain_last if retain_last is None else retain_last
+        return expire_snapshots(self.catalog, table, older_than=parse_duration(age), retain_last=keep)
+
     def query(self, sql: str, *, dialect: str | None = None) -> Any:
         """Run a SQL query over the project's tables and return Arrow."""
         return self.engine.query(sql, dialect=dialect or self.config.dialect)

@@ -29,19 +29,18 @@ def list_(ctx: click.Context) -> list[dict[str, Any]]:
 
 @cli.command()
 @click.argument("table")
-@click.option("--older-than", default="7d", show_default=True, help="Age of snapshots to forget: 7d, 12h, 30m.")
-@click.option("--retain-last", default=5, show_default=True, type=click.IntRange(min=1), help="Recent snapshots of main to keep whatever their age.")
+@click.option("--older-than", help="Age of snapshots to forget: 7d, 12h, 30m (default: the project's "
+              "snapshot_retention.max_age).")
+@click.option("--retain-last", type=click.IntRange(min=1),
+              help="Recent snapshots of main to keep whatever their age (default: snapshot_retention.retain_last).")
 @output(render.expired)
 @click.pass_context
-def expire(ctx: click.Context, table: str, older_than: str, retain_last: int) -> dict[str, Any]:
+def expire(ctx: click.Context, table: str, older_than: str | None, retain_last: int | None) -> dict[str, Any]:
     """Forget TABLE's old snapshots (branch and tag heads are always kept), so commits stay fast.
 
     Expired snapshots can no longer be read or rolled back to.
     """
-    from towpath.catalog import expire_snapshots
-    from towpath.config.params import parse_duration
-
-    expired = expire_snapshots(project_from(ctx).catalog, table, older_than=parse_duration(older_than), retain_last=retain_last)
+    expired = project_from(ctx).expire_snapshots(table, older_than=older_than, retain_last=retain_last)
     return {"table": table, "expired": expired}
 
 
