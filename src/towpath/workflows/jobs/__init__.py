@@ -25,11 +25,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import Discriminator, Tag
 from pydantic_core import PydanticUndefined
 
+from towpath.config.unions import RegisteredUnion, tagged_union
 from towpath.registry import Registry
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ __all__ = [
     "Write",
     "default_template",
     "get_job_type",
+    "registered",
+    "spec_for",
     "spec_union",
 ]
 
@@ -111,6 +113,7 @@ for _name, _target in {
     "audit": "towpath.workflows.jobs.audit:AuditJob",
     "hwm": "towpath.workflows.jobs.hwm:HwmJob",
     "metadata": "towpath.workflows.jobs.metadata:MetadataJob",
+    "pipeline": "towpath.workflows.jobs.pipeline:PipelineJob",
     "pyspark": "towpath.workflows.jobs.python:PySparkJob",
     "python": "towpath.workflows.jobs.python:PythonJob",
     "sql": "towpath.workflows.jobs.sql:SqlJob",
@@ -146,26 +149,26 @@ UnionKind = Literal["job", "write", "template"]
 @functools.cache
 def spec_union(kind: UnionKind) -> Any:
     """The discriminated union of registered spec models for a `- job:` body, a WAP write job or a
-    `- template:` body. Built on first use (so plugins are in it) and cached.
-
-    Tags are `<type>-job`, not the bare type: pydantic puts the tag into error
-    locations, and a bare `sql` would collide with the sql job's `sql` field when
-    errors are mapped back to file:line.
-    """
+    `- template:` body. Built on first use (so plugins are in it) and cached."""
     registry = TEMPLATES if kind == "template" else JOB_TYPES
-    members = [(name, jt) for name, jt in registry.items() if kind != "write" or jt.WRITES_IN_WAP]
-    names = [name for name, _ in members]
+    members = {name: jt.SPEC for name, jt in registry.items() if kind != "write" or jt.WRITES_IN_WAP}
     if kind == "write":
-        message = f"a WAP write job must have type: {' or '.join(names)}"
+        message = f"a WAP write job must have type: {' or '.join(members)}"
     else:
-        message = f"unknown {'template' if kind == 'template' else 'job'} type; expected one of: {', '.join(names)}"
-    fallback = default_template() if kind == "template" else None
+        message = f"unknown {'template' if kind == 'template' else 'job'} type; expected one of: {', '.join(members)}"
+    return tagged_union(
+        members, suffix="job", error_type=f"unknown_{kind}_type", message=message,
+        default=default_template() if kind == "template" else None,
+    )
 
-    def tag(data: Any) -> str | None:
-        found = data.get("type", fallback) if isinstance(data, Mapping) else getattr(data, "type", None)
-        return f"{found}-job" if isinstance(found, str) else None
 
-    if len(members) == 1:  # pydantic refuses a discriminator on a one-member union
-        return members[0][1].SPEC
-    union: Any = Union[tuple(Annotated[jt.SPEC, Tag(f"{name}-job")] for name, jt in members)]  # noqa: UP007
-    return Annotated[union, Discriminator(tag, custom_error_type=f"unknown_{kind}_type", custom_error_message=message)]
+def spec_for(kind: UnionKind, data: Any) -> type[JobSpec] | None:
+    """The spec model a step body would be validated as (None for an unknown `type`)."""
+    registry = TEMPLATES if kind == "template" else JOB_TYPES
+    name = data.get("type", default_template() if kind == "template" else None) if isinstance(data, Mapping) else None
+    return registry.get(name).SPEC if isinstance(name, str) and name in registry else None
+
+
+def registered(kind: UnionKind) -> RegisteredUnion:
+    """The annotation marker of a field holding a step body of `kind`."""
+    return RegisteredUnion(functools.partial(spec_union, kind), functools.partial(spec_for, kind))
