@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeVar
 
 
 class TowpathError(Exception):
@@ -78,22 +79,6 @@ class NotInstalledError(TowpathError):
         self.kind, self.name, self.extra, self.missing = kind, name, extra, missing
 
 
-class OutputPathError(TowpathError):
-    """A file or folder towpath was asked to write cannot be written; says which and why."""
-
-    def __init__(self, path: Path | str, exc: OSError) -> None:
-        path = Path(path)
-        blocker = next((p for p in path.parents if p.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            why = f"{blocker} is a file, not a folder"
-        elif blocker is not None and blocker != path.parent and not path.parent.exists():
-            why = f"the folder {path.parent} does not exist"
-        else:
-            why = exc.strerror or str(exc)
-        super().__init__(f"cannot write {path}: {why}")
-        self.path, self.reason = path, why
-
-
 class CatalogError(TowpathError):
     """Something about Iceberg tables, namespaces, branches or metadata went wrong."""
 
@@ -147,6 +132,27 @@ class ConnectorError(TowpathError):
 
 class TransientError(TowpathError):
     """A failure worth retrying (HTTP 5xx, connection reset, commit conflict)."""
+
+
+E = TypeVar("E", bound=TowpathError)
+
+
+def located(error: E, *, file: Path | str | None, line: int | None) -> E:
+    """`error` with `file:line: ` in front of its message and kept as `error.file`/`error.line`.
+
+    The type is unchanged, so a `TableNotFoundError` an engine meets while running
+    line 12 of a script is still a `TableNotFoundError` to its caller, and the
+    message still says where. An error that already names a file is returned as is.
+
+    >>> str(located(CatalogError("boom"), file="job.sql", line=3))
+    'job.sql:3: boom'
+    """
+    if file is None or getattr(error, "file", None) is not None:
+        return error
+    where = f"{file}:{line}: " if line is not None else f"{file}: "
+    error.args = (f"{where}{error}", *error.args[1:])
+    error.file, error.line = file, line  # type: ignore[attr-defined]
+    return error
 
 
 def first_line(err: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""A real SQLite-backed Iceberg catalog in a temp folder, and a DuckDB engine over it."""
+"""A real SQLite-backed Iceberg catalog in a temp folder, and every engine over it in turn."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from engine_tables import SOURCE_SCHEMA, TARGET_SCHEMA, by_date, source_rows
 
 from towpath.catalog import Catalog
-from towpath.config.project import EngineConfig, ProjectConfig
-from towpath.engines import get_engine
+from towpath.config.project import EngineConfig, ProjectConfig, SparkConfig
+from towpath.engines import Engine, get_engine
 from towpath.engines.duckdb import DuckDBEngine
 
 
@@ -25,9 +25,26 @@ def catalog(tmp_path: Path) -> Catalog:
     return cat
 
 
+ENGINES = {
+    "duckdb": EngineConfig(threads=2),
+    "spark": EngineConfig(type="spark", spark=SparkConfig(master="local[2]")),
+}
+"""Every engine the contract suite runs on."""
+
+
+@pytest.fixture(params=sorted(ENGINES))
+def engine(request: pytest.FixtureRequest, catalog: Catalog) -> Iterator[Engine]:
+    """Each engine in turn over the same catalog (Spark on the session's shared SparkSession)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark")
+    eng = get_engine(ENGINES[request.param], catalog)
+    yield eng
+    eng.close()
+
+
 @pytest.fixture
-def engine(catalog: Catalog) -> Iterator[DuckDBEngine]:
-    eng = get_engine(EngineConfig(threads=2), catalog)
+def duckdb_engine(catalog: Catalog) -> Iterator[DuckDBEngine]:
+    eng = get_engine(ENGINES["duckdb"], catalog)
     assert isinstance(eng, DuckDBEngine)
     yield eng
     eng.close()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
 from spark_projects import DATES, make_project
 
-from towpath.engines import get_engine
-from towpath.errors import EngineError, SqlError
+from towpath.errors import EngineError
 from towpath.project import Project
 from towpath.samples import render_recipe
 
@@ -113,33 +111,6 @@ def test_a_pyspark_job_failing_a_blocking_audit_leaves_main_untouched_and_keeps_
     branch = wap.details["branch"]
     on_branch = spark_project.catalog.read("some_db.top3", ref=branch)
     assert on_branch.filter(pa.compute.is_null(on_branch.column("title_id"))).num_rows == 1
-
-
-@pytest.fixture
-def spark_engine(spark_project: Project) -> Any:
-    engine = get_engine(spark_project.config.engine, spark_project.catalog)
-    yield engine
-    engine.close()
-
-
-def test_reads_are_pruned_to_the_files_of_the_queried_date(spark_engine: Any) -> None:
-    out = spark_engine.query("SELECT COUNT(*) AS n FROM some_db.source_table WHERE date = '2022-01-02'")
-    assert out.column("n").to_pylist()[0] > 20_000
-    [scan] = spark_engine.scans
-    assert scan.total_files == 2 and len(scan.files) == 1
-
-
-def test_a_bad_column_names_the_script_file_and_the_statement_line(spark_engine: Any) -> None:
-    script = "SELECT 1 AS ok;\n\n-- second statement\nSELECT title_id,\n  no_such_column\nFROM some_db.source_table\n"
-    with pytest.raises(SqlError) as err:
-        spark_engine.run_script(script, file=Path("top.sql"))
-    assert str(err.value).startswith("top.sql:4: [UNRESOLVED_COLUMN")
-    assert "no_such_column" in str(err.value) and "\n" not in str(err.value)
-
-
-def test_a_missing_table_suggests_the_close_name(spark_engine: Any) -> None:
-    with pytest.raises(SqlError, match=r"^q.sql:1: Table 'some_db.source_tabel' does not exist. Did you mean 'some_db.source_table'"):
-        spark_engine.run_script("SELECT * FROM some_db.source_tabel", file="q.sql")
 
 
 def test_a_pyspark_job_on_the_duckdb_engine_is_a_clear_error(tmp_path: Path) -> None:

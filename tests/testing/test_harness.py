@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from towpath.errors import SqlError
+from towpath.errors import SqlError, TableNotFoundError
 from towpath.samples.recipe import TEMPLATES
 from towpath.testing import MockError, assert_rows_equal, load_mock, run_job
 from towpath.testing.plugin import warm_up
@@ -135,7 +135,7 @@ def test_builtin_parameters_come_from_date(tmp_path: Path) -> None:
 def test_every_run_is_isolated(tmp_path: Path) -> None:
     run_job(TOPN_SQL, mocks=[SOURCE], params=PARAMS, base=DATA, target=EXPECTED)
     write(tmp_path, {"q.sql": "SELECT * FROM foo.dataflow_sample_results"})
-    with pytest.raises(SqlError, match="Table 'foo.dataflow_sample_results' does not exist"):
+    with pytest.raises(TableNotFoundError, match="q.sql:1: Table 'foo.dataflow_sample_results' does not exist"):
         run_job("q.sql", base=tmp_path)
 
 

@@ -186,7 +186,7 @@ def test_project_validate_knows_tables_from_the_workflows_ddl_and_mocks(project:
 def test_project_validate_reports_workflow_spec_errors(project: Project) -> None:
     (project.root / "main.sch.yaml").write_text("id: wf\nsteps:\n  - job: {id: a, type: sqll, sql: SELECT 1}\n")
     [problem] = [str(p) for p in validate_project(project)]
-    assert problem.startswith(f"{project.root / 'main.sch.yaml'}:3: steps[0].job.type: unknown job type 'sqll'; "
+    assert problem.startswith(f"{project.root / 'main.sch.yaml'}:3:24: steps[0].job.type: unknown job type 'sqll'; "
                               "expected one of: audit, hwm, metadata,")
 
 
@@ -237,9 +237,10 @@ def test_project_test_runs_every_workflow_folder_through_the_pytest_plugin(proje
 
 
 def test_project_test_without_tests_says_where_it_looked(project: Project) -> None:
-    code, out = run(project, "project", "test")
-    assert code == 1
-    assert f"error: no unit tests found under {project.root} (looked for src/test_*.py" in out
+    from towpath.errors import SpecError
+
+    with pytest.raises(SpecError, match="no unit tests found under .* \\(looked for src/test_\\*.py"):
+        run(project, "project", "test")
 
 
 def _write(path: Path, text: str) -> Path:

@@ -58,16 +58,34 @@ def test_failing_non_blocking_audit_publishes_with_a_warning(project, sample):
 def test_failure_in_a_write_job_publishes_nothing_and_a_rerun_succeeds(project, sample):
     script = sample.parent / "src" / "sparksql_write.sql"
     good = script.read_text()
-    script.write_text(good.replace("SUM(view_hours)", "SUM(view_hourz)"))
+    # A mistake only running shows (no preflight reads the data): the text cannot become a DATE.
+    script.write_text(good.replace("DATE '${DATE}' AS date\nFROM STEP_3", "'someday' AS date\nFROM STEP_3"))
 
     broken = project.run(sample, date="2022-01-01")
 
-    assert broken.status == "failed" and "view_hourz" in broken.error
+    assert broken.status == "failed" and "someday" in broken.error, broken.error
     assert str(script) in broken.error
     assert project.catalog.snapshot_id(RESULTS) is None
     assert list(list_branches(project.catalog, RESULTS)) in ([], ["main"])
     script.write_text(good)
     assert project.run(sample, date="2022-01-01").ok
+
+
+def nothing_ran(project) -> bool:
+    """No run or job run was recorded and the step before the WAP (the DDL) created nothing."""
+    return project.state.list_runs() == [] and not project.catalog.exists(RESULTS)
+
+
+def test_a_mistake_in_the_wap_step_runs_no_step_at_all(project, sample):
+    script = sample.parent / "src" / "sparksql_write.sql"
+    script.write_text(script.read_text().replace("SUM(view_hours)", "SUM(view_hourz)"))
+
+    with pytest.raises(SpecError) as err:
+        project.run(sample, date="2022-01-01")
+
+    assert str(err.value) == (f"{script}:7: unknown column 'view_hourz' (not in source_table); "
+                              "did you mean 'view_hours'?")
+    assert nothing_ran(project)
 
 
 def test_sql_syntax_error_names_script_and_line(project, sample):
@@ -76,17 +94,17 @@ def test_sql_syntax_error_names_script_and_line(project, sample):
     lines[5] = "        , SUM(view_hours) AS AS view_hours"
     script.write_text("\n".join(lines))
 
-    result = project.run(sample, date="2022-01-01")
-
-    assert result.status == "failed"
-    assert f"{script}:6" in result.error
+    with pytest.raises(SpecError, match=f"^{script}:6: syntax error"):
+        project.run(sample, date="2022-01-01")
+    assert nothing_ran(project)
 
 
 def test_unknown_source_table_suggests_close_names(project, sample):
-    result = project.run(sample, date="2022-01-01", params={"SOURCE_TABLE": "some_db.source_tabel"})
+    with pytest.raises(SpecError) as err:
+        project.run(sample, date="2022-01-01", params={"SOURCE_TABLE": "some_db.source_tabel"})
 
-    assert result.status == "failed"
-    assert "some_db.source_tabel" in result.error and "some_db.source_table" in result.error
+    assert "unknown table 'some_db.source_tabel'; did you mean 'some_db.source_table'?" in str(err.value)
+    assert nothing_ran(project)
 
 
 def test_malformed_yaml_names_line_and_runs_nothing(project, write_workflow):
@@ -139,6 +157,6 @@ def test_undefined_parameter_in_sql_names_the_script_line(project, write_workflo
         files={"q.sql": "SELECT 1\n-- comment\nFROM ${MISSING_DB}.t\n"},
     )
 
-    result = project.run(path, date="2022-01-01")
-
-    assert result.status == "failed" and "MISSING_DB" in result.error and "q.sql:3" in result.error
+    with pytest.raises(ParameterError, match=r"q.sql:3:6: undefined parameter '\$\{MISSING_DB\}'"):
+        project.run(path, date="2022-01-01")
+    assert project.state.list_runs() == []

@@ -6,7 +6,7 @@ table metadata and high-water marks, history and rollback, and run state.
 
 from towpath.catalog._catalog import MAIN, Catalog, ScanPlan, WriteMode, conform, normalize_identifier
 from towpath.catalog.branches import create_branch, drop_branch, is_ancestor, list_branches, publish_branch
-from towpath.catalog.ddl import DdlError, DdlResult, apply_ddl
+from towpath.catalog.ddl import DdlCheck, DdlError, DdlResult, apply_ddl, check_ddl
 from towpath.catalog.history import (
     ColumnInfo,
     SnapshotInfo,
@@ -24,6 +24,7 @@ __all__ = [
     "AuditRecord",
     "Catalog",
     "ColumnInfo",
+    "DdlCheck",
     "DdlError",
     "DdlResult",
     "JobRecord",
@@ -37,6 +38,7 @@ __all__ = [
     "TableMetadata",
     "WriteMode",
     "apply_ddl",
+    "check_ddl",
     "conform",
     "create_branch",
     "describe",

@@ -116,6 +116,9 @@ class Catalog:
             self.iceberg.create_namespace(namespace)
         except NamespaceAlreadyExistsError:
             pass
+        except Exception:
+            if not self.iceberg.namespace_exists(namespace):
+                raise
 
     def snapshot_id(self, identifier: str, ref: str = MAIN) -> int | None:
         """Head snapshot of `ref` (a branch or tag), None for an empty table."""

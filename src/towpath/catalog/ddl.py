@@ -33,6 +33,7 @@ import sqlglot
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
+from pyiceberg.table import Table
 from pyiceberg.transforms import (
     BucketTransform,
     DayTransform,
@@ -205,6 +206,39 @@ def apply_ddl(
     return DdlResult(ident, "created", [])
 
 
+def check_ddl(
+    catalog: Catalog,
+    statement: str | exp.Create,
+    *,
+    dialect: str = "spark",
+    allow_evolution: bool = False,
+) -> DdlCheck:
+    """What `apply_ddl` would do with `statement`, changing nothing.
+
+    A workflow's preflight calls this for every `CREATE TABLE` of every step, so
+    an unsupported type or a DDL that conflicts with the existing table is
+    reported before the first step runs.
+
+    Raises:
+        DdlError, SchemaMismatchError: exactly as `apply_ddl` would.
+    """
+    table_def = _parse(statement, dialect)
+    ident = table_def.identifier
+    if not catalog.exists(ident):
+        return DdlCheck(DdlResult(ident, "created", []), table_def.schema)
+    added, promoted = _differences(catalog.table(ident), table_def, allow_evolution)
+    action: Literal["unchanged", "evolved"] = "evolved" if added or promoted else "unchanged"
+    return DdlCheck(DdlResult(ident, action, [a.name for a in added], [p.name for p in promoted]), table_def.schema)
+
+
+@dataclass(frozen=True)
+class DdlCheck:
+    """`check_ddl`'s answer: what applying would do, and the schema the DDL declares."""
+
+    result: DdlResult
+    schema: Schema
+
+
 # -- parsing -----------------------------------------------------------------------------------------
 
 
@@ -375,9 +409,32 @@ def _partition_spec(table_def: _TableDef) -> PartitionSpec:
 
 def _reconcile(catalog: Catalog, table_def: _TableDef, allow_evolution: bool) -> DdlResult:
     ident = table_def.identifier
+    table = catalog.table(ident)
+    added, promoted = _differences(table, table_def, allow_evolution)
+    if not added and not promoted:
+        return DdlResult(ident, "unchanged", [])
+    current = {f.name.lower(): f for f in table.schema().fields}
+    try:
+        with table.update_schema() as update:
+            for column in added:
+                update.add_column(column.name, column.field_type, doc=column.doc)
+            for column in promoted:
+                update.update_column(current[column.name.lower()].name, field_type=column.field_type)
+    except CommitFailedException as exc:
+        raise ConflictError(f"another writer changed '{ident}' while its schema was evolving: {exc}; rerun to retry") from exc
+    return DdlResult(ident, "evolved", [a.name for a in added], [p.name for p in promoted])
+
+
+def _differences(table: Table, table_def: _TableDef, allow_evolution: bool) -> tuple[list[NestedField], list[NestedField]]:
+    """(columns to add, columns to widen) to make `table` match its DDL; anything else raises.
+
+    Raises:
+        SchemaMismatchError: the DDL lacks `IF NOT EXISTS`, or the difference is not
+            additive, or it is and `allow_evolution` is off.
+    """
+    ident = table_def.identifier
     if not table_def.if_not_exists:
         raise SchemaMismatchError(f"table '{ident}' already exists; use CREATE TABLE IF NOT EXISTS to make the DDL rerunnable")
-    table = catalog.table(ident)
     current = {f.name.lower(): f for f in table.schema().fields}
     wanted = {f.name.lower(): f for f in table_def.schema.fields}
 
@@ -406,20 +463,10 @@ def _reconcile(catalog: Catalog, table_def: _TableDef, allow_evolution: bool) ->
 
     additive = [f"column '{a.name}' ({a.field_type}) added" for a in added if not a.required]
     additive += [f"column '{p.name}' widened to {p.field_type}" for p in promoted]
-    if not additive and not problems:
-        return DdlResult(ident, "unchanged", [])
-    if problems or not allow_evolution:
+    if problems or (additive and not allow_evolution):
         hint = "" if problems else "; pass allow_evolution=True (--evolve) to apply these additive changes"
         raise SchemaMismatchError(f"table '{ident}' differs from its DDL: {'; '.join(problems + additive)}{hint}")
-    try:
-        with table.update_schema() as update:
-            for column in added:
-                update.add_column(column.name, column.field_type, doc=column.doc)
-            for column in promoted:
-                update.update_column(current[column.name.lower()].name, field_type=column.field_type)
-    except CommitFailedException as exc:
-        raise ConflictError(f"another writer changed '{ident}' while its schema was evolving: {exc}; rerun to retry") from exc
-    return DdlResult(ident, "evolved", [a.name for a in added], [p.name for p in promoted])
+    return added, promoted
 
 
 def _is_safe_promotion(have: IcebergType, want: IcebergType) -> bool:

@@ -1,7 +1,7 @@
 """Config room: `towpath.yaml` and every YAML spec as pydantic models that know their file:line."""
 
 from towpath.config._yaml import Document, load_yaml
-from towpath.config.base import Spec, invalid, load_spec, parse_spec
+from towpath.config.base import Spec, dotted, invalid, load_spec, parse_spec
 from towpath.config.params import parse_assignments, references, substitute, substitute_all
 from towpath.config.project import (
     DEFAULT_PROJECT_YAML,
@@ -21,6 +21,7 @@ __all__ = [
     "EngineConfig",
     "ProjectConfig",
     "Spec",
+    "dotted",
     "find_project_root",
     "invalid",
     "load_project_config",

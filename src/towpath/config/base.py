@@ -50,7 +50,7 @@ def _to_spec_error(model: type[Spec], doc: Document, err: Any, base_loc: tuple[i
     # pydantic puts discriminator tags and union member names into loc; drop what is not in the data.
     data_loc = _data_path(doc.data, loc)
     line, col = doc.locate(data_loc)
-    field = _dotted(data_loc)
+    field = dotted(data_loc)
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_fields(model, data_loc[len(base_loc):], _node_at(doc.data, data_loc[: len(base_loc)]))
@@ -60,7 +60,7 @@ def _to_spec_error(model: type[Spec], doc: Document, err: Any, base_loc: tuple[i
         msg = f"unknown field '{name}'{hint}"
     elif kind == "missing":
         missing = str(loc[-1])
-        field = _dotted(data_loc + (missing,)) if data_loc != loc else field
+        field = dotted(data_loc + (missing,)) if data_loc != loc else field
         msg = f"missing required field '{missing}'"
     elif kind == "union_tag_invalid":
         msg = err["msg"].replace("Input tag", "type").replace("input tag", "type")
@@ -85,7 +85,12 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     return tuple(path)
 
 
-def _dotted(loc: tuple[int | str, ...]) -> str:
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """A data location as users write it: `steps[1].job.table`.
+
+    >>> dotted(("steps", 1, "job", "table"))
+    'steps[1].job.table'
+    """
     out = ""
     for key in loc:
         out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
@@ -93,12 +98,8 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
 
 
 def _node_at(data: Any, loc: tuple[int | str, ...]) -> Any:
-    """The value at `loc` in the YAML data (None where the path does not exist)."""
     for key in loc:
-        try:
-            data = data[key]
-        except (KeyError, IndexError, TypeError):
-            return None
+        data = data[key]
     return data
 
 
@@ -106,13 +107,16 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: An
     """Best-effort list of field names at `loc` (for 'did you mean').
 
     A field annotated with a marker that has `model_for(data)` (a union picked by
-    a registry, like a workflow step's job) is resolved by the data at that point;
-    in any other union the member that has the next key of `loc` is taken.
+    a registry, like a workflow step's job) is resolved by the data at that point.
     """
     current: Any = model
-    keys = loc[:-1]
-    for index, key in enumerate(keys):
-        data = _node_at(data, (key,)) if isinstance(data, (dict, list)) else None
+    for key in loc[:-1]:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            data = None
         if isinstance(key, int):
             continue
         fields = getattr(current, "model_fields", None)
@@ -120,24 +124,23 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: An
             return []
         info = fields[key]
         picker = next((m for m in info.metadata if hasattr(m, "model_for")), None)
-        if picker is not None:
-            current = picker.model_for(data)
-        else:
-            following = next((k for k in loc[index + 1:] if isinstance(k, str)), None)
-            candidates = _models_of(info.annotation)
-            current = next((c for c in candidates if following in c.model_fields), None) or (
-                candidates[0] if candidates else None
-            )
+        current = picker.model_for(data) if picker is not None else _model_of(info.annotation)
         if current is None:
             return []
     fields = getattr(current, "model_fields", {})
-    return [info.alias or name for name, info in fields.items()]
+    names = []
+    for name, info in fields.items():
+        names.append(info.alias or name)
+    return names
 
 
-def _models_of(annotation: Any) -> list[type[BaseModel]]:
-    """Every model class inside an annotation (through lists, unions and `Annotated`)."""
+def _model_of(annotation: Any) -> Any:
     import typing
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [model for arg in typing.get_args(annotation) for model in _models_of(arg)]
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

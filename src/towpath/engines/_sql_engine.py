@@ -31,14 +31,14 @@ from towpath.catalog import MAIN, Catalog, ScanPlan, WriteMode, normalize_identi
 from towpath.engines.base import StatementResult
 from towpath.engines.insert import insert_target, shape_insert
 from towpath.engines.pruning import row_filter
-from towpath.engines.script import Statement, describe, parse_script
-from towpath.errors import CatalogError, ConflictError, SqlError, TableNotFoundError
+from towpath.engines.script import Statement, describe, parse_script, unsupported
+from towpath.errors import CatalogError, SqlError, TableNotFoundError, located
+from towpath.sql import cte_names, table_key
 
 __all__ = ["DEFAULT_DIALECT", "Bound", "Source", "SqlEngine"]
 
 DEFAULT_DIALECT = "spark"
 _MAX_VIEW_DEPTH = 32
-_SUPPORTED = "SELECT, INSERT INTO/OVERWRITE, CREATE TABLE, CREATE [TEMPORARY] VIEW, DROP TABLE/VIEW, USE, SET"
 
 Source: TypeAlias = pa.Table | ds.Dataset | ScanPlan
 """What a bound query reads under an internal name: registered Arrow rows, a dataset or a planned scan."""
@@ -135,13 +135,12 @@ class SqlEngine(abc.ABC, Generic[S]):
         """
         dialect = dialect or DEFAULT_DIALECT
         statements = parse_script(script, dialect=dialect, file=file)
+        if not statements:
+            raise SqlError("the script is empty: it holds no SQL statement (only blanks or comments)", file=file, line=1)
         for statement in statements:
             if statement.type == "unsupported":
-                raise SqlError(
-                    f"{describe(statement.expression)} statements are not supported by the {self.name} engine "
-                    f"(supported: {_SUPPORTED})",
-                    file=file, line=statement.line,
-                )
+                raise SqlError(unsupported(statement, self.name), file=file, line=statement.line)
+        self._check_ddl(statements, file, dialect, allow_evolution)
         resolved_refs = _refs(refs)
         with self._session() as session:
             return [
@@ -214,6 +213,24 @@ class SqlEngine(abc.ABC, Generic[S]):
         # USE and SET: the engine's session settings are the engine's; accepted so Spark scripts run unchanged.
         return StatementResult("other", st.line, expression.sql(dialect=self.dialect), action="ignored")
 
+    def _check_ddl(self, statements: list[Statement], file: Path | str | None, dialect: str, allow_evolution: bool) -> None:
+        """Check every `CREATE TABLE` of a script before the first runs, so a bad second DDL creates nothing.
+
+        A table the script drops before re-creating is not compared with its old schema.
+        """
+        from towpath.catalog.ddl import check_ddl
+
+        dropped: set[str] = set()
+        for st in statements:
+            if st.type == "drop_table":
+                dropped.update(table_key(t) for t in st.expression.find_all(exp.Table))
+            elif st.type == "create_table" and table_key(st.expression.find(exp.Table) or exp.Table()) not in dropped:
+                assert isinstance(st.expression, exp.Create)  # classify() said so
+                try:
+                    check_ddl(self.catalog, st.expression, dialect=dialect, allow_evolution=allow_evolution)
+                except CatalogError as err:
+                    raise located(err, file=file, line=st.line) from None
+
     def _insert(self, session: S, st: Statement, file: Path | str | None, refs: dict[str, str]) -> StatementResult:
         assert isinstance(st.expression, exp.Insert)
         target = insert_target(st.expression)
@@ -223,8 +240,8 @@ class SqlEngine(abc.ABC, Generic[S]):
             raise SqlError(f"INSERT into {ident} has no SELECT or VALUES", file=file, line=st.line)
         try:
             columns = [f.name for f in self.catalog.table(ident).schema().fields]
-        except TableNotFoundError as err:
-            raise SqlError(str(err), file=file, line=st.line) from None
+        except CatalogError as err:
+            raise located(err, file=file, line=st.line) from None
         data, sql = self._run_query(session, query, refs, file, st.line)
         constants = {name: self._constant(session, value, file, st.line) for name, value in target.static.items()}
         try:
@@ -244,10 +261,8 @@ class SqlEngine(abc.ABC, Generic[S]):
         assert isinstance(st.expression, exp.Create)  # classify() said so
         try:
             result = apply_ddl(self.catalog, st.expression, dialect=dialect, allow_evolution=allow_evolution)
-        except (ConflictError, SqlError):
-            raise
         except CatalogError as err:
-            raise SqlError(str(err), file=file, line=st.line) from err
+            raise located(err, file=file, line=st.line) from None
         return StatementResult("ddl", st.line, st.text, table=result.identifier, action=result.action)
 
     def _create_view(self, session: S, st: Statement, file: Path | str | None, refs: dict[str, str]) -> StatementResult:
@@ -279,7 +294,7 @@ class SqlEngine(abc.ABC, Generic[S]):
             if not self.catalog.exists(ident):
                 if st.expression.args.get("exists"):
                     continue
-                raise SqlError(str(TableNotFoundError(ident, self.catalog.list_tables())), file=file, line=st.line)
+                raise located(TableNotFoundError(ident, self.catalog.list_tables()), file=file, line=st.line)
             self.catalog.iceberg.drop_table(ident)
             dropped.append(ident)
         return StatementResult("ddl", st.line, st.text, table=", ".join(dropped) or None,
@@ -340,11 +355,11 @@ class SqlEngine(abc.ABC, Generic[S]):
             node, depth = pending.pop()
             if depth > _MAX_VIEW_DEPTH:
                 raise SqlError("views nest too deeply (a view that reads itself?)", file=file, line=line)
-            ctes = {cte.alias_or_name.lower() for cte in node.find_all(exp.CTE)}
+            ctes = cte_names(node)
             tables = [t for t in node.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
             catalog_tables: dict[int, tuple[exp.Table, str]] = {}
             for table in tables:
-                key = _key(table)
+                key = table_key(table)
                 if not table.args.get("db") and key in ctes:
                     continue
                 if key in views:
@@ -378,7 +393,7 @@ class SqlEngine(abc.ABC, Generic[S]):
                 schemas[key] = self.catalog.table(ident).schema()
             except TableNotFoundError:
                 known = self.catalog.list_tables() + [n for n in registered if "." in n]
-                raise SqlError(str(TableNotFoundError(ident, known)), file=file, line=line) from None
+                raise located(TableNotFoundError(ident, known), file=file, line=line) from None
 
         def columns_of(source: exp.Expr) -> set[str] | None:
             if id(source) in schemas:
@@ -391,7 +406,7 @@ class SqlEngine(abc.ABC, Generic[S]):
             try:
                 plan = self.catalog.plan_scan(ident, predicate, refs.get(ident))
             except CatalogError as err:
-                raise SqlError(str(err), file=file, line=line) from None
+                raise located(err, file=file, line=line) from None
             out.append((table, plan))
         return out
 
@@ -400,29 +415,22 @@ class SqlEngine(abc.ABC, Generic[S]):
     ) -> int | None:
         try:
             return self.catalog.write(ident, data, mode, branch=refs.get(ident, MAIN))
-        except ConflictError:
-            raise  # retryable as is: keep its family
-        except CatalogError as err:
-            raise SqlError(str(err), file=file, line=line) from None
+        except CatalogError as err:  # a ConflictError stays one: callers retry on it
+            raise located(err, file=file, line=line) from None
 
 
 def _refs(refs: Mapping[str, str] | None) -> dict[str, str]:
     return {normalize_identifier(k): v for k, v in (refs or {}).items()}
 
 
-def _key(table: exp.Table) -> str:
-    """`db.name` (or `name`), lower-cased; a catalog part is dropped."""
-    return ".".join(p for p in (table.db, table.name) if p).lower()
-
-
 def _table_name(table: exp.Expression, file: Path | str | None, line: int) -> str:
     if not isinstance(table, exp.Table) or not table.args.get("db"):
         raise SqlError(f"'{table.sql()}' must be a table qualified as namespace.table", file=file, line=line)
-    return normalize_identifier(_key(table))
+    return normalize_identifier(table_key(table))
 
 
 def _view_name(node: exp.Expression) -> str:
-    return _key(node) if isinstance(node, exp.Table) else node.name.lower()
+    return table_key(node) if isinstance(node, exp.Table) else node.name.lower()
 
 
 def _aliased(source: exp.Table, original: exp.Table) -> exp.Table:

@@ -32,7 +32,7 @@ from sqlglot import exp
 from towpath.catalog import Catalog, ScanPlan
 from towpath.config.project import EngineConfig
 from towpath.engines._sql_engine import Source, SqlEngine
-from towpath.errors import EngineError, SqlError
+from towpath.errors import EngineError, SqlError, first_line
 
 __all__ = ["DuckDBEngine"]
 
@@ -52,7 +52,7 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
         try:
             self._conn = duckdb.connect(":memory:", config=settings)
         except duckdb.Error as err:
-            raise EngineError(f"cannot start DuckDB with {settings}: {_first_line(err)}") from None
+            raise EngineError(f"cannot start DuckDB with {settings}: {first_line(err)}") from None
         super().__init__(catalog)
 
     def close(self) -> None:
@@ -97,7 +97,7 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
                 for name in sources:
                     cursor.unregister(name)
         except duckdb.Error as err:
-            raise SqlError(_first_line(err), file=file, line=line) from None
+            raise SqlError(first_line(err), file=file, line=line) from None
 
     def _to_arrow(self, data: Any) -> pa.Table:
         return _to_arrow(data)
@@ -138,11 +138,3 @@ def _to_arrow(data: Any) -> pa.Table:
             f"cannot write a {type(data).__name__}: expected an Arrow table or reader, a Polars or pandas "
             f"DataFrame, or a DuckDB relation ({err})"
         ) from None
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [ln for ln in str(err).splitlines() if ln.strip()]
-    if not lines:
-        return type(err).__name__
-    hint = [ln.strip() for ln in lines[1:] if ln.strip().lower().startswith(("candidate", "did you mean"))]
-    return " ".join([lines[0], *hint])

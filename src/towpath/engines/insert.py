@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from sqlglot import exp
 
-__all__ = ["InsertTarget", "insert_target", "shape_insert"]
+__all__ = ["InsertTarget", "arity_problem", "insert_target", "shape_insert"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,21 @@ def insert_target(insert: exp.Insert) -> InsertTarget:
     return InsertTarget(node, columns, static, bool(insert.args.get("overwrite")), bool(insert.args.get("by_name")))
 
 
+def arity_problem(names: Sequence[str], table_columns: Sequence[str], target: InsertTarget) -> str | None:
+    """Why a query returning columns `names` cannot fill `target`, or None if it can.
+
+    The rule `shape_insert` applies, usable before anything runs (the preflight
+    reads `names` from the parsed query).
+    """
+    expected = _expected(table_columns, target)
+    if _by_name(names, expected, target) or len(names) == len(expected):
+        return None
+    return (
+        f"the query returns {len(names)} columns ({', '.join(names)}) "
+        f"but the INSERT fills {len(expected)} ({', '.join(expected)})"
+    )
+
+
 def shape_insert(
     data: pa.Table,
     table_columns: Sequence[str],
@@ -62,17 +77,22 @@ def shape_insert(
         ValueError: the query returns a different number of columns than the
             INSERT must fill (the message lists both).
     """
-    static = {name.lower() for name in target.static}
-    expected = target.columns or [c for c in table_columns if c.lower() not in static]
-    names = data.column_names
-    same_names = sorted(n.lower() for n in names) == sorted(c.lower() for c in expected)
-    if not (target.by_name or same_names):
-        if len(names) != len(expected):
-            raise ValueError(
-                f"the query returns {len(names)} columns ({', '.join(names)}) "
-                f"but the INSERT fills {len(expected)} ({', '.join(expected)})"
-            )
+    problem = arity_problem(data.column_names, table_columns, target)
+    if problem:
+        raise ValueError(problem)
+    expected = _expected(table_columns, target)
+    if not _by_name(data.column_names, expected, target):
         data = data.rename_columns(list(expected))
     for name, value in constants.items():
         data = data.append_column(name, pa.repeat(value, data.num_rows))
     return data
+
+
+def _expected(table_columns: Sequence[str], target: InsertTarget) -> list[str]:
+    """The columns the query must supply: the explicit list, else the table's minus static partitions."""
+    static = {name.lower() for name in target.static}
+    return target.columns or [c for c in table_columns if c.lower() not in static]
+
+
+def _by_name(names: Sequence[str], expected: Sequence[str], target: InsertTarget) -> bool:
+    return target.by_name or sorted(n.lower() for n in names) == sorted(c.lower() for c in expected)

@@ -21,7 +21,10 @@ from sqlglot.tokenizer_core import TokenType
 
 from towpath.errors import SqlError, UnknownNameError
 
-__all__ = ["Statement", "StatementType", "classify", "describe", "get_dialect", "parse_script", "parse_statement", "split_script"]
+__all__ = [
+    "SUPPORTED", "Statement", "StatementType", "classify", "describe", "get_dialect", "parse_script", "parse_statement",
+    "split_script", "unsupported",
+]
 
 StatementType = Literal[
     "create_table", "create_view", "drop_table", "drop_view", "insert", "select", "use", "set", "unsupported"
@@ -120,6 +123,15 @@ def classify(expression: exp.Expression) -> StatementType:
     if isinstance(expression, exp.Set):
         return "set"
     return "unsupported"
+
+
+SUPPORTED = "SELECT, INSERT INTO/OVERWRITE, CREATE TABLE, CREATE [TEMPORARY] VIEW, DROP TABLE/VIEW, USE, SET"
+"""The statements an engine runs (what `classify` does not call `unsupported`)."""
+
+
+def unsupported(statement: Statement, engine: str) -> str:
+    """The message for a statement no engine runs (the engine refuses it; the preflight reports it first)."""
+    return f"{describe(statement.expression)} statements are not supported by the {engine} engine (supported: {SUPPORTED})"
 
 
 def describe(expression: exp.Expression) -> str:

@@ -38,7 +38,7 @@ from towpath.catalog import Catalog, ScanPlan
 from towpath.config.project import EngineConfig
 from towpath.engines._spark_session import shared_session
 from towpath.engines._sql_engine import Source, SqlEngine
-from towpath.errors import EngineError, SqlError
+from towpath.errors import EngineError, SqlError, first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -120,7 +120,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
                 for name in sources:
                     spark.catalog.dropTempView(name)
         except (PySparkException, Py4JError) as err:
-            raise SqlError(_first_line(err), file=file, line=line) from None
+            raise SqlError(_message(err), file=file, line=line) from None
 
     def _frame(self, spark: SparkSession, plan: ScanPlan) -> DataFrame:
         """The files of a planned scan as a DataFrame with the table's (Iceberg) schema."""
@@ -144,7 +144,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
             try:
                 table = data.toArrow()
             except PySparkException as err:
-                raise EngineError(f"the Spark DataFrame could not be computed: {_first_line(err)}") from None
+                raise EngineError(f"the Spark DataFrame could not be computed: {_message(err)}") from None
             assert isinstance(table, pa.Table)
             return table
         try:
@@ -169,8 +169,6 @@ def _plain(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _first_line(err: BaseException) -> str:
+def _message(err: BaseException) -> str:
     """Spark's message without the plan dump, SQLSTATE or Java stack that follow it."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    first = lines[0] if lines else type(err).__name__
-    return _SQLSTATE.sub("", first).rstrip(" ;")
+    return _SQLSTATE.sub("", first_line(err)).rstrip(" ;")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from towpath.errors import ParameterError, SpecError
 from towpath.workflows.notify import notify_failure
-from towpath.workflows.params import parse_date
+from towpath.workflows.params import parse_date, split_params
 from towpath.workflows.results import BackfillResult, RunResult
 from towpath.workflows.runner import run_workflow
 
@@ -58,9 +58,12 @@ def run_backfill(
     if workers < 1:
         raise ParameterError(f"--parallel must be at least 1, got {workers}")
     main = spec.workflow_path
-    run_params = {**spec.params, **(params or {})}
+    checked, inherited = split_params(path, spec.params, params)
+    run_params = {**inherited, **checked}
     main_id = load_workflow(main, {}, strict=False).id
     dates = date_range(first, last)
+    # Preflight of the whole workflow before any date runs: a mistake stops the backfill here, not at date 1.
+    run_workflow(project, main, date=dates[0], params=checked, inherited=inherited, dry_run=True)
     done = set() if force else project.state.succeeded_dates(main_id)
     todo = [d for d in dates if d not in done]
     skipped = [d for d in dates if d in done]
@@ -70,7 +73,12 @@ def run_backfill(
         progress.start(len(dates), len(skipped))
 
     def one(date: str) -> RunResult:
-        run = run_workflow(project, main, date=date, params=run_params, kind="main", parent_run_id=parent)
+        try:
+            run = run_workflow(project, main, date=date, params=checked, inherited=inherited, kind="main",
+                               parent_run_id=parent)
+        except SpecError as exc:  # a problem only this date shows (its parameters differ): this date fails
+            return RunResult(run_id="", workflow_id=main_id, execution_date=date, status="failed", duration_s=0.0,
+                             params=run_params, error=str(exc))
         assert isinstance(run, RunResult)
         return run
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from towpath.errors import SpecError
 from towpath.workflows.notify import notify_failure
-from towpath.workflows.params import parse_date, today_in
+from towpath.workflows.params import parse_date, split_params, today_in
 from towpath.workflows.results import DailyResult, RunResult
 from towpath.workflows.runner import run_workflow
 
@@ -46,7 +46,9 @@ def run_daily(
     timezone = spec.timezone or project.config.timezone
     day = parse_date(today) if today else parse_date(today_in(timezone))
     main = spec.workflow_path
-    run_params = {**spec.params, **(params or {}), "EXECUTION_TIMEZONE": timezone}
+    checked, inherited = split_params(path, spec.params, params)
+    inherited["EXECUTION_TIMEZONE"] = timezone
+    run_params = {**inherited, **checked}
     dates = [(day - dt.timedelta(days=back)).isoformat() for back in range(spec.lookback_days, -1, -1)]
     daily_run = project.state.start_run(
         spec.id, kind="daily", params={**run_params, **(annotations or {})}, execution_date=day.isoformat()
@@ -54,7 +56,14 @@ def run_daily(
     runs: list[RunResult] = []
     result = DailyResult(workflow_id=spec.id, today=day.isoformat(), runs=runs, status="success")
     for date in dates:
-        run = run_workflow(project, main, date=date, params=run_params, kind="main", parent_run_id=daily_run)
+        try:
+            if date == dates[0]:  # preflight of the whole workflow before the first day runs anything
+                run_workflow(project, main, date=date, params=checked, inherited=inherited, dry_run=True)
+            run = run_workflow(project, main, date=date, params=checked, inherited=inherited, kind="main",
+                               parent_run_id=daily_run)
+        except SpecError as exc:  # a scheduled daily reports a broken workflow like any failure
+            result.status, result.error = "failed", f"{date}: {exc}"
+            break
         assert isinstance(run, RunResult)
         runs.append(run)
         if not run.ok:

@@ -12,8 +12,10 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from towpath.config.params import references
 from towpath.errors import ParameterError
 
 
@@ -85,3 +87,17 @@ def execution_date_from(date: str | None, cli: Mapping[str, str], timezone: str)
         if raw:
             return parse_date(raw, field=name).isoformat()
     return today_in(timezone)
+
+
+def split_params(
+    path: Path, own: Mapping[str, str], params: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(command-line parameters main must use, parameters passed down unchecked) for a daily or backfill file.
+
+    The file's own `params:` and the `-p` names the file itself references are
+    passed down without requiring main to use them.
+    """
+    used_here = references(path.read_text())
+    given = dict(params or {})
+    inherited = {**own, **{k: v for k, v in given.items() if k in used_here}}
+    return {k: v for k, v in given.items() if k not in used_here}, inherited

@@ -76,16 +76,30 @@ def run_workflow(
     kind: str = "main",
     parent_run_id: str | None = None,
     engine: Engine | None = None,
+    inherited: Mapping[str, str] | None = None,
 ) -> RunResult | DryRun:
     """Run the main workflow at `path` once for `date`; every run and job run is recorded.
 
     The run id is allocated before the workflow is loaded, so `${RUN_ID}` resolves
-    like every other built-in.
+    like every other built-in. Nothing runs (and nothing is recorded) until the
+    preflight found no problem in any step (`towpath.workflows.preflight`).
+
+    Args:
+        params: the command line's `-p` parameters; each must be used by some step.
+        inherited: parameters a daily or backfill file passes down (the same layer
+            as `params`, but not required to be used).
+
+    Raises:
+        SpecError: the workflow does not load or its preflight found problems (`SpecErrors`
+            lists them all).
     """
     from towpath.catalog.state import new_run_id
+    from towpath.workflows.preflight import preflight
 
     run_id = new_run_id()
-    spec, execution_date = load_main(project, path, date=date, params=params, run_id=run_id)
+    given = {**(inherited or {}), **(params or {})}
+    spec, execution_date = load_main(project, path, date=date, params=given, run_id=run_id)
+    preflight(project, spec, cli_params=params)
     if dry_run:
         return plan(project, spec, path, execution_date)
     store = project.state

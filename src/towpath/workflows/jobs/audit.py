@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,9 @@ from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import JobSpec
+
+if TYPE_CHECKING:
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["AuditJob", "AuditJobSpec", "apply_audit_results", "execute_audits"]
 
@@ -64,6 +67,10 @@ class AuditJob(JobType[AuditJobSpec]):
 
     name = "audit"
     SPEC = AuditJobSpec
+
+    @classmethod
+    def check(cls, spec: AuditJobSpec, preflight: Preflight) -> None:
+        preflight.audits(spec.audits, default_table=None)
 
     @classmethod
     def run(cls, spec: AuditJobSpec, ctx: RunContext) -> JobResult:

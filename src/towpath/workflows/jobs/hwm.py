@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from towpath.catalog import normalize_identifier
 from towpath.catalog.metadata import set_hwm
@@ -11,6 +11,9 @@ from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import JobSpec
+
+if TYPE_CHECKING:
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["HwmJob", "HwmJobSpec"]
 
@@ -32,6 +35,12 @@ class HwmJob(JobType[HwmJobSpec]):
 
     name = "hwm"
     SPEC = HwmJobSpec
+
+    @classmethod
+    def check(cls, spec: HwmJobSpec, preflight: Preflight) -> None:
+        preflight.table(spec.table, "table")
+        if preflight.zone(spec.hwm_timezone, "hwm_timezone"):
+            preflight.moment(spec.hwm_datetime, spec.hwm_timezone, "hwm_datetime")
 
     @classmethod
     def run(cls, spec: HwmJobSpec, ctx: RunContext) -> JobResult:

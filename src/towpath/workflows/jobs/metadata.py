@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,6 +14,9 @@ from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import JobSpec
+
+if TYPE_CHECKING:
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["MetadataJob", "MetadataJobSpec"]
 
@@ -54,6 +57,13 @@ class MetadataJob(JobType[MetadataJobSpec]):
 
     name = "metadata"
     SPEC = MetadataJobSpec
+
+    @classmethod
+    def check(cls, spec: MetadataJobSpec, preflight: Preflight) -> None:
+        if spec.table:
+            preflight.table(spec.table, "table")
+        for i, table in enumerate(spec.tables):
+            preflight.table(table, "tables", i)
 
     @classmethod
     def run(cls, spec: MetadataJobSpec, ctx: RunContext) -> JobResult:

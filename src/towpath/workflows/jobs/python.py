@@ -12,16 +12,19 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import field_validator
 
 from towpath.config import invalid
 from towpath.errors import SpecError, TowpathError, WorkflowError, first_line
 from towpath.workflows.context import JobContext, RunContext, spark_engine
-from towpath.workflows.jobs import JobType, Write
+from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import WriteJobSpec, WriteMode
+
+if TYPE_CHECKING:
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["PySparkJob", "PythonJob", "PythonJobSpec", "load_callable"]
 
@@ -91,6 +94,11 @@ class PythonJob(JobType[PythonJobSpec]):
     name = "python"
     SPEC = PythonJobSpec
     WRITES_IN_WAP = True
+    OPAQUE = True
+
+    @classmethod
+    def check(cls, spec: PythonJobSpec, preflight: Preflight) -> None:
+        preflight.python(spec)
 
     @classmethod
     def run(cls, spec: PythonJobSpec, ctx: RunContext) -> JobResult:
@@ -119,8 +127,8 @@ class PythonJob(JobType[PythonJobSpec]):
         return result
 
     @classmethod
-    def writes(cls, spec: PythonJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
-        return [Write(spec.target, "target")] if spec.target else []
+    def writes(cls, spec: PythonJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
+        return [spec.target] if spec.target else []
 
 
 class PySparkJob(PythonJob):

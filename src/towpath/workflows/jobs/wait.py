@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -15,6 +15,9 @@ from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import JobSpec
+
+if TYPE_CHECKING:
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["WaitJob", "WaitJobSpec", "hwm_reached"]
 
@@ -53,6 +56,11 @@ class WaitJob(JobType[WaitJobSpec]):
 
     name = "wait"
     SPEC = WaitJobSpec
+
+    @classmethod
+    def check(cls, spec: WaitJobSpec, preflight: Preflight) -> None:
+        preflight.table(spec.table, "table")
+        preflight.moment(spec.until, "UTC", "until")
 
     @classmethod
     def run(cls, spec: WaitJobSpec, ctx: RunContext) -> JobResult:

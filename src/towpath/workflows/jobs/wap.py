@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -26,6 +26,9 @@ from towpath.workflows.jobs import JobType, get_job_type
 from towpath.workflows.jobs.audit import apply_audit_results, execute_audits
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec import JobSpec, WriteJobStep
+
+if TYPE_CHECKING:
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["WapSpec", "WapTemplate", "branch_name", "run_wap_template"]
 
@@ -129,9 +132,13 @@ class WapTemplate(JobType[WapSpec]):
     SPEC = WapSpec
 
     @classmethod
-    def run(cls, spec: WapSpec, ctx: RunContext) -> JobResult:
-        return run_wap_template(spec, ctx)
+    def check(cls, spec: WapSpec, preflight: Preflight) -> None:
+        for i, table in enumerate(spec.tables):
+            preflight.table(table, "tables", i)
+        for write in spec.write_jobs:
+            preflight.node(write.job)
+        preflight.audits(spec.audits, default_table=spec.tables[0] if len(spec.tables) == 1 else None)
 
     @classmethod
-    def publishes(cls, spec: WapSpec) -> list[str]:
-        return list(spec.tables)
+    def run(cls, spec: WapSpec, ctx: RunContext) -> JobResult:
+        return run_wap_template(spec, ctx)

@@ -1,0 +1,161 @@
+"""Resolve the tables and columns a statement names against known schemas, reporting every miss.
+
+Column resolution walks sqlglot's scopes itself rather than calling
+`optimizer.qualify`: `qualify` stops at the first unknown column, and a report
+that shows one problem per run makes users run it ten times.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from towpath.errors import first_line
+
+__all__ = ["Schemas", "SqlProblem", "cte_names", "node_line", "resolve_query", "table_key", "unknown_table"]
+
+Schemas: TypeAlias = Mapping[str, Mapping[str, str]]
+"""`db.table` -> {column name, lower case -> type}: what a statement may read."""
+
+
+@dataclass(frozen=True, order=True)
+class SqlProblem:
+    """One thing a statement names that does not exist, at a line of its script."""
+
+    line: int
+    message: str
+
+
+def table_key(table: exp.Table) -> str:
+    """`db.name` (or a bare `name`), lower-cased; a catalog part is dropped.
+
+    >>> table_key(exp.to_table("Cat.Foo.Bar"))
+    'foo.bar'
+    """
+    return ".".join(p for p in (table.db, table.name) if p).lower()
+
+
+def cte_names(expression: exp.Expression) -> set[str]:
+    """Names the query's `WITH` clauses define (a bare reference to one is not a table)."""
+    return {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
+
+
+def node_line(start_line: int, node: exp.Expression) -> int:
+    """The script line of `node`: its statement's first line plus the node's line inside the statement."""
+    target = node.this if isinstance(node, (exp.Column, exp.Table)) and isinstance(node.this, exp.Expression) else node
+    meta_line = target.meta.get("line") if target.meta else None
+    return int(start_line + meta_line - 1) if meta_line else int(start_line)
+
+
+def unknown_table(ident: str, known: Iterable[str]) -> str:
+    """`unknown table 'db.t'; did you mean 'db.u'?`."""
+    close = difflib.get_close_matches(ident, list(known), n=1)
+    return f"unknown table '{ident}'" + (f"; did you mean '{close[0]}'?" if close else "")
+
+
+def resolve_query(
+    statement: exp.Expression,
+    start_line: int,
+    known: Schemas,
+    *,
+    views: Collection[str] = (),
+    report_unknown_tables: bool = True,
+) -> list[SqlProblem]:
+    """Every table and column `statement` (a SELECT, an INSERT or a CREATE VIEW) names that `known` lacks.
+
+    Args:
+        statement: the parsed statement.
+        start_line: the script line the statement starts on (problems are at script lines).
+        known: schemas of every table the statement may read.
+        views: unqualified view names created earlier in the script.
+        report_unknown_tables: off when an earlier opaque step (Python code) may create tables;
+            columns of unknown tables are never checked.
+    """
+    problems: list[SqlProblem] = []
+    ctes = cte_names(statement)
+    for table in statement.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or (not table.db and table.name.lower() in ctes):
+            continue
+        if not table.db:
+            if table.name.lower() not in views:
+                problems.append(SqlProblem(node_line(start_line, table), f"unknown table or view '{table.name}'"))
+            continue
+        ident = table_key(table)
+        if ident not in known and report_unknown_tables:
+            problems.append(SqlProblem(node_line(start_line, table), unknown_table(ident, known)))
+    query = statement.expression if isinstance(statement, (exp.Insert, exp.Create)) else statement
+    if isinstance(query, exp.Query):
+        problems += _columns(query, start_line, known)
+    return problems
+
+
+def _columns(query: exp.Query, start_line: int, known: Schemas) -> list[SqlProblem]:
+    try:
+        scopes = traverse_scope(query)
+    except SqlglotError as err:
+        return [SqlProblem(start_line, f"cannot analyse the query: {first_line(err)}")]
+    problems = []
+    for scope in scopes:
+        sources = {name.lower(): _source_columns(source, known) for name, (_, source) in scope.selected_sources.items()}
+        # ORDER BY / HAVING / QUALIFY may name a projection's alias.
+        aliases = {s.alias.lower() for s in scope.expression.selects if isinstance(s, exp.Alias)} if isinstance(
+            scope.expression, exp.Select) else set()
+        for column in scope.columns:
+            name = column.name.lower()
+            if not name or isinstance(column.this, exp.Star):
+                continue
+            qualifier = column.table.lower() if column.table else None
+            line = node_line(start_line, column)
+            if qualifier:
+                if qualifier not in sources:
+                    continue  # an outer-scope (correlated) reference, or a struct field access
+                columns = sources[qualifier]
+                if columns is not None and name not in columns:
+                    problems.append(SqlProblem(
+                        line, f"unknown column '{column.name}' in {_describe(scope, qualifier)}{_hint(name, columns)}"))
+                continue
+            if name in aliases or any(c is None for c in sources.values()):
+                continue
+            if not any(name in (c or set()) for c in sources.values()):
+                everything = set().union(*(c or set() for c in sources.values())) if sources else set()
+                where = ", ".join(sorted(sources)) or "the query"
+                problems.append(SqlProblem(
+                    line, f"unknown column '{column.name}' (not in {where}){_hint(name, everything)}"))
+    return problems
+
+
+def _source_columns(source: Any, known: Schemas) -> set[str] | None:
+    """Column names a FROM/JOIN source provides; None when unknown (no schema, `SELECT *`, a function)."""
+    if isinstance(source, exp.Table):
+        if not isinstance(source.this, exp.Identifier) or not source.db:
+            return None
+        columns = known.get(table_key(source))
+        return set(columns) if columns is not None else None
+    if isinstance(source, Scope):
+        expression = source.expression
+        if not isinstance(expression, exp.Query):
+            return None
+        selects = expression.selects
+        if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star))
+               for s in selects):
+            return None
+        return {name.lower() for name in expression.named_selects}
+    return None
+
+
+def _describe(scope: Scope, qualifier: str) -> str:
+    _, source = scope.selected_sources.get(qualifier, (None, None))
+    if isinstance(source, exp.Table) and source.db:
+        return f"table {table_key(source)}"
+    return f"'{qualifier}'"
+
+
+def _hint(name: str, columns: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(columns), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
