@@ -1,21 +1,26 @@
-"""Session fixtures: real services on free loopback ports, started once per test session.
+"""Session fixtures: real services on free loopback ports, started once per test session; and the
+`project`/`sample` fixtures most CLI and workflow tests start from.
 
 The starting/stopping code lives in `tests/services.py` (also used by benchmarks).
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import services
+
+if TYPE_CHECKING:
+    from towpath.project import Project
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +58,29 @@ def mysql_server() -> Iterator[services.MySqlServer]:
         pytest.skip(f"MariaDB is not installed; install it with: {services.MARIADB_INSTALL_HINT}")
     with services.mysql_server() as server:
         yield server
+
+
+SMALL_ROWS = 30_000
+"""Sessions per day: enough for a top 100 in every one of the 190 countries, small enough to be quick."""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """An empty project with the embedded defaults (SQLite catalog, local warehouse, DuckDB)."""
+    from towpath.project import Project
+
+    return Project.init(tmp_path / "proj", name="test")
+
+
+@pytest.fixture
+def sample(project: Project) -> Path:
+    """The Spark SQL sample recipe copied into the project, with 3 days of source data."""
+    from towpath.samples import load_source_table, recipe_path
+
+    folder = project.root / "sample"
+    shutil.copytree(recipe_path("spark-sql"), folder)
+    load_source_table(project, dates=["2022-01-01", "2022-01-02", "2022-01-03"], rows_per_day=SMALL_ROWS)
+    return folder / "main.sch.yaml"
 
 
 @pytest.fixture(scope="session")

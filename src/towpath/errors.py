@@ -79,6 +79,22 @@ class NotInstalledError(TowpathError):
         self.kind, self.name, self.extra, self.missing = kind, name, extra, missing
 
 
+class OutputPathError(TowpathError):
+    """A file or folder towpath was asked to write cannot be written; says which and why."""
+
+    def __init__(self, path: Path | str, exc: OSError) -> None:
+        path = Path(path)
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            why = f"{blocker} is a file, not a folder"
+        elif blocker is not None and blocker != path.parent and not path.parent.exists():
+            why = f"the folder {path.parent} does not exist"
+        else:
+            why = exc.strerror or str(exc)
+        super().__init__(f"cannot write {path}: {why}")
+        self.path, self.reason = path, why
+
+
 class CatalogError(TowpathError):
     """Something about Iceberg tables, namespaces, branches or metadata went wrong."""
 

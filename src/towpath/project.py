@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from towpath.config import (
     DEFAULT_PROJECT_YAML,
@@ -20,12 +20,13 @@ from towpath.config import (
     find_project_root,
     load_project_config,
 )
-from towpath.errors import SpecError
+from towpath.errors import OutputPathError, SpecError
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog
     from towpath.catalog.state import RunStore
     from towpath.engines import Engine
+    from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
 
 
 class Project:
@@ -48,12 +49,15 @@ class Project:
         target = root / PROJECT_FILE
         if target.exists() and not exist_ok:
             raise SpecError(f"{target} already exists; this folder is already a towpath project")
-        root.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            target.write_text(DEFAULT_PROJECT_YAML.format(name=name or root.name))
-        ignore = root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(f"{STATE_DIR}/\n")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.write_text(DEFAULT_PROJECT_YAML.format(name=name or root.name))
+            ignore = root / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(f"{STATE_DIR}/\n")
+        except OSError as exc:
+            raise OutputPathError(Path(exc.filename or target), exc) from None
         return cls(root)
 
     # -- rooms, opened lazily --------------------------------------------------------------------
@@ -92,6 +96,18 @@ class Project:
             return candidate.resolve()
         return (self.root / candidate).resolve()
 
+    @overload
+    def run(
+        self, workflow: Path | str, *, date: str | None = None, params: Mapping[str, str] | None = None,
+        dry_run: Literal[False] = False,
+    ) -> RunResult: ...
+
+    @overload
+    def run(
+        self, workflow: Path | str, *, date: str | None = None, params: Mapping[str, str] | None = None,
+        dry_run: bool,
+    ) -> RunResult | DryRun: ...
+
     def run(
         self,
         workflow: Path | str,
@@ -99,13 +115,15 @@ class Project:
         date: str | None = None,
         params: Mapping[str, str] | None = None,
         dry_run: bool = False,
-    ) -> Any:
+    ) -> RunResult | DryRun:
         """Run a main workflow once (for `date`, default today). Returns a `RunResult` or a `DryRun`."""
         from towpath.workflows import run_workflow
 
         return run_workflow(self, self.path(workflow), date=date, params=params, dry_run=dry_run)
 
-    def daily(self, workflow: Path | str, *, today: str | None = None, params: Mapping[str, str] | None = None) -> Any:
+    def daily(
+        self, workflow: Path | str, *, today: str | None = None, params: Mapping[str, str] | None = None
+    ) -> DailyResult:
         """Run a daily workflow: main for today and its lookback days, then the high-water marks."""
         from towpath.workflows import run_daily
 
@@ -121,7 +139,7 @@ class Project:
         force: bool = False,
         params: Mapping[str, str] | None = None,
         progress: Any = None,
-    ) -> Any:
+    ) -> BackfillResult:
         """Run main for every date in [start, end]; dates that already succeeded are skipped unless `force`."""
         from towpath.workflows import run_backfill
 
@@ -129,6 +147,19 @@ class Project:
             self, self.path(workflow), start=start, end=end, parallel=parallel, force=force, params=params,
             progress=progress,
         )
+
+    def expire_snapshots(self, table: str, *, older_than: str | None = None, retain_last: int | None = None) -> list[int]:
+        """Forget `table`'s old snapshots; what is not given comes from `towpath.yaml`'s `snapshot_retention`
+        (the same policy every WAP publish applies). Returns the expired snapshot ids."""
+        from towpath.catalog import expire_snapshots
+        from towpath.config.params import parse_duration
+
+        retention = self.config.snapshot_retention
+        age = older_than or retention.max_age
+        if age is None:  # `max_age: null` keeps every snapshot
+            return []
+        keep = retention.retain_last if retain_last is None else retain_last
+        return expire_snapshots(self.catalog, table, older_than=parse_duration(age), retain_last=keep)
 
     def query(self, sql: str, *, dialect: str | None = None) -> Any:
         """Run a SQL query over the project's tables and return Arrow."""

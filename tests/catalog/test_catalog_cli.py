@@ -11,7 +11,6 @@ from click.testing import CliRunner, Result
 
 from towpath.catalog import apply_ddl, get_hwm, set_hwm, set_metadata
 from towpath.cli.main import cli
-from towpath.errors import CatalogError, TableNotFoundError
 from towpath.project import Project
 
 
@@ -70,7 +69,7 @@ def test_history_and_rollback(project: Project) -> None:
     assert project.catalog.read(RESULTS).num_rows == 4
 
     bad = invoke(project, "rollback", RESULTS, "--to", "123")
-    assert isinstance(bad.exception, CatalogError) and "no snapshot 123" in str(bad.exception)
+    assert bad.exit_code == 1 and "no snapshot 123" in bad.stderr
 
 
 def test_hwm_show_and_set(project: Project) -> None:
@@ -83,8 +82,9 @@ def test_hwm_show_and_set(project: Project) -> None:
     assert "2024-05-01T00:00:00+05:30" in invoke(project, "hwm", RESULTS).output
 
 
-def test_unknown_table_is_a_towpath_error(project: Project) -> None:
-    result = invoke(project, "show", "foo.dataflow_sample_result")
-    assert result.exit_code != 0
-    assert isinstance(result.exception, TableNotFoundError)
-    assert "Did you mean 'foo.dataflow_sample_results'" in str(result.exception)
+def test_unknown_table_suggests_the_close_name(project: Project) -> None:
+    result = invoke(project, "show", "foo.dataflow_sample_result", "--json")
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["type"] == "TableNotFoundError" and error["suggestions"] == ["foo.dataflow_sample_results"]
+    assert "Did you mean 'foo.dataflow_sample_results'" in error["error"]

@@ -74,10 +74,10 @@ def test_cli_table_output_and_job_factories(orders: Path) -> None:
     (f"{FACTORIES}:build", ["-p", "novalue"], "parameter 'novalue' must look like KEY=VALUE"),
 ])
 def test_cli_user_mistakes_are_one_line_errors(target: str, params: list[str], message: str) -> None:
-    result = CliRunner().invoke(cli, ["pipeline", "run", target, *params])
-    assert result.exit_code != 0
-    assert isinstance(result.exception, FactoryError)
-    assert message in str(result.exception)
+    result = CliRunner().invoke(cli, ["pipeline", "run", target, *params, "--json"])
+    assert result.exit_code == 1
+    error = json.loads(result.stdout)
+    assert error["type"] == "FactoryError" and message in error["error"]
 
 
 def test_cli_main_prints_processor_failures_as_one_line(orders: Path, capsys) -> None:

@@ -1,33 +1,13 @@
-"""Fixtures for workflow tests: a fresh project with the sample recipe and a small source table."""
+"""Fixtures for workflow tests (`project` and `sample` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from towpath.project import Project
-from towpath.samples import load_source_table, recipe_path
-
-SMALL_ROWS = 30_000
-"""Sessions per day: enough for a top 100 in every one of the 190 countries, small enough to be quick."""
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """An empty project with the embedded defaults (SQLite catalog, local warehouse, DuckDB)."""
-    return Project.init(tmp_path / "proj", name="test")
-
-
-@pytest.fixture
-def sample(project: Project) -> Path:
-    """The Spark SQL sample recipe copied into the project, with 3 days of source data."""
-    folder = project.root / "sample"
-    shutil.copytree(recipe_path("spark-sql"), folder)
-    load_source_table(project, dates=["2022-01-01", "2022-01-02", "2022-01-03"], rows_per_day=SMALL_ROWS)
-    return folder / "main.sch.yaml"
 
 
 @pytest.fixture

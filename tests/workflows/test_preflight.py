@@ -200,5 +200,5 @@ def test_an_impossible_date_in_a_backfill_file_is_an_error_at_its_line(project, 
     backfill = write_workflow("id: bf\ntype: backfill\nworkflow: wf.sch.yaml\nstart: 2022-02-30\nend: 2022-03-01\n",
                               name="backfill.sch.yaml")
 
-    with pytest.raises(SpecError, match=r"backfill.sch.yaml:4:8: '2022-02-30' is not a real date"):
+    with pytest.raises(SpecError, match=r"backfill.sch.yaml:4:8: invalid YAML: '2022-02-30' is not a valid date"):
         project.backfill(backfill)

@@ -7,6 +7,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from towpath.errors import SpecError
+from towpath.workflows.jobs import JOB_TYPES, TEMPLATES
 from towpath.workflows.jobs.python import PythonJobSpec
 from towpath.workflows.jobs.sql import SqlJobSpec
 from towpath.workflows.schema import workflow_json_schema
@@ -114,7 +115,7 @@ def test_wap_defaults_and_write_job_types():
     wap = WorkflowSpec.model_validate(EXAMPLE).node("wap")
     assert (wap.max_attempts, wap.type) == (3, "wap")
     bad = {"id": "w", "steps": [{"template": {"id": "t", "tables": ["a.b"], "write_jobs": [{"job": {"id": "x", "type": "hwm", "table": "a.b"}}]}}]}
-    with pytest.raises(ValidationError, match="a WAP write job must have type: pyspark or python or sql"):
+    with pytest.raises(ValidationError, match="a WAP write job must have type: pipeline or pyspark or python or sql"):
         WorkflowSpec.model_validate(bad)
 
 
@@ -140,12 +141,14 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def test_schema_is_draft_2020_12_with_descriptions(validator):
+def test_schema_is_draft_2020_12_and_every_job_field_is_described(validator):
     schema = workflow_json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    sql_job = schema["$defs"]["SqlJobSpec"]
-    assert sql_job["properties"]["script"]["description"] == "Path of a `.sql` file, relative to the workflow file."
-    assert sql_job["properties"]["mode"]["enum"] == ["append", "overwrite", "dynamic_overwrite"]
+    for name, job_type in [*JOB_TYPES.items(), *TEMPLATES.items()]:
+        properties = schema["$defs"][job_type.SPEC.__name__]["properties"]
+        undocumented = [f for f, prop in properties.items() if not prop.get("description") and f != "type"]
+        assert undocumented == [], f"{name}: fields without a docstring: {undocumented}"
+    assert schema["$defs"]["SqlJobSpec"]["properties"]["mode"]["enum"] == ["append", "overwrite", "dynamic_overwrite"]
     assert "cron" in schema["$defs"]["DailySpec"]["properties"]["schedule"]["description"].lower()
 
 

@@ -76,7 +76,7 @@ class Audit(abc.ABC, Generic[P]):
         default_table: str | None = None,
         dialect: str = "duckdb",
         label: str | None = None,
-    ) -> Audit[Any]:
+    ) -> Audit[P]:
         """Validate `params` against `Params` and return a ready audit.
 
         Raises:
@@ -84,7 +84,7 @@ class Audit(abc.ABC, Generic[P]):
                 table is given and the caller has no default.
         """
         label = label or cls.name
-        parsed = validate_params(cls, params, label=label)
+        parsed: P = validate_params(cls, params, label=label)  # type: ignore[assignment]  # `Params` is P
         table = parsed.table or default_table
         if table is None and cls.needs_table():
             raise SpecError("missing required field 'table' (no default table here)", field=f"{label}.params.table")

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from towpath import __version__
+from towpath.cli.guard import EPILOG, report, wants_json
 from towpath.registry import Registry, import_object
+
+if TYPE_CHECKING:
+    from towpath.cli.options import CliState
 
 
 @dataclass(frozen=True)
@@ -66,50 +70,47 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class TowpathGroup(LazyGroup):
+    """The root group: the CLI-wide guard around every command (`towpath.cli.guard`)."""
+
+    def main(  # type: ignore[override]
+        self, args: list[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        from towpath.cli.options import CliState
+
+        argv = list(sys.argv[1:] if args is None else args)
+        state = CliState()
+        try:
+            code = super().main(argv, prog_name, standalone_mode=False, obj=state, **extra)
+        except Exception as exc:  # noqa: BLE001 - the guard: every ending gets one line (or JSON) and an exit code
+            code = report(exc, verbose=state.verbose, as_json=wants_json(argv))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=TowpathGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="towpath")
-@click.option("-v", "--verbose", is_flag=True, help="Log what towpath does, step by step.")
-@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what towpath does, and show full tracebacks for errors.")
 @click.option(
-    "-C", "--project", "project_dir", default=".", show_default=True,
-    type=click.Path(file_okay=False), help="Project folder (or any folder below it).",
+    "-C", "--project", "project_dir", default=None,
+    type=click.Path(file_okay=False), help="Project folder (or any folder below it). Default: the current "
+    "folder, or the workflow file's folder for `workflow` commands.",
 )
-@click.pass_context
-def cli(ctx: click.Context, verbose: bool, debug: bool, project_dir: str) -> None:
+@click.pass_obj
+def cli(state: CliState, verbose: bool, project_dir: str | None) -> None:
     """towpath: scaffold, test, run, audit and publish data pipelines on Iceberg.
 
     Start with `towpath project init`, then `towpath workflow run main.sch.yaml`.
     """
-    ctx.obj = {"verbose": verbose, "debug": debug, "project_dir": project_dir}
+    state.verbose, state.project_dir = verbose, project_dir
     if verbose:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Console entry point: `TowpathError`s print as one line and exit 1."""
-    from towpath.errors import TowpathError
-
-    debug = "--debug" in (argv if argv is not None else sys.argv)
-    try:
-        return cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except TowpathError as exc:
-        if debug:
-            raise
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (`towpath`): the exit codes are `towpath.cli.guard.ExitCode`."""
+    cli.main(argv, prog_name="towpath")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,73 @@
-"""Options and helpers shared by several command groups."""
+"""Options and helpers shared by every command group: the global state, `--json`, the project."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-
-
-def project_from(ctx: click.Context) -> Any:
-    """The `towpath.Project` for the folder given by `-C/--project` (default: current folder)."""
+if TYPE_CHECKING:
     from towpath.project import Project
 
-    return Project.find(ctx.find_root().obj["project_dir"])
+R = TypeVar("R")
+
+
+@dataclass
+class CliState:
+    """The global options of `towpath` (the root context's `obj`), read by the guard and the commands."""
+
+    verbose: bool = False
+    project_dir: str | None = None
+    """`-C/--project`, or None to look from the current folder (or the workflow file's folder)."""
+    as_json: bool = False
+    """`--json` of the running command: progress bars stay off so stdout is only the JSON."""
+
+
+def output(human: Callable[[R], object], *, failed: Callable[[R], bool] | None = None) -> Callable[
+    [Callable[..., R]], Callable[..., None]
+]:
+    """Give a command `--json`: it returns its result, printed as JSON or by `human`.
+
+    `failed(result)` true makes the command exit 1 after printing (a failed run,
+    an invalid mock): the result is still shown in full, in either form.
+    """
+
+    def decorate(command: Callable[..., R]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def run(*args: Any, as_json: bool, **kwargs: Any) -> None:
+            click.get_current_context().find_root().ensure_object(CliState).as_json = as_json
+            result = command(*args, **kwargs)
+            if as_json:
+                from towpath.cli.render import json_out
+
+                json_out(result)
+            else:
+                human(result)
+            if failed is not None and failed(result):
+                raise click.exceptions.Exit(1)
+
+        return click.option("--json", "as_json", is_flag=True, help="Print the result (or the error) as JSON.")(run)
+
+    return decorate
+
+
+def json_requested(ctx: click.Context) -> bool:
+    """Whether the running command was given `--json` (to keep progress output off)."""
+    return ctx.find_root().ensure_object(CliState).as_json
+
+
+def project_from(ctx: click.Context, *, near: str | None = None) -> Project:
+    """The `towpath.Project` of `-C/--project`; without it, the one at or above `near` (a file
+    the command reads, such as a workflow), else at or above the current folder."""
+    from towpath.project import Project
+
+    given = ctx.find_root().ensure_object(CliState).project_dir
+    if given is not None:
+        return Project.find(given)
+    if near is not None and Path(near).exists():
+        return Project.find(Path(near).resolve().parent)
+    return Project.find(".")

@@ -7,10 +7,15 @@ from typing import Any
 import click
 
 from towpath.cli import render
-from towpath.cli.options import json_option
+from towpath.cli.options import json_requested, output
 
 _COLUMNS = ["processor", "status", "rows_in", "rows_out", "rows_error", "busy_s", "rows/s"]
 """The stats table (the JSON output has every counter: batches, bytes, workers, retries, wall time)."""
+
+
+def _stats(stats: Any) -> None:
+    render.table(_rows(stats), _COLUMNS, title=f"pipeline {stats.name}: {stats.rows_read} rows read, "
+                 f"{stats.rows_written} written, {stats.rows_error} errors in {stats.wall_seconds:.2f}s")
 
 
 @click.group(name="pipeline")
@@ -23,21 +28,16 @@ def cli() -> None:
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Passed to the factory as a keyword argument (string); repeatable.")
 @click.option("--progress/--no-progress", default=True, help="Show live progress while running.")
-@json_option
-def run(target: str, params: tuple[str, ...], progress: bool, as_json: bool) -> None:
+@output(_stats)
+@click.pass_context
+def run(ctx: click.Context, target: str, params: tuple[str, ...], progress: bool) -> Any:
     """Run the pipeline that TARGET (`module:factory` or `path/file.py:factory`) builds."""
     from towpath.pipeline.loader import load_pipeline, parse_params  # lazy: keeps `towpath --help` fast
 
     pipeline = load_pipeline(target, parse_params(params))
-    if progress and not as_json and render.err_console.is_terminal:
-        stats = _run_with_live(pipeline)
-    else:
-        stats = pipeline.run()
-    if as_json:
-        render.json_out(stats.to_dict())
-    else:
-        render.table(_rows(stats), _COLUMNS, title=f"pipeline {stats.name}: {stats.rows_read} rows read, "
-                     f"{stats.rows_written} written, {stats.rows_error} errors in {stats.wall_seconds:.2f}s")
+    if progress and not json_requested(ctx) and render.err_console.is_terminal:
+        return _run_with_live(pipeline)
+    return pipeline.run()
 
 
 def _rows(stats: Any) -> list[dict[str, Any]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from towpath.cli import render
-from towpath.cli.options import json_option, project_from
+from towpath.cli.options import output, project_from
 
 
 @click.group("project")
@@ -18,26 +19,23 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--name", help="Project name (default: the folder's name).")
-def init(path: str, name: str | None) -> None:
+@output(render.project_created)
+def init(path: str, name: str | None) -> Any:
     """Create a project in PATH (default: the current folder) with the embedded defaults:
     a SQLite Iceberg catalog and warehouse under .towpath/, and DuckDB as the engine."""
     from towpath.project import Project
 
     project = Project.init(path, name=name)
-    render.success(f"created {project.root / 'towpath.yaml'}")
+    return {"root": project.root, "config": project.root / "towpath.yaml"}
 
 
 @cli.command()
-@json_option
+@output(render.project_settings)
 @click.pass_context
-def show(ctx: click.Context, as_json: bool) -> None:
+def show(ctx: click.Context) -> dict[str, Any]:
     """Show the project's resolved settings."""
     project = project_from(ctx)
-    info = {"root": str(project.root), **project.config.model_dump()}
-    if as_json:
-        render.json_out(info)
-    else:
-        render.key_values({k: v for k, v in info.items()}, title=project.config.name)
+    return {"root": str(project.root), **project.config.model_dump()}
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -57,9 +55,9 @@ def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None) -> Non
 
 
 @cli.command()
-@json_option
+@output(render.project_problems, failed=lambda report: not report["ok"])
 @click.pass_context
-def validate(ctx: click.Context, as_json: bool) -> None:
+def validate(ctx: click.Context) -> dict[str, Any]:
     """Check every workflow, SQL script and mock without running anything: syntax, tables and columns.
 
     Reports every problem as file:line: message and exits 1 if there is any.
@@ -67,14 +65,4 @@ def validate(ctx: click.Context, as_json: bool) -> None:
     from towpath.testing import validate_project
 
     problems = validate_project(project_from(ctx))
-    if as_json:
-        render.json_out({"ok": not problems, "problems": [{"file": str(p.file), "line": p.line, "message": p.message}
-                                                           for p in problems]})
-    elif problems:
-        for problem in problems:
-            render.err_console.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
-        render.err_console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", highlight=False)
-    else:
-        render.success("every workflow, SQL script and mock is valid")
-    if problems:
-        sys.exit(1)
+    return {"ok": not problems, "problems": problems}

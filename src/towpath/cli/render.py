@@ -11,18 +11,31 @@ import datetime as dt
 import decimal
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Self
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import Console
+from rich.markup import escape
+
+from towpath.errors import OutputPathError
+from towpath.status import Status
+
+if TYPE_CHECKING:
+    from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def to_jsonable(value: Any) -> Any:
-    """Dataclasses, dates, decimals, bytes and Arrow scalars as JSON-friendly values."""
+    """Results as JSON values: an object's own `to_dict()` if it has one, dataclasses with their fields
+    and read-only properties (`ok`, `failed_audits`, ...), dates, decimals and bytes."""
+    if callable(getattr(value, "to_dict", None)):
+        return to_jsonable(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+        derived = {name: getattr(value, name) for name, attr in vars(type(value)).items()
+                   if isinstance(attr, property) and not name.startswith("_")}
+        return {k: to_jsonable(v) for k, v in {**dataclasses.asdict(value), **derived}.items()}
     if hasattr(value, "model_dump"):
         return to_jsonable(value.model_dump())
     if isinstance(value, Mapping):
@@ -43,18 +56,89 @@ def json_out(value: Any) -> None:
     print(json.dumps(to_jsonable(value), indent=2, default=str))
 
 
+ID_COLUMNS = frozenset({"run", "run_id", "parent", "snapshot", "snapshot_id", "snapshots", "table", "job", "branch"})
+"""Columns holding ids a user copies into the next command: an id is never wrapped, folded or cut."""
+
+_WORD_CAP = 10
+"""Other columns may wrap down to this width (or their longest word, if shorter)."""
+
+
+def write_file(path: Path | str, text: str) -> Path:
+    """Write a command's output file (`-o FILE`); an unwritable path is a `TowpathError`, not a traceback."""
+    target = Path(path)
+    try:
+        target.write_text(text)
+    except OSError as exc:
+        raise OutputPathError(target, exc) from None
+    return target
+
+
 def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None, *, title: str | None = None) -> None:
-    """Print rows as a Rich table; columns default to the first row's keys."""
-    from rich.table import Table
+    """Print rows as a table that keeps ids whole at any terminal width; columns default to the first row's keys.
+
+    Each column has a minimum width: its longest id for id columns, else its
+    longest word up to `_WORD_CAP`. The boxed table is used when the minimums
+    fit the terminal, else a borderless one; failing both (80 columns, two
+    19-digit snapshot ids and a timestamp), each row becomes a block of
+    `column  value` lines.
+    """
+    from rich.measure import Measurement
 
     rows = list(rows)
     columns = list(columns or (rows[0].keys() if rows else []))
-    out = Table(title=title, show_lines=False, header_style="bold")
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    texts = [[column, *(r[i] for r in cells)] for i, column in enumerate(columns)]
+    mins = [_min_width(column, values) for column, values in zip(columns, texts, strict=True)]
+    maxes = [max(len(line) for text in values for line in text.splitlines() or [""]) for values in texts]
+    for compact in (False, True):
+        out = _frame(title, columns, compact=compact)
+        room = console.width - (Measurement.get(console, console.options, out).maximum - len(columns))
+        if sum(mins) <= room:
+            for column, width in zip(out.columns, _share(mins, maxes, room), strict=True):
+                column.width = width
+            for row_cells in cells:
+                out.add_row(*(escape(c) for c in row_cells))
+            console.print(out)
+            return
+    if title:
+        console.print(f"[bold]{escape(title)}[/bold]", soft_wrap=True)
+    for n, row_cells in enumerate(cells):
+        if n:
+            console.print()
+        key_values(dict(zip(columns, row_cells, strict=True)))
+
+
+def _frame(title: str | None, columns: Sequence[str], *, compact: bool) -> Any:
+    """An empty table of one-character columns (measured to learn what borders and padding cost)."""
+    from rich import box
+    from rich.table import Table
+
+    style: dict[str, Any] = {"box": box.SIMPLE_HEAD, "padding": (0, 0), "show_edge": False} if compact else {}
+    out = Table(title=title, header_style="bold", **style)
     for column in columns:
-        out.add_column(column, overflow="fold")
-    for row in rows:
-        out.add_row(*(_cell(row.get(c)) for c in columns))
-    console.print(out)
+        out.add_column(column, width=1, no_wrap=column in ID_COLUMNS, overflow="fold")
+    return out
+
+
+def _min_width(column: str, values: Sequence[str]) -> int:
+    words = [len(w) for text in values for w in text.split()] or [len(column)]
+    return max(words) if column in ID_COLUMNS else min(max(words), _WORD_CAP)
+
+
+def _share(mins: Sequence[int], maxes: Sequence[int], room: int) -> list[int]:
+    """Column widths within `room`: every column its minimum, the rest shared by how much more each wants."""
+    if sum(maxes) <= room:
+        return list(maxes)
+    widths, spare = list(mins), room - sum(mins)
+    wants = [max(hi - lo, 0) for lo, hi in zip(mins, maxes, strict=True)]
+    total = sum(wants) or 1
+    for i, want in enumerate(wants):
+        widths[i] += min(want, spare * want // total)
+    for i in sorted(range(len(widths)), key=lambda i: wants[i] - (widths[i] - mins[i]), reverse=True):
+        if room - sum(widths) <= 0:
+            break
+        widths[i] += min(room - sum(widths), maxes[i] - widths[i]) if maxes[i] > widths[i] else 0
+    return widths
 
 
 def _cell(value: Any) -> str:
@@ -76,36 +160,54 @@ def key_values(pairs: Mapping[str, Any], *, title: str | None = None) -> None:
     from rich.table import Table
 
     out = Table(title=title, show_header=False, box=None, pad_edge=False)
-    out.add_column(style="bold cyan")
-    out.add_column()
+    out.add_column(style="bold cyan", no_wrap=True)
+    out.add_column(overflow="fold")
     for key, value in pairs.items():
-        out.add_row(key, "" if value is None else str(value))
+        out.add_row(escape(key), "" if value is None else escape(str(value)))
     console.print(out)
 
 
 def success(message: str) -> None:
-    console.print(f"[green]✓[/green] {message}")
+    """A done line on stdout, never wrapped (paths and ids stay copyable)."""
+    console.print(f"[green]✓[/green] {escape(message)}", soft_wrap=True)
 
 
 def warning(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/yellow] {message}")
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True, highlight=False)
 
 
-_STATUS_STYLE = {"success": "green", "failed": "red", "audit_failed": "red", "skipped": "dim", "running": "yellow"}
+def error(message: str) -> None:
+    """An error line on stderr, never wrapped."""
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+_STATUS_STYLE = {Status.SUCCESS: "green", Status.FAILED: "red", Status.AUDIT_FAILED: "red", Status.SKIPPED: "dim",
+                 Status.RUNNING: "yellow", Status.INTERRUPTED: "yellow", Status.KILLED: "red"}
 
 
 def status(value: str) -> str:
-    style = _STATUS_STYLE.get(value, "white")
+    style = _STATUS_STYLE.get(value, "white")  # type: ignore[call-overload]
     return f"[{style}]{value}[/{style}]"
 
 
-def run_result(result: Any) -> None:
+def workflow_run(result: RunResult | DryRun) -> None:
+    """`workflow run`: the plan of a dry run, else the run's steps."""
+    from towpath.workflows import DryRun
+
+    if isinstance(result, DryRun):
+        dry_run(result)
+    else:
+        run_result(result)
+
+
+def run_result(result: RunResult) -> None:
     """A workflow run: one line per step, audits, warnings and the error."""
     from rich.table import Table
 
-    out = Table(title=f"{result.workflow_id} · {result.execution_date} · run {result.run_id}", header_style="bold")
+    console.print(f"[bold]{result.workflow_id} · {result.execution_date} · run {result.run_id}[/bold]", soft_wrap=True)
+    out = Table(header_style="bold")
     for column in ("step", "type", "status", "rows", "time"):
-        out.add_column(column, justify="right" if column in ("rows", "time") else "left")
+        out.add_column(column, justify="right" if column in ("rows", "time") else "left", no_wrap=column == "step")
     for job in result.jobs:
         rows = "" if job.rows_written is None else f"{job.rows_written:,}"
         out.add_row(job.job_id, job.job_type, status(job.status), rows, f"{job.duration_s:.2f}s")
@@ -113,16 +215,17 @@ def run_result(result: Any) -> None:
     for job in result.jobs:
         for audit in job.audits:
             mark = "[green]✓[/green]" if audit.passed else ("[red]✗[/red]" if audit.blocking else "[yellow]![/yellow]")
-            console.print(f"  {mark} {audit.message}")
+            console.print(f"  {mark} {escape(audit.message)}", soft_wrap=True)
     for text in result.warnings:
         warning(text)
     if result.error:
-        err_console.print(f"[red]error:[/red] {result.error}")
+        error(result.error)
     else:
-        success(f"{result.workflow_id} {result.execution_date} published in {result.duration_s:.2f}s")
+        done = "published" if result.published else "succeeded"
+        success(f"{result.workflow_id} {result.execution_date} {done} in {result.duration_s:.2f}s")
 
 
-def dry_run(plan: Any) -> None:
+def dry_run(plan: DryRun) -> None:
     """The resolved steps, parameters and SQL of a run that was not executed."""
     from rich.syntax import Syntax
 
@@ -137,22 +240,24 @@ def dry_run(plan: Any) -> None:
             console.print(Syntax(step.sql, "sql", line_numbers=True))
 
 
-def daily_result(result: Any) -> None:
+def daily_result(result: DailyResult) -> None:
+    for run in result.runs:
+        run_result(run)
     dates = ", ".join(r.execution_date for r in result.runs)
     console.print(f"daily {result.workflow_id} for {result.today}: {status(result.status)} (dates: {dates})")
     for table, mark in result.hwm.items():
         success(f"high-water mark of {table} -> {mark}")
     if result.error:
-        err_console.print(f"[red]error:[/red] {result.error}")
+        error(result.error)
 
 
-def backfill_result(result: Any) -> None:
+def backfill_result(result: BackfillResult) -> None:
     console.print(
         f"backfill {result.workflow_id} {result.start}..{result.end}: {status(result.status)} — "
         f"{len(result.succeeded)} succeeded, {len(result.failed)} failed, {len(result.skipped)} skipped (already done)"
     )
     for date, error in sorted(result.failed.items()):
-        err_console.print(f"  [red]✗[/red] {date}: {error}")
+        err_console.print(f"  [red]✗[/red] {date}: {error}", soft_wrap=True, highlight=False)
     if result.failed:
         err_console.print("rerun the same command to retry only the failed dates")
 
@@ -199,7 +304,7 @@ def runs_table(runs: Sequence[Any]) -> None:
         [
             {
                 "run": r.run_id, "workflow": r.workflow_id, "kind": r.kind, "date": r.execution_date,
-                "status": r.status, "started": str(r.started_at)[:19],
+                "status": r.status, "started": r.started_at[:19].replace("T", " "),
                 "time": "" if r.duration_s is None else f"{r.duration_s:.2f}s",
             }
             for r in runs
@@ -238,4 +343,116 @@ def firing(fired: Any, result: Any, error: str | None) -> None:
     state = "failed" if error else "success"
     console.print(f"fired {fired.workflow_id} ({fired.reason}): {status(state)}")
     if error:
-        err_console.print(f"  [red]error:[/red] {error}")
+        err_console.print(f"  [red]error:[/red] {error}", soft_wrap=True, highlight=False)
+
+
+# -- tables ---------------------------------------------------------------------------------------
+
+
+def tables(summaries: Sequence[Mapping[str, Any]]) -> None:
+    """`table list`: one row per table."""
+    table(summaries, ["table", "rows", "snapshot", "owner", "hwm"], title="Tables")
+
+
+def table_detail(desc: Any) -> None:
+    """`table show`: settings, state and the schema of one table."""
+    snapshot = desc.current_snapshot
+    key_values(
+        {
+            "table": desc.identifier,
+            "comment": desc.comment,
+            "location": desc.location,
+            "partitioned by": ", ".join(desc.partition_spec) or "(unpartitioned)",
+            "owner": desc.metadata.owner,
+            "tags": ", ".join(desc.metadata.tags),
+            "lifetime": f"{desc.metadata.lifetime_days} days" if desc.metadata.lifetime_days else None,
+            "rows": desc.row_count,
+            "data files": desc.data_files,
+            "snapshot": None if snapshot is None else
+            f"{snapshot.snapshot_id} ({snapshot.operation}, {snapshot.timestamp:%Y-%m-%d %H:%M:%S} UTC)",
+            "branches": ", ".join(f"{name}={sid}" for name, sid in desc.branches.items()) or None,
+            "high-water mark": desc.hwm.isoformat() if desc.hwm else None,
+        },
+        title=desc.identifier,
+    )
+    table(
+        [
+            {"column": c.name, "type": c.type, "required": "yes" if c.required else "", "kind": c.column_type,
+             "comment": c.doc}
+            for c in desc.columns
+        ],
+        ["column", "type", "required", "kind", "comment"],
+        title="Schema",
+    )
+
+
+def history(snapshots: Sequence[Any]) -> None:
+    """`table history`: snapshots, newest first."""
+    table(
+        [
+            {"snapshot": s.snapshot_id, "parent": s.parent_id, "committed (UTC)": s.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+             "operation": s.operation, "rows": s.summary.get("total-records"), "refs": ", ".join(s.refs),
+             "current": "*" if s.is_current else ""}
+            for s in snapshots
+        ],
+        ["snapshot", "parent", "committed (UTC)", "operation", "rows", "refs", "current"],
+        title="Snapshots, newest first",
+    )
+
+
+def expired(result: Mapping[str, Any]) -> None:
+    success(f"{result['table']}: expired {len(result['expired'])} snapshot(s)")
+
+
+def rolled_back(snapshot: Any) -> None:
+    success(f"main is now at snapshot {snapshot.snapshot_id}")
+
+
+def hwm(result: Mapping[str, Any]) -> None:
+    mark = result["hwm"]
+    key_values({"table": result["table"], "high-water mark": mark.isoformat() if mark else "(not set)"})
+
+
+# -- projects, mocks, samples ---------------------------------------------------------------------
+
+
+def project_created(result: Mapping[str, Any]) -> None:
+    success(f"created {result['config']}")
+
+
+def project_settings(info: Mapping[str, Any]) -> None:
+    key_values(info, title=str(info.get("name") or info["root"]))
+
+
+def project_problems(report: Mapping[str, Any]) -> None:
+    """`project validate`: every problem as file:line: message on stderr, or one line that all is valid."""
+    problems = report["problems"]
+    if not problems:
+        success("every workflow, SQL script and mock is valid")
+        return
+    for problem in problems:
+        err_console.print(f"[red]✗[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
+    err_console.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", highlight=False)
+
+
+def mock_generated(result: Mapping[str, Any]) -> None:
+    if "path" in result:
+        success(f"wrote {result['path']}")
+    else:
+        print(result["mock"], end="")
+
+
+def mock_reports(reports: Sequence[Any]) -> None:
+    """`mock validate`: one line per valid file, one line per problem of the others."""
+    for report in reports:
+        if report.ok:
+            success(f"{report.path}: matches {report.table}")
+        else:
+            for line in report.lines():
+                err_console.print(f"[red]✗[/red] {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def recipes(rows: Sequence[Mapping[str, Any]]) -> None:
+    """`sample recipes`: what each recipe generates, and what a non-runnable one needs."""
+    table([{**r, "runnable": "yes" if r["runnable"] else f"no: needs {r['needs']}"} for r in rows],
+          ["recipe", "summary", "engine", "runnable"], title="Recipes")

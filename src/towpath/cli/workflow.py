@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from towpath.cli import render
-from towpath.cli.options import json_option, project_from
+from towpath.cli.options import json_requested, output, project_from
+
+if TYPE_CHECKING:
+    from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
 
 params_option = click.option(
     "-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
     help="Set a parameter (repeatable); beats the workflow's and the project's params.",
 )
+
+
+def _failed(result: RunResult | DryRun | DailyResult | BackfillResult) -> bool:
+    """A run, daily or backfill that did not succeed exits 1; a dry run never fails (it ran nothing)."""
+    from towpath.workflows import DryRun
+
+    return not isinstance(result, DryRun) and not result.ok
 
 
 @click.group("workflow")
@@ -26,9 +35,11 @@ def cli() -> None:
 @params_option
 @click.option("--date", help="Execution date (default: -p DATE=..., else today in the project timezone).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved steps, parameters and SQL; run nothing.")
-@json_option
+@output(render.workflow_run, failed=_failed)
 @click.pass_context
-def run(ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | None, dry_run: bool, as_json: bool) -> None:
+def run(
+    ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | None, dry_run: bool
+) -> RunResult | DryRun:
     """Run the main WORKFLOW once.
 
     \b
@@ -38,38 +49,23 @@ def run(ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | 
     """
     from towpath.config import parse_assignments
 
-    project = project_from(ctx)
-    result = project.run(workflow, date=date, params=parse_assignments(params), dry_run=dry_run)
-    if as_json:
-        render.json_out(result)
-    elif dry_run:
-        render.dry_run(result)
-    else:
-        render.run_result(result)
-    _exit_for(result)
+    return project_from(ctx, near=workflow).run(workflow, date=date, params=parse_assignments(params), dry_run=dry_run)
 
 
 @cli.command()
 @click.argument("workflow", type=click.Path(dir_okay=False))
 @params_option
 @click.option("--today", help="Pretend today is this date (default: today in the workflow's timezone).")
-@json_option
+@output(render.daily_result, failed=_failed)
 @click.pass_context
-def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str | None, as_json: bool) -> None:
+def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str | None) -> DailyResult:
     """Run a daily WORKFLOW: main for today and its `lookback_days`, then advance high-water marks.
 
     Failures are written to the run log and, if configured, POSTed to the notification webhook.
     """
     from towpath.config import parse_assignments
 
-    result = project_from(ctx).daily(workflow, today=today, params=parse_assignments(params))
-    if as_json:
-        render.json_out(result)
-    else:
-        for run in result.runs:
-            render.run_result(run)
-        render.daily_result(result)
-    _exit_for(result)
+    return project_from(ctx, near=workflow).daily(workflow, today=today, params=parse_assignments(params))
 
 
 @cli.command()
@@ -79,12 +75,12 @@ def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str
 @click.option("--parallel", type=click.IntRange(min=1), help="Dates to run at the same time.")
 @click.option("--force", is_flag=True, help="Rerun dates that already succeeded.")
 @params_option
-@json_option
+@output(render.backfill_result, failed=_failed)
 @click.pass_context
 def backfill(
     ctx: click.Context, workflow: str, start: str | None, end: str | None, parallel: int | None, force: bool,
-    params: tuple[str, ...], as_json: bool,
-) -> None:
+    params: tuple[str, ...],
+) -> BackfillResult:
     """Run the main workflow of a backfill WORKFLOW for every date from --start to --end.
 
     Dates that already succeeded are skipped unless --force, so rerunning a
@@ -92,37 +88,24 @@ def backfill(
     """
     from towpath.config import parse_assignments
 
-    project = project_from(ctx)
-    with render.BackfillBar(enabled=not as_json) as bar:
-        result = project.backfill(
+    project = project_from(ctx, near=workflow)
+    with render.BackfillBar(enabled=not json_requested(ctx)) as bar:
+        return project.backfill(
             workflow, start=start, end=end, parallel=parallel, force=force, params=parse_assignments(params),
             progress=bar,
         )
-    if as_json:
-        render.json_out(result)
-    else:
-        render.backfill_result(result)
-    _exit_for(result)
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
-def schema(output: str | None) -> None:
+@click.option("-o", "--output", "path", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def schema(path: str | None) -> None:
     """Print the JSON Schema of `*.sch.yaml` files (for editor validation)."""
     import json
 
     from towpath.workflows.schema import workflow_json_schema
 
-    text = json.dumps(workflow_json_schema(), indent=2)
-    if output:
-        with open(output, "w") as handle:
-            handle.write(text + "\n")
-        render.success(f"wrote {output}")
+    text = json.dumps(workflow_json_schema(), indent=2) + "\n"
+    if path:
+        render.success(f"wrote {render.write_file(path, text)}")
     else:
-        click.echo(text)
-
-
-def _exit_for(result: Any) -> None:
-    status = getattr(result, "status", "success")
-    if status not in ("success", None) and not hasattr(result, "steps"):
-        sys.exit(1)
+        click.echo(text, nl=False)

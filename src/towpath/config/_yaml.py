@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.nodes import Node
 
 from towpath.errors import SpecError
 
@@ -60,30 +60,29 @@ def load_yaml(path: Path | str, text: str | None = None) -> Document:
         except OSError as exc:
             raise SpecError(f"cannot read file: {exc.strerror}", file=path) from None
     yaml = YAML(typ="rt")
-    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+    yaml.Constructor = _MarkedScalarConstructor
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
         raise _syntax_error(path, exc) from None
-    except _BadTimestamp as exc:
-        raise SpecError(f"'{exc.text}' is not a real date ({exc.reason})", file=path, line=exc.line, col=exc.col) from None
     return Document(path=path, data=_plain(tree), _tree=tree)
 
 
-class _BadTimestamp(Exception):
-    """A scalar shaped like a date that is no date (`2022-02-30`); ruamel raises a bare ValueError."""
-
-    def __init__(self, text: str, reason: str, line: int, col: int) -> None:
-        super().__init__(text)
-        self.text, self.reason, self.line, self.col = text, reason, line, col
+_SCALAR_KINDS = {"timestamp": "date/timestamp", "int": "integer", "float": "number", "bool": "boolean"}
 
 
-def _timestamp(constructor: RoundTripConstructor, node: ScalarNode) -> Any:
-    try:
-        return constructor.construct_yaml_timestamp(node)
-    except ValueError as exc:
-        mark = node.start_mark
-        raise _BadTimestamp(str(node.value), str(exc), mark.line + 1, mark.column + 1) from None
+class _MarkedScalarConstructor(RoundTripConstructor):
+    """ruamel builds `2022-02-30` or `!!int x` with a bare `ValueError` (no position): give it the scalar's mark."""
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            kind = _SCALAR_KINDS.get(str(node.tag).rpartition(":")[2], str(node.tag))
+            raise ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind} ({exc}); quote it to keep it as text",
+                node.start_mark,
+            ) from exc
 
 
 def _syntax_error(path: Path, exc: MarkedYAMLError) -> SpecError:

@@ -98,8 +98,12 @@ def dotted(loc: tuple[int | str, ...]) -> str:
 
 
 def _node_at(data: Any, loc: tuple[int | str, ...]) -> Any:
+    """The value at `loc` in the YAML data (None where the path does not exist)."""
     for key in loc:
-        data = data[key]
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
     return data
 
 
@@ -107,16 +111,13 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: An
     """Best-effort list of field names at `loc` (for 'did you mean').
 
     A field annotated with a marker that has `model_for(data)` (a union picked by
-    a registry, like a workflow step's job) is resolved by the data at that point.
+    a registry, like a workflow step's job) is resolved by the data at that point;
+    in any other union the member that has the next key of `loc` is taken.
     """
     current: Any = model
-    for key in loc[:-1]:
-        if isinstance(data, dict):
-            data = data.get(key)
-        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
-            data = data[key]
-        else:
-            data = None
+    keys = loc[:-1]
+    for index, key in enumerate(keys):
+        data = _node_at(data, (key,)) if isinstance(data, (dict, list)) else None
         if isinstance(key, int):
             continue
         fields = getattr(current, "model_fields", None)
@@ -124,23 +125,24 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: An
             return []
         info = fields[key]
         picker = next((m for m in info.metadata if hasattr(m, "model_for")), None)
-        current = picker.model_for(data) if picker is not None else _model_of(info.annotation)
+        if picker is not None:
+            current = picker.model_for(data)
+        else:
+            following = next((k for k in loc[index + 1:] if isinstance(k, str)), None)
+            candidates = _models_of(info.annotation)
+            current = next((c for c in candidates if following in c.model_fields), None) or (
+                candidates[0] if candidates else None
+            )
         if current is None:
             return []
     fields = getattr(current, "model_fields", {})
-    names = []
-    for name, info in fields.items():
-        names.append(info.alias or name)
-    return names
+    return [info.alias or name for name, info in fields.items()]
 
 
-def _model_of(annotation: Any) -> Any:
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    """Every model class inside an annotation (through lists, unions and `Annotated`)."""
     import typing
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_of(arg)]

@@ -12,6 +12,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
+    # the registry: connectors by name, with their parameter models
+    "CONNECTORS": "registry",
+    "ConnectorEnv": "registry",
+    "ConnectorType": "registry",
+    "SinkSpec": "registry",
+    "SourceSpec": "registry",
+    "connector_field": "registry",
     # files (object storage through fsspec)
     "CsvSource": "files",
     "CsvSink": "files",
@@ -49,6 +56,9 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "CONNECTORS",
+    "ConnectorEnv",
+    "ConnectorType",
     "CsvSink",
     "CsvSource",
     "DatabaseAuthError",
@@ -76,9 +86,12 @@ __all__ = [
     "ParquetSource",
     "PostgresSink",
     "PostgresSource",
+    "SinkSpec",
+    "SourceSpec",
     "SqliteSink",
     "SqliteSource",
     "UnknownObjectError",
+    "connector_field",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,6 +126,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from towpath.connectors.iceberg import IcebergSink, IcebergSource
     from towpath.connectors.mysql import MySqlSink, MySqlSource
     from towpath.connectors.postgres import PostgresSink, PostgresSource
+    from towpath.connectors.registry import (
+        CONNECTORS,
+        ConnectorEnv,
+        ConnectorType,
+        SinkSpec,
+        SourceSpec,
+        connector_field,
+    )
     from towpath.connectors.sqlite import SqliteSink, SqliteSource
 
 

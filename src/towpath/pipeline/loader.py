@@ -7,10 +7,13 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import sysconfig
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from towpath.errors import TowpathError, first_line
 from towpath.pipeline.errors import FactoryError
 from towpath.pipeline.job import Job
 from towpath.pipeline.pipeline import Pipeline
@@ -38,7 +41,12 @@ def load_pipeline(target: str, params: dict[str, str] | None = None) -> Pipeline
     except TypeError as exc:
         accepted = ", ".join(inspect.signature(factory).parameters) or "no parameters"
         raise FactoryError(f"factory '{target}' rejects parameters {sorted(params)}: {exc}; it takes: {accepted}") from None
-    built = factory(**params)
+    try:
+        built = factory(**params)
+    except TowpathError:
+        raise
+    except Exception as exc:
+        raise FactoryError(f"factory '{target}' raised {_raised(exc)}") from exc
     if isinstance(built, Job):
         return built.pipeline()
     if not isinstance(built, Pipeline):
@@ -64,7 +72,7 @@ def _import(name: str) -> ModuleType:
             spec.loader.exec_module(module)
         except Exception as exc:
             sys.modules.pop(mod_name, None)
-            raise FactoryError(f"cannot import '{name}': {type(exc).__name__}: {exc}") from exc
+            raise FactoryError(f"cannot import '{name}': {_raised(exc)}") from exc
         finally:
             sys.path.remove(str(path.resolve().parent))
         return module
@@ -81,7 +89,21 @@ def _import(name: str) -> ModuleType:
         hint = f"; did you mean '{close[0]}'?" if close else " (looked in the current folder and sys.path)"
         raise FactoryError(f"cannot import '{name}': no such module{hint}") from None
     except Exception as exc:
-        raise FactoryError(f"cannot import '{name}': {type(exc).__name__}: {exc}") from exc
+        raise FactoryError(f"cannot import '{name}': {_raised(exc)}") from exc
+
+
+def _raised(exc: BaseException) -> str:
+    """`ValueError: boom (at jobs.py:12 in build)`: the exception and the deepest frame of the user's code.
+
+    The user wants the line of their factory that failed, not towpath's or a
+    library's internals (`towpath -v` prints the whole traceback).
+    """
+    libraries = [sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")]
+    skip = tuple(str(Path(p).resolve()) for p in [str(Path(__file__).parents[1]), *libraries])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(skip) and not f.filename.startswith("<frozen")]
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {first_line(exc)}{where}"
 
 
 def parse_params(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from towpath.errors import SpecError
+from towpath.errors import OutputPathError, SpecError
 from towpath.testing.mocks import dump_mock
 from towpath.testing.types import type_string
 
@@ -102,5 +102,5 @@ def write_mock(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     except OSError as exc:
-        raise SpecError(f"cannot write the mock: {exc.strerror}", file=target) from None
+        raise OutputPathError(target, exc) from None
     return target

@@ -41,6 +41,7 @@ from towpath.workflows.spec import (
 )
 from towpath.workflows.spec.base import as_text
 from towpath.workflows.spec.graph import Loc, dotted
+from towpath.workflows.spec.writes import wap_problems
 
 __all__ = ["BUILTINS", "WORKFLOW_TYPES", "AnyWorkflow", "job_params", "load_workflow", "resolve_params"]
 
@@ -261,6 +262,7 @@ class _Loader:
         path = self.doc.path.resolve()
         if isinstance(spec, WorkflowSpec):
             self.check_graph(spec)
+            self.check_writes(spec, final)
             self.check_audits(spec)
         else:
             self.check_main_file(spec, path)
@@ -302,9 +304,9 @@ class _Loader:
             for field, default in JOB_TYPES.get(body["type"]).param_defaults().items():
                 body.setdefault(field, default)
         else:
-            default = default_template()
-            if default is not None:
-                body.setdefault("type", default)
+            template = default_template()
+            if template is not None:
+                body.setdefault("type", template)
             self.check_type(body, type_loc, template=True)
         return {kind: self.body(body, params, (*loc, kind))}
 
@@ -345,6 +347,13 @@ class _Loader:
 
     def check_graph(self, spec: WorkflowSpec) -> None:
         problems = graph_problems(spec)
+        if problems:
+            loc, msg = problems[0]
+            raise self.error(msg, loc)
+
+    def check_writes(self, spec: WorkflowSpec, params: Mapping[str, str]) -> None:
+        """No write may bypass a WAP template (see `towpath.workflows.spec.writes`)."""
+        problems = wap_problems(spec, self.doc.path.resolve().parent, params)
         if problems:
             loc, msg = problems[0]
             raise self.error(msg, loc)

@@ -41,6 +41,12 @@ class RunResult:
         return self.status == "success"
 
     @property
+    def published(self) -> dict[str, int]:
+        """Tables a Write-Audit-Publish step made visible on `main` in this run, with their new snapshot."""
+        return {t: s for job in self.jobs if job.job_type == "wap" and job.status == "success"
+                for t, s in job.snapshots.items()}
+
+    @property
     def failed_audits(self) -> list[str]:
         return [a.name for job in self.jobs for a in job.audits if not a.passed and a.blocking]
 
@@ -93,3 +99,7 @@ class BackfillResult:
     @property
     def status(self) -> str:
         return "failed" if self.failed else "success"
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

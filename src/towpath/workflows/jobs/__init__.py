@@ -26,11 +26,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import Discriminator, Tag
 from pydantic_core import PydanticUndefined
 
+from towpath.config.unions import RegisteredUnion, tagged_union
 from towpath.registry import Registry
 
 if TYPE_CHECKING:
@@ -43,12 +43,24 @@ __all__ = [
     "JOB_TYPES",
     "TEMPLATES",
     "JobType",
+    "Write",
     "default_template",
     "get_job_type",
+    "registered",
+    "spec_for",
     "spec_union",
 ]
 
 S = TypeVar("S", bound="JobSpec")
+
+
+class Write(NamedTuple):
+    """A table a job writes, and the spec field that says so (where a refused write is reported)."""
+
+    table: str
+    """As written in the workflow (`db.table` or `catalog/db/table`)."""
+    field: str
+    """The job's field that names it (`target`, `script`, `sink`, ...)."""
 
 
 class JobType(Generic[S]):
@@ -79,12 +91,18 @@ class JobType(Generic[S]):
         """
 
     @classmethod
-    def writes(cls, spec: S, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
-        """The tables (`db.table`, as written) the job writes data into; DDL does not count.
+    def writes(cls, spec: S, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
+        """The tables the job writes data into (DDL does not count), each with the field naming it.
 
         Read at load time to refuse writes that would bypass a WAP template, so it
         must not run anything; return what can be known statically.
         """
+        return []
+
+    @classmethod
+    def publishes(cls, spec: S) -> list[str]:
+        """For a template: the tables it stages and publishes only after its audits pass (WAP's
+        `tables`). Its write jobs may write only these, and no other step may write them."""
         return []
 
     @classmethod
@@ -109,6 +127,7 @@ for _name, _target in {
     "audit": "towpath.workflows.jobs.audit:AuditJob",
     "hwm": "towpath.workflows.jobs.hwm:HwmJob",
     "metadata": "towpath.workflows.jobs.metadata:MetadataJob",
+    "pipeline": "towpath.workflows.jobs.pipeline:PipelineJob",
     "pyspark": "towpath.workflows.jobs.python:PySparkJob",
     "python": "towpath.workflows.jobs.python:PythonJob",
     "sql": "towpath.workflows.jobs.sql:SqlJob",
@@ -144,26 +163,26 @@ UnionKind = Literal["job", "write", "template"]
 @functools.cache
 def spec_union(kind: UnionKind) -> Any:
     """The discriminated union of registered spec models for a `- job:` body, a WAP write job or a
-    `- template:` body. Built on first use (so plugins are in it) and cached.
-
-    Tags are `<type>-job`, not the bare type: pydantic puts the tag into error
-    locations, and a bare `sql` would collide with the sql job's `sql` field when
-    errors are mapped back to file:line.
-    """
+    `- template:` body. Built on first use (so plugins are in it) and cached."""
     registry = TEMPLATES if kind == "template" else JOB_TYPES
-    members = [(name, jt) for name, jt in registry.items() if kind != "write" or jt.WRITES_IN_WAP]
-    names = [name for name, _ in members]
+    members = {name: jt.SPEC for name, jt in registry.items() if kind != "write" or jt.WRITES_IN_WAP}
     if kind == "write":
-        message = f"a WAP write job must have type: {' or '.join(names)}"
+        message = f"a WAP write job must have type: {' or '.join(members)}"
     else:
-        message = f"unknown {'template' if kind == 'template' else 'job'} type; expected one of: {', '.join(names)}"
-    fallback = default_template() if kind == "template" else None
+        message = f"unknown {'template' if kind == 'template' else 'job'} type; expected one of: {', '.join(members)}"
+    return tagged_union(
+        members, suffix="job", error_type=f"unknown_{kind}_type", message=message,
+        default=default_template() if kind == "template" else None,
+    )
 
-    def tag(data: Any) -> str | None:
-        found = data.get("type", fallback) if isinstance(data, Mapping) else getattr(data, "type", None)
-        return f"{found}-job" if isinstance(found, str) else None
 
-    if len(members) == 1:  # pydantic refuses a discriminator on a one-member union
-        return members[0][1].SPEC
-    union = Union[tuple(Annotated[jt.SPEC, Tag(f"{name}-job")] for name, jt in members)]  # noqa: UP007
-    return Annotated[union, Discriminator(tag, custom_error_type=f"unknown_{kind}_type", custom_error_message=message)]
+def spec_for(kind: UnionKind, data: Any) -> type[JobSpec] | None:
+    """The spec model a step body would be validated as (None for an unknown `type`)."""
+    registry = TEMPLATES if kind == "template" else JOB_TYPES
+    name = data.get("type", default_template() if kind == "template" else None) if isinstance(data, Mapping) else None
+    return registry.get(name).SPEC if isinstance(name, str) and name in registry else None
+
+
+def registered(kind: UnionKind) -> RegisteredUnion:
+    """The annotation marker of a field holding a step body of `kind`."""
+    return RegisteredUnion(functools.partial(spec_union, kind), functools.partial(spec_for, kind))

@@ -19,7 +19,7 @@ from pydantic import field_validator
 from towpath.config import invalid
 from towpath.errors import SpecError, TowpathError, WorkflowError, first_line
 from towpath.workflows.context import JobContext, RunContext, spark_engine
-from towpath.workflows.jobs import JobType
+from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import WriteJobSpec, WriteMode
 
@@ -127,8 +127,8 @@ class PythonJob(JobType[PythonJobSpec]):
         return result
 
     @classmethod
-    def writes(cls, spec: PythonJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
-        return [spec.target] if spec.target else []
+    def writes(cls, spec: PythonJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
+        return [Write(spec.target, "target")] if spec.target else []
 
 
 class PySparkJob(PythonJob):

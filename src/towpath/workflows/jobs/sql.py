@@ -15,7 +15,7 @@ from sqlglot.errors import SqlglotError
 from towpath.config import invalid
 from towpath.config.params import substitute_script
 from towpath.errors import SpecError
-from towpath.workflows.jobs import JobType
+from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import WriteJobSpec, WriteMode
 
@@ -108,10 +108,10 @@ class SqlJob(JobType[SqlJobSpec]):
         return script_text(spec, workflow_dir, params)[0]
 
     @classmethod
-    def writes(cls, spec: SqlJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[str]:
+    def writes(cls, spec: SqlJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
         """`target` plus every `INSERT` target of the script (a script that cannot be read yet is
         reported by the run's own checks; its `target` still counts)."""
-        tables = [spec.target] if spec.target else []
+        tables = [Write(spec.target, "target")] if spec.target else []
         try:
             text = script_text(spec, workflow_dir, params)[0]
             statements = sqlglot.parse(text, read=spec.dialect or cls.DEFAULT_DIALECT)
@@ -121,5 +121,5 @@ class SqlJob(JobType[SqlJobSpec]):
             if isinstance(statement, exp.Insert):
                 table = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
                 if isinstance(table, exp.Table):
-                    tables.append(".".join(part.name for part in table.parts))
+                    tables.append(Write(".".join(part.name for part in table.parts), "script" if spec.script else "sql"))
         return tables

@@ -142,3 +142,7 @@ class WapTemplate(JobType[WapSpec]):
     @classmethod
     def run(cls, spec: WapSpec, ctx: RunContext) -> JobResult:
         return run_wap_template(spec, ctx)
+
+    @classmethod
+    def publishes(cls, spec: WapSpec) -> list[str]:
+        return list(spec.tables)

@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import (
     Discriminator,
     Field,
-    GetCoreSchemaHandler,
     PrivateAttr,
     Tag,
     field_validator,
     model_validator,
 )
-from pydantic_core import CoreSchema
 
 from towpath.config import invalid
 from towpath.config.project import NotificationsConfig
@@ -52,24 +49,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class _Registered:
-    """Annotation marker: validate as the union of registered spec models of `kind`, built on first use."""
+def _registered(kind: UnionKind) -> Any:
+    """The marker that validates a step body as the registry's union (imported late: no cycle)."""
+    from towpath.workflows.jobs import registered
 
-    kind: UnionKind
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        from towpath.workflows.jobs import spec_union
-
-        return handler.generate_schema(spec_union(self.kind))
-
-    def model_for(self, data: Any) -> type[JobSpec] | None:
-        """The spec model `data` (a step body) is validated as, for "did you mean" on unknown fields."""
-        from towpath.workflows.jobs import JOB_TYPES, TEMPLATES, default_template
-
-        registry = TEMPLATES if self.kind == "template" else JOB_TYPES
-        kind = data.get("type", default_template() if self.kind == "template" else None) if isinstance(data, Mapping) else None
-        return registry.get(kind).SPEC if isinstance(kind, str) and kind in registry else None
+    return registered(kind)
 
 
 class _StepBase(SpecModel):
@@ -108,21 +92,21 @@ class WriteJobStep(_StepBase):
     """A `- job:` inside a WAP template's `write_jobs` (a job type with `WRITES_IN_WAP`)."""
 
     KEY: ClassVar[str] = "job"
-    job: Annotated[JobSpec, _Registered("write")]
+    job: Annotated[JobSpec, _registered("write")]
 
 
 class JobStep(_StepBase):
     """`- job: {...}`."""
 
     KEY: ClassVar[str] = "job"
-    job: Annotated[JobSpec, _Registered("job")]
+    job: Annotated[JobSpec, _registered("job")]
 
 
 class TemplateStep(_StepBase):
     """`- template: {...}` (built in: `type: wap`)."""
 
     KEY: ClassVar[str] = "template"
-    template: Annotated[JobSpec, _Registered("template")]
+    template: Annotated[JobSpec, _registered("template")]
 
     @property
     def write_steps(self) -> list[WriteJobStep]:

@@ -80,3 +80,30 @@ def test_workflow_schema_is_json_schema():
 
     schema = json.loads(result.stdout)
     assert result.returncode == 0 and ("$defs" in schema or "definitions" in schema)
+
+
+def test_workflow_commands_find_the_project_from_the_workflow_file(project, sample, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (sample.parent / "backfill.sch.yaml").write_text("id: bf\ntype: backfill\nworkflow: main.sch.yaml\n")
+
+    ran = CliRunner().invoke(cli, ["workflow", "run", str(sample), "--date", "2022-01-01"])
+    backfill = CliRunner().invoke(cli, ["workflow", "backfill", str(sample.parent / "backfill.sch.yaml"),
+                                        "--start", "2022-01-02", "--end", "2022-01-02", "--json"])
+
+    assert ran.exit_code == 0, ran.output
+    assert backfill.exit_code == 0, backfill.output
+    assert json.loads(backfill.stdout)["succeeded"] == ["2022-01-02"]
+    assert [r.execution_date for r in project.state.list_runs(kind="main")] == ["2022-01-02", "2022-01-01"]
+
+
+def test_a_run_that_publishes_nothing_says_succeeded(project):
+    workflow = project.root / "ddl.sch.yaml"
+    workflow.write_text("id: ddl_only\nsteps:\n  - job: {id: ddl, type: sql, sql: 'CREATE TABLE IF NOT EXISTS "
+                        "db.t (id INT) STORED AS ICEBERG'}\n")
+
+    result = CliRunner().invoke(cli, ["-C", str(project.root), "workflow", "run", str(workflow), "--date", "2022-01-01"])
+
+    assert result.exit_code == 0, result.output
+    assert "ddl_only 2022-01-01 succeeded in" in result.stdout and "published" not in result.stdout
