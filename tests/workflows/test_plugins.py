@@ -19,15 +19,17 @@ import pytest
 from towpath.project import Project
 
 PLUGIN = '''\
-"""towpath_acme: a job type that stamps a number into a table, and an audit on positive ids."""
+"""towpath_acme: a job type that stamps a number into a table, an audit on positive ids, a connector."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from sqlglot import exp
 
 from towpath.audits import Audit, AuditParams
+from towpath.connectors import ConnectorType, SourceSpec
+from towpath.pipeline import TableSource
 from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec import WriteJobSpec
@@ -65,6 +67,24 @@ class StampJob(JobType[StampSpec]):
         return f"stamp {spec.value} into {spec.target} for {spec.day}"
 
 
+class CountSpec(SourceSpec):
+    type: Literal["count"]
+    upto: int
+    """Emit ids 1..upto."""
+    day: str
+    """Partition of every row."""
+
+
+class Count(ConnectorType[CountSpec, Any]):
+    name = "count"
+    SOURCE = CountSpec
+
+    @classmethod
+    def source(cls, spec, env):
+        ids = pa.array(range(1, spec.upto + 1), pa.int32())
+        return TableSource(pa.table({"id": ids, "date": [spec.day] * spec.upto}))
+
+
 class PositiveParams(AuditParams):
     column: str
     """Column whose values must be > 0."""
@@ -86,6 +106,9 @@ stamp = towpath_acme:StampJob
 
 [towpath.audits]
 ids_positive = towpath_acme:IdsPositive
+
+[towpath.connectors]
+count = towpath_acme:Count
 """
 
 DDL = "CREATE TABLE IF NOT EXISTS acme.t (id INT, date STRING) USING iceberg PARTITIONED BY (date);\n"
@@ -179,6 +202,22 @@ def test_a_real_run_writes_through_the_plugin_and_its_audit_blocks_a_bad_publish
     assert bad.returncode != 0
     assert "ids_positive" in bad.stdout + bad.stderr and "1 rows have id <= 0" in bad.stdout + bad.stderr
     assert project.catalog.snapshot_id("acme.t") == published  # nothing was published
+
+
+def test_a_plugin_connector_feeds_a_pipeline_job_inside_a_wap(acme):
+    project, workflow, env = acme
+    workflow.write_text(WORKFLOW.replace(
+        '{id: stamp, type: stamp, target: acme.t, value: "${VALUE}"}',
+        '{id: load, type: pipeline, source: {type: count, upto: 3, day: "${DATE}"}, '
+        'sink: {type: iceberg, table: acme.t, mode: dynamic_overwrite}}',
+    ))
+    schema = json.loads(towpath(env, project, "workflow", "schema").stdout)
+    assert schema["$defs"]["CountSpec"]["properties"]["upto"]["description"] == "Emit ids 1..upto."
+
+    result = towpath(env, project, "workflow", "run", str(workflow), "--date", "2024-01-02")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(project.catalog.read("acme.t").column("id").to_pylist()) == [1, 2, 3]
 
 
 def test_without_the_plugin_the_job_type_is_unknown_at_its_line(acme):

@@ -40,6 +40,8 @@ class Recipe:
     """Set for recipes that need a toolchain which is not installed: what it is."""
     executables: tuple[str, ...] = ()
     """Commands whose presence would show that toolchain (reported, never required)."""
+    folder: Path | None = None
+    """The recipe's own template folder (default: the packaged `recipes/<name>`); a plugin recipe sets it."""
 
     @property
     def runnable(self) -> bool:
@@ -48,7 +50,7 @@ class Recipe:
     @property
     def template_folders(self) -> list[Path]:
         """The packaged template of a runnable recipe: the shared files, then the recipe's own on top."""
-        return [TEMPLATES / COMMON, TEMPLATES / self.name]
+        return [TEMPLATES / COMMON, self.folder or TEMPLATES / self.name]
 
 
 RECIPES: Registry[Recipe] = Registry("recipe", group="towpath.recipes")
