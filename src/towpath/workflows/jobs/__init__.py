@@ -16,6 +16,8 @@ The `- job:` and `- template:` unions, the JSON schema, the loader's defaults
 and the dry run are derived from `JOB_TYPES` and `TEMPLATES`. Built-ins are
 registered as lazy `module:Class` strings; a package adds its own under the
 entry-point groups `towpath.job_types` and `towpath.templates` with zero edits here.
+The unions are built when a workflow model is first used and then kept, so a job
+type registered in code (`JOB_TYPES.register(...)`) must be registered before that.
 
 >>> sorted(JOB_TYPES)[:3]
 ['audit', 'hwm', 'metadata']
