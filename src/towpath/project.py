@@ -7,7 +7,7 @@ are opened lazily, so commands that need only one of them stay fast.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -23,9 +23,10 @@ from towpath.config import (
 from towpath.errors import OutputPathError, SpecError
 
 if TYPE_CHECKING:
-    from towpath.catalog import Catalog
-    from towpath.catalog.state import RunStore
+    from towpath.catalog import Catalog, GcResult, HwmChange, Rollback
     from towpath.engines import Engine
+    from towpath.publish import WapBranch
+    from towpath.state import StateStore
     from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
 
 
@@ -69,12 +70,11 @@ class Project:
         return Catalog.open(self.config, self.root)
 
     @cached_property
-    def state(self) -> RunStore:
-        from towpath.catalog.state import RunStore
+    def state(self) -> StateStore:
+        """Runs, job runs, audits and ledgers: `towpath.yaml`'s `state` file (SQLite) or URL (Postgres)."""
+        from towpath.state import StateStore
 
-        path = Path(self.config.resolve(self.root, self.config.state))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return RunStore(path)
+        return StateStore(self.config.resolve(self.root, self.config.state))
 
     def new_engine(self) -> Engine:
         """A fresh engine on this project's catalog (one per concurrent run)."""
@@ -160,6 +160,39 @@ class Project:
             return []
         keep = retention.retain_last if retain_last is None else retain_last
         return expire_snapshots(self.catalog, table, older_than=parse_duration(age), retain_last=keep)
+
+    def set_hwm(self, table: str, value: str, *, timezone: str | None = None, force: bool = False) -> HwmChange:
+        """Move `table`'s high-water mark forward to `value` (back too with `force`), in the project's timezone."""
+        from towpath.catalog import set_hwm
+
+        return set_hwm(self.catalog, table, value, timezone or self.config.timezone, force=force)
+
+    def rollback(self, table: str, snapshot_id: int, *, hwm: Literal["keep", "restore"] = "restore") -> Rollback:
+        """Point `table`'s main back at `snapshot_id`, restoring the mark recorded with it unless `hwm="keep"`."""
+        from towpath.catalog import rollback
+
+        return rollback(self.catalog, table, snapshot_id, hwm=hwm)
+
+    def branches(self, table: str) -> list[WapBranch]:
+        """`table`'s branches but main, with the run that made each, its age and why it still exists."""
+        from towpath.publish import wap_branches
+
+        return wap_branches(self.catalog, self.state, table)
+
+    def drop_branches(self, table: str, *, names: Sequence[str] = (), older_than: str | None = None) -> list[str]:
+        """Drop the named branches and WAP branches older than `older_than`; returns the dropped names."""
+        from towpath.config.params import parse_duration
+        from towpath.publish import drop_wap_branches
+
+        age = parse_duration(older_than) if older_than else None
+        return drop_wap_branches(self.catalog, self.state, table, names=names, older_than=age)
+
+    def gc(self, table: str, *, older_than: str = "3d", dry_run: bool = False) -> GcResult:
+        """Remove `table`'s files nothing references that are older than `older_than` (list them with `dry_run`)."""
+        from towpath.catalog import remove_orphan_files
+        from towpath.config.params import parse_duration
+
+        return remove_orphan_files(self.catalog, table, older_than=parse_duration(older_than), dry_run=dry_run)
 
     def query(self, sql: str, *, dialect: str | None = None) -> Any:
         """Run a SQL query over the project's tables and return Arrow."""

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from catalog_data import day_rows
 
-from towpath.catalog import Catalog, create_branch, describe, history, rollback, set_hwm, set_metadata
+from towpath.catalog import (
+    Catalog,
+    create_branch,
+    describe,
+    get_hwm,
+    history,
+    parse_hwm,
+    rollback,
+    set_hwm,
+    set_metadata,
+)
 from towpath.errors import CatalogError
 
 
@@ -34,7 +44,7 @@ def test_rollback_moves_main_to_an_ancestor(catalog: Catalog, results: str) -> N
     first = catalog.write(results, day_rows("2024-01-01", 3))
     catalog.write(results, day_rows("2024-01-02", 4))
     assert catalog.read(results).num_rows == 7
-    info = rollback(catalog, results, first)  # type: ignore[arg-type]
+    info = rollback(catalog, results, first).snapshot  # type: ignore[arg-type]
     assert info.snapshot_id == first and info.is_current
     assert catalog.snapshot_id(results) == first
     assert catalog.read(results).num_rows == 3
@@ -52,6 +62,30 @@ def test_rollback_refuses_unknown_and_non_ancestor_snapshots(catalog: Catalog, r
     assert catalog.snapshot_id(results) == main
 
 
+def test_rollback_restores_the_mark_recorded_with_the_snapshot_unless_told_to_keep_it(catalog: Catalog, results: str) -> None:
+    first = catalog.write(results, day_rows("2024-01-01", 3))
+    set_hwm(catalog, results, "2024-01-01")
+    second = catalog.write(results, day_rows("2024-01-02", 4))
+    set_hwm(catalog, results, "2024-01-02")
+    catalog.write(results, day_rows("2024-01-03", 5))
+    set_hwm(catalog, results, "2024-01-03")
+
+    done = rollback(catalog, results, second)  # type: ignore[arg-type]
+    assert (done.hwm_before, done.hwm_after) == (parse_hwm("2024-01-03"), parse_hwm("2024-01-02"))
+    assert get_hwm(catalog, results) == parse_hwm("2024-01-02")  # data for the 3rd is gone: so is its mark
+    kept = rollback(catalog, results, first, hwm="keep")  # type: ignore[arg-type]
+    assert kept.hwm_after == parse_hwm("2024-01-02") == get_hwm(catalog, results)
+    assert catalog.snapshot_id(results) == first
+
+
+def test_rollback_before_any_mark_removes_the_mark(catalog: Catalog, results: str) -> None:
+    first = catalog.write(results, day_rows("2024-01-01", 3))
+    catalog.write(results, day_rows("2024-01-02", 4))
+    set_hwm(catalog, results, "2024-01-02")
+    assert rollback(catalog, results, first).hwm_after is None  # type: ignore[arg-type]
+    assert get_hwm(catalog, results) is None
+
+
 def test_describe_collects_schema_metadata_and_state(catalog: Catalog, results: str) -> None:
     empty = describe(catalog, results)
     assert (empty.row_count, empty.data_files, empty.current_snapshot, empty.hwm) == (0, 0, None, None)
@@ -59,7 +93,7 @@ def test_describe_collects_schema_metadata_and_state(catalog: Catalog, results: 
     catalog.write(results, day_rows("2024-01-02", 4))
     rollback(catalog, results, head)  # type: ignore[arg-type]
     set_metadata(catalog, results, owner="team", column_types={"title_id": "pk"})
-    mark = set_hwm(catalog, results, "2024-01-02")
+    mark = set_hwm(catalog, results, "2024-01-02").stored
     create_branch(catalog, results, "wap")
     desc = describe(catalog, results)
     assert desc.identifier == "foo.dataflow_sample_results"

@@ -52,19 +52,49 @@ def test_bad_lifetime_and_missing_table(catalog: Catalog, results: str) -> None:
 
 def test_hwm_from_a_date_is_midnight_in_the_time_zone(catalog: Catalog, results: str) -> None:
     assert get_hwm(catalog, results) is None
-    mark = set_hwm(catalog, results, dt.date(2024, 3, 1), "America/Los_Angeles")
+    mark = set_hwm(catalog, results, dt.date(2024, 3, 1), "America/Los_Angeles").stored
     assert mark == dt.datetime(2024, 3, 1, tzinfo=ZoneInfo("America/Los_Angeles"))
     assert catalog.table(results).properties["towpath.hwm"] == "2024-03-01T00:00:00-08:00"
     stored = get_hwm(catalog, results)
     assert stored == mark and stored is not None and stored.utcoffset() == dt.timedelta(hours=-8)
 
 
-def test_hwm_accepts_strings_and_aware_datetimes_and_may_move_back(catalog: Catalog, results: str) -> None:
-    assert set_hwm(catalog, results, "2024-03-02").isoformat() == "2024-03-02T00:00:00+00:00"
-    assert set_hwm(catalog, results, "2024-03-05T06:30:00", "Europe/Berlin").isoformat() == "2024-03-05T06:30:00+01:00"
-    aware = dt.datetime(2024, 3, 4, 12, tzinfo=dt.UTC)
-    assert set_hwm(catalog, results, aware, "Asia/Tokyo") == aware  # an explicit offset wins
-    assert get_hwm(catalog, results) == aware  # moved backwards: restatements are allowed
+def test_hwm_accepts_strings_and_aware_datetimes(catalog: Catalog, results: str) -> None:
+    assert set_hwm(catalog, results, "2024-03-02").stored.isoformat() == "2024-03-02T00:00:00+00:00"
+    assert set_hwm(catalog, results, "2024-03-05T06:30:00", "Europe/Berlin").stored.isoformat() == "2024-03-05T06:30:00+01:00"
+    aware = dt.datetime(2024, 3, 6, 12, tzinfo=dt.UTC)
+    assert set_hwm(catalog, results, aware, "Asia/Tokyo").stored == aware  # an explicit offset wins
+
+
+def test_hwm_only_moves_forward_unless_forced(catalog: Catalog, results: str) -> None:
+    set_hwm(catalog, results, "2024-03-05")
+    older = set_hwm(catalog, results, "2024-03-02")
+    assert older.kept_newer and not older.moved
+    assert older.stored == older.previous == get_hwm(catalog, results) == dt.datetime(2024, 3, 5, tzinfo=ZoneInfo("UTC"))
+    assert set_hwm(catalog, results, "2024-03-05").moved is False  # the same mark again changes nothing
+    forced = set_hwm(catalog, results, "2024-03-02", force=True)
+    assert forced.moved and get_hwm(catalog, results) == dt.datetime(2024, 3, 2, tzinfo=ZoneInfo("UTC"))
+
+
+def test_a_mark_checked_against_a_stale_read_does_not_win(catalog: Catalog, results: str) -> None:
+    """Compare and set are one optimistic commit: a newer mark set in between is not overwritten."""
+    from towpath.catalog import Catalog as Base
+
+    class _Racing(Base):
+        race: object = None
+
+        def table(self, identifier: str):  # type: ignore[no-untyped-def]
+            loaded = super().table(identifier)
+            race, self.race = self.race, None
+            if callable(race):
+                race()
+            return loaded
+
+    set_hwm(catalog, results, "2024-03-01")
+    racing = _Racing(catalog.iceberg)
+    racing.race = lambda: set_hwm(catalog, results, "2024-03-09")  # lands after `racing` read 03-01
+    change = set_hwm(racing, results, "2024-03-05")
+    assert change.kept_newer and get_hwm(catalog, results) == dt.datetime(2024, 3, 9, tzinfo=ZoneInfo("UTC"))
 
 
 @pytest.mark.parametrize(

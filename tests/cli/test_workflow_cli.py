@@ -39,7 +39,7 @@ def test_runs_list_and_show_as_json(project, sample):
     shown = json.loads(runner.invoke(cli, ["-C", str(project.root), "runs", "show", listed[0]["run_id"], "--json"]).output)
 
     assert listed[0]["status"] == "success" and listed[0]["execution_date"] == "2022-01-01"
-    assert [j["job_id"] for j in shown["jobs"]] == ["ddl", "metadata", "wap", "hwm"]
+    assert [j["job_id"] for j in shown["jobs"]] == ["ddl", "metadata", "wap", "wap.write", "hwm"]
     assert len(shown["audits"]) == 3
 
 

@@ -37,7 +37,7 @@ def test_failing_blocking_audit_publishes_nothing_and_keeps_the_branch(project, 
     assert [j.status for j in result.jobs] == ["success", "success", "audit_failed", "skipped"]
     stored = project.state.get_run(result.run_id)
     assert stored.run.status == "audit_failed"
-    failed = [a for a in stored.audits if not a.passed]
+    failed = [a.result for a in stored.audits if not a.result.passed]
     assert failed[0].failing_rows > 0 and failed[0].sample
 
 

@@ -63,12 +63,15 @@ def test_run_sets_metadata_hwm_and_records_everything(project, sample):
 
     detail = project.state.get_run(result.run_id)
     assert detail.run.status == "success" and detail.run.execution_date == "2022-01-01"
-    assert {j.job_id: j.status for j in detail.jobs} == dict.fromkeys(["ddl", "metadata", "wap", "hwm"], "success")
-    assert {a.function for a in detail.audits} == {
-        "columns_should_not_have_nulls", "columns_should_be_unique", "row_count_change_within"
-    }
-    assert all(a.passed for a in detail.audits)
+    assert {j.job_id: j.status for j in detail.jobs} == dict.fromkeys(
+        ["ddl", "metadata", "wap", "wap.write", "hwm"], "success")
     wap = next(j for j in detail.jobs if j.job_id == "wap")
+    write = next(j for j in detail.jobs if j.job_id == "wap.write")  # WAP write jobs are job runs of their own
+    assert (write.parent_job, write.attempt, write.rows_written) == (wap.id, 1, wap.rows_written)
+    assert {a.result.function for a in detail.audits} == {
+        "columns_should_not_have_nulls", "columns_should_be_unique", "row_count_change_within", "table_should_not_be_empty"
+    }
+    assert all(a.result.passed and a.attempt == 1 for a in detail.audits)
     assert wap.snapshots[RESULTS] == project.catalog.snapshot_id(RESULTS)
 
 

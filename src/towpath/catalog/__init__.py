@@ -1,14 +1,33 @@
 """Catalog room: Iceberg tables through pyiceberg.
 
 Create tables from DDL, write and read them, Write-Audit-Publish branches,
-table metadata and high-water marks, history and rollback, and run state.
+table metadata and high-water marks, history and rollback. Run state lives in `towpath.state`.
 """
 
-from towpath.catalog._catalog import MAIN, Catalog, ScanPlan, WriteMode, conform, normalize_identifier
-from towpath.catalog.branches import create_branch, drop_branch, is_ancestor, list_branches, publish_branch
+from towpath.catalog._catalog import (
+    MAIN,
+    Catalog,
+    ScanPlan,
+    UnstagedWriteError,
+    WriteMode,
+    conform,
+    normalize_identifier,
+    write_scope,
+)
+from towpath.catalog._commit import require_multi_table_commit
+from towpath.catalog.branches import (
+    create_branch,
+    drop_branch,
+    is_ancestor,
+    list_branches,
+    publish_branch,
+    publish_branches,
+)
 from towpath.catalog.ddl import DdlCheck, DdlError, DdlResult, apply_ddl, check_ddl
+from towpath.catalog.gc import GcResult, remove_orphan_files
 from towpath.catalog.history import (
     ColumnInfo,
+    Rollback,
     SnapshotInfo,
     TableDescription,
     describe,
@@ -16,26 +35,32 @@ from towpath.catalog.history import (
     history,
     rollback,
 )
-from towpath.catalog.metadata import TableMetadata, get_hwm, get_metadata, parse_hwm, set_hwm, set_metadata
-from towpath.catalog.state import AuditRecord, JobRecord, RunDetail, RunNotFoundError, RunRecord, RunStore
+from towpath.catalog.metadata import (
+    HwmChange,
+    TableMetadata,
+    get_hwm,
+    get_metadata,
+    hwm_for_snapshot,
+    parse_hwm,
+    set_hwm,
+    set_metadata,
+)
 
 __all__ = [
     "MAIN",
-    "AuditRecord",
     "Catalog",
     "ColumnInfo",
     "DdlCheck",
     "DdlError",
     "DdlResult",
-    "JobRecord",
-    "RunDetail",
-    "RunNotFoundError",
-    "RunRecord",
-    "RunStore",
+    "GcResult",
+    "HwmChange",
+    "Rollback",
     "ScanPlan",
     "SnapshotInfo",
     "TableDescription",
     "TableMetadata",
+    "UnstagedWriteError",
     "WriteMode",
     "apply_ddl",
     "check_ddl",
@@ -47,12 +72,17 @@ __all__ = [
     "get_hwm",
     "get_metadata",
     "history",
+    "hwm_for_snapshot",
     "is_ancestor",
     "list_branches",
     "normalize_identifier",
     "parse_hwm",
     "publish_branch",
+    "publish_branches",
+    "remove_orphan_files",
+    "require_multi_table_commit",
     "rollback",
     "set_hwm",
     "set_metadata",
+    "write_scope",
 ]

@@ -9,12 +9,15 @@ from __future__ import annotations
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import pyarrow as pa
+import sqlalchemy
 from pyiceberg.catalog import Catalog as IcebergCatalog
 from pyiceberg.catalog import load_catalog
 from pyiceberg.exceptions import (
@@ -26,6 +29,7 @@ from pyiceberg.exceptions import (
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
 
+from towpath.catalog._commit import TableChange, commit_tables
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
 
@@ -48,6 +52,51 @@ def normalize_identifier(name: str) -> str:
     if "." not in name:
         raise CatalogError(f"table name '{name}' must be qualified as 'namespace.table'")
     return name.lower()
+
+
+class UnstagedWriteError(CatalogError):
+    """A write inside a Write-Audit-Publish attempt to a table (or ref) the attempt did not stage."""
+
+
+@dataclass(frozen=True)
+class WriteScope:
+    """Inside a WAP attempt: the only `db.table` -> branch writes allowed."""
+
+    owner: str
+    """Who set the scope, for the message (`WAP template 'publish'`)."""
+    refs: Mapping[str, str]
+
+
+_WRITE_SCOPE: ContextVar[WriteScope | None] = ContextVar("towpath_write_scope", default=None)
+
+
+@contextmanager
+def write_scope(owner: str, refs: Mapping[str, str]) -> Iterator[None]:
+    """Refuse, in this thread or task, any `Catalog.write` that is not to one of `refs`' branches.
+
+    A WAP attempt sets it around its write jobs, so a job that writes a table
+    the template does not list (which would land on `main`, unaudited) fails
+    instead. Each thread has its own scope (parallel backfill dates do not mix).
+    """
+    token = _WRITE_SCOPE.set(WriteScope(owner, {normalize_identifier(k): v for k, v in refs.items()}))
+    try:
+        yield
+    finally:
+        _WRITE_SCOPE.reset(token)
+
+
+def _check_write_scope(ident: str, branch: str) -> None:
+    scope = _WRITE_SCOPE.get()
+    if scope is None or scope.refs.get(ident) == branch:
+        return
+    if ident not in scope.refs:
+        raise UnstagedWriteError(
+            f"{scope.owner} does not stage table '{ident}' (it stages {', '.join(sorted(scope.refs))}): the write would "
+            f"reach '{branch}' unaudited; add '{ident}' to the template's `tables`"
+        )
+    raise UnstagedWriteError(
+        f"{scope.owner} stages '{ident}' on branch '{scope.refs[ident]}', not '{branch}': the write is refused"
+    )
 
 
 @dataclass(frozen=True)
@@ -112,11 +161,12 @@ class Catalog:
             raise TableNotFoundError(ident, self.list_tables()) from None
 
     def ensure_namespace(self, namespace: str) -> None:
+        """Create `namespace` unless it exists (two processes racing to create it both succeed)."""
         try:
             self.iceberg.create_namespace(namespace)
         except NamespaceAlreadyExistsError:
             pass
-        except Exception:
+        except sqlalchemy.exc.IntegrityError:  # the SQL catalog's check-then-insert lost a race
             if not self.iceberg.namespace_exists(namespace):
                 raise
 
@@ -176,6 +226,7 @@ class Catalog:
         from SQL lands in an `INT` column); a missing nullable column becomes
         nulls, an unknown column is a `SchemaMismatchError`.
         """
+        _check_write_scope(normalize_identifier(identifier), branch)
         data = conform(data, self.table(identifier).schema().as_arrow(), identifier)
         props = properties or {}
 
@@ -214,19 +265,34 @@ class Catalog:
         we reload and redo the whole action instead. After `COMMIT_ATTEMPTS`
         tries it is a `ConflictError`.
         """
+        ident = normalize_identifier(identifier)
+        return self.commit_many_with_retry([ident], lambda tables: action(tables[ident]), what=what)
+
+    def commit_many_with_retry(
+        self, identifiers: Sequence[str], action: Callable[[dict[str, Table]], T], *, what: str
+    ) -> T:
+        """`commit_with_retry` for an action that commits several tables at once (see `load_tables`)."""
         for number in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                return action(self.table(identifier))
+                return action(self.load_tables(identifiers))
             except (CommitFailedException, ValueError) as exc:
                 if isinstance(exc, ValueError) and "sequence number" not in str(exc):
                     raise
                 if number == COMMIT_ATTEMPTS:
                     raise ConflictError(
-                        f"other writers kept committing to '{identifier}' while {what} "
+                        f"other writers kept committing to {', '.join(repr(i) for i in identifiers)} while {what} "
                         f"({COMMIT_ATTEMPTS} attempts): {exc}; rerun to retry"
                     ) from exc
                 time.sleep(random.uniform(0.05, 0.2) * number)
         raise AssertionError("unreachable")
+
+    def load_tables(self, identifiers: Sequence[str]) -> dict[str, Table]:
+        """Load several tables for one commit (`db.table` -> table, in the given order)."""
+        return {normalize_identifier(i): self.table(i) for i in identifiers}
+
+    def commit_tables(self, changes: Sequence[TableChange]) -> None:
+        """Apply changes to one or several tables as one commit (all or none); see `towpath.catalog._commit`."""
+        commit_tables(self.iceberg, changes)
 
     def _write_first_snapshot_to_branch(
         self, identifier: str, table: Table, data: pa.Table, branch: str, props: dict[str, str]

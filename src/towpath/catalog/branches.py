@@ -17,6 +17,8 @@ publishes by fast-forwarding `main` to the branch head. Two traps in pyiceberg
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyiceberg.table import Table
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.update import (
@@ -27,6 +29,7 @@ from pyiceberg.table.update import (
 )
 
 from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
+from towpath.catalog._commit import TableChange, require_multi_table_commit
 from towpath.errors import CatalogError, ConflictError
 
 
@@ -69,43 +72,76 @@ def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool
         CatalogError: the branch does not exist.
         ConflictError: `main` moved since the branch was cut, or a concurrent commit won the race.
     """
-    _check_name(branch)
-    ident = _ident(identifier)
+    return publish_branches(catalog, {identifier: branch}, drop=drop)[_ident(identifier)]
 
-    def attempt(table: Table) -> int | None:
-        refs = table.metadata.refs
-        main_head = refs[MAIN].snapshot_id if MAIN in refs else None
-        if branch not in refs:
-            if main_head is None:
-                return None  # empty table, nothing was written to the branch: nothing to publish
-            raise CatalogError(
-                f"table '{ident}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, identifier))})"
-            )
-        branch_ref = refs[branch]
-        if branch_ref.snapshot_ref_type != SnapshotRefType.BRANCH:
-            raise CatalogError(f"'{branch}' of table '{ident}' is a tag, not a branch")
-        branch_head = branch_ref.snapshot_id
-        if not is_ancestor(table, main_head, branch_head):
-            base = _branch_base(table, branch_head)
-            raise ConflictError(
-                f"cannot publish branch '{branch}' of '{ident}': main moved to snapshot {main_head} after the branch "
-                f"was cut from {base}; the branch is kept, rerun the workflow to write on top of the new main"
-            )
-        updates: tuple[TableUpdate, ...] = (
-            SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),  # type: ignore[call-arg]
-        )
-        if drop:
-            updates += (RemoveSnapshotRefUpdate(ref_name=branch),)  # type: ignore[call-arg]
-        # Both refs must still be where we checked them: a concurrent publish makes this commit fail
-        # (and the retry re-checks ancestry) instead of losing its data.
-        requirements = (
-            AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),  # type: ignore[call-arg]
-            AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),  # type: ignore[call-arg]
-        )
-        table.catalog.commit_table(table, requirements, updates)
-        return branch_head
 
-    return catalog.commit_with_retry(identifier, attempt, what=f"publishing branch '{branch}'")
+def publish_branches(catalog: Catalog, branches: Mapping[str, str], *, drop: bool = True) -> dict[str, int | None]:
+    """`publish_branch` for several tables at once: every `main` moves in one atomic commit, or none does.
+
+    Each table is checked as `publish_branch` checks one; a table whose `main`
+    moved refuses the whole publish (`ConflictError`), so a retry never writes on
+    top of a half-published set. Returns `db.table` -> `main`'s new head.
+
+    Raises:
+        CatalogError: a branch does not exist, or the catalog cannot commit several tables atomically.
+        ConflictError: a `main` moved since its branch was cut, or a concurrent commit won the race.
+    """
+    wanted = {_ident(t): b for t, b in branches.items()}
+    for branch in wanted.values():
+        _check_name(branch)
+    if len(wanted) > 1:
+        require_multi_table_commit(catalog.iceberg)
+
+    def attempt(tables: dict[str, Table]) -> dict[str, int | None]:
+        heads: dict[str, int | None] = {}
+        changes = []
+        for ident, table in tables.items():
+            head, change = _fast_forward(catalog, ident, table, wanted[ident], drop)
+            heads[ident] = head
+            if change is not None:
+                changes.append(change)
+        if changes:
+            catalog.commit_tables(changes)
+        return heads
+
+    what = f"publishing branch{'es' if len(wanted) > 1 else ''} {', '.join(sorted(set(wanted.values())))}"
+    return catalog.commit_many_with_retry(list(wanted), attempt, what=what)
+
+
+def _fast_forward(
+    catalog: Catalog, ident: str, table: Table, branch: str, drop: bool
+) -> tuple[int | None, TableChange | None]:
+    """`main`'s head after publishing `branch`, and the change that does it (None: nothing to publish)."""
+    refs = table.metadata.refs
+    main_head = refs[MAIN].snapshot_id if MAIN in refs else None
+    if branch not in refs:
+        if main_head is None:
+            return None, None  # empty table, nothing was written to the branch: nothing to publish
+        raise CatalogError(
+            f"table '{ident}' has no branch '{branch}' (branches: {sorted(list_branches(catalog, ident))})"
+        )
+    branch_ref = refs[branch]
+    if branch_ref.snapshot_ref_type != SnapshotRefType.BRANCH:
+        raise CatalogError(f"'{branch}' of table '{ident}' is a tag, not a branch")
+    branch_head = branch_ref.snapshot_id
+    if not is_ancestor(table, main_head, branch_head):
+        base = _branch_base(table, branch_head)
+        raise ConflictError(
+            f"cannot publish branch '{branch}' of '{ident}': main moved to snapshot {main_head} after the branch "
+            f"was cut from {base}; the branch is kept, rerun the workflow to write on top of the new main"
+        )
+    updates: tuple[TableUpdate, ...] = (
+        SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=branch_head),  # type: ignore[call-arg]
+    )
+    if drop:
+        updates += (RemoveSnapshotRefUpdate(ref_name=branch),)  # type: ignore[call-arg]
+    # Both refs must still be where we checked them: a concurrent publish makes this commit fail
+    # (and the retry re-checks ancestry) instead of losing its data.
+    requirements = (
+        AssertRefSnapshotId(ref=MAIN, snapshot_id=main_head),  # type: ignore[call-arg]
+        AssertRefSnapshotId(ref=branch, snapshot_id=branch_head),  # type: ignore[call-arg]
+    )
+    return branch_head, TableChange(table, requirements, updates)
 
 
 def drop_branch(catalog: Catalog, identifier: str, branch: str) -> None:

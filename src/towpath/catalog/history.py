@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
+from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.update import (
+    AssertRefSnapshotId,
+    RemovePropertiesUpdate,
+    SetPropertiesUpdate,
+    SetSnapshotRefUpdate,
+    TableUpdate,
+)
 
 from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
+from towpath.catalog._commit import TableChange
 from towpath.catalog.branches import is_ancestor, list_branches
-from towpath.catalog.metadata import TableMetadata, get_hwm, get_metadata
+from towpath.catalog.metadata import HWM, TableMetadata, get_hwm, get_metadata, hwm_for_snapshot
 from towpath.errors import CatalogError, ConflictError
 
 
@@ -71,11 +80,26 @@ def history(catalog: Catalog, identifier: str) -> list[SnapshotInfo]:
     return [_info(table, snap) for snap in ordered]
 
 
-def rollback(catalog: Catalog, identifier: str, snapshot_id: int) -> SnapshotInfo:
+@dataclass(frozen=True)
+class Rollback:
+    """What `rollback` did to `main` and to the high-water mark."""
+
+    snapshot: SnapshotInfo
+    hwm_before: dt.datetime | None
+    hwm_after: dt.datetime | None
+
+
+def rollback(
+    catalog: Catalog, identifier: str, snapshot_id: int, *, hwm: Literal["keep", "restore"] = "restore"
+) -> Rollback:
     """Point `main` back at `snapshot_id`, an earlier snapshot of `main`'s own history.
 
-    Later snapshots are kept (until expired), so a rollback can itself be undone by
-    publishing again; the commit asserts `main` did not move meanwhile.
+    With `hwm="restore"` (default) the high-water mark goes back, in the same
+    commit, to the mark that was current while that snapshot was `main`'s head
+    (none if it predates every mark): consumers must not believe data is complete
+    that the rollback removed. `keep` leaves the mark as it is. Later snapshots
+    are kept (until expired), so a rollback can itself be undone by publishing
+    again; the commit asserts `main` did not move meanwhile.
 
     Raises:
         CatalogError: the id is unknown (lists recent ids) or not an ancestor of `main`.
@@ -93,13 +117,24 @@ def rollback(catalog: Catalog, identifier: str, snapshot_id: int) -> SnapshotInf
             f"cannot roll '{ident}' back to {snapshot_id}: it is not in main's history "
             f"(main is at {head.snapshot_id if head else 'no snapshot'}); see `towpath table history {ident}`"
         )
+    before = get_hwm(catalog, identifier)
+    after = hwm_for_snapshot(table, snapshot_id) if hwm == "restore" else before
+    updates: tuple[TableUpdate, ...] = ()
     if snapshot_id != head.snapshot_id:
+        updates += (SetSnapshotRefUpdate(ref_name=MAIN, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id),)  # type: ignore[call-arg]
+    if after != before:
+        updates += (
+            (SetPropertiesUpdate(updates={HWM: after.isoformat()}),) if after
+            else (RemovePropertiesUpdate(removals=[HWM]),)
+        )
+    if updates:
+        requirement = AssertRefSnapshotId(ref=MAIN, snapshot_id=head.snapshot_id)  # type: ignore[call-arg]
         try:
-            table.manage_snapshots().set_current_snapshot(snapshot_id=snapshot_id).commit()
+            catalog.commit_tables([TableChange(table, (requirement,), updates)])
         except CommitFailedException as exc:
             raise ConflictError(f"cannot roll '{ident}' back: another writer moved main ({exc}); rerun to retry") from exc
     table = catalog.table(identifier)
-    return _info(table, table.metadata.snapshot_by_id(snapshot_id) or snap)
+    return Rollback(_info(table, table.metadata.snapshot_by_id(snapshot_id) or snap), before, after)
 
 
 def expire_snapshots(

@@ -12,6 +12,7 @@ second store to keep in sync:
 | `towpath.column-types` | JSON object: column -> kind (`pk`, `pii`, ...)   |
 | `comment`              | description (the same property a DDL `COMMENT` sets) |
 | `towpath.hwm`          | high-water mark, ISO-8601 with UTC offset        |
+| `towpath.hwm-log`      | JSON list of [main's head snapshot, mark] per move (last 100) |
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pyiceberg.table import Table
+from pyiceberg.table.update import SetPropertiesUpdate
 
 from towpath.catalog._catalog import Catalog, normalize_identifier
+from towpath.catalog._commit import TableChange
 from towpath.errors import CatalogError
 
 OWNER = "towpath.owner"
@@ -33,6 +36,8 @@ LIFETIME = "towpath.lifetime-days"
 COLUMN_TYPES = "towpath.column-types"
 DESCRIPTION = "comment"
 HWM = "towpath.hwm"
+HWM_LOG = "towpath.hwm-log"
+HWM_LOG_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -95,24 +100,83 @@ def set_metadata(
     return get_metadata(catalog, identifier)
 
 
-def set_hwm(
-    catalog: Catalog, identifier: str, value: dt.datetime | dt.date | str, timezone: str = "UTC"
-) -> dt.datetime:
-    """Record how far a table's data is complete; returns the stored, time-zone-aware mark.
+@dataclass(frozen=True)
+class HwmChange:
+    """What a `set_hwm` did: the mark asked for, the one before, and the one now stored."""
 
-    A date means midnight of that day in `timezone`; a naive datetime (or ISO string
-    without offset) is read in `timezone`. Moving the mark *backwards* is allowed on
-    purpose: a restatement of old dates legitimately lowers it, so callers that only
-    want to advance must compare with `get_hwm` first.
+    table: str
+    requested: dt.datetime
+    previous: dt.datetime | None
+    stored: dt.datetime
+
+    @property
+    def moved(self) -> bool:
+        """False when a newer mark was left in place (the request was older)."""
+        return self.stored == self.requested and self.previous != self.requested
+
+    @property
+    def kept_newer(self) -> bool:
+        return self.stored != self.requested
+
+
+def set_hwm(
+    catalog: Catalog,
+    identifier: str,
+    value: dt.datetime | dt.date | str,
+    timezone: str = "UTC",
+    *,
+    force: bool = False,
+) -> HwmChange:
+    """Move a table's high-water mark forward to `value` (a date means midnight in `timezone`).
+
+    Consumers read the mark as "complete up to here", so it only moves forward:
+    an older `value` (a backfill, a lookback day, a parallel run finishing last)
+    leaves the newer mark in place, and the returned change says so. `force`
+    moves it back on purpose (a restatement). The compare and the write are one
+    optimistic commit, so two writers cannot interleave between them. Every
+    mark is also logged with `main`'s head at that moment (`towpath.hwm-log`),
+    so a rollback can restore the mark that belonged to a snapshot.
 
     Raises:
         CatalogError: the value is not a date/datetime, or the time zone is unknown.
     """
     ident = normalize_identifier(identifier)
     mark = parse_hwm(value, timezone, where=f"table '{ident}'")
-    catalog.table(identifier)  # unknown table -> TableNotFoundError before anything is written
-    _set_properties(catalog, ident, {HWM: mark.isoformat()})
-    return mark
+
+    def commit(table: Table) -> HwmChange:
+        raw = table.properties.get(HWM)
+        previous = dt.datetime.fromisoformat(raw) if raw else None
+        if previous is not None and previous >= mark and not force:
+            return HwmChange(ident, mark, previous, previous)
+        updates = {HWM: mark.isoformat(), HWM_LOG: _logged(table, mark)}
+        catalog.commit_tables([TableChange(table, (), (SetPropertiesUpdate(updates=updates),))])
+        return HwmChange(ident, mark, previous, mark)
+
+    return catalog.commit_with_retry(ident, commit, what="moving its high-water mark")
+
+
+def hwm_for_snapshot(table: Table, snapshot_id: int) -> dt.datetime | None:
+    """The mark that was current while `snapshot_id` (or its newest logged ancestor) was `main`'s head."""
+    from towpath.catalog.branches import is_ancestor
+
+    for logged_snapshot, mark in reversed(_hwm_log(table)):
+        if is_ancestor(table, logged_snapshot, snapshot_id):
+            return dt.datetime.fromisoformat(mark)
+    return None
+
+
+def _hwm_log(table: Table) -> list[tuple[int | None, str]]:
+    try:
+        entries = json.loads(table.properties.get(HWM_LOG) or "[]")
+    except json.JSONDecodeError:
+        return []
+    return [(e[0], e[1]) for e in entries if isinstance(e, list) and len(e) == 2]
+
+
+def _logged(table: Table, mark: dt.datetime) -> str:
+    head = table.snapshot_by_name("main")
+    entries = [*_hwm_log(table), (head.snapshot_id if head else None, mark.isoformat())]
+    return json.dumps([list(e) for e in entries[-HWM_LOG_LENGTH:]])
 
 
 def get_hwm(catalog: Catalog, identifier: str) -> dt.datetime | None:

@@ -182,11 +182,11 @@ def error(message: str) -> None:
 
 
 _STATUS_STYLE = {Status.SUCCESS: "green", Status.FAILED: "red", Status.AUDIT_FAILED: "red", Status.SKIPPED: "dim",
-                 Status.RUNNING: "yellow", Status.INTERRUPTED: "yellow", Status.KILLED: "red"}
+                 Status.RUNNING: "yellow", Status.INTERRUPTED: "magenta", Status.KILLED: "red"}
 
 
 def status(value: str) -> str:
-    style = _STATUS_STYLE.get(value, "white")  # type: ignore[call-overload]
+    style = _STATUS_STYLE.get(Status(value), "white") if value in Status._value2member_map_ else "white"
     return f"[{style}]{value}[/{style}]"
 
 
@@ -319,7 +319,7 @@ def run_detail(detail: Any) -> None:
         {"run": run.run_id, "workflow": run.workflow_id, "kind": run.kind, "status": run.status,
          "execution date": run.execution_date, "started": run.started_at, "finished": run.finished_at,
          "duration": None if run.duration_s is None else f"{run.duration_s:.2f}s", "parent": run.parent_run_id,
-         "error": run.error},
+         "process": f"{run.pid} on {run.host}" if run.pid else None, "error": run.error},
         title=f"run {run.run_id}",
     )
     table(
@@ -333,8 +333,9 @@ def run_detail(detail: Any) -> None:
     )
     if detail.audits:
         table(
-            [{"audit": a.name, "table": a.table, "blocking": a.blocking, "passed": a.passed,
-              "failing rows": a.failing_rows, "message": a.message} for a in detail.audits],
+            [{"audit": a.result.name, "job": a.job_id, "attempt": a.attempt, "table": a.result.table,
+              "blocking": a.result.blocking, "passed": a.result.passed, "failing rows": a.result.failing_rows,
+              "message": a.result.message} for a in detail.audits],
             title="audits",
         )
 
@@ -404,13 +405,57 @@ def expired(result: Mapping[str, Any]) -> None:
     success(f"{result['table']}: expired {len(result['expired'])} snapshot(s)")
 
 
-def rolled_back(snapshot: Any) -> None:
-    success(f"main is now at snapshot {snapshot.snapshot_id}")
+def rolled_back(done: Any) -> None:
+    """`table rollback`: where main is now, and where the high-water mark went."""
+    success(f"main is now at snapshot {done.snapshot.snapshot_id}")
+    if done.hwm_after != done.hwm_before:
+        success(f"high-water mark moved back to {done.hwm_after.isoformat() if done.hwm_after else '(not set)'}")
 
 
 def hwm(result: Mapping[str, Any]) -> None:
     mark = result["hwm"]
+    if "previous" in result:
+        success(f"{result['table']}: high-water mark set to {mark.isoformat()}")
+        return
     key_values({"table": result["table"], "high-water mark": mark.isoformat() if mark else "(not set)"})
+
+
+def wap_branches(result: Mapping[str, Any]) -> None:
+    """`table branches`: one row per WAP branch with its run, age and why it exists (or what was dropped)."""
+    name = result["table"]
+    if "dropped" in result:
+        dropped = result["dropped"]
+        success(f"{name}: dropped {len(dropped)} branch(es){': ' + ', '.join(dropped) if dropped else ''}")
+        return
+    if not result["branches"]:
+        console.print(f"{name} has no branches besides main")
+        return
+    table(
+        [
+            {"branch": b.name, "run": b.run_id, "run status": b.run_status, "attempt": b.attempt,
+             "age": _age(b.age_s), "reason": b.reason}
+            for b in result["branches"]
+        ],
+        ["branch", "run", "run status", "attempt", "age", "reason"],
+        title=f"Branches of {name}",
+    )
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def gc_result(result: Any) -> None:
+    """`table gc`: the orphaned files removed (or, with --dry-run, that would be)."""
+    for path in result.orphans:
+        console.print(f"  {path}", soft_wrap=True, highlight=False)
+    success(
+        f"{result.table}: {'removed' if result.removed else 'would remove'} {len(result.orphans)} orphaned file(s); "
+        f"kept {result.referenced} referenced and {result.too_new} too new to be sure"
+    )
 
 
 # -- projects, mocks, samples ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ def cli() -> None:
 
 @cli.command("list")
 @click.option("--workflow", "workflow_id", help="Only runs of this workflow id.")
-@click.option("--status", type=click.Choice([s.value for s in Status]))
+@click.option("--status", type=click.Choice([s.value for s in Status]), help="Only runs with this status (dead processes show as killed).")
 @click.option("--kind", type=click.Choice(["main", "daily", "backfill"]))
 @click.option("-n", "--limit", default=20, show_default=True)
 @output(render.runs_table)

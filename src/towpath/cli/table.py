@@ -1,14 +1,18 @@
-"""`towpath table ...`: inspect Iceberg tables (schema, metadata, history, high-water marks)."""
+"""`towpath table ...`: inspect and maintain Iceberg tables (schema, history, marks, WAP branches, orphan files)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
 
 from towpath.cli import render
 from towpath.cli.options import output, project_from
+from towpath.errors import CatalogError
+
+
+class MarkBackwardsError(CatalogError):
+    """`table hwm --set` with an older date and no `--force`: nothing was changed."""
 
 
 @click.group("table")
@@ -70,32 +74,64 @@ def history(ctx: click.Context, table: str, limit: int) -> Any:
 @cli.command()
 @click.argument("table")
 @click.option("--to", "snapshot_id", required=True, type=int, help="Snapshot id in main's history.")
+@click.option(
+    "--hwm", "hwm", type=click.Choice(["restore", "keep"]), default="restore", show_default=True,
+    help="restore: move the high-water mark back to the one recorded with that snapshot; keep: leave it.",
+)
 @output(render.rolled_back)
 @click.pass_context
-def rollback(ctx: click.Context, table: str, snapshot_id: int) -> Any:
+def rollback(ctx: click.Context, table: str, snapshot_id: int, hwm: str) -> Any:
     """Point TABLE's main back at an earlier snapshot (later snapshots are kept)."""
-    from towpath.catalog import rollback as rollback_main
-
-    return rollback_main(project_from(ctx).catalog, table, snapshot_id)
+    return project_from(ctx).rollback(table, snapshot_id, hwm="keep" if hwm == "keep" else "restore")
 
 
 @cli.command()
 @click.argument("table")
 @click.option("--set", "value", help="New mark: a date (midnight in --timezone) or an ISO datetime.")
+@click.option("--force", is_flag=True, help="With --set: allow moving the mark back (a restatement).")
 @click.option("--timezone", default=None, help="Time zone for --set (default: the project's timezone).")
 @output(render.hwm)
 @click.pass_context
-def hwm(ctx: click.Context, table: str, value: str | None, timezone: str | None) -> dict[str, Any]:
-    """Show TABLE's high-water mark, or set it with --set (moving it back is allowed, for restatements)."""
-    from towpath.catalog import get_hwm, set_hwm
+def hwm(ctx: click.Context, table: str, value: str | None, force: bool, timezone: str | None) -> dict[str, Any]:
+    """Show TABLE's high-water mark, or move it forward with --set (back only with --force)."""
+    from towpath.catalog import get_hwm
 
     project = project_from(ctx)
-    mark: dt.datetime | None
-    if value is not None:
-        mark = set_hwm(project.catalog, table, value, timezone or project.config.timezone)
-    else:
-        mark = get_hwm(project.catalog, table)
-    return {"table": table, "hwm": mark}
+    if value is None:
+        return {"table": table, "hwm": get_hwm(project.catalog, table)}
+    change = project.set_hwm(table, value, timezone=timezone, force=force)
+    if change.kept_newer:
+        raise MarkBackwardsError(
+            f"{table}: high-water mark is {change.stored.isoformat()}, newer than {change.requested.isoformat()}; "
+            "marks only move forward (consumers treat the mark as 'complete up to here'): add --force to move it back"
+        )
+    return {"table": table, "hwm": change.stored, "previous": change.previous}
+
+
+@cli.command()
+@click.argument("table")
+@click.option("--drop", "drop", multiple=True, metavar="NAME", help="Drop this branch (repeatable).")
+@click.option("--older-than", default=None, help="Drop WAP branches older than this: 7d, 12h.")
+@output(render.wap_branches)
+@click.pass_context
+def branches(ctx: click.Context, table: str, drop: tuple[str, ...], older_than: str | None) -> dict[str, Any]:
+    """List TABLE's WAP branches with their run, age and why they exist; --drop / --older-than remove them."""
+    project = project_from(ctx)
+    if drop or older_than:
+        return {"table": table, "dropped": project.drop_branches(table, names=drop, older_than=older_than)}
+    return {"table": table, "branches": project.branches(table)}
+
+
+@cli.command()
+@click.argument("table")
+@click.option("--older-than", default="3d", show_default=True,
+              help="Only files older than this (a younger one may belong to a write in progress).")
+@click.option("--dry-run", is_flag=True, help="List the orphaned files, remove nothing.")
+@output(render.gc_result)
+@click.pass_context
+def gc(ctx: click.Context, table: str, older_than: str, dry_run: bool) -> Any:
+    """Remove TABLE's orphaned files: data and metadata files no snapshot references (left by killed runs, expiry)."""
+    return project_from(ctx).gc(table, older_than=older_than, dry_run=dry_run)
 
 
 def _summary(desc: Any) -> dict[str, Any]:

@@ -53,23 +53,25 @@ class NotificationsConfig(Spec):
     """URL that receives a JSON POST when a daily or backfill run fails."""
 
 
+def _duration(value: str | None) -> str | None:
+    """A `7d` / `36h` / `30m` duration, checked (None passes: "keep everything")."""
+    from towpath.config.params import parse_duration
+
+    if value is not None:
+        try:
+            parse_duration(value)
+        except ParameterError as err:
+            raise ValueError(err.msg) from None
+    return value
+
+
 class SnapshotRetentionConfig(Spec):
     max_age: str | None = "7d"
     """After every WAP publish, forget snapshots older than this (e.g. `7d`, `36h`); null keeps all."""
     retain_last: int = Field(default=10, ge=1)
     """Recent snapshots of `main` kept whatever their age (time travel and rollback reach these)."""
 
-    @field_validator("max_age")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        from towpath.config.params import parse_duration
-
-        if value is not None:
-            try:
-                parse_duration(value)
-            except ParameterError as err:
-                raise ValueError(err.msg) from None
-        return value
+    _max_age = field_validator("max_age")(lambda value: _duration(value))
 
 
 class ProjectConfig(Spec):
@@ -85,12 +87,17 @@ class ProjectConfig(Spec):
     timezone: str = "UTC"
     """Default `${EXECUTION_TIMEZONE}`."""
     state: str = f"{STATE_DIR}/state.db"
-    """SQLite file that records workflow runs, job runs and audit results."""
+    """Where towpath records runs, job runs, audits and its ledgers: a SQLite file (project-relative)
+    or a SQLAlchemy URL such as `postgresql://user:password@host/db`."""
     params: dict[str, str] = Field(default_factory=dict)
     """Default parameters for every workflow of the project."""
     notifications: NotificationsConfig = NotificationsConfig()
     snapshot_retention: SnapshotRetentionConfig = SnapshotRetentionConfig()
     """Bound each table's history: every Iceberg commit copies it, so unbounded history slows every write."""
+    wap_branch_retention: str | None = "7d"
+    """After every WAP publish, drop WAP branches (kept by failed audits) older than this; null keeps them."""
+
+    _branch_age = field_validator("wap_branch_retention")(lambda value: _duration(value))
 
     def resolve(self, root: Path, value: str) -> str:
         """Resolve a project-relative path or URI against the project folder."""

@@ -67,4 +67,4 @@ def ensure_source_data(ctx: JobContext) -> None:
             apply_ddl(catalog, SOURCE_DDL.format(table=exp.to_table(table).sql("spark")), dialect="spark")
     if rows == 0 or catalog.plan_scan(table, EqualTo(term=Reference("date"), value=literal(date))).files:
         return
-    load_source_table(ctx.run.project, table, [date], rows_per_day=rows, seed=seed)
+    load_source_table(ctx.run, table, [date], rows_per_day=rows, seed=seed)

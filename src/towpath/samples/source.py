@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from towpath.samples.viewing_data import SOURCE_DDL, generate_viewing_day
 
 if TYPE_CHECKING:
-    from towpath.project import Project
+    from towpath.catalog import Catalog
+
+
+class HasCatalog(Protocol):
+    """A `Project`, or a workflow's `RunContext`: anything with the project's catalog."""
+
+    @property
+    def catalog(self) -> Catalog: ...
 
 
 def load_source_table(
-    project: Project,
+    project: HasCatalog,
     table: str = "some_db.source_table",
     dates: Iterable[dt.date | str] = ("2022-01-01",),
     *,

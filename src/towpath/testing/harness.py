@@ -253,7 +253,9 @@ def _run_python(project: Project, job: Any, base: Path, params: dict[str, str], 
 
     fn = job if callable(job) else load_callable(str(job), base)
     run = RunContext(
-        project=project,
+        config=project.config,
+        catalog=project.catalog,
+        state=project.state,
         engine=project.engine,
         run_id=params["RUN_ID"],
         workflow_id="unit-test",

@@ -1,7 +1,7 @@
 """Workflows room: the spec, the step runner, job types, daily/backfill runs and the scheduler."""
 
 from towpath.workflows.backfill import BackfillProgress, run_backfill
-from towpath.workflows.context import JobContext, RunContext
+from towpath.workflows.context import DeferredMarks, JobContext, RunContext, Workspace
 from towpath.workflows.daily import run_daily
 from towpath.workflows.results import (
     BackfillResult,
@@ -18,12 +18,14 @@ __all__ = [
     "BackfillProgress",
     "BackfillResult",
     "DailyResult",
+    "DeferredMarks",
     "DryRun",
     "DryRunStep",
     "JobContext",
     "JobResult",
     "RunContext",
     "RunResult",
+    "Workspace",
     "run_backfill",
     "run_daily",
     "run_scheduler",

@@ -6,16 +6,16 @@ import datetime as dt
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from towpath.errors import ParameterError, SpecError
+from towpath.status import Status
+from towpath.workflows.context import DeferredMarks, Workspace
+from towpath.workflows.marks import settle_marks
 from towpath.workflows.notify import notify_failure
 from towpath.workflows.params import parse_date, split_params
 from towpath.workflows.results import BackfillResult, RunResult
 from towpath.workflows.runner import run_workflow
-
-if TYPE_CHECKING:
-    from towpath.project import Project
 
 
 class BackfillProgress(Protocol):
@@ -33,7 +33,7 @@ def date_range(start: str, end: str) -> list[str]:
 
 
 def run_backfill(
-    project: Project,
+    project: Workspace,
     path: Path,
     *,
     start: str | None = None,
@@ -43,7 +43,13 @@ def run_backfill(
     params: Mapping[str, str] | None = None,
     progress: BackfillProgress | None = None,
 ) -> BackfillResult:
-    """Run main for each date in [start, end]; skip dates that already succeeded unless `force`."""
+    """Run main for each date in [start, end]; skip dates that already succeeded unless `force`.
+
+    The main runs' `hwm` steps are collected and each mark is set once at the
+    end, to the newest date that published with no failed date before it. Ctrl-C
+    cancels the dates not started, records the backfill `interrupted` and re-raises
+    (each running date records itself `interrupted` and drops its WAP branch).
+    """
     from towpath.workflows.loader import load_workflow
     from towpath.workflows.spec import BackfillSpec
 
@@ -72,13 +78,15 @@ def run_backfill(
     if progress:
         progress.start(len(dates), len(skipped))
 
+    deferred = DeferredMarks()
+
     def one(date: str) -> RunResult:
         try:
             run = run_workflow(project, main, date=date, params=checked, inherited=inherited, kind="main",
-                               parent_run_id=parent)
+                               parent_run_id=parent, deferred_marks=deferred)
         except SpecError as exc:  # a problem only this date shows (its parameters differ): this date fails
-            return RunResult(run_id="", workflow_id=main_id, execution_date=date, status="failed", duration_s=0.0,
-                             params=run_params, error=str(exc))
+            return RunResult(run_id="", workflow_id=main_id, execution_date=date, status=Status.FAILED,
+                             duration_s=0.0, params=run_params, error=str(exc))
         assert isinstance(run, RunResult)
         return run
 
@@ -98,10 +106,13 @@ def run_backfill(
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
-            project.state.finish_run(parent, "failed", error="interrupted")
+            project.state.finish_run(parent, Status.INTERRUPTED, error="interrupted (Ctrl-C)")
             raise
     result.succeeded.sort()
     result.runs.sort(key=lambda r: r.execution_date)
+    result.hwm, result.hwm_kept = settle_marks(
+        project.catalog, deferred.marks, published=result.succeeded, failed=result.failed,
+    )
     error = None
     if result.failed:
         error = "; ".join(f"{d}: {e.splitlines()[0]}" for d, e in sorted(result.failed.items()))

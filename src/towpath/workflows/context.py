@@ -1,11 +1,18 @@
-"""The state one workflow run threads through its jobs."""
+"""What workflow runs need from a project, and the state one run threads through its jobs.
+
+The workflows room never imports `towpath.project`: runs take a `Workspace`
+(anything with a root, a config, a catalog, a state store and an engine
+factory; `Project` is one), and job runners see only their `RunContext`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -13,16 +20,56 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from towpath.catalog import Catalog
-    from towpath.catalog.state import RunStore
+    from towpath.config import ProjectConfig
     from towpath.engines import Engine
-    from towpath.project import Project
+    from towpath.state import StateStore
+
+
+class Workspace(Protocol):
+    """The project-level pieces a run uses (`towpath.project.Project` provides them)."""
+
+    @property
+    def root(self) -> Path: ...
+    @property
+    def config(self) -> ProjectConfig: ...
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def state(self) -> StateStore: ...
+    def new_engine(self) -> Engine: ...
+
+
+@dataclass(frozen=True)
+class DeferredMark:
+    """A high-water mark an `hwm` step wanted to set inside a daily or backfill run."""
+
+    execution_date: str
+    table: str
+    mark: dt.datetime
+
+
+@dataclass
+class DeferredMarks:
+    """Collects `hwm` steps of the runs of a daily or backfill; the parent sets the marks once at the end.
+
+    Thread-safe: parallel backfill dates add to one collector.
+    """
+
+    marks: list[DeferredMark] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, mark: DeferredMark) -> None:
+        with self._lock:
+            self.marks.append(mark)
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """One execution of a workflow: its project, engine, parameters and WAP redirects."""
+    """One execution of a workflow: the project's config, catalog and state, its engine, parameters, WAP redirects."""
 
-    project: Project
+    config: ProjectConfig
+    catalog: Catalog
+    state: StateStore
     engine: Engine
     run_id: str
     workflow_id: str
@@ -31,14 +78,14 @@ class RunContext:
     execution_date: str
     refs: Mapping[str, str] = field(default_factory=dict)
     """`db.table` -> branch: inside a WAP template, reads and writes of these tables go to the branch."""
-
-    @property
-    def catalog(self) -> Catalog:
-        return self.project.catalog
-
-    @property
-    def store(self) -> RunStore:
-        return self.project.state
+    deferred_marks: DeferredMarks | None = None
+    """Set inside a daily or backfill: `hwm` steps hand their mark to the parent instead of setting it."""
+    job_run: int | None = None
+    """The state store's id of the job run this context was handed to."""
+    parent_job: int | None = None
+    """The job run of the WAP template whose write jobs run with this context."""
+    attempt: int | None = None
+    """The WAP attempt of those write jobs."""
 
     def with_refs(self, refs: Mapping[str, str]) -> RunContext:
         return replace(self, refs={**self.refs, **refs})
@@ -68,7 +115,7 @@ class JobContext:
 
     def sql(self, query: str, *, dialect: str | None = None) -> pa.Table:
         """Run a query over the project's tables (Spark SQL by default) and return Arrow."""
-        return self.run.engine.query(query, dialect=dialect or self.run.project.config.dialect, refs=self.run.refs)
+        return self.run.engine.query(query, dialect=dialect or self.run.config.dialect, refs=self.run.refs)
 
     def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
         """Read a table (optionally filtered with a SQL predicate) as Arrow, with partition pruning."""

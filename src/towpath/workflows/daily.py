@@ -5,19 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from towpath.catalog import parse_hwm
 from towpath.errors import SpecError
+from towpath.status import Status
+from towpath.workflows.context import DeferredMarks, Workspace
+from towpath.workflows.marks import settle_marks
 from towpath.workflows.notify import notify_failure
 from towpath.workflows.params import parse_date, split_params, today_in
 from towpath.workflows.results import DailyResult, RunResult
 from towpath.workflows.runner import run_workflow
 
-if TYPE_CHECKING:
-    from towpath.project import Project
 
-
-def load_daily(project: Project, path: Path, params: Mapping[str, str] | None = None) -> Any:
+def load_daily(project: Workspace, path: Path, params: Mapping[str, str] | None = None) -> Any:
     from towpath.workflows.loader import load_workflow
     from towpath.workflows.spec import DailySpec
 
@@ -28,7 +29,7 @@ def load_daily(project: Project, path: Path, params: Mapping[str, str] | None = 
 
 
 def run_daily(
-    project: Project,
+    project: Workspace,
     path: Path,
     *,
     today: str | None = None,
@@ -37,11 +38,12 @@ def run_daily(
 ) -> DailyResult:
     """Run main for today and the previous `lookback_days` days (oldest first), then set the marks.
 
-    `annotations` are stored with the daily run only (the scheduler keeps the
-    trigger's high-water mark there to know when it advances).
+    The main runs' `hwm` steps and the daily's own `hwm` tables are set once,
+    at the end, to the newest date that published (a failed date stops the
+    daily and is never marked). `annotations` are stored with the daily run
+    only (the scheduler keeps the trigger's high-water mark there to know when
+    it advances).
     """
-    from towpath.catalog.metadata import set_hwm
-
     spec = load_daily(project, path, params)
     timezone = spec.timezone or project.config.timezone
     day = parse_date(today) if today else parse_date(today_in(timezone))
@@ -54,26 +56,35 @@ def run_daily(
         spec.id, kind="daily", params={**run_params, **(annotations or {})}, execution_date=day.isoformat()
     )
     runs: list[RunResult] = []
-    result = DailyResult(workflow_id=spec.id, today=day.isoformat(), runs=runs, status="success")
-    for date in dates:
-        try:
-            if date == dates[0]:  # preflight of the whole workflow before the first day runs anything
-                run_workflow(project, main, date=date, params=checked, inherited=inherited, dry_run=True)
-            run = run_workflow(project, main, date=date, params=checked, inherited=inherited, kind="main",
-                               parent_run_id=daily_run)
-        except SpecError as exc:  # a scheduled daily reports a broken workflow like any failure
-            result.status, result.error = "failed", f"{date}: {exc}"
-            break
-        assert isinstance(run, RunResult)
-        runs.append(run)
-        if not run.ok:
-            result.status = "failed"
-            result.error = f"{date}: {run.error}"
-            break
-    if result.ok:
-        for table in spec.hwm:
-            result.hwm[table] = set_hwm(project.catalog, table, day.isoformat(), timezone).isoformat()
-    else:
+    result = DailyResult(workflow_id=spec.id, today=day.isoformat(), runs=runs, status=Status.SUCCESS)
+    deferred = DeferredMarks()
+    try:
+        for date in dates:
+            try:
+                if date == dates[0]:  # preflight of the whole workflow before the first day runs anything
+                    run_workflow(project, main, date=date, params=checked, inherited=inherited, dry_run=True)
+                run = run_workflow(project, main, date=date, params=checked, inherited=inherited, kind="main",
+                                   parent_run_id=daily_run, deferred_marks=deferred)
+            except SpecError as exc:  # a scheduled daily reports a broken workflow like any failure
+                result.status, result.error = Status.FAILED, f"{date}: {exc}"
+                break
+            assert isinstance(run, RunResult)
+            runs.append(run)
+            if not run.ok:
+                result.status = Status.FAILED
+                result.error = f"{date}: {run.error}"
+                break
+    except KeyboardInterrupt:
+        project.state.finish_run(daily_run, Status.INTERRUPTED, error="interrupted (Ctrl-C)")
+        raise
+    published = [r.execution_date for r in runs if r.ok]
+    newest = max(published, default=None)
+    own = {table: parse_hwm(newest, timezone) for table in spec.hwm} if newest else {}
+    result.hwm, result.hwm_kept = settle_marks(
+        project.catalog, deferred.marks, published=published, failed=[r.execution_date for r in runs if not r.ok],
+        extra=own,
+    )
+    if not result.ok:
         delivery = notify_failure(
             spec.notifications.webhook if spec.notifications and spec.notifications.webhook
             else project.config.notifications.webhook,

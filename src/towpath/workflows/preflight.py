@@ -49,7 +49,7 @@ from towpath.sql import Schemas, resolve_query, table_key, unknown_table
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog
-    from towpath.project import Project
+    from towpath.workflows.context import Workspace
     from towpath.workflows.spec import JobSpec, WorkflowSpec
 
 __all__ = ["CONSUMED_PARAMS", "Preflight", "check_workflow", "preflight"]
@@ -60,7 +60,7 @@ CONSUMED_PARAMS = frozenset({"DATE", "EXECUTION_DATE", "EXECUTION_TIMEZONE"})
 """Command-line parameters the runner itself reads (the run's date and time zone): never unused."""
 
 
-def preflight(project: Project, spec: WorkflowSpec, *, cli_params: Mapping[str, str] | None = None) -> None:
+def preflight(project: Workspace, spec: WorkflowSpec, *, cli_params: Mapping[str, str] | None = None) -> None:
     """Raise every problem `check_workflow` finds, together, before anything runs.
 
     Raises:
@@ -72,7 +72,7 @@ def preflight(project: Project, spec: WorkflowSpec, *, cli_params: Mapping[str, 
 
 
 def check_workflow(
-    project: Project,
+    project: Workspace,
     spec: WorkflowSpec,
     *,
     strict: bool = True,
@@ -145,7 +145,7 @@ class Preflight:
     nested step, e.g. a WAP template's write jobs) and `skip`.
     """
 
-    def __init__(self, project: Project, spec: WorkflowSpec, strict: bool, tables: _Tables) -> None:
+    def __init__(self, project: Workspace, spec: WorkflowSpec, strict: bool, tables: _Tables) -> None:
         self.project, self.spec, self.strict, self.tables = project, spec, strict, tables
         self.problems: list[SpecError] = []
         self.used: set[str] = set()

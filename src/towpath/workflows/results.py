@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from towpath.status import Status
+
 if TYPE_CHECKING:
     from towpath.audits import AuditResult
 
@@ -13,8 +15,7 @@ if TYPE_CHECKING:
 class JobResult:
     job_id: str
     job_type: str
-    status: str
-    """success | failed | audit_failed | skipped"""
+    status: Status
     duration_s: float = 0.0
     rows_written: int | None = None
     snapshots: dict[str, int] = field(default_factory=dict)
@@ -29,8 +30,7 @@ class RunResult:
     run_id: str
     workflow_id: str
     execution_date: str
-    status: str
-    """success | failed | audit_failed"""
+    status: Status
     duration_s: float
     params: dict[str, str]
     jobs: list[JobResult] = field(default_factory=list)
@@ -38,7 +38,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "success"
+        return self.status == Status.SUCCESS
 
     @property
     def published(self) -> dict[str, int]:
@@ -77,13 +77,16 @@ class DailyResult:
     workflow_id: str
     today: str
     runs: list[RunResult]
-    status: str
+    status: Status
     hwm: dict[str, str] = field(default_factory=dict)
+    """Table -> the mark set at the end (the newest date that published)."""
+    hwm_kept: dict[str, str] = field(default_factory=dict)
+    """Table -> a newer mark that was left in place."""
     error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status == "success"
+        return self.status == Status.SUCCESS
 
 
 @dataclass
@@ -95,10 +98,14 @@ class BackfillResult:
     failed: dict[str, str]
     skipped: list[str]
     runs: list[RunResult]
+    hwm: dict[str, str] = field(default_factory=dict)
+    """Table -> the mark set at the end (the newest date with no failed date at or before it)."""
+    hwm_kept: dict[str, str] = field(default_factory=dict)
+    """Table -> a newer mark that was left in place."""
 
     @property
-    def status(self) -> str:
-        return "failed" if self.failed else "success"
+    def status(self) -> Status:
+        return Status.FAILED if self.failed else Status.SUCCESS
 
     @property
     def ok(self) -> bool:

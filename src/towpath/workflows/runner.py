@@ -6,24 +6,25 @@ import logging
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from towpath.errors import ParameterError, SpecError, TowpathError
-from towpath.workflows.context import RunContext
+from towpath.status import Status
+from towpath.workflows.context import DeferredMarks, RunContext, Workspace
 from towpath.workflows.params import PER_RUN_BUILTINS, builtin_params, execution_date_from, zone
 from towpath.workflows.results import DryRun, DryRunStep, JobResult, RunResult
 
 if TYPE_CHECKING:
     from towpath.engines import Engine
-    from towpath.project import Project
     from towpath.workflows.spec import JobSpec
 
 log = logging.getLogger(__name__)
 
 
 def outer_params(
-    project: Project, *, date: str | None, params: Mapping[str, str] | None, run_id: str
+    project: Workspace, *, date: str | None, params: Mapping[str, str] | None, run_id: str
 ) -> tuple[str, dict[str, str], dict[str, str]]:
     """(execution date, project params + built-ins, command-line params) for one run.
 
@@ -50,7 +51,7 @@ def outer_params(
 
 
 def load_main(
-    project: Project, path: Path, *, date: str | None, params: Mapping[str, str] | None, run_id: str
+    project: Workspace, path: Path, *, date: str | None, params: Mapping[str, str] | None, run_id: str
 ) -> tuple[Any, str]:
     """Load a main workflow with every parameter layer applied; refuse daily/backfill files."""
     from towpath.workflows.loader import load_workflow
@@ -67,7 +68,7 @@ def load_main(
 
 
 def run_workflow(
-    project: Project,
+    project: Workspace,
     path: Path,
     *,
     date: str | None = None,
@@ -77,9 +78,13 @@ def run_workflow(
     parent_run_id: str | None = None,
     engine: Engine | None = None,
     inherited: Mapping[str, str] | None = None,
+    deferred_marks: DeferredMarks | None = None,
 ) -> RunResult | DryRun:
     """Run the main workflow at `path` once for `date`; every run and job run is recorded.
 
+    `deferred_marks` (set by daily and backfill runs) collects the run's `hwm`
+    steps instead of setting the marks, so the parent sets each mark once.
+    Ctrl-C records the run (and the step it stopped) as `interrupted`, then re-raises.
     The run id is allocated before the workflow is loaded, so `${RUN_ID}` resolves
     like every other built-in. Nothing runs (and nothing is recorded) until the
     preflight found no problem in any step (`towpath.workflows.preflight`).
@@ -93,7 +98,7 @@ def run_workflow(
         SpecError: the workflow does not load or its preflight found problems (`SpecErrors`
             lists them all).
     """
-    from towpath.catalog.state import new_run_id
+    from towpath.state import new_run_id
     from towpath.workflows.preflight import preflight
 
     run_id = new_run_id()
@@ -110,26 +115,27 @@ def run_workflow(
     own_engine = engine is None
     engine = engine or project.new_engine()
     ctx = RunContext(
-        project=project, engine=engine, run_id=run_id, workflow_id=spec.id, workflow_dir=path.parent,
-        params=spec.resolved_params, execution_date=execution_date,
+        config=project.config, catalog=project.catalog, state=store, engine=engine, run_id=run_id,
+        workflow_id=spec.id, workflow_dir=path.parent, params=spec.resolved_params, execution_date=execution_date,
+        deferred_marks=deferred_marks,
     )
     started = time.perf_counter()
     result = RunResult(
-        run_id=run_id, workflow_id=spec.id, execution_date=execution_date, status="success", duration_s=0.0,
+        run_id=run_id, workflow_id=spec.id, execution_date=execution_date, status=Status.SUCCESS, duration_s=0.0,
         params=dict(spec.resolved_params),
     )
     try:
         for node in spec.ordered_nodes():
-            if result.status != "success":
-                result.jobs.append(JobResult(job_id=node.id, job_type=node.type, status="skipped"))
+            if result.status != Status.SUCCESS:
+                result.jobs.append(JobResult(job_id=node.id, job_type=node.type, status=Status.SKIPPED))
                 continue
             job = run_node(node, ctx)
             result.jobs.append(job)
-            if job.status != "success":
+            if job.status != Status.SUCCESS:
                 result.status = job.status
                 result.error = f"step '{node.id}' ({node.type}) {job.status.replace('_', ' ')}: {job.error}"
     except KeyboardInterrupt:
-        store.finish_run(run_id, "failed", error="interrupted")
+        store.finish_run(run_id, Status.INTERRUPTED, error="interrupted (Ctrl-C)")
         raise
     finally:
         if own_engine:
@@ -139,22 +145,33 @@ def run_workflow(
     return result
 
 
-def run_node(node: Any, ctx: RunContext) -> JobResult:
-    """Run one step (job or template) and record it; a `TowpathError` becomes a failed job."""
+def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobResult:
+    """Run one step (job or template) and record it; a `TowpathError` becomes a failed job.
+
+    `job_id` names the record when it differs from the step's id (a WAP
+    template's write jobs are `<wap>.<job>`); the context's `parent_job` and
+    `attempt` tie such a record to its template.
+    """
     from towpath.workflows.jobs import get_job_type
 
-    store = ctx.store
-    job_run = store.start_job(ctx.run_id, node.id, node.type)
+    store = ctx.state
+    job_run = store.start_job(ctx.run_id, job_id or node.id, node.type, parent_job=ctx.parent_job, attempt=ctx.attempt)
     started = time.perf_counter()
     node_ctx = ctx.with_params(getattr(node, "parameters", None) or {})
     try:
-        job = get_job_type(node.type).run(node, node_ctx)
+        job = get_job_type(node.type).run(node, replace(node_ctx, job_run=job_run))
+        if ctx.attempt is None and getattr(node, "expect_rows", None) is True and job.rows_written == 0:
+            # inside a WAP template the template turns this into a failed audit instead
+            job.status, job.error = Status.FAILED, "wrote 0 rows, and the step says `expect_rows: true`"
     except TowpathError as exc:
         log.info("step %s failed: %s", node.id, exc)
-        job = JobResult(job_id=node.id, job_type=node.type, status="failed", error=str(exc))
+        job = JobResult(job_id=node.id, job_type=node.type, status=Status.FAILED, error=str(exc))
+    except KeyboardInterrupt:
+        store.finish_job(job_run, Status.INTERRUPTED, error="interrupted (Ctrl-C)")
+        raise
     except Exception as exc:  # noqa: BLE001 - a bug or an unmapped third-party error: keep its traceback in the run log
         job = JobResult(
-            job_id=node.id, job_type=node.type, status="failed", error=f"{type(exc).__name__}: {exc}",
+            job_id=node.id, job_type=node.type, status=Status.FAILED, error=f"{type(exc).__name__}: {exc}",
             details={"traceback": traceback.format_exc()},
         )
     job.duration_s = job.duration_s or (time.perf_counter() - started)
@@ -165,7 +182,7 @@ def run_node(node: Any, ctx: RunContext) -> JobResult:
     return job
 
 
-def plan(project: Project, spec: Any, path: Path, execution_date: str) -> DryRun:
+def plan(project: Workspace, spec: Any, path: Path, execution_date: str) -> DryRun:
     """The resolved steps, parameters and planned work (a sql job's SQL) of a run, without running anything.
 
     What each step shows comes from its job type (`JobType.plan`), so a plugin's

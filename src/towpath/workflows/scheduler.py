@@ -13,17 +13,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from croniter import croniter
 
 from towpath.errors import TowpathError
+from towpath.workflows.context import Workspace
 from towpath.workflows.daily import load_daily, run_daily
 from towpath.workflows.params import zone
 from towpath.workflows.results import DailyResult
-
-if TYPE_CHECKING:
-    from towpath.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def discover(root: Path) -> Iterator[Path]:
             yield path
 
 
-def due_workflows(project: Project, now: dt.datetime | None = None) -> list[Firing]:
+def due_workflows(project: Workspace, now: dt.datetime | None = None) -> list[Firing]:
     """Daily workflows that should fire at `now` (UTC default)."""
     from towpath.catalog.metadata import get_hwm
     from towpath.workflows.loader import load_workflow
@@ -93,7 +91,11 @@ def due_workflows(project: Project, now: dt.datetime | None = None) -> list[Firi
     return firings
 
 
-def run_due(project: Project, now: dt.datetime | None = None, on_result: Callable[[Firing, DailyResult | None, str | None], Any] | None = None) -> list[DailyResult]:
+OnResult = Callable[[Firing, DailyResult | None, str | None], Any]
+"""Called after each firing with its result, or None and the error when the daily could not start."""
+
+
+def run_due(project: Workspace, now: dt.datetime | None = None, on_result: OnResult | None = None) -> list[DailyResult]:
     """Fire every due daily workflow once; a failing one does not stop the others."""
     results = []
     for firing in due_workflows(project, now):
@@ -111,13 +113,24 @@ def run_due(project: Project, now: dt.datetime | None = None, on_result: Callabl
 
 
 def run_scheduler(
-    project: Project, *, once: bool = False, interval: float = 30.0,
-    on_result: Callable[[Firing, DailyResult | None, str | None], Any] | None = None,
+    project: Workspace,
+    *,
+    once: bool = False,
+    interval: float = 30.0,
+    on_result: OnResult | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+    sleep: Callable[[float], Any] = time.sleep,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> list[DailyResult]:
-    """Check for due workflows every `interval` seconds (or once) and fire them."""
-    results = run_due(project, on_result=on_result)
-    while not once:
-        time.sleep(interval)
-        results.extend(run_due(project, on_result=on_result))
-    return results
+    """Check for due workflows every `interval` seconds (or once) and fire them.
 
+    `clock` (UTC now), `sleep` and `keep_going` (checked before each sleep) let
+    a caller drive the loop deterministically; the CLI uses the defaults and
+    stops on Ctrl-C.
+    """
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
+    results = run_due(project, now(), on_result=on_result)
+    while not once and keep_going():
+        sleep(interval)
+        results.extend(run_due(project, now(), on_result=on_result))
+    return results

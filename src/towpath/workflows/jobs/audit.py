@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from towpath.audits import AuditResult, AuditSpec, failure_report, run_audits
+from towpath.status import Status
 from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
@@ -18,7 +18,7 @@ from towpath.workflows.spec.base import JobSpec
 if TYPE_CHECKING:
     from towpath.workflows.preflight import Preflight
 
-__all__ = ["AuditJob", "AuditJobSpec", "apply_audit_results", "execute_audits"]
+__all__ = ["AuditJob", "AuditJobSpec", "apply_audit_results", "execute_audits", "record_audits"]
 
 
 class AuditJobSpec(JobSpec):
@@ -30,26 +30,32 @@ class AuditJobSpec(JobSpec):
 
 
 def execute_audits(
-    audits: Sequence[AuditSpec], ctx: RunContext, job_id: str, *, default_table: str | None, refs: Mapping[str, str]
+    audits: Sequence[AuditSpec],
+    ctx: RunContext,
+    job_id: str,
+    *,
+    default_table: str | None,
+    refs: Mapping[str, str],
+    attempt: int | None = None,
 ) -> list[AuditResult]:
-    """Run audits (reading `refs` branches) and store each result with the run.
+    """Run audits (reading `refs` branches) and store each result with the run (and the WAP attempt).
 
     User-written fragments (`where`, `custom_sql`) are read in the project's
     dialect, like the workflow's SQL jobs; the generated queries are DuckDB SQL
     the engine transpiles.
     """
-    from towpath.catalog.state import AuditRecord
-
     def query(sql: str) -> Any:
         return ctx.engine.query(sql, dialect="duckdb", refs=refs)
 
-    results = run_audits(audits, query, default_table=default_table, dialect=ctx.project.config.dialect)
-    record_fields = {f.name for f in dataclasses.fields(AuditRecord)}
-    for result in results:
-        ctx.store.record_audit(
-            ctx.run_id, job_id, AuditRecord(**{k: v for k, v in vars(result).items() if k in record_fields})
-        )
+    results = run_audits(audits, query, default_table=default_table, dialect=ctx.config.dialect)
+    record_audits(ctx, job_id, results, attempt=attempt)
     return results
+
+
+def record_audits(ctx: RunContext, job_id: str, results: Sequence[AuditResult], *, attempt: int | None = None) -> None:
+    """Store audit results with the run (a WAP template stores each attempt's, with its number)."""
+    for result in results:
+        ctx.state.record_audit(ctx.run_id, job_id, result, attempt=attempt)
 
 
 def apply_audit_results(job: JobResult, results: list[AuditResult], *, branch: str | None) -> None:
@@ -58,7 +64,7 @@ def apply_audit_results(job: JobResult, results: list[AuditResult], *, branch: s
     job.warnings = [r.message for r in results if not r.passed and not r.blocking]
     failed = [r for r in results if not r.passed and r.blocking]
     if failed:
-        job.status = "audit_failed"
+        job.status = Status.AUDIT_FAILED
         job.error = failure_report(failed, table=failed[0].table, branch=branch)
 
 
@@ -75,7 +81,7 @@ class AuditJob(JobType[AuditJobSpec]):
     @classmethod
     def run(cls, spec: AuditJobSpec, ctx: RunContext) -> JobResult:
         started = time.perf_counter()
-        job = JobResult(job_id=spec.id, job_type="audit", status="success")
+        job = JobResult(job_id=spec.id, job_type="audit", status=Status.SUCCESS)
         results = execute_audits(spec.audits, ctx, spec.id, default_table=None, refs=ctx.refs)
         apply_audit_results(job, results, branch=None)
         job.duration_s = time.perf_counter() - started

@@ -1,13 +1,19 @@
-"""`hwm` jobs: move a table's high-water mark to `${EXECUTION_DATE}` so consumers can start."""
+"""`hwm` jobs: move a table's high-water mark forward to `${EXECUTION_DATE}` so consumers can start.
+
+The mark never moves back here: an older date (a backfill, a lookback day, a
+parallel run that finished last) leaves the newer mark and says so in the job
+result. Inside a daily or backfill run the step only hands its mark to the
+parent, which sets each table's mark once, after every date ran.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from towpath.catalog import normalize_identifier
-from towpath.catalog.metadata import set_hwm
-from towpath.workflows.context import RunContext
+from towpath.catalog import normalize_identifier, parse_hwm, set_hwm
+from towpath.status import Status
+from towpath.workflows.context import DeferredMark, RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import JobSpec
@@ -47,8 +53,25 @@ class HwmJob(JobType[HwmJobSpec]):
         started = time.perf_counter()
         table = normalize_identifier(spec.table)
         timezone = spec.hwm_timezone or ctx.params.get("EXECUTION_TIMEZONE", "UTC")
-        value = set_hwm(ctx.catalog, table, spec.hwm_datetime or ctx.execution_date, timezone)
+        value = spec.hwm_datetime or ctx.execution_date
+        details: dict[str, Any] = {"table": table}
+        warnings = []
+        if ctx.deferred_marks is not None:
+            mark = parse_hwm(value, timezone, where=f"step '{spec.id}'")
+            ctx.catalog.table(table)  # an unknown table fails the step now, not the parent at the end
+            ctx.deferred_marks.add(DeferredMark(ctx.execution_date, table, mark))
+            details.update(hwm=mark.isoformat(), deferred=True)
+        else:
+            change = set_hwm(ctx.catalog, table, value, timezone)
+            details.update(hwm=change.stored.isoformat(), requested=change.requested.isoformat())
+            if change.kept_newer:
+                details["kept_newer"] = True
+                warnings.append(
+                    f"{table}: high-water mark stays at {change.stored.isoformat()}, newer than "
+                    f"{change.requested.isoformat()} (marks only move forward; "
+                    "`towpath table hwm TABLE --set DATE --force` moves one back)"
+                )
         return JobResult(
-            job_id=spec.id, job_type="hwm", status="success", duration_s=time.perf_counter() - started,
-            details={"table": table, "hwm": value.isoformat()},
+            job_id=spec.id, job_type="hwm", status=Status.SUCCESS, duration_s=time.perf_counter() - started,
+            details=details, warnings=warnings,
         )

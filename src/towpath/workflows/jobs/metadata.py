@@ -1,15 +1,20 @@
-"""`metadata` jobs: owner, tags, lifetime, column types and description on tables."""
+"""`metadata` jobs: owner, tags, lifetime, column types and description on tables.
+
+A step changes only the fields it names: a step without `tags` leaves the tags
+an earlier step (or a person) set.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from towpath.catalog import normalize_identifier
 from towpath.catalog.metadata import set_metadata
 from towpath.config import invalid
+from towpath.status import Status
 from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
@@ -58,6 +63,12 @@ class MetadataJob(JobType[MetadataJobSpec]):
     name = "metadata"
     SPEC = MetadataJobSpec
 
+    FIELDS: ClassVar[dict[str, str]] = {
+        "owner": "owner", "tags": "tags", "lifetime": "lifetime_days", "column_types": "column_types",
+        "description": "description",
+    }
+    """Spec field -> `set_metadata` argument."""
+
     @classmethod
     def check(cls, spec: MetadataJobSpec, preflight: Preflight) -> None:
         if spec.table:
@@ -68,18 +79,11 @@ class MetadataJob(JobType[MetadataJobSpec]):
     @classmethod
     def run(cls, spec: MetadataJobSpec, ctx: RunContext) -> JobResult:
         started = time.perf_counter()
-        tables = spec.all_tables
+        named = {arg: getattr(spec, name) for name, arg in cls.FIELDS.items() if name in spec.model_fields_set}
+        tables = [normalize_identifier(t) for t in spec.all_tables]
         for table in tables:
-            set_metadata(
-                ctx.catalog,
-                normalize_identifier(table),
-                owner=spec.owner,
-                tags=spec.tags,
-                lifetime_days=spec.lifetime,
-                column_types=spec.column_types,
-                description=spec.description,
-            )
+            set_metadata(ctx.catalog, table, **named)
         return JobResult(
-            job_id=spec.id, job_type="metadata", status="success", duration_s=time.perf_counter() - started,
-            details={"tables": [normalize_identifier(t) for t in tables]},
+            job_id=spec.id, job_type="metadata", status=Status.SUCCESS, duration_s=time.perf_counter() - started,
+            details={"tables": tables, "fields": sorted(named)},
         )

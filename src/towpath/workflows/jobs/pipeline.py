@@ -30,6 +30,7 @@ from pydantic import Field, model_validator
 from towpath.config import invalid
 from towpath.connectors import ConnectorEnv, SinkSpec, SourceSpec, connector_field
 from towpath.errors import PipelineError, WorkflowError, first_line
+from towpath.status import Status
 from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import SpecModel, WriteJobSpec
@@ -152,7 +153,7 @@ class PipelineJob(JobType[PipelineJobSpec]):
         except PipelineError as exc:
             raise WorkflowError(f"pipeline job '{spec.id}' failed: {first_line(exc)}") from exc
         return JobResult(
-            job_id=spec.id, job_type="pipeline", status="success", duration_s=time.perf_counter() - started,
+            job_id=spec.id, job_type="pipeline", status=Status.SUCCESS, duration_s=time.perf_counter() - started,
             rows_written=stats.rows_written,
             details={"rows_read": stats.rows_read, "rows_rejected": stats.rows_error, "sink": spec.sink.type},
         )

@@ -18,6 +18,7 @@ from pydantic import field_validator
 
 from towpath.config import invalid
 from towpath.errors import SpecError, TowpathError, WorkflowError, first_line
+from towpath.status import Status
 from towpath.workflows.context import JobContext, RunContext, spark_engine
 from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
@@ -115,7 +116,7 @@ class PythonJob(JobType[PythonJobSpec]):
             raise WorkflowError(
                 f"{spec.type} job '{spec.id}' ({spec.callable}) raised {type(exc).__name__}: {first_line(exc)}"
             ) from exc
-        result = JobResult(job_id=spec.id, job_type=spec.type, status="success")
+        result = JobResult(job_id=spec.id, job_type=spec.type, status=Status.SUCCESS)
         if spec.target:
             if output is None:
                 raise WorkflowError(f"{spec.type} job '{spec.id}' returned None but declares target '{spec.target}'")

@@ -15,6 +15,7 @@ from sqlglot.errors import SqlglotError
 from towpath.config import invalid
 from towpath.config.params import substitute_script
 from towpath.errors import SpecError
+from towpath.status import Status
 from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec.base import WriteJobSpec, WriteMode
@@ -84,7 +85,7 @@ class SqlJob(JobType[SqlJobSpec]):
         statements = ctx.engine.run_script(
             text,
             file=source,
-            dialect=spec.dialect or ctx.project.config.dialect,
+            dialect=spec.dialect or ctx.config.dialect,
             refs=ctx.refs,
             target=spec.target,
             mode=spec.mode,
@@ -95,7 +96,7 @@ class SqlJob(JobType[SqlJobSpec]):
         return JobResult(
             job_id=spec.id,
             job_type="sql",
-            status="success",
+            status=Status.SUCCESS,
             duration_s=time.perf_counter() - started,
             rows_written=sum(s.rows or 0 for s in written) if written else None,
             snapshots=snapshots,

@@ -11,6 +11,7 @@ from pydantic import Field
 from towpath.catalog import normalize_identifier
 from towpath.catalog.metadata import get_hwm
 from towpath.errors import SpecError, WorkflowError
+from towpath.status import Status
 from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
 from towpath.workflows.results import JobResult
@@ -80,6 +81,6 @@ class WaitJob(JobType[WaitJobSpec]):
                 )
             time.sleep(min(float(spec.poll_interval), max(0.05, deadline - time.monotonic())))
         return JobResult(
-            job_id=spec.id, job_type="wait", status="success", duration_s=time.perf_counter() - started,
+            job_id=spec.id, job_type="wait", status=Status.SUCCESS, duration_s=time.perf_counter() - started,
             details={"table": table, "hwm": hwm.isoformat() if hwm else None, "until": until},
         )

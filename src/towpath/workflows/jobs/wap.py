@@ -1,29 +1,38 @@
-"""The `wap` template: Write to a branch, Audit the branch, Publish by fast-forwarding main.
+"""The `wap` template: Write to a staged version, Audit it, Publish it in one atomic step.
 
-Each attempt cuts its own branch per table from `main`. A failing blocking
-audit publishes nothing and keeps the branch. If another writer moved `main`
-meanwhile, publish refuses (the branch no longer descends from `main`); we
-drop the stale branch and redo the attempt on the new `main`, up to
-`max_attempts`, so parallel backfills of different dates converge.
+The template drives any `towpath.publish.Publisher`; today that is the Iceberg
+branch publisher (a branch per table, all tables' `main` moved in one catalog
+commit). Each attempt stages its own version; the write jobs run as recorded
+job runs (`<wap>.<job>`) inside a write scope that refuses writes to anything
+the attempt did not stage; audits are recorded once per attempt. A write job
+that wrote 0 rows fails the attempt like a blocking audit (`expect_rows`,
+default true), so an empty source never publishes an empty partition.
+
+A blocking audit failure publishes nothing and keeps the staged version for
+inspection. If another writer published first, the publish refuses as a whole
+(nothing of this attempt is visible), the attempt is discarded and redone on
+the new `main`, up to `max_attempts`; because the publish is atomic, a retry
+never writes on top of a half-published attempt.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from towpath.audits import AuditSpec
-from towpath.catalog import normalize_identifier
-from towpath.catalog.branches import create_branch, drop_branch, publish_branch
-from towpath.catalog.history import expire_snapshots
+from towpath.audits import AuditResult, AuditSpec
+from towpath.catalog import normalize_identifier, write_scope
 from towpath.config.params import parse_duration
-from towpath.errors import CatalogError, ConflictError, WorkflowError
+from towpath.errors import ConflictError, WorkflowError
+from towpath.publish import IcebergBranchPublisher, Retention, Staged
+from towpath.status import Status
 from towpath.workflows.context import RunContext
-from towpath.workflows.jobs import JobType, get_job_type
-from towpath.workflows.jobs.audit import apply_audit_results, execute_audits
+from towpath.workflows.jobs import JobType
+from towpath.workflows.jobs.audit import apply_audit_results, execute_audits, record_audits
 from towpath.workflows.results import JobResult
 from towpath.workflows.spec import JobSpec, WriteJobStep
 
@@ -55,14 +64,16 @@ def branch_name(ctx: RunContext, wap_id: str, attempt: int) -> str:
 
 def run_wap_template(spec: WapSpec, ctx: RunContext) -> JobResult:
     started = time.perf_counter()
-    tables = [normalize_identifier(t) for t in spec.tables]
-    result = JobResult(job_id=spec.id, job_type="wap", status="success")
+    publisher = IcebergBranchPublisher(
+        ctx.catalog, spec.tables, state=ctx.state, run_id=ctx.run_id, job_id=spec.id, retention=_retention(ctx),
+    )
+    result = JobResult(job_id=spec.id, job_type="wap", status=Status.SUCCESS)
     for attempt in range(1, spec.max_attempts + 1):
-        branch = branch_name(ctx, spec.id, attempt)
+        staged = publisher.stage(branch_name(ctx, spec.id, attempt), attempt=attempt)
         try:
-            _write_audit_publish(spec, ctx, tables, branch, result)
+            _attempt(spec, ctx, publisher, staged, result)
         except ConflictError as exc:
-            _drop_all(ctx, tables, branch)
+            publisher.discard(staged)
             if attempt == spec.max_attempts:
                 raise WorkflowError(
                     f"WAP '{spec.id}' could not publish after {attempt} attempts because other writers kept "
@@ -71,7 +82,7 @@ def run_wap_template(spec: WapSpec, ctx: RunContext) -> JobResult:
             log.info("WAP %s: main moved during attempt %d, retrying on the new main: %s", spec.id, attempt, exc)
             continue
         except BaseException:
-            _drop_all(ctx, tables, branch)
+            publisher.discard(staged)
             raise
         result.details["attempt"] = attempt
         break
@@ -79,50 +90,71 @@ def run_wap_template(spec: WapSpec, ctx: RunContext) -> JobResult:
     return result
 
 
-def _write_audit_publish(spec: WapSpec, ctx: RunContext, tables: list[str], branch: str, result: JobResult) -> None:
-    """One attempt: cut `branch` of every table, write, audit; publish unless a blocking audit failed.
+def _attempt(spec: WapSpec, ctx: RunContext, publisher: IcebergBranchPublisher, staged: Staged, result: JobResult) -> None:
+    """Write, audit and publish `staged`; a failed write discards it, a failed audit keeps it.
 
-    A blocking failure returns with the branch kept; a `ConflictError` means `main`
-    moved and the caller may retry on a fresh branch.
+    Raises:
+        ConflictError: `main` moved before the publish; nothing was published.
     """
-    for table in tables:
-        create_branch(ctx.catalog, table, branch)
-    refs = dict.fromkeys(tables, branch)
-    wap_ctx = ctx.with_refs(refs)
-    write_results = [
-        get_job_type(step.job.type).run(step.job, wap_ctx.with_params(step.job.parameters or {}))
-        for step in spec.write_jobs
-    ]
-    result.rows_written = sum(r.rows_written or 0 for r in write_results)
-    result.details = {"branch": branch, "write_jobs": [r.job_id for r in write_results]}
-    audits = execute_audits(spec.audits, ctx, spec.id, default_table=tables[0] if len(tables) == 1 else None, refs=refs)
-    apply_audit_results(result, audits, branch=branch)
-    if result.status == "audit_failed":
+    from towpath.workflows.runner import run_node
+
+    write_ctx = replace(ctx.with_refs(staged.refs), parent_job=ctx.job_run, attempt=staged.attempt)
+    writes: list[JobResult] = []
+    result.status, result.error, result.audits, result.warnings = Status.SUCCESS, None, [], []
+    result.details = {"branch": staged.name, "write_jobs": [], "attempt": staged.attempt}
+    with write_scope(f"WAP template '{spec.id}'", staged.refs):
+        for step in spec.write_jobs:
+            job = run_node(step.job, write_ctx, job_id=f"{spec.id}.{step.job.id}")
+            writes.append(job)
+            result.details["write_jobs"].append(job.job_id)
+            if job.status != Status.SUCCESS:
+                result.status = job.status
+                result.error = f"write job '{step.job.id}' {job.status.replace('_', ' ')}: {job.error}"
+                publisher.discard(staged)
+                return
+    result.rows_written = sum(w.rows_written or 0 for w in writes)
+    empty = [_empty_write(spec, step.job, job, ctx.execution_date) for step, job in zip(spec.write_jobs, writes, strict=True)]
+    empty_results = [e for e in empty if e is not None]
+    record_audits(ctx, spec.id, empty_results, attempt=staged.attempt)
+    audits = execute_audits(
+        spec.audits, ctx, spec.id, default_table=publisher.targets[0] if len(publisher.targets) == 1 else None,
+        refs=staged.refs, attempt=staged.attempt,
+    )
+    apply_audit_results(result, [*empty_results, *audits], branch=staged.name)
+    if result.status == Status.AUDIT_FAILED:
+        publisher.keep(staged, (result.error or "a blocking audit failed").splitlines()[0])
         return
-    for table in tables:
-        snapshot = publish_branch(ctx.catalog, table, branch)
-        if snapshot is not None:
-            result.snapshots[table] = snapshot
-    _expire_history(ctx, tables, result)
+    published = publisher.publish(staged)
+    result.snapshots = {t: s for t, s in published.versions.items() if s is not None}
+    result.details.update(published.housekeeping)
 
 
-def _expire_history(ctx: RunContext, tables: list[str], result: JobResult) -> None:
-    """Apply the project's snapshot retention after a publish (each WAP run adds snapshots)."""
-    retention = ctx.project.config.snapshot_retention
-    if retention.max_age is None:
-        return
-    age = parse_duration(retention.max_age)
-    expired = {t: len(expire_snapshots(ctx.catalog, t, older_than=age, retain_last=retention.retain_last)) for t in tables}
-    if any(expired.values()):
-        result.details["expired_snapshots"] = expired
+def _empty_write(spec: WapSpec, job_spec: Any, job: JobResult, execution_date: str) -> AuditResult | None:
+    """A failed `expect_rows` audit result if a write job that must write rows wrote none, else None."""
+    expect = getattr(job_spec, "expect_rows", None)
+    if expect is False or job.rows_written != 0:
+        return None
+    target = getattr(job_spec, "target", None) or ", ".join(normalize_identifier(t) for t in spec.tables)
+    return AuditResult(
+        name=f"expect_rows[{job_spec.id}]", function="expect_rows", table=target, blocking=True, passed=False,
+        failing_rows=0, sample=[],
+        message=(
+            f"write job '{job_spec.id}' wrote 0 rows to {target}: the source has no data for "
+            f"{execution_date}, so nothing was published "
+            "(set `expect_rows: false` on the job if an empty result is valid)"
+        ),
+        sql="",
+    )
 
 
-def _drop_all(ctx: RunContext, tables: list[str], branch: str) -> None:
-    for table in tables:
-        try:
-            drop_branch(ctx.catalog, table, branch)
-        except CatalogError:  # the attempt may have failed before this table's branch existed
-            log.debug("no branch %s of %s to drop", branch, table)
+def _retention(ctx: RunContext) -> Retention:
+    snapshots = ctx.config.snapshot_retention
+    branches = ctx.config.wap_branch_retention
+    return Retention(
+        snapshots_older_than=parse_duration(snapshots.max_age) if snapshots.max_age else None,
+        retain_last=snapshots.retain_last,
+        branches_older_than=parse_duration(branches) if branches else None,
+    )
 
 
 class WapTemplate(JobType[WapSpec]):

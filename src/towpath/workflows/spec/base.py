@@ -86,3 +86,6 @@ class WriteJobSpec(JobSpec):
     wap: bool = True
     """`false` lets this step write a table that a WAP template of the same workflow publishes,
     bypassing that template's audits (refused unless said explicitly)."""
+    expect_rows: bool | None = None
+    """Writing 0 rows is a failure (inside a WAP template: a failed audit, nothing published).
+    Default: true inside a WAP template, false elsewhere."""

@@ -1,0 +1,27 @@
+"""Publish room: the Write-Audit-Publish protocol and its implementations.
+
+`Publisher` stages an invisible version of its targets, the caller writes and
+audits it through `Staged.refs`, and `publish` makes it visible in one atomic
+step (or raises `ConflictError`); `discard` and `keep` end an attempt that will
+not publish. `IcebergBranchPublisher` stages a branch per table.
+"""
+
+from towpath.publish.base import Published, Publisher, Staged
+from towpath.publish.iceberg import (
+    IcebergBranchPublisher,
+    Retention,
+    WapBranch,
+    drop_wap_branches,
+    wap_branches,
+)
+
+__all__ = [
+    "IcebergBranchPublisher",
+    "Published",
+    "Publisher",
+    "Retention",
+    "Staged",
+    "WapBranch",
+    "drop_wap_branches",
+    "wap_branches",
+]

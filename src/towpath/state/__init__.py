@@ -1,0 +1,42 @@
+"""State room: everything towpath remembers besides tables.
+
+Workflow runs, job runs and audit results (with the pid, host and heartbeat
+that let a dead run be found), and the ledgers other rooms fill: WAP stagings,
+key-value namespace versions and aliases, stream offsets, migrations and
+lineage. One SQLite file next to the catalog by default, Postgres by URL; the
+schema is versioned and migrated when the store is opened.
+"""
+
+from towpath.state.errors import RunNotFoundError, StateError
+from towpath.state.records import (
+    JobRecord,
+    KvAlias,
+    KvVersion,
+    LineageEdge,
+    MigrationRecord,
+    RecordedAudit,
+    RunDetail,
+    RunRecord,
+    Staging,
+    StreamOffset,
+)
+from towpath.state.store import HEARTBEAT_S, STALE_AFTER, StateStore, new_run_id
+
+__all__ = [
+    "HEARTBEAT_S",
+    "STALE_AFTER",
+    "JobRecord",
+    "KvAlias",
+    "KvVersion",
+    "LineageEdge",
+    "MigrationRecord",
+    "RecordedAudit",
+    "RunDetail",
+    "RunNotFoundError",
+    "RunRecord",
+    "Staging",
+    "StateError",
+    "StateStore",
+    "StreamOffset",
+    "new_run_id",
+]

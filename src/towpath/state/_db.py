@@ -1,0 +1,122 @@
+"""The database under the state store: SQLite next to the catalog by default, Postgres by URL.
+
+SQLite runs in WAL mode so readers (`towpath runs list`) work while a run
+writes, and every write transaction is `BEGIN IMMEDIATE` with a busy timeout,
+so several processes (parallel backfill dates, the scheduler, a manual run)
+record at once without `database is locked` and without lock upgrades that
+deadlock. Connections are not pooled (`NullPool`): opening one costs well under
+a millisecond on SQLite and keeps the store safe after `fork` and across
+threads. On Postgres, migrations take an advisory lock so two processes opening
+a new store do not both create it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from towpath.state import _schema
+from towpath.state.errors import StateError
+
+_MIGRATION_LOCK = 0x746F7770  # "towp": the Postgres advisory lock held while migrating
+
+
+class Database:
+    """One state database: `read()` and `write()` transactions over SQLAlchemy Core."""
+
+    def __init__(self, location: Path | str, *, timeout_s: float = 30.0) -> None:
+        text = str(location)
+        if "://" in text:
+            self.url = text
+            self.where = sa.make_url(text).render_as_string(hide_password=True)
+        else:
+            path = Path(text)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.url = f"sqlite:///{path}"
+            self.where = text
+        self.timeout_s = timeout_s
+        try:
+            self.engine = self._create_engine()
+            self._migrate()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(f"cannot open the state store {self.where}: {_short(exc)}") from exc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(f"cannot read the state store {self.where}: {_short(exc)}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One transaction; on SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["immediate"] = True
+                with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise StateError(f"cannot write the state store {self.where}: {_short(exc)}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _create_engine(self) -> sa.Engine:
+        if not self.url.startswith("sqlite"):
+            return sa.create_engine(self.url, poolclass=NullPool)
+        engine = sa.create_engine(
+            self.url, poolclass=NullPool, connect_args={"timeout": self.timeout_s, "isolation_level": None}
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000):d}")
+            dbapi_conn.execute("PRAGMA foreign_keys = ON")
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")  # persistent; a no-op once set
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            # pysqlite in autocommit mode issues no BEGIN of its own: we choose the lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
+
+        return engine
+
+    def _migrate(self) -> None:
+        """Bring the schema up to date in one transaction (SQLite: `BEGIN IMMEDIATE`, Postgres: advisory lock)."""
+        with self.engine.connect() as conn:
+            conn.info["immediate"] = True
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+                version = _schema.read_version(conn)
+                if version > _schema.SCHEMA_VERSION:
+                    raise StateError(
+                        f"the state store {self.where} has schema version {version}, newer than this towpath "
+                        f"understands ({_schema.SCHEMA_VERSION}); upgrade towpath"
+                    )
+                if version < _schema.SCHEMA_VERSION:
+                    _schema.migrate(conn, version)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _short(exc: BaseException) -> str:
+    """A SQLAlchemy error without its SQL and parameter dump."""
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc).splitlines()[0]

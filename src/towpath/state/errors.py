@@ -1,0 +1,21 @@
+"""Errors of the state room: the store cannot be opened or written, or a run id is unknown."""
+
+from __future__ import annotations
+
+import difflib
+
+from towpath.errors import TowpathError
+
+
+class StateError(TowpathError):
+    """The state store (runs, ledgers) cannot be opened, migrated or written."""
+
+
+class RunNotFoundError(StateError):
+    """A run id is not in the state store; suggests close ids."""
+
+    def __init__(self, run_id: str, known: list[str]) -> None:
+        close = difflib.get_close_matches(run_id, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else " See `towpath runs list`."
+        super().__init__(f"No run '{run_id}' is recorded.{hint}")
+        self.run_id, self.suggestions = run_id, close

@@ -1,0 +1,151 @@
+"""What the state store hands back: plain dataclasses the CLI renders and scripts read as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from towpath.status import Status
+
+if TYPE_CHECKING:
+    from towpath.audits import AuditResult
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    workflow_id: str
+    kind: str
+    """`main`, `daily` or `backfill`."""
+    status: Status
+    execution_date: str | None
+    params: dict[str, str]
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    error: str | None
+    parent_run_id: str | None
+    pid: int | None = None
+    host: str | None = None
+    heartbeat_at: str | None = None
+    """Last sign of life of the process running it (refreshed while it runs)."""
+
+
+@dataclass
+class JobRecord:
+    id: int
+    run_id: str
+    job_id: str
+    """A WAP template's write jobs are `<wap id>.<job id>`."""
+    job_type: str
+    status: Status
+    started_at: str
+    finished_at: str | None
+    duration_s: float | None
+    rows_written: int | None
+    snapshots: dict[str, int]
+    """Table -> snapshot id the job produced (published or on its branch)."""
+    error: str | None
+    details: dict[str, Any]
+    parent_job: int | None = None
+    """The job run of the WAP template a write job ran in."""
+    attempt: int | None = None
+    """The WAP attempt a write job ran in (1 unless `main` moved and the template retried)."""
+
+
+@dataclass(frozen=True)
+class RecordedAudit:
+    """An audit's result as stored with a run: which job and which WAP attempt ran it."""
+
+    job_id: str
+    attempt: int | None
+    result: AuditResult
+
+
+@dataclass
+class RunDetail:
+    run: RunRecord
+    jobs: list[JobRecord]
+    audits: list[RecordedAudit]
+
+
+@dataclass(frozen=True)
+class Staging:
+    """A version a WAP publisher staged (an Iceberg branch of one table), and why it still exists."""
+
+    publisher: str
+    target: str
+    """The table (or namespace) staged."""
+    ref: str
+    """The branch (or version) name."""
+    run_id: str
+    job_id: str
+    attempt: int
+    status: str
+    """`staged` (being written), `kept` (audits failed), `published` or `discarded`."""
+    reason: str | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class KvVersion:
+    """One numbered version of a key-value namespace (Bulldozer): written, audited, then put online."""
+
+    namespace: str
+    version: int
+    status: str
+    """`started`, `online`, `error` or `retired`."""
+    run_id: str | None
+    rows: int | None
+    created_at: str
+    updated_at: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KvAlias:
+    """The name readers use, pointing at one complete version of a namespace."""
+
+    alias: str
+    namespace: str
+    version: int
+    previous_version: int | None
+    """What the alias pointed at before the last swap (the rollback target)."""
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class StreamOffset:
+    """The next Kafka offset of a partition that a stream job has not yet committed to the lake."""
+
+    stream: str
+    topic: str
+    partition: int
+    next_offset: int
+    snapshot_id: int | None
+    """The table snapshot that made the offsets before `next_offset` visible."""
+    committed_at: str
+
+
+@dataclass(frozen=True)
+class MigrationRecord:
+    migration_id: str
+    checksum: str
+    """Of the migration's text when it was applied (an edited, applied migration is refused)."""
+    status: str
+    run_id: str | None
+    applied_at: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """`target(.target_column)` was computed from `source(.source_column)` by `run_id`."""
+
+    source: str
+    target: str
+    source_column: str | None = None
+    target_column: str | None = None
+    run_id: str | None = None
+    recorded_at: str | None = None

@@ -1,0 +1,172 @@
+"""The state store records runs, job runs and audits on SQLite and Postgres; several processes can record at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from state_workers import record_runs
+
+from towpath.state import STALE_AFTER, RunNotFoundError, StateError, StateStore
+from towpath.status import Status
+
+WORKERS = Path(__file__).parent / "state_workers.py"
+
+
+def test_a_run_with_jobs_and_audits_round_trips(store: StateStore, audit) -> None:
+    run_id = store.start_run("top10", params={"TARGET_DB": "foo"}, execution_date="2024-01-02")
+    assert store.get_run(run_id).run.status is Status.RUNNING
+    job = store.start_job(run_id, "ddl", "sql")
+    store.finish_job(job, "success", rows_written=42, snapshots={"foo.t": 7}, details={"branch": "wap_1"})
+    wap = store.start_job(run_id, "wap", "wap")
+    store.start_job(run_id, "wap.write", "sql", parent_job=wap, attempt=2)
+    failed = audit(passed=False, failing_rows=3, sample=[{"title_id": None}], message="3 rows are null")
+    store.record_audit(run_id, "wap", failed, attempt=2)
+    store.finish_run(run_id, Status.AUDIT_FAILED, error="audit no_nulls failed")
+
+    detail = store.get_run(run_id)
+    assert (detail.run.workflow_id, detail.run.kind, detail.run.status) == ("top10", "main", Status.AUDIT_FAILED)
+    assert (detail.run.params, detail.run.execution_date, detail.run.error) == (
+        {"TARGET_DB": "foo"}, "2024-01-02", "audit no_nulls failed")
+    assert detail.run.finished_at and detail.run.duration_s is not None and detail.run.duration_s >= 0
+    assert (detail.run.pid, detail.run.host) == (os.getpid(), store.host)
+    ddl, wap_record, write_record = detail.jobs
+    assert (ddl.job_id, ddl.status, ddl.rows_written) == ("ddl", Status.SUCCESS, 42)
+    assert (ddl.snapshots, ddl.details) == ({"foo.t": 7}, {"branch": "wap_1"})
+    assert (write_record.job_id, write_record.parent_job, write_record.attempt) == ("wap.write", wap_record.id, 2)
+    [recorded] = detail.audits
+    assert (recorded.job_id, recorded.attempt, recorded.result) == ("wap", 2, failed)
+
+
+def test_run_ids_are_unique_and_listed_newest_first(store: StateStore) -> None:
+    ids = [store.start_run("wf", params={}) for _ in range(30)]
+    assert len(set(ids)) == 30
+    assert [r.run_id for r in store.list_runs(limit=30)] == ids[::-1]  # by start time, newest first
+
+
+def test_list_runs_filters_and_succeeded_dates(store: StateStore) -> None:
+    daily = store.start_run("wf", kind="daily", params={}, execution_date="2024-01-03")
+    for day, status in [("2024-01-01", "success"), ("2024-01-02", "failed"), ("2024-01-03", "success")]:
+        run = store.start_run("wf", params={}, execution_date=day, parent_run_id=daily)
+        store.finish_run(run, status)
+    other = store.start_run("other", params={}, execution_date="2024-01-05")
+    store.finish_run(other, "success")
+    assert store.succeeded_dates("wf") == {"2024-01-01", "2024-01-03"}
+    assert len(store.list_runs(workflow_id="wf")) == 4
+    assert [r.execution_date for r in store.list_runs(workflow_id="wf", status="success")] == ["2024-01-03", "2024-01-01"]
+    assert [r.run_id for r in store.list_runs(kind="daily")] == [daily]
+    assert len(store.list_runs(parent_run_id=daily)) == 3
+    assert len(store.list_runs(limit=2)) == 2
+
+
+def test_unknown_run_and_bad_status_are_clear_errors(store: StateStore) -> None:
+    run_id = store.start_run("wf", params={})
+    with pytest.raises(RunNotFoundError, match=f"No run '{run_id[:-1]}' is recorded. Did you mean '{run_id}'"):
+        store.get_run(run_id[:-1])
+    with pytest.raises(RunNotFoundError):
+        store.start_job("nope", "j", "sql")
+    with pytest.raises(StateError, match="unknown run status 'done'; expected one of running, success"):
+        store.finish_run(run_id, "done")
+    assert store.get_run(run_id).run.status is Status.RUNNING
+
+
+def test_a_run_whose_process_was_killed_shows_as_killed(location: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKERS), location], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    store = StateStore(location)
+    assert store.get_run(run_id).run.status is Status.RUNNING  # alive: left alone
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    detail = store.get_run(run_id)  # reading runs reconciles first
+    assert detail.run.status is Status.KILLED and detail.run.finished_at
+    assert f"process {proc.pid}" in (detail.run.error or "") and "died" in (detail.run.error or "")
+    assert [j.status for j in detail.jobs] == [Status.KILLED]
+    assert [r.run_id for r in store.list_runs(status="killed")] == [run_id]
+
+
+def test_a_run_without_heartbeat_on_another_host_is_killed_after_the_stale_age(store: StateStore) -> None:
+    run_id = store.start_run("wf")
+    store.host = "elsewhere"  # as another machine sees it: the pid means nothing here
+    assert store.reconcile(at=dt.datetime.now(dt.UTC) + STALE_AFTER / 2) == []
+    store.beat()
+    assert store.reconcile(at=dt.datetime.now(dt.UTC) + STALE_AFTER * 2) == [run_id]
+    assert "no heartbeat" in (store.get_run(run_id).run.error or "")
+
+
+def test_heartbeats_keep_a_long_run_alive(store: StateStore) -> None:
+    run_id = store.start_run("wf")
+    store.host = "elsewhere"
+    before = store.get_run(run_id).run.heartbeat_at
+    store.beat()
+    after = store.get_run(run_id).run.heartbeat_at
+    assert before and after and after > before
+    assert store.reconcile(at=dt.datetime.fromisoformat(after) + STALE_AFTER / 2) == []
+
+
+def test_a_store_written_by_the_previous_release_is_migrated_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    shutil.copy(Path(__file__).parent / "data" / "state_v1.db", path)  # made by towpath.catalog.state, schema v1
+    store = StateStore(path)
+
+    runs = store.list_runs()
+    assert [r.execution_date for r in runs] == ["2022-01-03", "2022-01-02", "2022-01-01"]
+    # the v1 run that never finished has no pid or heartbeat, and started long ago: reading found it dead
+    assert [r.status for r in runs] == [Status.KILLED, Status.AUDIT_FAILED, Status.SUCCESS]
+    assert "no heartbeat from process ? on ?" in (runs[0].error or "")
+    old = store.get_run(runs[2].run_id)
+    assert [j.job_id for j in old.jobs] == ["ddl", "wap"] and old.jobs[1].snapshots == {"foo.results": 123456789}
+    assert [(a.result.name, a.result.passed, a.attempt, a.result.sql) for a in old.audits] == [
+        ("not_null", True, None, "")]
+    new = store.start_run("top10", execution_date="2022-01-04")  # the new columns work on the old file
+    assert store.get_run(new).run.pid == os.getpid()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_from_a_newer_towpath_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    StateStore(path).start_run("wf")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StateError, match="schema version 99, newer than this towpath understands"):
+        StateStore(path)
+
+
+def test_reopening_keeps_data(location: str) -> None:
+    run_id = StateStore(location).start_run("wf", params={})
+    assert StateStore(location).get_run(run_id).run.workflow_id == "wf"
+
+
+def test_two_processes_record_at_once(location: str) -> None:
+    StateStore(location)
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Manager().Barrier(2)
+    with spawn.Pool(2) as pool:
+        ids_a, ids_b = pool.starmap(record_runs, [(location, "a", 50, barrier), (location, "b", 50, barrier)])
+    store = StateStore(location)
+    assert len(set(ids_a) | set(ids_b)) == 100
+    runs = store.list_runs(limit=500)
+    assert len(runs) == 100 and {r.status for r in runs} == {Status.SUCCESS}
+    assert len(store.succeeded_dates("a")) == len(store.succeeded_dates("b")) == 50
+    detail = store.get_run(ids_b[-1])
+    assert [j.snapshots for j in detail.jobs] == [{"db.t": 49}] and len(detail.audits) == 1
+
+
+def test_unreachable_postgres_is_a_state_error() -> None:
+    with pytest.raises(StateError, match="cannot open the state store postgresql://nobody@127.0.0.1:1/x"):
+        StateStore("postgresql://nobody@127.0.0.1:1/x")
