@@ -40,7 +40,7 @@ def test_runs_list_and_show_as_json(project, sample):
 
     assert listed[0]["status"] == "success" and listed[0]["execution_date"] == "2022-01-01"
     assert [j["job_id"] for j in shown["jobs"]] == ["ddl", "metadata", "wap", "wap.write", "hwm"]
-    assert len(shown["audits"]) == 3
+    assert len(shown["audits"]) == 4 and {a["attempt"] for a in shown["audits"]} == {1}
 
 
 def test_user_mistakes_print_one_line_and_exit_1(project, tmp_path):
