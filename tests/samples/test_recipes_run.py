@@ -94,9 +94,10 @@ def test_the_run_records_metadata_the_high_water_mark_and_the_audits(ran, recipe
     assert get_hwm(sample.project.catalog, sample.target).date().isoformat() == DATE
     run = sample.project.state.list_runs(workflow_id=RECIPES.get(recipe).default_shortname, kind="main")[-1]
     detail = sample.project.state.get_run(run.run_id)
-    assert [j.job_id for j in detail.jobs] == ["source", "ddl", "metadata", "wap", "hwm"]
-    audits = {(a.name, a.blocking, a.passed) for a in detail.audits}
+    assert [j.job_id for j in detail.jobs] == ["source", "ddl", "metadata", "wap", "wap.write", "hwm"]
+    audits = {(a.result.name, a.result.blocking, a.result.passed) for a in detail.audits}
     assert audits == {
+        ("table_should_not_be_empty", True, True),
         ("columns_should_not_have_nulls", True, True),
         ("columns_should_be_unique", True, True),
         ("row_count_change_within", False, True),

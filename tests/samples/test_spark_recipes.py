@@ -31,7 +31,8 @@ def test_pyspark_and_spark_sql_run_on_spark_and_match_duckdb(tmp_path, monkeypat
     assert result.ok, result.error
     assert [j.job_id for j in result.jobs] == ["source", "ddl", "metadata", "wap", "hwm"]
     assert {a.name for j in result.jobs for a in j.audits} == {
-        "columns_should_not_have_nulls", "columns_should_be_unique", "row_count_change_within",
+        "table_should_not_be_empty", "columns_should_not_have_nulls", "columns_should_be_unique",
+        "row_count_change_within",
     }
     on_spark = ranked(project, pyspark.tables["target"])
     assert 19_000 <= on_spark.num_rows <= 19_200
