@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,81 @@ def test_unknown_table_suggests_the_close_name(project: Project) -> None:
     error = json.loads(result.stdout)
     assert error["type"] == "TableNotFoundError" and error["suggestions"] == ["foo.dataflow_sample_results"]
     assert "Did you mean 'foo.dataflow_sample_results'" in error["error"]
+
+
+def test_hwm_set_refuses_to_move_back_without_force(project: Project) -> None:
+    assert invoke(project, "hwm", RESULTS, "--set", "2024-05-03").exit_code == 0
+    back = invoke(project, "hwm", RESULTS, "--set", "2024-05-01", "--json")
+    error = json.loads(back.stdout)["error"]
+    assert back.exit_code == 1 and "marks only move forward" in error and "--force" in error
+    assert get_hwm(project.catalog, RESULTS).date().isoformat() == "2024-05-03"  # type: ignore[union-attr]
+    forced = invoke(project, "hwm", RESULTS, "--set", "2024-05-01", "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.output)["previous"] == "2024-05-03T00:00:00+00:00"
+    assert get_hwm(project.catalog, RESULTS).date().isoformat() == "2024-05-01"  # type: ignore[union-attr]
+
+
+def test_rollback_restores_the_mark_or_keeps_it(project: Project) -> None:
+    first = project.catalog.write(RESULTS, day_rows("2024-01-01", 4))
+    set_hwm(project.catalog, RESULTS, "2024-01-01")
+    project.catalog.write(RESULTS, day_rows("2024-01-02", 6))
+    set_hwm(project.catalog, RESULTS, "2024-01-02")
+    kept = invoke(project, "rollback", RESULTS, "--to", str(first), "--hwm", "keep", "--json")
+    assert kept.exit_code == 0 and json.loads(kept.output)["hwm_after"] == "2024-01-02T00:00:00+00:00"
+    project.catalog.write(RESULTS, day_rows("2024-01-03", 1))  # main moves on from the rolled-back head
+    restored = invoke(project, "rollback", RESULTS, "--to", str(first))
+    assert restored.exit_code == 0, restored.output
+    assert "high-water mark moved back to 2024-01-01T00:00:00+00:00" in " ".join(restored.output.split())
+    assert get_hwm(project.catalog, RESULTS).date().isoformat() == "2024-01-01"  # type: ignore[union-attr]
+
+
+def test_expire_takes_the_projects_retention_by_default(project: Project) -> None:
+    for day in range(1, 13):
+        project.catalog.write(RESULTS, day_rows(f"2024-01-{day:02d}", 1))
+    (project.root / "towpath.yaml").write_text("snapshot_retention: {max_age: 0s, retain_last: 10}\n")
+    result = invoke(project, "expire", RESULTS, "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["expired"]) == 2  # 12 snapshots, the project keeps the last 10
+    assert len(json.loads(invoke(project, "history", RESULTS, "--json").output)) == 10
+
+
+def test_branches_lists_drops_and_ages_out_wap_branches(project: Project) -> None:
+    from towpath.catalog import create_branch, list_branches
+
+    project.catalog.write(RESULTS, day_rows("2024-01-01", 4))
+    run_id = project.state.start_run("wf")
+    project.state.stagings.record("iceberg-branch", RESULTS, "wap_kept", run_id=run_id, job_id="wap", attempt=1)
+    create_branch(project.catalog, RESULTS, "wap_kept")
+    project.state.stagings.mark("iceberg-branch", RESULTS, "wap_kept", "kept", "audit not_null failed")
+    project.state.finish_run(run_id, "audit_failed")
+    create_branch(project.catalog, RESULTS, "wap_stray")  # no record: left by an older towpath
+
+    listed = json.loads(invoke(project, "branches", RESULTS, "--json").output)
+    by_name = {b["name"]: b for b in listed["branches"]}
+    assert set(by_name) == {"wap_kept", "wap_stray"}
+    assert (by_name["wap_kept"]["run_id"], by_name["wap_kept"]["run_status"]) == (run_id, "audit_failed")
+    assert by_name["wap_kept"]["reason"] == "audit not_null failed" and by_name["wap_kept"]["age_s"] >= 0
+    text = invoke(project, "branches", RESULTS)
+    assert text.exit_code == 0 and "wap_kept" in text.output and "wap_stray" in text.output
+
+    assert invoke(project, "branches", RESULTS, "--older-than", "7d").output.count("dropped 0") == 1
+    dropped = invoke(project, "branches", RESULTS, "--drop", "wap_stray", "--json")
+    assert json.loads(dropped.output)["dropped"] == ["wap_stray"]
+    assert set(list_branches(project.catalog, RESULTS)) == {"main", "wap_kept"}
+    missing = invoke(project, "branches", RESULTS, "--drop", "nope", "--json")
+    assert missing.exit_code == 1 and "has no branch 'nope'" in json.loads(missing.stdout)["error"]
+
+
+def test_gc_dry_run_lists_orphans_and_keeps_referenced_files(project: Project) -> None:
+    project.catalog.write(RESULTS, day_rows("2024-01-01", 4))
+    location = Path(project.catalog.table(RESULTS).location().removeprefix("file://"))
+    stray = location / "data" / "date=2024-01-01" / "left-by-a-killed-run.parquet"
+    stray.write_bytes(b"PAR1")
+    os.utime(stray, (1_000_000_000, 1_000_000_000))  # 2001: far older than any safety age
+    listed = json.loads(invoke(project, "gc", RESULTS, "--dry-run", "--json").output)
+    assert listed["orphans"] == [str(stray)] and not listed["removed"] and stray.exists()
+    done = invoke(project, "gc", RESULTS)
+    assert done.exit_code == 0 and "removed 1 orphaned file" in done.output
+    assert not stray.exists() and project.catalog.read(RESULTS).num_rows == 4
+    too_young = invoke(project, "gc", RESULTS, "--older-than", "10m", "--json")
+    assert too_young.exit_code == 1 and "at least 1h" in json.loads(too_young.stdout)["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 from catalog_data import day_rows
 from catalog_workers import overwrite_date, write_big_forever
 
-from towpath.catalog import Catalog, history
+from towpath.catalog import Catalog, history, remove_orphan_files
 
 SPAWN = multiprocessing.get_context("spawn")
 BIG = 1_000_000
@@ -65,6 +66,18 @@ def test_kill_9_during_a_write_keeps_the_previous_snapshot_readable(root: Path, 
     assert rows > 0 and rows % BIG == 0  # only whole, committed writes are visible
     assert _parquet_files(root) - _referenced_files(catalog, results), "the kill did not land mid-write"
     assert len(history(catalog, results)) == rows // BIG
+
+    # `table gc` removes what the killed write left, but only once it is older than the safety age
+    left = _parquet_files(root) - _referenced_files(catalog, results)
+    now = remove_orphan_files(catalog, results, dry_run=True)
+    assert now.orphans == [] and now.too_new >= len(left)  # just written: could belong to a running commit
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
+    listed = remove_orphan_files(catalog, results, dry_run=True, at=later)
+    assert left <= {Path(p).name for p in listed.orphans} and _parquet_files(root) >= left  # dry run removed nothing
+    removed = remove_orphan_files(catalog, results, at=later)
+    assert removed.orphans == listed.orphans
+    assert _parquet_files(root) == _referenced_files(catalog, results)  # every referenced file is still there
+    assert catalog.read(results).num_rows == rows
 
     catalog.write(results, day_rows("2024-02-02", 10))
     assert catalog.read(results).num_rows == rows + 10

@@ -71,19 +71,47 @@ def wap_branch_written(project: Project) -> bool:
     return any(name != "main" and snap != branches.get("main") for name, snap in branches.items())
 
 
-def test_two_concurrent_runs_on_the_same_table_both_land_without_lost_rows(project, sample):
+RENDEZVOUS = """
+import pathlib, time
+
+def meet(ctx):
+    # Both runs have cut their branch from the same main and written it before either may publish.
+    here = pathlib.Path(ctx.param("MEET_DIR"))
+    (here / ctx.execution_date).write_text("written")
+    deadline = time.monotonic() + 120
+    while len(list(here.iterdir())) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the other run never arrived")
+        time.sleep(0.01)
+"""
+
+
+def test_two_concurrent_runs_on_the_same_table_race_and_both_land_without_lost_rows(project, sample, tmp_path):
     assert project.run(sample, date="2022-01-01").ok  # table exists before the race
     expected = {}
     for date in ("2022-01-02", "2022-01-03"):
         run = project.run(sample, date=date)
         expected[date] = run.jobs[2].rows_written
     project.catalog.write(RESULTS, project.catalog.read(RESULTS).slice(0, 0), "overwrite")  # empty it again
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    (sample.parent / "meet.py").write_text(RENDEZVOUS)
+    sample.write_text(sample.read_text().replace(
+        "            script: src/sparksql_write.sql\n",
+        "            script: src/sparksql_write.sql\n"
+        f"        - job: {{id: meet, type: python, callable: 'meet.py:meet', parameters: {{MEET_DIR: '{meet}'}}}}\n",
+    ))
 
     runs = [start_run(project, sample, d) for d in ("2022-01-02", "2022-01-03")]
     outputs = [p.communicate(timeout=300) for p in runs]
 
-    statuses = [p.returncode for p in runs]
-    assert statuses == [0, 0], outputs
+    assert [p.returncode for p in runs] == [0, 0], outputs
     table = project.catalog.read(RESULTS)
     counts = Counter(d.isoformat() for d in table["date"].to_pylist())
     assert counts == expected
+    # They raced: both wrote a branch cut from the same main, so exactly one found main moved and redid its attempt.
+    raced = project.state.list_runs(limit=2)
+    attempts = sorted(
+        next(j for j in project.state.get_run(r.run_id).jobs if j.job_id == "wap").details["attempt"] for r in raced
+    )
+    assert attempts == [1, 2]

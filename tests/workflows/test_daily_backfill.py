@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pyarrow.compute as pc
+import pytest
 
 from towpath.catalog.metadata import get_hwm, set_hwm
 from towpath.workflows.scheduler import due_workflows, run_due
@@ -120,3 +121,122 @@ def test_scheduler_fires_when_the_trigger_table_hwm_advances(project, sample):
     assert due_workflows(project, now) == []
     set_hwm(project.catalog, "some_db.source_table", "2022-01-04")
     assert next(f.reason for f in due_workflows(project, now)).startswith("high-water mark of some_db.source_table")
+
+
+def failing_on(sample, date: str) -> str:
+    """Make `sample` fail a blocking audit on `date` only; returns the good text to restore."""
+    good = sample.read_text()
+    sample.write_text(good.replace("      audits:\n", f"""      audits:
+        - function: custom_sql
+          blocking: true
+          params: {{sql: "SELECT 1 AS bad WHERE DATE '${{DATE}}' = DATE '{date}'"}}
+""", 1))
+    return good
+
+
+def test_backfill_sets_each_mark_once_to_the_newest_date_before_a_failure(project, sample):
+    """The dates run in parallel and finish in any order; the mark never lands on or beyond a failed date."""
+    failing_on(sample, "2022-01-02")
+    backfill = sample.parent / "backfill.sch.yaml"
+
+    result = project.backfill(backfill, start="2022-01-01", end="2022-01-03", parallel=3)
+
+    assert sorted(result.failed) == ["2022-01-02"] and result.succeeded == ["2022-01-01", "2022-01-03"]
+    assert result.hwm == {RESULTS: "2022-01-01T00:00:00+00:00"}  # not the 3rd: that would claim the 2nd is done
+    assert get_hwm(project.catalog, RESULTS).date() == dt.date(2022, 1, 1)
+    hwm_steps = [j for r in result.runs for j in r.jobs if j.job_id == "hwm" and j.status == "success"]
+    assert hwm_steps and all(j.details["deferred"] for j in hwm_steps)  # the runs only handed their marks up
+
+
+def test_an_older_backfill_keeps_a_newer_mark_and_says_so(project, sample):
+    assert project.run(sample, date="2022-01-03").ok
+    result = project.backfill(sample.parent / "backfill.sch.yaml", start="2022-01-01", end="2022-01-02")
+    assert result.status == "success" and result.hwm == {}
+    assert result.hwm_kept == {RESULTS: "2022-01-03T00:00:00+00:00"}
+    assert get_hwm(project.catalog, RESULTS).date() == dt.date(2022, 1, 3)
+    rerun = project.run(sample, date="2022-01-01")  # a plain run of an older date: the step records it
+    hwm = next(j for j in rerun.jobs if j.job_id == "hwm")
+    assert hwm.details["kept_newer"] and "stays at 2022-01-03" in hwm.warnings[0]
+    stored = project.state.get_run(rerun.run_id)
+    assert next(j for j in stored.jobs if j.job_id == "hwm").details["kept_newer"] is True
+
+
+def test_daily_marks_the_newest_date_that_published_never_a_failed_one(project, sample):
+    failing_on(sample, "2022-01-03")
+    result = project.daily(sample.parent / "daily.sch.yaml", today="2022-01-03")
+    assert result.status == "failed" and [r.execution_date for r in result.runs][-1] == "2022-01-03"
+    assert result.hwm == {RESULTS: "2022-01-02T00:00:00+00:00"}
+    assert get_hwm(project.catalog, RESULTS).date() == dt.date(2022, 1, 2)
+
+
+def test_backfill_failure_is_posted_to_the_webhook(project, sample):
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (project.root / "towpath.yaml").write_text(
+            f"notifications: {{webhook: 'http://127.0.0.1:{server.server_address[1]}/hook'}}\n")
+        failing_on(sample, "2022-01-02")
+        result = type(project)(project.root).backfill(sample.parent / "backfill.sch.yaml", start="2022-01-01", end="2022-01-02")
+    finally:
+        server.shutdown()
+
+    assert sorted(result.failed) == ["2022-01-02"]
+    [posted] = received
+    assert posted["kind"] == "backfill" and posted["failed_dates"] == ["2022-01-02"]
+    assert posted["workflow_id"] == "dataflow_sparksql_sample_backfill" and "custom_sql" in posted["error"]
+    assert posted["run_id"] == project.state.list_runs(kind="backfill")[0].run_id
+
+
+def test_ctrl_c_in_a_backfill_records_it_interrupted_and_drops_the_branch(project, sample):
+    from towpath.catalog import list_branches
+
+    good = sample.read_text()
+    (sample.parent / "stop.py").write_text("def stop(ctx):\n    raise KeyboardInterrupt\n")
+    sample.write_text(good.replace(
+        "            script: src/sparksql_write.sql\n",
+        "            script: src/sparksql_write.sql\n"
+        "        - job: {id: stop, type: python, callable: 'stop.py:stop', target: foo.dataflow_sample_results}\n",
+    ))
+
+    with pytest.raises(KeyboardInterrupt):
+        project.backfill(sample.parent / "backfill.sch.yaml", start="2022-01-01", end="2022-01-01")
+
+    [parent] = project.state.list_runs(kind="backfill")
+    [child] = project.state.list_runs(kind="main")
+    assert (parent.status, child.status) == ("interrupted", "interrupted")
+    assert [b for b in list_branches(project.catalog, RESULTS) if b != "main"] == []
+
+
+def test_the_scheduler_loop_fires_each_due_tick_once_on_a_driven_clock(project, sample):
+    from towpath.workflows import run_scheduler
+
+    daily = sample.parent / "daily.sch.yaml"
+    daily.write_text(daily.read_text().replace("lookback_days: 2", "lookback_days: 0"))
+    clock = {"now": dt.datetime(2022, 1, 2, 7, 0, tzinfo=dt.UTC)}  # the 06:00 tick of the 2nd is due
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += dt.timedelta(hours=12)  # 19:00 (nothing new is due), then 07:00 on the 3rd (due)
+
+    fired = []
+    results = run_scheduler(
+        project, interval=600, clock=lambda: clock["now"], sleep=sleep, keep_going=lambda: len(slept) < 2,
+        on_result=lambda firing, result, error: fired.append((firing.today, error)),
+    )
+
+    assert slept == [600, 600]
+    assert fired == [("2022-01-02", None), ("2022-01-03", None)]
+    assert all(r.ok for r in results)
+    assert [r.execution_date for r in project.state.list_runs(kind="daily")] == ["2022-01-03", "2022-01-02"]

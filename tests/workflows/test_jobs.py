@@ -150,3 +150,18 @@ steps:
 
     assert result.ok, result.error
     assert project.catalog.read("shop.orders")["id"].to_pylist() == [42]
+
+
+def test_a_metadata_step_changes_only_the_fields_it_names(project, write_workflow):
+    from towpath.catalog import get_metadata
+
+    path = write_workflow(
+        "id: meta\nsteps:\n  - job: {id: ddl, type: sql, sql: \"%s\"}\n"
+        "  - job: {id: tag, type: metadata, table: shop.orders, owner: sales, tags: [daily, pii]}\n"
+        "  - job: {id: owner, type: metadata, table: shop.orders, owner: finance}\n" % DDL
+    )
+
+    assert project.run(path, date="2022-03-01").ok
+
+    meta = get_metadata(project.catalog, "shop.orders")
+    assert (meta.owner, meta.tags) == ("finance", ["daily", "pii"])  # the second step left the tags alone
