@@ -170,3 +170,25 @@ def test_two_processes_record_at_once(location: str) -> None:
 def test_unreachable_postgres_is_a_state_error() -> None:
     with pytest.raises(StateError, match="cannot open the state store postgresql://nobody@127.0.0.1:1/x"):
         StateStore("postgresql://nobody@127.0.0.1:1/x")
+
+
+def test_a_project_records_its_runs_in_postgres_by_configuration(tmp_path: Path, postgres_server) -> None:
+    import psycopg
+
+    from towpath.project import Project
+
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as con:
+        con.execute("CREATE DATABASE project_state")
+    project = Project.init(tmp_path / "proj")
+    (project.root / "towpath.yaml").write_text(f"state: '{postgres_server.dsn_for('project_state')}'\n")
+    (project.root / "wf.sch.yaml").write_text(
+        "id: pg\nsteps:\n  - job: {id: ddl, type: sql, sql: 'CREATE TABLE IF NOT EXISTS a.t (x INT) STORED AS ICEBERG'}\n"
+    )
+    project = Project(project.root)
+
+    result = project.run("wf.sch.yaml", date="2024-01-01")
+
+    assert result.ok, result.error
+    assert not (project.root / ".towpath" / "state.db").exists()
+    with psycopg.connect(postgres_server.dsn_for("project_state")) as con:
+        assert con.execute("SELECT workflow_id, status FROM runs").fetchall() == [("pg", "success")]

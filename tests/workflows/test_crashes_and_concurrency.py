@@ -57,10 +57,14 @@ def test_kill_9_mid_run_leaves_the_last_good_state_and_the_next_run_succeeds(pro
     assert wap_branch_written(fresh), "the kill did not land between the branch write and the publish"
     assert fresh.catalog.snapshot_id(RESULTS) == before_snapshot
     assert fresh.catalog.read(RESULTS).num_rows == before_rows
+    [killed] = fresh.state.list_runs(status="killed")  # not `running` forever: its process is gone
+    assert killed.execution_date == "2022-01-02" and "died" in (killed.error or "")
+    assert [b.run_status for b in fresh.branches(RESULTS)] == ["killed"]
     sample.write_text(good)
     assert fresh.run(sample, date="2022-01-02").ok
     dates = pc.unique(fresh.catalog.read(RESULTS)["date"]).to_pylist()
     assert sorted(d.isoformat() for d in dates) == ["2022-01-01", "2022-01-02"]
+    assert fresh.branches(RESULTS) == []  # the publish's housekeeping dropped the dead run's branch
 
 
 def wap_branch_written(project: Project) -> bool:

@@ -260,3 +260,33 @@ steps:
     assert jobs == {"ddl": Status.SUCCESS, "wap": Status.INTERRUPTED, "wap.orders": Status.SUCCESS,
                     "wap.stop": Status.INTERRUPTED}
     assert list(list_branches(project.catalog, "shop.orders")) == []  # nothing published, the branch is gone
+
+
+def test_branches_kept_by_failed_audits_age_out_after_the_retention(project, write_workflow):
+    path = write_workflow(
+        """\
+id: aging
+steps:
+  - job: {id: ddl, type: sql, sql: "%s"}
+  - template:
+      id: wap
+      type: wap
+      tables: [shop.orders]
+      write_jobs:
+        - job: {id: orders, type: sql, target: shop.orders, sql: "SELECT 1 AS id, 1.0 AS amount, DATE '${DATE}' AS date"}
+      audits:
+        - function: custom_sql
+          params: {sql: "SELECT 1 AS bad WHERE DATE '${DATE}' = DATE '2022-03-02'"}
+""" % DDL
+    )
+    assert project.run(path, date="2022-03-01").ok
+    failed = project.run(path, date="2022-03-02")
+    [kept] = project.branches("shop.orders")
+    assert failed.status == Status.AUDIT_FAILED and kept.run_id == failed.run_id and "custom_sql" in (kept.reason or "")
+    assert project.run(path, date="2022-03-03").ok
+    assert [b.name for b in project.branches("shop.orders")] == [kept.name]  # younger than 7 days: kept
+
+    (project.root / "towpath.yaml").write_text("wap_branch_retention: 0s\n")
+    aged = Project(project.root)
+    assert aged.run(path, date="2022-03-04").ok
+    assert aged.branches("shop.orders") == []
