@@ -44,7 +44,7 @@ from sqlglot import exp
 
 from towpath.config import Document, dotted, load_yaml, references
 from towpath.config.params import substitute_script
-from towpath.errors import CatalogError, ParameterError, SpecError, SpecErrors, SqlError, TowpathError
+from towpath.errors import CatalogError, ParameterError, SpecError, SpecErrors, SqlError, TowpathError, UnknownNameError
 from towpath.sql import Schemas, resolve_query, table_key, unknown_table
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ def check_workflow(
             on its first run exists nowhere else yet).
     """
     check = Preflight(project, spec, strict, _Tables(project.catalog, described or {}))
+    check.project_names()
     for node in spec.ordered_nodes():
         check.node(node)
     if strict:
@@ -156,6 +157,8 @@ class Preflight:
         self.locs = dict(_node_locs(spec))
         self.loc: Loc = ()
         """Where the step being checked is in the file."""
+        self.project_dialect_ok = True
+        """False once `towpath.yaml`'s dialect was reported: SQL in it is not parsed again per step."""
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -186,6 +189,23 @@ class Preflight:
 
     # -- steps ------------------------------------------------------------------------------
 
+    def project_names(self) -> None:
+        """The engine and dialect `towpath.yaml` names exist (reported at its file:line:column)."""
+        from towpath.config.project import field_error
+        from towpath.engines import ENGINES
+        from towpath.engines.script import get_dialect
+
+        config, root = self.project.config, self.project.root
+        if config.engine.type not in ENGINES:
+            unknown = UnknownNameError("engine", config.engine.type, ENGINES.names())
+            self.problems.append(field_error(root, ("engine", "type"), str(unknown)))
+        try:
+            get_dialect(config.dialect)
+        except UnknownNameError as exc:
+            self.problems.append(field_error(root, ("dialect",), str(exc)))
+            self.project_dialect_ok = False
+
+
     def node(self, node: JobSpec) -> None:
         """Check one step (or a step nested in a template) with its job type's `check`."""
         from towpath.workflows.jobs import get_job_type
@@ -208,6 +228,8 @@ class Preflight:
             return
         raw, file, offset = source
         self.used |= references(raw)
+        if job.dialect is None and not self.project_dialect_ok:
+            return
         params = job_params(self.spec, job)
         dialect = job.dialect or self.project.config.dialect
         try:
