@@ -63,8 +63,8 @@ def test_an_empty_file_means_every_default(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "where", "message"), [
-    ("timezone: Europe/Berln\n", "1:1: timezone", "unknown time zone (expected an IANA name like 'UTC' or "
-     "'Europe/Berlin') (got 'Europe/Berln')"),
+    ("timezone: Europe/Berln\n", "1:1: timezone", ("unknown time zone (expected an IANA name like 'UTC' or "
+     "'Europe/Berlin') (got 'Europe/Berln')")),
     ("catalog:\n  uri: sqlit:///x.db\n", "2:3: catalog.uri", "expected a SQLAlchemy URL of SQLite or PostgreSQL"),
     ("catalog:\n  uri: .towpath/catalog.db\n", "2:3: catalog.uri", "expected a SQLAlchemy URL"),
     ("catalog:\n  type: rest\n  uri: catalog.example.com\n", "3:3: catalog.uri",

@@ -49,7 +49,7 @@ class SqlCatalogConfig(Spec):
         match = _URI.match(value.strip())
         driver = match.group("scheme").split("+")[0].lower() if match else ""
         if driver not in _SQL_CATALOG_DRIVERS:
-            raise invalid(f"expected a SQLAlchemy URL of SQLite or PostgreSQL (sqlite:///path/catalog.db, "
+            raise invalid("expected a SQLAlchemy URL of SQLite or PostgreSQL (sqlite:///path/catalog.db, "
                           "postgresql+psycopg2://user:pass@host/db)")
         return value
 

@@ -44,7 +44,15 @@ from sqlglot import exp
 
 from towpath.config import Document, dotted, load_yaml, references
 from towpath.config.params import substitute_script
-from towpath.errors import CatalogError, ParameterError, SpecError, SpecErrors, SqlError, TowpathError, UnknownNameError
+from towpath.errors import (
+    CatalogError,
+    ParameterError,
+    SpecError,
+    SpecErrors,
+    SqlError,
+    TowpathError,
+    UnknownNameError,
+)
 from towpath.sql import Schemas, resolve_query, table_key, unknown_table
 
 if TYPE_CHECKING:
