@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from catalog_data import day_rows
+from catalog_data import RacingCatalog, day_rows
 
 from towpath.catalog import Catalog, create_branch, drop_branch, is_ancestor, list_branches, publish_branch
 from towpath.errors import CatalogError, ConflictError
@@ -107,26 +107,13 @@ def test_is_ancestor(catalog: Catalog, results: str) -> None:
     assert is_ancestor(table, None, first)
 
 
-class _RacingCatalog(Catalog):
-    """A real catalog that lets another writer commit right after a table is loaded (the race window)."""
-
-    race: object = None
-
-    def table(self, identifier: str):  # type: ignore[no-untyped-def]
-        loaded = super().table(identifier)
-        race, self.race = self.race, None
-        if callable(race):
-            race()
-        return loaded
-
-
 def test_publish_racing_a_concurrent_publish_fails_instead_of_losing_data(catalog: Catalog, results: str) -> None:
     catalog.write(results, day_rows("2024-01-01", 10))
     create_branch(catalog, results, "slow")
     create_branch(catalog, results, "fast")
     catalog.write(results, day_rows("2024-01-02", 1), branch="slow")
     catalog.write(results, day_rows("2024-01-03", 2), branch="fast")
-    racing = _RacingCatalog(catalog.iceberg)
+    racing = RacingCatalog(catalog.iceberg)
     racing.race = lambda: publish_branch(catalog, results, "fast")  # main moves after `slow`'s ancestry check
 
     with pytest.raises(ConflictError, match="main moved"):  # the commit fails, the retry sees main moved

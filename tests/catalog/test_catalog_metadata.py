@@ -7,6 +7,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from catalog_data import RacingCatalog
 
 from towpath.catalog import Catalog, TableMetadata, get_hwm, get_metadata, set_hwm, set_metadata
 from towpath.errors import CatalogError, TableNotFoundError
@@ -78,20 +79,8 @@ def test_hwm_only_moves_forward_unless_forced(catalog: Catalog, results: str) ->
 
 def test_a_mark_checked_against_a_stale_read_does_not_win(catalog: Catalog, results: str) -> None:
     """Compare and set are one optimistic commit: a newer mark set in between is not overwritten."""
-    from towpath.catalog import Catalog as Base
-
-    class _Racing(Base):
-        race: object = None
-
-        def table(self, identifier: str):  # type: ignore[no-untyped-def]
-            loaded = super().table(identifier)
-            race, self.race = self.race, None
-            if callable(race):
-                race()
-            return loaded
-
     set_hwm(catalog, results, "2024-03-01")
-    racing = _Racing(catalog.iceberg)
+    racing = RacingCatalog(catalog.iceberg)
     racing.race = lambda: set_hwm(catalog, results, "2024-03-09")  # lands after `racing` read 03-01
     change = set_hwm(racing, results, "2024-03-05")
     assert change.kept_newer and get_hwm(catalog, results) == dt.datetime(2024, 3, 9, tzinfo=ZoneInfo("UTC"))

@@ -290,3 +290,17 @@ steps:
     aged = Project(project.root)
     assert aged.run(path, date="2022-03-04").ok
     assert aged.branches("shop.orders") == []
+
+
+def test_expect_rows_true_outside_a_wap_fails_an_empty_write(project, write_workflow):
+    path = write_workflow(
+        """\
+id: plain
+steps:
+  - job: {id: ddl, type: sql, sql: "%s"}
+  - job: {id: orders, type: sql, target: shop.orders, expect_rows: true,
+          sql: "SELECT 1 AS id, 1.0 AS amount, DATE '${DATE}' AS date WHERE false"}
+""" % DDL
+    )
+    result = project.run(path, date="2022-03-01")
+    assert result.status == Status.FAILED and "wrote 0 rows" in (result.error or "")

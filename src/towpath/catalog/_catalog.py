@@ -226,7 +226,7 @@ class Catalog:
         from SQL lands in an `INT` column); a missing nullable column becomes
         nulls, an unknown column is a `SchemaMismatchError`.
         """
-        _check_write_scope(normalize_identifier(identifier), branch)
+        self.check_write(identifier, branch)
         data = conform(data, self.table(identifier).schema().as_arrow(), identifier)
         props = properties or {}
 
@@ -254,6 +254,17 @@ class Catalog:
         table = self.table(identifier)
         snap = table.snapshot_by_name(branch)
         return snap.snapshot_id if snap else None
+
+    def check_write(self, identifier: str, branch: str = MAIN) -> None:
+        """Refuse a data write to `branch` of `identifier` that the current `write_scope` does not allow.
+
+        `write` checks it; code that commits data to a table by other means (a
+        streaming append) calls it first.
+
+        Raises:
+            UnstagedWriteError: inside a WAP attempt, the table or branch is not one it staged.
+        """
+        _check_write_scope(normalize_identifier(identifier), branch)
 
     def commit_with_retry(self, identifier: str, action: Callable[[Table], T], *, what: str) -> T:
         """Run `action` on a freshly loaded table, again if a concurrent commit beat it.

@@ -169,6 +169,7 @@ class IcebergSink(Sink):
             # pyiceberg cannot stream a partitioned write; this path reads the spilled data back whole.
             return self.catalog.write(self.table, pq.read_table(self._spill_path), self.mode, branch=self.branch,
                                       properties=self.snapshot_properties)
+        self.catalog.check_write(self.table, self.branch)  # the streaming append below bypasses `write`
         spilled = pq.ParquetFile(self._spill_path)
         reader = pa.RecordBatchReader.from_batches(self._target, spilled.iter_batches(batch_size=65_536))
         try:
