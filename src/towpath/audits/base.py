@@ -25,7 +25,7 @@ from pydantic import ConfigDict, ValidationError
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from towpath.config.base import Spec
+from towpath.config import Spec
 from towpath.errors import SpecError, TowpathError, first_line
 from towpath.registry import Registry
 

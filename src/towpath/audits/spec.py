@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from towpath.config.base import Spec
+from towpath.config import Spec
 
 
 class AuditSpec(Spec):

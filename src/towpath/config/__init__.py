@@ -12,6 +12,7 @@ from towpath.config.project import (
     find_project_root,
     load_project_config,
 )
+from towpath.config.unions import RegisteredUnion, tagged_union
 
 __all__ = [
     "DEFAULT_PROJECT_YAML",
@@ -20,6 +21,7 @@ __all__ = [
     "Document",
     "EngineConfig",
     "ProjectConfig",
+    "RegisteredUnion",
     "Spec",
     "dotted",
     "find_project_root",
@@ -32,4 +34,5 @@ __all__ = [
     "references",
     "substitute",
     "substitute_all",
+    "tagged_union",
 ]

@@ -48,6 +48,27 @@ class Document:
                 break
         return line, col
 
+    def locate_value(self, loc: tuple[int | str, ...]) -> tuple[int | None, int | None]:
+        """Where the *value* at `loc` starts (`locate` gives its key), else the nearest node's position.
+
+        An error about a value (a bad parameter reference, a refused table) points at
+        the value, not at its key.
+        """
+        node: Any = self._tree
+        for key in loc[:-1]:
+            try:
+                node = node[key]
+            except (KeyError, IndexError, TypeError):
+                return self.locate(loc)
+        lc = getattr(node, "lc", None)
+        if loc and isinstance(node, dict) and loc[-1] in node and lc is not None:
+            try:
+                line, col = lc.value(loc[-1])
+                return line + 1, col + 1
+            except (KeyError, TypeError):
+                pass
+        return self.locate(loc)
+
 
 def load_yaml(path: Path | str, text: str | None = None) -> Document:
     """Parse a YAML file; a syntax error becomes a `SpecError` with its position."""

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from towpath.config import Spec, invalid
-from towpath.config.unions import RegisteredUnion, tagged_union
+from towpath.config import RegisteredUnion, Spec, invalid, tagged_union
 from towpath.errors import ConnectorError
 from towpath.registry import Registry
 

@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from towpath.audits import AuditSpec
-from towpath.config._yaml import Document, load_yaml
-from towpath.config.base import parse_spec
-from towpath.config.params import references, substitute
+from towpath.config import Document, dotted, load_yaml, parse_spec, references, substitute
 from towpath.errors import ParameterError, SpecError, UnknownNameError
 from towpath.workflows.jobs import JOB_TYPES, TEMPLATES, default_template
 from towpath.workflows.params import BUILTINS, PER_RUN_BUILTINS
@@ -40,7 +38,7 @@ from towpath.workflows.spec import (
     normalize_job,
 )
 from towpath.workflows.spec.base import as_text
-from towpath.workflows.spec.graph import Loc, dotted
+from towpath.workflows.spec.graph import Loc
 from towpath.workflows.spec.writes import wap_problems
 
 __all__ = ["BUILTINS", "WORKFLOW_TYPES", "AnyWorkflow", "job_params", "load_workflow", "resolve_params"]
@@ -417,23 +415,5 @@ def _sub_text(text: str, params: Mapping[str, str], doc: Document | None, loc: L
 def _error(kind: type[SpecError], msg: str, doc: Document | None, loc: Loc) -> SpecError:
     if doc is None:
         return kind(msg, field=dotted(loc) or None)
-    line, col = _locate_value(doc, loc)
+    line, col = doc.locate_value(loc)
     return kind(msg, file=doc.path, line=line, col=col, field=dotted(loc) or None)
-
-
-def _locate_value(doc: Document, loc: Loc) -> tuple[int | None, int | None]:
-    """Where the *value* at `loc` starts (`Document.locate` gives its key), else the nearest node."""
-    node: Any = doc._tree
-    for key in loc[:-1]:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            return doc.locate(loc)
-    lc = getattr(node, "lc", None)
-    if loc and isinstance(node, dict) and loc[-1] in node and lc is not None:
-        try:
-            line, col = lc.value(loc[-1])
-            return line + 1, col + 1
-        except (KeyError, TypeError):
-            pass
-    return doc.locate(loc)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, NamedTuple, T
 
 from pydantic_core import PydanticUndefined
 
-from towpath.config.unions import RegisteredUnion, tagged_union
+from towpath.config import RegisteredUnion, tagged_union
 from towpath.registry import Registry
 
 if TYPE_CHECKING:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from towpath.config import dotted
 from towpath.workflows.spec.workflow import TemplateStep, WorkflowSpec
 
-__all__ = ["Loc", "Problem", "dotted", "graph_problems", "step_loc"]
+__all__ = ["Loc", "Problem", "graph_problems", "step_loc"]
 
 Loc = tuple[int | str, ...]
 """A location in the workflow document (`("steps", 2, "job", "id")`)."""
@@ -90,11 +91,3 @@ def _find_cycle(deps: Mapping[str, tuple[str, ...]]) -> list[str] | None:
             # the search walks "depends on" edges; reversed, each step waits for the one before it
             return list(reversed(found))
     return None
-
-
-def dotted(loc: Loc) -> str:
-    """`("steps", 0, "job", "id")` -> `steps[0].job.id`, the field name errors show."""
-    out = ""
-    for key in loc:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out

@@ -237,7 +237,8 @@ class WorkflowSpec(_WorkflowBase):
         Raises:
             SpecError: ids repeat, `depends_on` names an unknown step, or steps form a cycle.
         """
-        from towpath.workflows.spec.graph import dotted, graph_problems
+        from towpath.config import dotted
+        from towpath.workflows.spec.graph import graph_problems
 
         problems = graph_problems(self)
         if problems:
