@@ -61,3 +61,7 @@ class Publisher(Protocol):
     def discard(self, staged: Staged) -> None:
         """Remove a staged version that will not be published (idempotent)."""
         ...
+
+    def keep(self, staged: Staged, reason: str) -> None:
+        """Leave a staged version that failed its audits in place for inspection, recording why."""
+        ...

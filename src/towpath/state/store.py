@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -29,6 +29,9 @@ from towpath.state.errors import RunNotFoundError, StateError
 from towpath.state.ledgers import KvLedger, LineageLedger, MigrationLedger, OffsetLedger, StagingLedger
 from towpath.state.records import JobRecord, RecordedAudit, RunDetail, RunRecord
 from towpath.status import Status
+
+if TYPE_CHECKING:
+    from towpath.audits import AuditResult
 
 HEARTBEAT_S = 30.0
 """How often a process refreshes the heartbeat of its open runs."""
@@ -193,7 +196,7 @@ class StateStore:
         if not updated:
             raise StateError(f"No job run {job_run_id} is recorded; start_job() returns the id to finish")
 
-    def record_audit(self, run_id: str, job_id: str, result: Any, *, attempt: int | None = None) -> None:
+    def record_audit(self, run_id: str, job_id: str, result: AuditResult, *, attempt: int | None = None) -> None:
         """Store one `towpath.audits.AuditResult` of a job (a WAP template records one per attempt)."""
         with self.db.write() as conn:
             conn.execute(sa.insert(t.audits).values(

@@ -28,7 +28,7 @@ from towpath.audits import AuditResult, AuditSpec
 from towpath.catalog import normalize_identifier, write_scope
 from towpath.config.params import parse_duration
 from towpath.errors import ConflictError, WorkflowError
-from towpath.publish import IcebergBranchPublisher, Retention, Staged
+from towpath.publish import IcebergBranchPublisher, Publisher, Retention, Staged
 from towpath.status import Status
 from towpath.workflows.context import RunContext
 from towpath.workflows.jobs import JobType
@@ -64,7 +64,7 @@ def branch_name(ctx: RunContext, wap_id: str, attempt: int) -> str:
 
 def run_wap_template(spec: WapSpec, ctx: RunContext) -> JobResult:
     started = time.perf_counter()
-    publisher = IcebergBranchPublisher(
+    publisher: Publisher = IcebergBranchPublisher(
         ctx.catalog, spec.tables, state=ctx.state, run_id=ctx.run_id, job_id=spec.id, retention=_retention(ctx),
     )
     result = JobResult(job_id=spec.id, job_type="wap", status=Status.SUCCESS)
@@ -90,7 +90,7 @@ def run_wap_template(spec: WapSpec, ctx: RunContext) -> JobResult:
     return result
 
 
-def _attempt(spec: WapSpec, ctx: RunContext, publisher: IcebergBranchPublisher, staged: Staged, result: JobResult) -> None:
+def _attempt(spec: WapSpec, ctx: RunContext, publisher: Publisher, staged: Staged, result: JobResult) -> None:
     """Write, audit and publish `staged`; a failed write discards it, a failed audit keeps it.
 
     Raises:
