@@ -5,7 +5,7 @@ equal to the DuckDB result, and the pyspark sample's generated unit test."""
 from __future__ import annotations
 
 import pytest
-from samples_data import DATE, USER, run_generated_tests
+from samples_data import DATE, USER, run_generated_tests, towpath_cli
 
 from towpath.project import Project
 from towpath.samples import sample_workflow
@@ -52,6 +52,32 @@ def test_pyspark_and_spark_sql_run_on_spark_and_match_duckdb(tmp_path, monkeypat
 def test_the_pyspark_sample_unit_test_passes_on_local_spark(tmp_path, monkeypatch):
     monkeypatch.setenv("TOWPATH_USER", USER)
     folder = sample_workflow("pyspark", tmp_path / "wf").target
+    test = (folder / "src" / "test_pyspark_write.py").read_text()
+    assert "run_job(" in test and 'engine="spark"' in test and "MockContext" not in test  # the real harness
     out = run_generated_tests(folder)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 passed" in out.stdout
+
+
+ON_SPARK = """\
+import os
+
+from towpath.testing import sandbox
+
+
+def test_run_job_runs_on_the_engine_project_test_chose():
+    assert os.environ["TOWPATH_TEST_ENGINE"] == "spark"
+    with sandbox() as project:
+        assert project.engine.name == "spark"
+"""
+
+
+def test_the_spark_sql_sample_unit_test_runs_on_spark_with_project_test_engine_spark(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWPATH_USER", USER)
+    folder = sample_workflow("spark-sql", tmp_path / "wf").target
+    (folder / "src" / "test_on_spark.py").write_text(ON_SPARK)
+
+    out = towpath_cli("project", "test", "--engine", "spark", cwd=folder)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed" in out.stdout

@@ -167,3 +167,12 @@ def test_a_script_with_a_syntax_error_names_its_line(tmp_path: Path) -> None:
 
 def test_the_sample_mocks_load() -> None:
     assert load_mock(DATA / SOURCE).data.num_rows == 10
+
+
+def test_the_engine_comes_from_the_argument_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from towpath.testing.harness import test_engine
+
+    monkeypatch.delenv("TOWPATH_TEST_ENGINE", raising=False)
+    assert test_engine().type == "duckdb"
+    monkeypatch.setenv("TOWPATH_TEST_ENGINE", "spark")
+    assert (test_engine().type, test_engine("duckdb").type) == ("spark", "duckdb")

@@ -41,8 +41,9 @@ def show(ctx: click.Context) -> dict[str, Any]:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("paths", nargs=-1, type=click.UNPROCESSED)
 @click.option("-k", "keyword", help="Only tests matching this pytest -k expression.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Engine the tests' run_job uses (default duckdb).")
 @click.pass_context
-def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None) -> None:
+def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None, engine: str | None) -> None:
     """Run the project's unit tests (src/test_*.py of every workflow folder, or PATHS) with pytest.
 
     Extra pytest options may follow the paths, e.g. `towpath project test -- -x -q`.
@@ -51,7 +52,7 @@ def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None) -> Non
 
     files = [p for p in paths if not p.startswith("-")]
     extra = [p for p in paths if p.startswith("-")]
-    sys.exit(run_project_tests(project_from(ctx), files, keyword=keyword, extra_args=extra))
+    sys.exit(run_project_tests(project_from(ctx), files, keyword=keyword, extra_args=extra, engine=engine))
 
 
 @cli.command()

@@ -25,6 +25,7 @@ What comes back is what the job wrote, read back from the catalog.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import warnings
@@ -40,9 +41,10 @@ from towpath.errors import SpecError, SqlError
 from towpath.testing.mocks import Mock, load_mock
 
 if TYPE_CHECKING:
+    from towpath.config.project import EngineConfig
     from towpath.project import Project
 
-__all__ = ["MockInput", "job_params", "run_job", "sandbox"]
+__all__ = ["MockInput", "job_params", "run_job", "sandbox", "test_engine"]
 
 MockInput = Mock | str | Path
 """A mock given as a loaded `Mock` or as a file path (relative to `base`)."""
@@ -56,6 +58,7 @@ def run_job(
     dialect: str = "spark",
     base: str | Path | None = None,
     target: MockInput | None = None,
+    engine: str | None = None,
 ) -> pa.Table:
     """Run `job` against mock tables and return what it wrote (or selected) as Arrow.
 
@@ -69,6 +72,8 @@ def run_job(
         base: folder that relative job and mock paths start from (default: the current folder).
         target: the expected-output mock (or a `db.table` name): the table the job
             writes is created with its schema, and a SELECT or Python result is written to it.
+        engine: `duckdb` or `spark` (local, on the process's shared session); default
+            `$TOWPATH_TEST_ENGINE` (`towpath project test --engine spark` sets it), else `duckdb`.
 
     Raises:
         MockError: a mock does not load.
@@ -88,7 +93,7 @@ def run_job(
     resolved = job_params(params or {})
     is_python = callable(job) or (":" in str(job) and not str(job).endswith(".sql"))
     script = None if is_python else _Script.load(folder / str(job), resolved, dialect)
-    with sandbox(loaded, dialect=dialect, writes=script.writes if script else ()) as project:
+    with sandbox(loaded, dialect=dialect, writes=script.writes if script else (), engine=engine) as project:
         if expected is not None:
             _ensure_table(project, expected.table, expected)
         try:
@@ -124,20 +129,37 @@ def job_params(params: Mapping[str, str]) -> dict[str, str]:
     return {**builtins, **given}
 
 
+def test_engine(name: str | None = None) -> EngineConfig:
+    """The engine of a throwaway project: `name`, else `$TOWPATH_TEST_ENGINE`, else DuckDB.
+
+    Spark runs `local[2]` and shares the process's one session, so only the first
+    test pays for the JVM.
+    """
+    from towpath.config.project import EngineConfig, SparkConfig
+    from towpath.testing.runner import ENGINE_VARIABLE
+
+    chosen = name or os.environ.get(ENGINE_VARIABLE) or "duckdb"
+    return EngineConfig(type=chosen, threads=2, spark=SparkConfig(master="local[2]"))
+
+
+test_engine.__test__ = False  # type: ignore[attr-defined]  # a helper, not a pytest test
+
+
 SANDBOX_NAME = "unit-test"
 """`name` of every throwaway project (so `${CATALOG}` is `unit-test` in unit tests)."""
 
 
 @contextmanager
 def sandbox(
-    mocks: Sequence[Mock] = (), *, dialect: str = "spark", writes: Sequence[str] = ()
+    mocks: Sequence[Mock] = (), *, dialect: str = "spark", writes: Sequence[str] = (), engine: str | None = None
 ) -> Iterator[Project]:
     """A throwaway project whose engine sees `mocks` as tables; removed on exit.
 
     Mocks of tables in `writes` are written into the catalog (the job will write
-    to them too); every other mock is registered with the engine only.
+    to them too); every other mock is registered with the engine only. `engine`
+    as for `run_job`.
     """
-    from towpath.config.project import EngineConfig, ProjectConfig, SqlCatalogConfig
+    from towpath.config.project import ProjectConfig, SqlCatalogConfig
     from towpath.project import Project
 
     root = Path(tempfile.mkdtemp(prefix="towpath-test-"))
@@ -147,7 +169,7 @@ def sandbox(
         # ~500 ms of fsyncs in a file. It lives per thread, which is fine: a job runs in one thread.
         catalog=SqlCatalogConfig(uri="sqlite://"),
         warehouse=str(root / "warehouse"),
-        engine=EngineConfig(type="duckdb", threads=2),
+        engine=test_engine(engine),
         dialect=dialect,
         state=str(root / "state.db"),
     )

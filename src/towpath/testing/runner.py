@@ -8,6 +8,7 @@ exit code is exactly pytest's. Output is streamed as it comes.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,10 @@ from towpath.errors import SpecError
 if TYPE_CHECKING:
     from towpath.project import Project
 
-__all__ = ["find_test_folders", "run_project_tests"]
+__all__ = ["ENGINE_VARIABLE", "find_test_folders", "run_project_tests"]
+
+ENGINE_VARIABLE = "TOWPATH_TEST_ENGINE"
+"""Environment variable naming the engine `run_job` uses (`towpath project test --engine spark` sets it)."""
 
 
 def find_test_folders(project: Project) -> list[Path]:
@@ -41,8 +45,12 @@ def run_project_tests(
     keyword: str | None = None,
     extra_args: Sequence[str] = (),
     quiet: bool = False,
+    engine: str | None = None,
 ) -> int:
     """Run pytest on `paths` (default: `find_test_folders`) and return its exit code.
+
+    `engine` (`duckdb`, `spark`) is the engine `run_job` uses in those tests unless a
+    test names one: the same transpiled SQL checked on both engines.
 
     Raises:
         SpecError: a given path does not exist, or the project has no unit tests.
@@ -67,4 +75,5 @@ def run_project_tests(
     command += list(extra_args)
     # --rootdir keeps pytest from adopting a parent folder's config (e.g. a repo's pyproject.toml).
     command += ["--rootdir", str(project.root)]
-    return subprocess.run(command, cwd=project.root, check=False).returncode
+    env = {**os.environ, ENGINE_VARIABLE: engine} if engine else None
+    return subprocess.run(command, cwd=project.root, check=False, env=env).returncode

@@ -1,7 +1,9 @@
 """Unit test of src/sparksql_write.sql on mocks: the Spark SQL runs on DuckDB, no Spark needed.
 
-Run it from the sample folder with `towpath project test` or `pytest src`. The mocks are in
-src/mocks: the source table's rows and the expected output; change them with the logic.
+Run it from the sample folder with `towpath project test` or `pytest src`; `towpath project
+test --engine spark` runs the same test on local Spark, so you can check that the SQL means
+the same on both engines. The mocks are in src/mocks: the source table's rows and the
+expected output; change them with the logic.
 """
 
 import datetime as dt
