@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import click
 import pyarrow as pa
 from sqlglot import exp
 
 from towpath.audits import Audit, AuditParams
+from towpath.cli.main import CommandGroup
 from towpath.connectors import ConnectorType, SourceSpec
 from towpath.pipeline import TableSource
 from towpath.workflows.jobs import JobType, Write
@@ -85,6 +87,19 @@ class Count(ConnectorType[CountSpec, Any]):
         return TableSource(pa.table({"id": ids, "date": [spec.day] * spec.upto}))
 
 
+@click.group()
+def cli():
+    """Acme's own commands."""
+
+
+@cli.command()
+def hello():
+    click.echo("hello from acme")
+
+
+GROUP = CommandGroup("towpath_acme:cli", "Acme's own commands.")
+
+
 class PositiveParams(AuditParams):
     column: str
     """Column whose values must be > 0."""
@@ -109,6 +124,9 @@ ids_positive = towpath_acme:IdsPositive
 
 [towpath.connectors]
 count = towpath_acme:Count
+
+[towpath.cli]
+acme = towpath_acme:GROUP
 """
 
 DDL = "CREATE TABLE IF NOT EXISTS acme.t (id INT, date STRING) USING iceberg PARTITIONED BY (date);\n"
@@ -218,6 +236,14 @@ def test_a_plugin_connector_feeds_a_pipeline_job_inside_a_wap(acme):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(project.catalog.read("acme.t").column("id").to_pylist()) == [1, 2, 3]
+
+
+def test_a_plugin_command_group_is_listed_and_runs(acme):
+    project, _, env = acme
+    listed = towpath(env, project, "--help")
+    assert listed.returncode == 0 and "  acme " in listed.stdout and "Acme's own commands." in listed.stdout
+    ran = towpath(env, project, "acme", "hello")
+    assert (ran.returncode, ran.stdout.strip()) == (0, "hello from acme")
 
 
 def test_without_the_plugin_the_job_type_is_unknown_at_its_line(acme):

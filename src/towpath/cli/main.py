@@ -3,7 +3,8 @@
 Each command group lives in its own module and is imported only when used;
 `COMMAND_GROUPS` is the registry of `CommandGroup`s (the command's import path
 and its one-line help, so `--help` imports no command module). A package adds
-a group by registering a `CommandGroup` under the entry-point group `towpath.cli`.
+a group by registering a `CommandGroup` under the entry-point group `towpath.cli`
+(from a light module: `towpath --help` imports it to read the help line).
 """
 
 from __future__ import annotations
