@@ -64,6 +64,10 @@ def test_failed_audit_exits_1_with_the_branch_named(project, sample):
     result = towpath("-C", str(project.root), "workflow", "run", str(sample), "--date", "2022-01-01")
 
     assert result.returncode == 1 and "row_count_between" in result.stderr and "branch" in result.stderr
+    as_json = towpath("-C", str(project.root), "workflow", "run", str(sample), "--date", "2022-01-02", "--json")
+    report = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and report["status"] == "audit_failed" and not report["ok"]
+    assert report["failed_audits"] == ["row_count_between"] and report["published"] == {}
 
 
 def test_project_init_creates_a_runnable_project(tmp_path):

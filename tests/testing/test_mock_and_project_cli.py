@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import shutil
 import subprocess
 import sys
@@ -234,6 +235,13 @@ def test_project_test_runs_every_workflow_folder_through_the_pytest_plugin(proje
     assert "1 failed, 1 passed" in both.stdout
     assert "1 missing (expected but not in actual):" in both.stdout
     assert "{title_id: 33333333, country_code: 'US', title_rank: 3, view_hours: 1.5," in both.stdout
+
+    as_json = subprocess.run([*command, "--json"], capture_output=True, text=True, cwd=project.root, check=False)
+    assert as_json.returncode == 1 and "1 failed, 1 passed" in as_json.stderr  # pytest's report goes to stderr
+    report = json.loads(as_json.stdout)
+    assert report["ok"] is False and report["counts"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0}
+    [failed] = [t for t in report["tests"] if t["outcome"] == "failed"]
+    assert failed["name"] == "test_top_titles" and "bad" in failed["module"]
 
 
 def test_project_test_without_tests_says_where_it_looked(project: Project) -> None:

@@ -36,7 +36,7 @@ def generate(ctx: click.Context, table: str, columns: str | None, where: str | N
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@output(render.mock_reports, failed=lambda reports: not all(r.ok for r in reports))
+@output(render.mock_reports, exit_code=lambda reports: 0 if all(r.ok for r in reports) else 1)
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[str, ...]) -> Any:
     """Check mock FILES against the live tables: columns, types and values. Exits 1 on any problem."""

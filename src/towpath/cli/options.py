@@ -27,13 +27,14 @@ class CliState:
     """`--json` of the running command: progress bars stay off so stdout is only the JSON."""
 
 
-def output(human: Callable[[R], object], *, failed: Callable[[R], bool] | None = None) -> Callable[
+def output(human: Callable[[R], object], *, exit_code: Callable[[R], int] | None = None) -> Callable[
     [Callable[..., R]], Callable[..., None]
 ]:
     """Give a command `--json`: it returns its result, printed as JSON or by `human`.
 
-    `failed(result)` true makes the command exit 1 after printing (a failed run,
-    an invalid mock): the result is still shown in full, in either form.
+    `exit_code(result)` is what the command exits with after printing (1 for a
+    failed run or an invalid mock, pytest's code for `project test`): the result
+    is shown in full either way.
     """
 
     def decorate(command: Callable[..., R]) -> Callable[..., None]:
@@ -47,8 +48,9 @@ def output(human: Callable[[R], object], *, failed: Callable[[R], bool] | None =
                 json_out(result)
             else:
                 human(result)
-            if failed is not None and failed(result):
-                raise click.exceptions.Exit(1)
+            code = 0 if exit_code is None else exit_code(result)
+            if code:
+                raise click.exceptions.Exit(code)
 
         return click.option("--json", "as_json", is_flag=True, help="Print the result (or the error) as JSON.")(run)
 

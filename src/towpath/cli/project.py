@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from towpath.cli import render
-from towpath.cli.options import output, project_from
+from towpath.cli.options import json_requested, output, project_from
 
 
 @click.group("project")
@@ -42,21 +42,24 @@ def show(ctx: click.Context) -> dict[str, Any]:
 @click.argument("paths", nargs=-1, type=click.UNPROCESSED)
 @click.option("-k", "keyword", help="Only tests matching this pytest -k expression.")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Engine the tests' run_job uses (default duckdb).")
+@output(render.tests_ran, exit_code=lambda run: run.exit_code)
 @click.pass_context
-def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None, engine: str | None) -> None:
+def test(ctx: click.Context, paths: tuple[str, ...], keyword: str | None, engine: str | None) -> Any:
     """Run the project's unit tests (src/test_*.py of every workflow folder, or PATHS) with pytest.
 
-    Extra pytest options may follow the paths, e.g. `towpath project test -- -x -q`.
+    Extra pytest options may follow the paths, e.g. `towpath project test -- -x -q`. With --json,
+    pytest's report goes to stderr and stdout gets each test's outcome; the exit code is pytest's.
     """
     from towpath.testing import run_project_tests
 
     files = [p for p in paths if not p.startswith("-")]
     extra = [p for p in paths if p.startswith("-")]
-    sys.exit(run_project_tests(project_from(ctx), files, keyword=keyword, extra_args=extra, engine=engine))
+    output = sys.stderr if json_requested(ctx) else None
+    return run_project_tests(project_from(ctx), files, keyword=keyword, extra_args=extra, engine=engine, output=output)
 
 
 @cli.command()
-@output(render.project_problems, failed=lambda report: not report["ok"])
+@output(render.project_problems, exit_code=lambda report: 0 if report["ok"] else 1)
 @click.pass_context
 def validate(ctx: click.Context) -> dict[str, Any]:
     """Check every workflow, SQL script and mock without running anything: syntax, tables and columns.

@@ -501,3 +501,7 @@ def recipes(rows: Sequence[Mapping[str, Any]]) -> None:
     """`sample recipes`: what each recipe generates, and what a non-runnable one needs."""
     table([{**r, "runnable": "yes" if r["runnable"] else f"no: needs {r['needs']}"} for r in rows],
           ["recipe", "summary", "engine", "runnable"], title="Recipes")
+
+
+def tests_ran(run: Any) -> None:
+    """`project test`: pytest printed its own report; nothing to add."""

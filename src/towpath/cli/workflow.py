@@ -18,11 +18,11 @@ params_option = click.option(
 )
 
 
-def _failed(result: RunResult | DryRun | DailyResult | BackfillResult) -> bool:
+def _exit_code(result: RunResult | DryRun | DailyResult | BackfillResult) -> int:
     """A run, daily or backfill that did not succeed exits 1; a dry run never fails (it ran nothing)."""
     from towpath.workflows import DryRun
 
-    return not isinstance(result, DryRun) and not result.ok
+    return 0 if isinstance(result, DryRun) or result.ok else 1
 
 
 @click.group("workflow")
@@ -35,7 +35,7 @@ def cli() -> None:
 @params_option
 @click.option("--date", help="Execution date (default: -p DATE=..., else today in the project timezone).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved steps, parameters and SQL; run nothing.")
-@output(render.workflow_run, failed=_failed)
+@output(render.workflow_run, exit_code=_exit_code)
 @click.pass_context
 def run(
     ctx: click.Context, workflow: str, params: tuple[str, ...], date: str | None, dry_run: bool
@@ -56,7 +56,7 @@ def run(
 @click.argument("workflow", type=click.Path(dir_okay=False))
 @params_option
 @click.option("--today", help="Pretend today is this date (default: today in the workflow's timezone).")
-@output(render.daily_result, failed=_failed)
+@output(render.daily_result, exit_code=_exit_code)
 @click.pass_context
 def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str | None) -> DailyResult:
     """Run a daily WORKFLOW: main for today and its `lookback_days`, then advance high-water marks.
@@ -75,7 +75,7 @@ def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str
 @click.option("--parallel", type=click.IntRange(min=1), help="Dates to run at the same time.")
 @click.option("--force", is_flag=True, help="Rerun dates that already succeeded.")
 @params_option
-@output(render.backfill_result, failed=_failed)
+@output(render.backfill_result, exit_code=_exit_code)
 @click.pass_context
 def backfill(
     ctx: click.Context, workflow: str, start: str | None, end: str | None, parallel: int | None, force: bool,

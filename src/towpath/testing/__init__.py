@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from towpath.testing.generate import generate_mock, write_mock
     from towpath.testing.harness import job_params, run_job, sandbox, to_arrow
     from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
-    from towpath.testing.runner import find_test_folders, run_project_tests
+    from towpath.testing.runner import TestOutcome, TestRun, find_test_folders, run_project_tests
     from towpath.testing.types import arrow_type, iceberg_schema, parse_type, type_string
     from towpath.testing.validate import Problem, validate_project
 
@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "to_arrow": "towpath.testing.harness",
     "find_test_folders": "towpath.testing.runner",
     "run_project_tests": "towpath.testing.runner",
+    "TestOutcome": "towpath.testing.runner",
+    "TestRun": "towpath.testing.runner",
     "Problem": "towpath.testing.validate",
     "validate_project": "towpath.testing.validate",
     "FORMAT_VERSION": "towpath.testing.mocks",
@@ -67,6 +69,8 @@ __all__ = [
     "MockProblem",
     "MockReport",
     "Problem",
+    "TestOutcome",
+    "TestRun",
     "arrow_type",
     "assert_rows_equal",
     "dump_mock",
