@@ -153,6 +153,14 @@ def _args(*args: str) -> Case:
     return lambda project, tmp: list(args)
 
 
+def _project_setting(old: str, new: str) -> Case:
+    def setup(project: Project, tmp: Path) -> list[str]:
+        config = project.root / "towpath.yaml"
+        config.write_text(config.read_text().replace(old, new, 1))
+        return _workflow("id: x\nsteps:\n  - job: {id: a, type: sql, sql: SELECT 1}\n")(project, tmp)
+    return setup
+
+
 MISTAKES: dict[str, tuple[Case, str]] = {
     "YAML tab": (_workflow("id: x\nsteps:\n\t- job: {id: a, type: sql, sql: SELECT 1}\n"),
                  "wf.sch.yaml:3:1: invalid YAML: found character '\\t' that cannot start any token"),
@@ -177,6 +185,9 @@ MISTAKES: dict[str, tuple[Case, str]] = {
     "failing pipeline factory": (_factory("def build():\n    raise ValueError('no orders for today')\n"),
                                  "raised ValueError: no orders for today (at "),
     "pipeline factory that fails to import": (_factory("import no_such_module_xyz\n"), "ModuleNotFoundError"),
+    "unknown engine in towpath.yaml": (_project_setting("type: duckdb", "type: duckd"), "duckd"),
+    "malformed -p": (_args("workflow", "run", "main.sch.yaml", "-p", "DATE"), "KEY=VALUE"),
+    "missing workflow file": (_args("workflow", "run", "nope.sch.yaml"), "nope.sch.yaml"),
     "impossible --date": (_workflow("id: x\nsteps:\n  - job: {id: a, type: sql, sql: SELECT 1}\n", "2022-02-30"),
                           "2022-02-30"),
 }
