@@ -29,10 +29,11 @@ towpath.errors.UnknownNameError: Unknown shape 'itn'. Did you mean 'int'?
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar, overload
 
 from towpath.errors import NotInstalledError, UnknownNameError
@@ -178,6 +179,34 @@ class Registry(Generic[T]):
         with self._lock:
             if self._plugins_scanned and not again:
                 return
-            for ep in entry_points(group=self.group):
-                self._entries.setdefault(ep.name, _Entry(ep.value))
+            if self.group in _declared_groups(fresh=again):
+                from importlib.metadata import entry_points  # ~50 ms to import: only when a plugin exists
+
+                for ep in entry_points(group=self.group):
+                    self._entries.setdefault(ep.name, _Entry(ep.value))
             self._plugins_scanned = True
+
+
+_GROUPS_SEEN: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _declared_groups(*, fresh: bool = False) -> frozenset[str]:
+    """The entry-point groups any distribution on `sys.path` declares, read from the
+    `entry_points.txt` headers themselves: importing `importlib.metadata` costs more
+    than `towpath --help` may take, and most installs declare no towpath plugin."""
+    key = tuple(sys.path)
+    if fresh or key not in _GROUPS_SEEN:
+        groups: set[str] = set()
+        for folder in key:
+            try:
+                names = [e.name for e in os.scandir(folder or ".") if e.name.endswith((".dist-info", ".egg-info"))]
+            except OSError:
+                continue
+            for name in names:
+                try:
+                    with open(os.path.join(folder or ".", name, "entry_points.txt"), encoding="utf-8") as handle:
+                        groups.update(ln.strip()[1:-1].strip() for ln in handle if ln.lstrip().startswith("["))
+                except OSError:
+                    continue
+        _GROUPS_SEEN[key] = frozenset(groups)
+    return _GROUPS_SEEN[key]
