@@ -280,3 +280,9 @@ def test_a_script_may_drop_and_recreate_a_table_with_another_schema(engine: Engi
 def test_an_empty_script_is_an_error(engine: Engine, script: str) -> None:
     with pytest.raises(SqlError, match=r"^e.sql:1: the script is empty"):
         engine.run_script(script, file=Path("e.sql"))
+
+
+def test_to_arrow_takes_what_a_job_may_return(engine: Engine) -> None:
+    table = pa.table({"a": [1, 2]})
+    assert engine.to_arrow(table.to_reader()).equals(table)
+    assert engine.to_arrow(table.to_batches()[0]).equals(table)

@@ -176,3 +176,11 @@ def test_the_engine_comes_from_the_argument_then_the_environment(monkeypatch: py
     assert test_engine().type == "duckdb"
     monkeypatch.setenv("TOWPATH_TEST_ENGINE", "spark")
     assert (test_engine().type, test_engine("duckdb").type) == ("spark", "duckdb")
+
+
+def test_a_pyspark_transform_without_target_comes_back_as_arrow(spark: object) -> None:
+    def transform(ctx):  # type: ignore[no-untyped-def]
+        return ctx.spark.createDataFrame([(1, "a")], "n INT, s STRING")
+
+    out = run_job(transform, engine="spark")
+    assert out.to_pylist() == [{"n": 1, "s": "a"}]

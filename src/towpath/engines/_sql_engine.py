@@ -83,7 +83,7 @@ class SqlEngine(abc.ABC, Generic[S]):
         """Run `sql` (in `self.dialect`) with `sources` readable under their names; rows as Arrow."""
 
     @abc.abstractmethod
-    def _to_arrow(self, data: Any) -> pa.Table:
+    def to_arrow(self, data: Any) -> pa.Table:
         """Anything `write` accepts, as one Arrow table."""
 
     @abc.abstractmethod
@@ -158,7 +158,7 @@ class SqlEngine(abc.ABC, Generic[S]):
     ) -> StatementResult:
         """Write Arrow (or any frame the engine converts to Arrow) to a table, on its branch in `refs`."""
         ident = normalize_identifier(identifier)
-        table = self._to_arrow(data)
+        table = self.to_arrow(data)
         branch = _refs(refs).get(ident, MAIN)
         snapshot = self.catalog.write(ident, table, mode, branch=branch)
         return StatementResult("insert", 0, "", table=ident, rows=table.num_rows, snapshot_id=snapshot, action=mode)
@@ -166,7 +166,7 @@ class SqlEngine(abc.ABC, Generic[S]):
     def register(self, name: str, data: pa.Table) -> None:
         """Expose `data` as `name` (`db.table` or a bare name); it shadows a catalog table of that name."""
         with self._lock:
-            self._registered[name.strip().lower()] = self._to_arrow(data)
+            self._registered[name.strip().lower()] = self.to_arrow(data)
 
     def reset_scans(self) -> None:
         with self._lock:

@@ -102,6 +102,10 @@ class Engine(Protocol):
         """Expose `data` under `name` (may be `db.table`) for later queries; it shadows catalog tables."""
         ...
 
+    def to_arrow(self, data: Any) -> pa.Table:
+        """What a job returned (Arrow, a reader, a Polars/pandas frame, the engine's own frame) as one Arrow table."""
+        ...
+
     def reset_scans(self) -> None:
         """Forget the scans recorded so far."""
         ...

@@ -99,7 +99,7 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
         except duckdb.Error as err:
             raise SqlError(first_line(err), file=file, line=line) from None
 
-    def _to_arrow(self, data: Any) -> pa.Table:
+    def to_arrow(self, data: Any) -> pa.Table:
         return _to_arrow(data)
 
 

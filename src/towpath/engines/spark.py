@@ -131,7 +131,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
             return spark.createDataFrame([], schema=schema)
         return spark.read.schema(schema).parquet(*plan.files)
 
-    def _to_arrow(self, data: Any) -> pa.Table:
+    def to_arrow(self, data: Any) -> pa.Table:
         if isinstance(data, pa.Table):
             return data
         if isinstance(data, pa.RecordBatchReader):

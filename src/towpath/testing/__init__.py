@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from towpath.testing.check import MockProblem, MockReport, validate_mocks
     from towpath.testing.compare import assert_rows_equal, rows_diff
     from towpath.testing.generate import generate_mock, write_mock
-    from towpath.testing.harness import job_params, run_job, sandbox, to_arrow
+    from towpath.testing.harness import job_params, run_job, sandbox
     from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
     from towpath.testing.runner import TestOutcome, TestRun, find_test_folders, run_project_tests
     from towpath.testing.types import arrow_type, iceberg_schema, parse_type, type_string
@@ -42,7 +42,6 @@ _EXPORTS: dict[str, str] = {
     "job_params": "towpath.testing.harness",
     "run_job": "towpath.testing.harness",
     "sandbox": "towpath.testing.harness",
-    "to_arrow": "towpath.testing.harness",
     "find_test_folders": "towpath.testing.runner",
     "run_project_tests": "towpath.testing.runner",
     "TestOutcome": "towpath.testing.runner",
@@ -85,7 +84,6 @@ __all__ = [
     "run_job",
     "run_project_tests",
     "sandbox",
-    "to_arrow",
     "type_string",
     "validate_mocks",
     "validate_project",

@@ -289,26 +289,13 @@ def _run_python(project: Project, job: Any, base: Path, params: dict[str, str], 
     if output is None:
         raise SpecError(f"python job {job!r} returned None; a transform must return Arrow, Polars or a DuckDB relation")
     if target is None:
-        return to_arrow(output)
+        return project.engine.to_arrow(output)
     if not project.catalog.exists(target):
-        _ensure_table(project, target, to_arrow(output).schema)
+        _ensure_table(project, target, project.engine.to_arrow(output).schema)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Delete operation did not match any records")
         project.engine.write(target, output, mode="overwrite")
     return project.catalog.read(target)
-
-
-def to_arrow(data: Any) -> pa.Table:
-    """Arrow, a RecordBatchReader, or anything with an Arrow stream (Polars, DuckDB relations) as a `pa.Table`."""
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
-    if hasattr(data, "to_arrow_table"):  # DuckDB relations
-        return data.to_arrow_table()
-    if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    raise SpecError(f"a transform must return Arrow, Polars or a DuckDB relation, got {type(data).__name__}")
 
 
 # -- helpers -----------------------------------------------------------------------------------
