@@ -20,7 +20,7 @@ from towpath.cli.main import cli
 from towpath.project import Project
 from towpath.samples.recipe import TEMPLATES
 from towpath.testing import generate_mock, load_mock, validate_mocks, validate_project
-from towpath.testing.types import arrow_type, iceberg_schema, parse_type
+from towpath.types import arrow_type, iceberg_schema, parse_type
 
 DATA = Path(__file__).parent / "data" / "topn"
 TOPN_SQL = TEMPLATES / "spark-sql" / "src" / "sparksql_write.sql"

@@ -13,7 +13,7 @@ import pytest
 
 from towpath.errors import SpecError
 from towpath.testing import MockError, dump_mock, load_mock, parse_mock, parse_type, type_string
-from towpath.testing.types import MockTypeError, arrow_type
+from towpath.types import TypeNameError
 
 UTC = dt.UTC
 
@@ -44,6 +44,19 @@ VALUES = [
 ]
 
 
+# The Arrow type each Iceberg type loads as, written out (not computed by the code under test).
+ARROW_OF = {
+    "boolean": pa.bool_(), "int": pa.int32(), "long": pa.int64(), "float": pa.float32(), "double": pa.float64(),
+    "decimal(10,2)": pa.decimal128(10, 2), "decimal(38,10)": pa.decimal128(38, 10), "date": pa.date32(),
+    "time": pa.time64("us"), "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"),
+    "string": pa.string(), "uuid": pa.uuid(), "fixed[3]": pa.binary(3), "binary": pa.binary(),
+    "list<int>": pa.list_(pa.field("element", pa.int32())), "map<string,long>": pa.map_(pa.string(), pa.int64()),
+    "map<int,string>": pa.map_(pa.int32(), pa.string()),
+    "struct<a:int,b:list<string>>": pa.struct([("a", pa.int32()), ("b", pa.list_(pa.field("element", pa.string())))]),
+    "struct<a:int,b:string>": pa.struct([("a", pa.int32()), ("b", pa.string())]),
+}
+
+
 def mock_text(kind: str, value: str) -> str:
     return f'table: db.t\ncolumns:\n  - {{name: c, type: "{kind}"}}\nrows:\n  - [{value}]\n  - [null]\n'
 
@@ -52,7 +65,7 @@ def mock_text(kind: str, value: str) -> str:
 def test_value_reads_as_its_declared_type_and_writes_back_identically(kind: str, text: str, expected: object) -> None:
     mock = parse_mock(mock_text(kind, text))
     column = mock.data.column("c")
-    assert column.type == arrow_type(parse_type(kind))
+    assert column.type == ARROW_OF[kind]
     value = column.to_pylist()[0]
     if expected is None:
         assert math.isnan(value)
@@ -85,7 +98,7 @@ def test_type_strings_tolerate_spaces_and_case() -> None:
     ],
 )
 def test_bad_type_strings_say_what_was_expected(kind: str, message: str) -> None:
-    with pytest.raises(MockTypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(TypeNameError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_type(kind)
 
 
@@ -166,6 +179,10 @@ def test_malformed_yaml_points_at_the_line(tmp_path: Path) -> None:
 
 def test_missing_and_unknown_keys(tmp_path: Path) -> None:
     assert "missing required key 'columns'" in str(error_of(write(tmp_path, "table: db.t\nrows: []\n")))
+    no_rows = "table: db.t\ncolumns:\n  - {name: c, type: int}\n"
+    assert "missing required key 'rows' (write 'rows: []' for an empty table)" in str(error_of(write(tmp_path, no_rows)))
+    assert "expected a list of rows ('rows: []' for an empty table), got nothing" in str(
+        error_of(write(tmp_path, no_rows + "rows:\n")))
     err = error_of(write(tmp_path, GOOD_HEAD.replace("rows:", "rowz:")))
     assert (err.line, "unknown key 'rowz'; did you mean 'rows'?") == (7, err.msg)
 

@@ -47,13 +47,16 @@ def _codec(path: str) -> str | None:
 
 
 def _types(types: TypesLike) -> dict[str, pa.DataType]:
-    from towpath.pipeline._cast import parse_type
+    from towpath.types import TypeNameError, to_arrow_type
 
     if types is None:
         return {}
     if isinstance(types, pa.Schema):
         return {f.name: f.type for f in types}
-    return {name: parse_type(t) for name, t in types.items()}
+    try:
+        return {name: to_arrow_type(t) for name, t in types.items()}
+    except TypeNameError as exc:
+        raise ConnectorError(f"types: {exc}") from None
 
 
 class _FileSource(Source):

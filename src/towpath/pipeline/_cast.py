@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import sqlglot.expressions as exp
 
 from towpath.pipeline.errors import PipelineDefinitionError
+from towpath.types import TypeNameError, to_arrow_type
 
 _DUCKDB_TYPES: dict[str, str] = {
     "bool": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
@@ -26,20 +27,11 @@ _DUCKDB_TYPES: dict[str, str] = {
 
 
 def parse_type(value: str | pa.DataType) -> pa.DataType:
-    """`"int64"`, `"timestamp[us]"`, `"decimal(10,2)"` or a `pa.DataType` -> `pa.DataType`."""
-    if isinstance(value, pa.DataType):
-        return value
-    text = value.strip().lower()
-    if text.startswith("decimal(") and text.endswith(")"):
-        precision, scale = (int(x) for x in text[8:-1].split(","))
-        return pa.decimal128(precision, scale)
+    """A user's type name (`"long"`, `"decimal(10,2)"`, or an Arrow alias such as `"int64"`) -> `pa.DataType`."""
     try:
-        return pa.type_for_alias(text)
-    except (ValueError, KeyError):
-        raise PipelineDefinitionError(
-            f"unknown type '{value}': expected an Arrow type name such as int64, float64, string, bool, "
-            "date32, timestamp[us] or decimal(10,2)"
-        ) from None
+        return to_arrow_type(value)
+    except TypeNameError as exc:
+        raise PipelineDefinitionError(str(exc)) from None
 
 
 def _duckdb_type(target: pa.DataType) -> str:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from towpath.testing.harness import job_params, run_job, sandbox
     from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
     from towpath.testing.runner import TestOutcome, TestRun, find_test_folders, run_project_tests
-    from towpath.testing.types import arrow_type, iceberg_schema, parse_type, type_string
     from towpath.testing.validate import Problem, validate_project
+    from towpath.types import arrow_type, iceberg_schema, parse_type, type_string
 
 _EXPORTS: dict[str, str] = {
     "MockProblem": "towpath.testing.check",
@@ -54,10 +54,10 @@ _EXPORTS: dict[str, str] = {
     "dump_mock": "towpath.testing.mocks",
     "load_mock": "towpath.testing.mocks",
     "parse_mock": "towpath.testing.mocks",
-    "arrow_type": "towpath.testing.types",
-    "iceberg_schema": "towpath.testing.types",
-    "parse_type": "towpath.testing.types",
-    "type_string": "towpath.testing.types",
+    "arrow_type": "towpath.types",
+    "iceberg_schema": "towpath.types",
+    "parse_type": "towpath.types",
+    "type_string": "towpath.types",
 }
 """Public name -> the module that defines it."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from towpath.errors import TableNotFoundError
 from towpath.testing.mocks import check_mock
-from towpath.testing.types import parse_type, type_string
+from towpath.types import parse_type, type_string
 
 if TYPE_CHECKING:
     from towpath.project import Project

@@ -18,7 +18,7 @@ from sqlglot.errors import SqlglotError
 
 from towpath.errors import OutputPathError, SpecError
 from towpath.testing.mocks import dump_mock
-from towpath.testing.types import type_string
+from towpath.types import type_string
 
 if TYPE_CHECKING:
     from towpath.project import Project

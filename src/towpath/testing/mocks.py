@@ -64,7 +64,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from towpath.errors import SpecError
-from towpath.testing.types import MockTypeError, arrow_type, iceberg_schema, parse_type
+from towpath.types import TypeNameError, arrow_type, iceberg_schema, parse_type
 
 __all__ = ["FORMAT_VERSION", "Mock", "MockError", "check_mock", "dump_mock", "load_mock", "parse_mock"]
 
@@ -231,16 +231,19 @@ class _Reader:
                 close = difflib.get_close_matches(str(key), _KEYS, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(_KEYS)}"
                 raise self.error(f"unknown key '{key}'{hint}", tree, key, at_key=True, field=str(key))
-        for key in ("table", "columns"):
+        for key in _KEYS:
             if key not in tree:
-                raise self.error(f"missing required key '{key}'", field=key)
+                hint = " (write 'rows: []' for an empty table)" if key == "rows" else ""
+                raise self.error(f"missing required key '{key}'{hint}", field=key)
         table = tree["table"]
         if not isinstance(table, str) or "." not in table.strip(".") or " " in table.strip():
             raise self.error(f"expected 'db.table', got {table!r}", tree, "table", field="table")
         columns = self.columns(tree["columns"], tree)
-        rows = tree.get("rows") or []
+        rows = tree["rows"]
         if not isinstance(rows, list):
-            raise self.error(f"expected a list of rows, got {type(rows).__name__}", tree, "rows", field="rows")
+            got = "nothing" if rows is None else type(rows).__name__
+            raise self.error(f"expected a list of rows ('rows: []' for an empty table), got {got}", tree, "rows",
+                             field="rows")
         kinds = [parse_type(kind) for _, kind in columns]
         values: list[list[Any]] = [[] for _ in columns]
         lines = []
@@ -285,7 +288,7 @@ class _Reader:
             seen.add(name.lower())
             try:
                 parse_type(str(kind))
-            except MockTypeError as exc:
+            except TypeNameError as exc:
                 raise self.error(str(exc), item, "type", field=f"{field}.type", column=name) from None
             out.append((name, str(kind).strip()))
         return out

@@ -1,14 +1,16 @@
-"""Iceberg type strings of the mock format, and the Iceberg and Arrow types they stand for.
+"""The one type vocabulary users write: Iceberg type names, with Arrow names as aliases.
 
-A mock names each column's type the way Iceberg prints it (`int`, `decimal(10,2)`,
-`list<string>`, `map<string,long>`, `struct<a:int,b:string>`), because that is
-what `towpath table show` prints and what a data engineer can check against the
-catalog by eye. pyiceberg's own `str()` of a struct carries field ids and
-`optional` markers, which would make mocks noisy, so we print and parse the
+Wherever a user names a type (mock columns, a connector's `types=`, `Cast`, `Type`), it is
+spelt the way Iceberg prints it (`int`, `long`, `decimal(10,2)`, `list<string>`,
+`map<string,long>`, `struct<a:int,b:string>`), because that is what `towpath table show`
+prints and what a data engineer can check against the catalog by eye. Arrow's names
+(`int64`, `float64`, `date32`, `timestamp[us]`, `utf8`, ...) are accepted as aliases, so
+code written against pyarrow keeps working. pyiceberg's own `str()` of a struct carries
+field ids and `optional` markers, which would make mocks noisy, so we print and parse the
 short form here.
 
 Arrow types are the plain (not `large_*`) ones: a mock is a few rows, and
-comparisons treat `string` and `large_string` alike (see `compare.py`).
+comparisons treat `string` and `large_string` alike (see `testing/compare.py`).
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ from towpath.registry import Registry
 __all__ = [
     "MOCK_TYPES",
     "PARAMETERISED_TYPES",
-    "MockTypeError",
+    "TypeNameError",
     "arrow_type",
     "iceberg_schema",
     "parse_type",
+    "to_arrow_type",
     "type_names",
     "type_string",
 ]
@@ -81,7 +84,14 @@ PARAMETERISED_TYPES = ("decimal(P,S)", "fixed[N]", "list<T>", "map<K,V>", "struc
 def type_names() -> list[str]:
     """Every type a mock may declare, for error messages."""
     return [*MOCK_TYPES.names(), *PARAMETERISED_TYPES]
-"""Every type a mock may declare, for error messages."""
+
+_ARROW_ALIASES: dict[str, str] = {
+    "bool": "boolean", "int8": "int", "int16": "int", "int32": "int", "int64": "long",
+    "float32": "float", "halffloat": "float", "float64": "double", "utf8": "string", "large_string": "string",
+    "large_utf8": "string", "str": "string", "large_binary": "binary", "date32": "date", "date32[day]": "date",
+    "time64[us]": "time", "timestamp[us]": "timestamp", "timestamp[us, tz=utc]": "timestamptz",
+}
+"""Arrow type names -> the Iceberg name they stand for (narrow integers widen to `int`)."""
 
 _ARROW: dict[type[IcebergType], pa.DataType] = {
     BooleanType: pa.bool_(),
@@ -102,24 +112,31 @@ _ARROW: dict[type[IcebergType], pa.DataType] = {
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|\d+|[<>(),:\[\]])")
 
 
-class MockTypeError(ValueError):
-    """A type string that is not an Iceberg type; the caller adds file and line."""
+class TypeNameError(ValueError):
+    """A type string that is neither an Iceberg type nor an Arrow alias; the caller adds file and line."""
 
 
 def parse_type(text: str, ids: Iterator[int] | None = None) -> IcebergType:
-    """Parse a mock type string into a pyiceberg type (nested fields get ids from `ids`).
+    """Parse a type string into a pyiceberg type (nested fields get ids from `ids`).
 
     >>> type_string(parse_type("map<string, list<int>>"))
     'map<string,list<int>>'
+    >>> type_string(parse_type("int64"))  # an Arrow name is an alias
+    'long'
 
     Raises:
-        MockTypeError: the text is not one of `type_names()`; the message says what was expected.
+        TypeNameError: the text is not one of `type_names()` or an Arrow alias; the message says what was expected.
     """
+    alias = _ARROW_ALIASES.get(" ".join(text.lower().split()))
+    return _parse(alias if alias is not None else text, ids)
+
+
+def _parse(text: str, ids: Iterator[int] | None) -> IcebergType:
     tokens = _tokens(text)
     parser = _Parser(tokens, text, ids if ids is not None else itertools.count(1))
     result = parser.type()
     if parser.pos != len(tokens):
-        raise MockTypeError(f"unexpected '{tokens[parser.pos]}' in type '{text}'")
+        raise TypeNameError(f"unexpected '{tokens[parser.pos]}' in type '{text}'")
     return result
 
 
@@ -138,7 +155,7 @@ def type_string(kind: IcebergType) -> str:
     for name, primitive in MOCK_TYPES.items():
         if kind == primitive:
             return name
-    raise MockTypeError(f"Iceberg type {kind} has no mock spelling")
+    raise TypeNameError(f"Iceberg type {kind} has no mock spelling")
 
 
 def arrow_type(kind: IcebergType) -> pa.DataType:
@@ -154,6 +171,31 @@ def arrow_type(kind: IcebergType) -> pa.DataType:
     if isinstance(kind, StructType):
         return pa.struct([pa.field(f.name, arrow_type(f.field_type)) for f in kind.fields])
     return _ARROW[type(kind)]
+
+
+def to_arrow_type(value: str | pa.DataType) -> pa.DataType:
+    """The Arrow type for a user's type name (Iceberg, or an Arrow alias) or a `pa.DataType` as is.
+
+    Arrow names without an Iceberg twin (`uint8`, `timestamp[ns]`) keep their Arrow meaning.
+
+    >>> to_arrow_type("long"), to_arrow_type("int64"), to_arrow_type("decimal(10,2)")
+    (DataType(int64), DataType(int64), Decimal128Type(decimal128(10, 2)))
+
+    Raises:
+        TypeNameError: not a type name; the message lists the Iceberg names.
+    """
+    if isinstance(value, pa.DataType):
+        return value
+    try:
+        return arrow_type(_parse(value, None))
+    except TypeNameError:
+        pass
+    try:
+        return pa.type_for_alias(value.strip().lower())
+    except (ValueError, KeyError):
+        raise TypeNameError(
+            f"unknown type '{value}': expected an Iceberg type ({', '.join(type_names())}) or an Arrow name such as int64"
+        ) from None
 
 
 def iceberg_schema(columns: list[tuple[str, str]]) -> Schema:
@@ -172,11 +214,11 @@ def _tokens(text: str) -> list[str]:
     while pos < len(stripped):
         match = _TOKEN.match(stripped, pos)
         if match is None:
-            raise MockTypeError(f"unexpected '{stripped[pos:].strip()[:1]}' in type '{text}'")
+            raise TypeNameError(f"unexpected '{stripped[pos:].strip()[:1]}' in type '{text}'")
         out.append(match.group(1))
         pos = match.end()
     if not out:
-        raise MockTypeError(f"empty type; expected one of: {', '.join(type_names())}")
+        raise TypeNameError(f"empty type; expected one of: {', '.join(type_names())}")
     return out
 
 
@@ -188,7 +230,7 @@ class _Parser:
 
     def next(self) -> str:
         if self.pos >= len(self.tokens):
-            raise MockTypeError(f"type '{self.text}' ends too early")
+            raise TypeNameError(f"type '{self.text}' ends too early")
         token = self.tokens[self.pos]
         self.pos += 1
         return token
@@ -196,12 +238,12 @@ class _Parser:
     def expect(self, token: str) -> None:
         got = self.next()
         if got != token:
-            raise MockTypeError(f"expected '{token}' but found '{got}' in type '{self.text}'")
+            raise TypeNameError(f"expected '{token}' but found '{got}' in type '{self.text}'")
 
     def number(self) -> int:
         got = self.next()
         if not got.isdigit():
-            raise MockTypeError(f"expected a number but found '{got}' in type '{self.text}'")
+            raise TypeNameError(f"expected a number but found '{got}' in type '{self.text}'")
         return int(got)
 
     def type(self) -> IcebergType:
@@ -215,7 +257,7 @@ class _Parser:
             scale = self.number()
             self.expect(")")
             if not 0 < precision <= 38 or scale > precision:
-                raise MockTypeError(f"decimal precision must be 1-38 and scale <= precision in '{self.text}'")
+                raise TypeNameError(f"decimal precision must be 1-38 and scale <= precision in '{self.text}'")
             return DecimalType(precision, scale)
         if name == "fixed":
             self.expect("[")
@@ -248,6 +290,6 @@ class _Parser:
                 if token == ">":
                     break
                 if token != ",":
-                    raise MockTypeError(f"expected ',' or '>' but found '{token}' in type '{self.text}'")
+                    raise TypeNameError(f"expected ',' or '>' but found '{token}' in type '{self.text}'")
             return StructType(*fields)
-        raise MockTypeError(f"unknown type '{name}'; expected one of: {', '.join(type_names())}")
+        raise TypeNameError(f"unknown type '{name}'; expected one of: {', '.join(type_names())}")
