@@ -83,7 +83,17 @@ def main(argv: list[str] | None = None) -> None:
         first_s = unit_test_body(sample)
         warm = [unit_test_body(sample) for _ in range(args.runs)]
         pytest_s = pytest_sample(sample)
+        from towpath.samples import sample_workflow
+
+        sample_workflow("spark-sql", workdir / "generated-warm")
+        generated = []
+        for i in range(5):
+            t0 = time.perf_counter()
+            sample_workflow("spark-sql", workdir / f"generated-{i}")
+            generated.append(time.perf_counter() - t0)
         rows = [
+            ("`towpath sample workflow spark-sql` (library call, median of 5)",
+             f"{statistics.median(generated) * 1000:.0f} ms"),
             ("DuckDB: imports for the first `run_job` (once per pytest session)", f"{imports_s:.2f} s"),
             ("DuckDB: first test body after the imports", f"{first_s * 1000:.0f} ms"),
             (f"DuckDB: warm test body (median of {args.runs})", f"{statistics.median(warm) * 1000:.0f} ms"),

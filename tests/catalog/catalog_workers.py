@@ -6,14 +6,27 @@ from pathlib import Path
 from typing import Any
 
 
-def write_big_forever(root: str, identifier: str, rows: int) -> None:
-    """Append `rows`-row batches to the table until killed."""
+def write_then_stop_before_the_commit(root: str, identifier: str, rows: int, files_down: Any) -> None:
+    """Append once, then append again but stop just before the commit and set `files_down`.
+
+    The second write's data files are on disk and referenced by no snapshot: the moment a
+    kill -9 hurts most. The process then waits to be killed.
+    """
+    import threading
+
     from catalog_data import day_rows, open_catalog
+    from pyiceberg.table import Transaction
 
     catalog = open_catalog(Path(root))
     data = day_rows("2024-02-01", rows)
-    while True:
-        catalog.write(identifier, data)
+    catalog.write(identifier, data)
+
+    def stop(self: Transaction) -> None:
+        files_down.set()
+        threading.Event().wait()  # until SIGKILL
+
+    Transaction.commit_transaction = stop  # type: ignore[method-assign]
+    catalog.write(identifier, data)
 
 
 def overwrite_date(root: str, identifier: str, day: str, rows: int, barrier: Any, out: Any) -> None:

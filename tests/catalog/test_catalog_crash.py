@@ -6,17 +6,16 @@ import datetime as dt
 import multiprocessing
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from catalog_data import day_rows
-from catalog_workers import overwrite_date, write_big_forever
+from catalog_workers import overwrite_date, write_then_stop_before_the_commit
 
 from towpath.catalog import Catalog, history, remove_orphan_files
 
 SPAWN = multiprocessing.get_context("spawn")
-BIG = 1_000_000
+ROWS = 50_000
 
 
 def _parquet_files(root: Path) -> set[str]:
@@ -27,20 +26,13 @@ def _referenced_files(catalog: Catalog, identifier: str) -> set[str]:
     return {Path(path).name for path in catalog.plan_scan(identifier).files}
 
 
-def kill_writer_mid_write(root: Path, catalog: Catalog, results: str) -> None:
-    """Start a writer that appends forever and SIGKILL it while it is putting down data files."""
-    writer = SPAWN.Process(target=write_big_forever, args=(str(root), results, BIG))
+def kill_writer_mid_write(root: Path, results: str) -> None:
+    """Start a writer, wait until its second write has put its data files down, and SIGKILL it there."""
+    files_down = SPAWN.Event()
+    writer = SPAWN.Process(target=write_then_stop_before_the_commit, args=(str(root), results, ROWS, files_down))
     writer.start()
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if catalog.snapshot_id(results) is not None:
-                committed = _referenced_files(catalog, results)
-                if _parquet_files(root) - committed:  # the next write is putting files down
-                    break
-            time.sleep(0.005)
-        else:
-            pytest.fail("the writer never got going")
+        assert files_down.wait(120), "the writer never reached its second commit"
         os.kill(writer.pid, signal.SIGKILL)  # type: ignore[arg-type]
         writer.join(10)
     finally:
@@ -51,21 +43,13 @@ def kill_writer_mid_write(root: Path, catalog: Catalog, results: str) -> None:
 
 @pytest.mark.timeout(300)
 def test_kill_9_during_a_write_keeps_the_previous_snapshot_readable(root: Path, catalog: Catalog, results: str) -> None:
-    # Small target files: a write produces many files, so there is a long window between the first file and the commit.
-    with catalog.table(results).transaction() as tx:
-        tx.set_properties({"write.target-file-size-bytes": str(1 << 20)})
-    for _ in range(3):  # under heavy load the kill can land just after a commit; then try again
-        kill_writer_mid_write(root, catalog, results)
-        if _parquet_files(root) - _referenced_files(catalog, results):
-            break
+    kill_writer_mid_write(root, results)
 
     head = catalog.table(results).current_snapshot()
     assert head is not None and head.summary is not None
-    rows = catalog.read(results).num_rows
-    assert rows == int(head.summary["total-records"])
-    assert rows > 0 and rows % BIG == 0  # only whole, committed writes are visible
-    assert _parquet_files(root) - _referenced_files(catalog, results), "the kill did not land mid-write"
-    assert len(history(catalog, results)) == rows // BIG
+    assert catalog.read(results).num_rows == int(head.summary["total-records"]) == ROWS  # only the committed write
+    assert _parquet_files(root) - _referenced_files(catalog, results), "the killed write left no data files"
+    assert len(history(catalog, results)) == 1
 
     # `table gc` removes what the killed write left, but only once it is older than the safety age
     left = _parquet_files(root) - _referenced_files(catalog, results)
@@ -80,7 +64,7 @@ def test_kill_9_during_a_write_keeps_the_previous_snapshot_readable(root: Path, 
     assert catalog.read(results).num_rows == rows
 
     catalog.write(results, day_rows("2024-02-02", 10))
-    assert catalog.read(results).num_rows == rows + 10
+    assert catalog.read(results).num_rows == ROWS + 10
 
 
 @pytest.mark.timeout(120)
