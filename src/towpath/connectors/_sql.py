@@ -22,7 +22,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from towpath.errors import ConnectorError, TransientError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
+from towpath.pipeline import ProcessorContext, Sink, Source
 
 SqlWriteMode = Literal["append", "replace", "upsert"]
 """append: add rows; replace: the table holds exactly the written rows; upsert: insert or update by `key`."""

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from towpath.connectors._fs import expand, resolve
 from towpath.errors import ConnectorError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
+from towpath.pipeline import ProcessorContext, Sink, Source
 
 _CODECS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 """File extension -> Arrow compression codec."""

@@ -30,7 +30,7 @@ import httpx
 import pyarrow as pa
 
 from towpath.errors import ConnectorError, TransientError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
+from towpath.pipeline import ProcessorContext, Sink, Source
 
 BODY_EXCERPT = 300
 """Characters of a response body kept in error messages and error-sink reasons."""

@@ -21,7 +21,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 
 from towpath.catalog import MAIN, Catalog, WriteMode, conform, normalize_identifier
 from towpath.errors import CatalogError, ConflictError, ConnectorError
-from towpath.pipeline.processor import ProcessorContext, Sink, Source
+from towpath.pipeline import ProcessorContext, Sink, Source
 
 WRITE_MODES: tuple[str, ...] = ("append", "overwrite", "dynamic_overwrite")
 

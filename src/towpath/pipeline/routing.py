@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from towpath.errors import PipelineError
 from towpath.pipeline.processor import ProcessorContext, Sink
+from towpath.registry import Registry
 
 ERROR_SCHEMA = pa.schema([("processor", pa.string()), ("reason", pa.string()), ("row", pa.string())])
 """The schema of every error record."""
@@ -24,8 +25,12 @@ ERROR_SCHEMA = pa.schema([("processor", pa.string()), ("reason", pa.string()), (
 ErrorTarget: TypeAlias = Sink | str | Path | Callable[[pa.Table], None] | None
 """Where error rows go: a Sink, a file path (by extension), a callback, or None (kept in memory)."""
 
-_FILE_SINKS = {".jsonl": "JsonLinesSink", ".json": "JsonLinesSink", ".ndjson": "JsonLinesSink",
-               ".csv": "CsvSink", ".parquet": "ParquetSink"}
+ERROR_FILE_SINKS: Registry[Callable[..., Sink]] = Registry("error file format", group="towpath.error_file_sinks")
+"""File suffix -> the sink an error file of that format is written with. The sinks are connectors;
+naming them here (loaded on first use) keeps `pipeline` from importing `connectors`, which builds on it."""
+for _suffix, _sink in {".jsonl": "JsonLinesSink", ".json": "JsonLinesSink", ".ndjson": "JsonLinesSink",
+                       ".csv": "CsvSink", ".parquet": "ParquetSink"}.items():
+    ERROR_FILE_SINKS.register(_suffix, f"towpath.connectors.files:{_sink}")
 
 
 def rows_as_json(rows: pa.Table | pa.RecordBatch, con: Any = None) -> pa.Array:
@@ -123,17 +128,14 @@ class ErrorRouter:
 
 
 def _file_sink(path: Path | str, name: str) -> Sink:
-    from towpath.connectors import files
-
     text = str(path)
     stem = text.removesuffix(".gz")
     suffix = "." + stem.rsplit(".", 1)[-1] if "." in stem.rsplit("/", 1)[-1] else ""
-    if suffix not in _FILE_SINKS:
+    if suffix not in ERROR_FILE_SINKS:
         raise PipelineError(
-            f"cannot tell the format of error file '{text}': expected one of {', '.join(sorted(_FILE_SINKS))}"
+            f"cannot tell the format of error file '{text}': expected one of {', '.join(ERROR_FILE_SINKS.names())}"
         )
-    sink: Sink = getattr(files, _FILE_SINKS[suffix])(text, name=name)
-    return sink
+    return ERROR_FILE_SINKS.get(suffix)(text, name=name)
 
 
 def join_reasons(parts: list[pa.Array], sep: str = "; ") -> pa.Array:

@@ -200,7 +200,7 @@ def _parse(text: str, path: Path | str | None, *, collect: bool) -> tuple[Mock, 
     try:
         tree = yaml.load(text)
     except MarkedYAMLError:
-        from towpath.config._yaml import load_yaml  # the same positions and hints as every other YAML file
+        from towpath.config import load_yaml  # the same positions and hints as every other YAML file
 
         try:
             load_yaml(where, text)
