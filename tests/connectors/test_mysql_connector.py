@@ -77,31 +77,6 @@ def test_written_rows_read_back_in_batches_with_arrow_types(mysql_server):
     assert query.column("twice").to_pylist() == [2, 2]
 
 
-def test_replace_keeps_exactly_the_written_rows(mysql_server):
-    table = f"t_{uuid.uuid4().hex[:8]}"
-    run_sink(MySqlSink(mysql_server.dsn, table), BATCH)
-    run_sink(MySqlSink(mysql_server.dsn, table, mode="replace"), BATCH.slice(1, 1))
-    assert rows(mysql_server, f"SELECT id FROM {table}") == [(2,)]
-
-
-def test_upsert_updates_by_key_and_inserts_new_keys(mysql_server):
-    table = f"t_{uuid.uuid4().hex[:8]}"
-    run_sink(MySqlSink(mysql_server.dsn, table, mode="upsert", key=["id"]), BATCH)
-    change = pa.record_batch({"id": pa.array([2, 9], pa.int64()), "name": ["b", "z"]})
-    run_sink(MySqlSink(mysql_server.dsn, table, mode="upsert", key=["id"]), change)
-    assert rows(mysql_server, f"SELECT id, name, price FROM {table} ORDER BY id") == [
-        (1, "a", Decimal("1.10")), (2, "b", None), (3, None, Decimal("3.30")), (9, "z", None),
-    ]
-
-
-@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
-def test_close_with_error_changes_nothing(mysql_server, mode):
-    table = f"t_{uuid.uuid4().hex[:8]}"
-    run_sink(MySqlSink(mysql_server.dsn, table, mode="upsert", key=["id"]), BATCH.slice(0, 1))
-    run_sink(MySqlSink(mysql_server.dsn, table, mode=mode, key=["id"]), BATCH.slice(1), error=RuntimeError("boom"))
-    assert rows(mysql_server, f"SELECT id, name FROM {table}") == [(1, "a")]
-
-
 def test_connection_errors_name_the_server_and_login(mysql_server):
     from services import free_port
 

@@ -17,7 +17,7 @@ from towpath.connectors import (
     PostgresSource,
     UnknownObjectError,
 )
-from towpath.errors import ConnectorError, TransientError
+from towpath.errors import TransientError
 from towpath.pipeline import ProcessorContext
 
 UTC = dt.UTC
@@ -118,35 +118,6 @@ def test_append_creates_the_table_and_round_trips_values(postgres_server):
     ]
 
 
-def test_replace_keeps_exactly_the_written_rows(postgres_server):
-    table = f"sink_{uuid.uuid4().hex[:8]}"
-    run_sink(PostgresSink(postgres_server.dsn, table), BATCH)
-    run_sink(PostgresSink(postgres_server.dsn, table, mode="replace"), BATCH.slice(2, 1))
-    assert rows(postgres_server.dsn, f"SELECT id FROM {table}") == [(3,)]
-
-
-def test_upsert_updates_existing_keys_and_inserts_new_ones(postgres_server):
-    table = f"sink_{uuid.uuid4().hex[:8]}"
-    run_sink(PostgresSink(postgres_server.dsn, table, mode="upsert", key=["id"]), BATCH)
-    change = pa.record_batch(
-        {"id": pa.array([2, 4, 4], pa.int64()), "name": ["b", "d-old", "d"],
-         "price": pa.array([Decimal("2.20")] * 3, pa.decimal128(10, 2)),
-         "seen": pa.array([None] * 3, pa.timestamp("us", tz="UTC")), "flag": [True] * 3}
-    )
-    run_sink(PostgresSink(postgres_server.dsn, table, mode="upsert", key=["id"]), change)
-    assert rows(postgres_server.dsn, f"SELECT id, name, price FROM {table} ORDER BY id") == [
-        (1, "a", Decimal("1.10")), (2, "b", Decimal("2.20")), (3, None, Decimal("3.30")), (4, "d", Decimal("2.20")),
-    ]
-
-
-@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
-def test_close_with_error_publishes_nothing(postgres_server, mode):
-    table = f"sink_{uuid.uuid4().hex[:8]}"
-    run_sink(PostgresSink(postgres_server.dsn, table, mode="upsert", key=["id"]), BATCH.slice(0, 1))
-    run_sink(PostgresSink(postgres_server.dsn, table, mode=mode, key=["id"]), BATCH.slice(1), error=RuntimeError("boom"))
-    assert rows(postgres_server.dsn, f"SELECT id, name FROM {table}") == [(1, "a")]
-
-
 def test_close_with_error_does_not_create_the_table(postgres_server):
     table = f"sink_{uuid.uuid4().hex[:8]}"
     run_sink(PostgresSink(postgres_server.dsn, table), BATCH, error=RuntimeError("boom"))
@@ -184,6 +155,3 @@ def test_unknown_table_and_column_are_named(postgres_server, typed_table):
         run_sink(PostgresSink(postgres_server.dsn, "missing_table", create=False), BATCH)
 
 
-def test_upsert_without_key_is_rejected_before_connecting():
-    with pytest.raises(ConnectorError, match="mode 'upsert' needs key"):
-        PostgresSink("postgresql://nowhere/db", "t", mode="upsert")

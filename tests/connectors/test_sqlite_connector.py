@@ -68,32 +68,6 @@ def test_reads_in_batches_of_batch_size(tmp_path):
     assert query.column("twice").to_pylist() == [0, 2, 4]
 
 
-def test_replace_keeps_exactly_the_written_rows(tmp_path):
-    db = tmp_path / "r.db"
-    run_sink(SqliteSink(db, "items"), BATCH)
-    run_sink(SqliteSink(db, "items", mode="replace"), BATCH.slice(1, 1))
-    assert rows(db, "SELECT id FROM items") == [(2,)]
-
-
-def test_upsert_updates_by_key_and_inserts_new_keys(tmp_path):
-    db = tmp_path / "u.db"
-    run_sink(SqliteSink(db, "items", mode="upsert", key=["id"]), BATCH)
-    change = pa.record_batch({"id": pa.array([2, 9], pa.int64()), "name": ["b", "z"]})
-    run_sink(SqliteSink(db, "items", mode="upsert", key=["id"]), change.append_column(
-        "price", pa.array([Decimal("7.00")] * 2, pa.decimal128(10, 2))))
-    assert rows(db, "SELECT id, name, price FROM items ORDER BY id") == [
-        (1, "a", 1.1), (2, "b", 7.0), (3, None, 3.3), (9, "z", 7.0),
-    ]
-
-
-@pytest.mark.parametrize("mode", ["append", "replace", "upsert"])
-def test_close_with_error_changes_nothing(tmp_path, mode):
-    db = tmp_path / "e.db"
-    run_sink(SqliteSink(db, "items", mode="upsert", key=["id"]), BATCH.slice(0, 1))
-    run_sink(SqliteSink(db, "items", mode=mode, key=["id"]), BATCH.slice(1), error=RuntimeError("boom"))
-    assert rows(db, "SELECT id, name FROM items") == [(1, "a")]
-
-
 def test_missing_file_table_and_column_are_named(tmp_path):
     with pytest.raises(DatabaseUnreachableError, match="nope.db.*does not exist"):
         SqliteSource(tmp_path / "nope.db", table="t").open(ProcessorContext(name="x"))

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import pyarrow as pa
 import sqlalchemy
@@ -32,8 +32,9 @@ from pyiceberg.table import Table
 from towpath.catalog._commit import TableChange, commit_tables
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
+from towpath.write_modes import TableWriteMode
 
-WriteMode = Literal["append", "overwrite", "dynamic_overwrite"]
+WriteMode = TableWriteMode  # the one write-mode vocabulary: towpath/write_modes.py
 """append: add rows; overwrite: replace all rows; dynamic_overwrite: replace the partitions present in the data."""
 
 MAIN = "main"

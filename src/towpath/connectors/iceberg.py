@@ -19,11 +19,10 @@ import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 
-from towpath.catalog import MAIN, Catalog, WriteMode, conform, normalize_identifier
+from towpath.catalog import MAIN, Catalog, conform, normalize_identifier
 from towpath.errors import CatalogError, ConflictError, ConnectorError
 from towpath.pipeline import ProcessorContext, Sink, Source
-
-WRITE_MODES: tuple[str, ...] = ("append", "overwrite", "dynamic_overwrite")
+from towpath.write_modes import TABLE_WRITE_MODES, TableWriteMode, check_write_mode
 
 
 class IcebergSource(Source):
@@ -96,14 +95,13 @@ class IcebergSink(Sink):
         catalog: Catalog,
         table: str,
         *,
-        mode: WriteMode = "append",
+        mode: TableWriteMode = "append",
         branch: str = MAIN,
         spill_bytes: int = 256 << 20,
         snapshot_properties: dict[str, str] | None = None,
         name: str = "",
     ) -> None:
-        if mode not in WRITE_MODES:
-            raise ConnectorError(f"IcebergSink: unknown mode '{mode}'; expected one of {', '.join(WRITE_MODES)}")
+        check_write_mode(mode, TABLE_WRITE_MODES, where="IcebergSink")
         self.catalog, self.table, self.mode, self.branch = catalog, normalize_identifier(table), mode, branch
         self.spill_bytes, self.snapshot_properties = spill_bytes, dict(snapshot_properties or {})
         self.name = name or f"iceberg:{self.table}"

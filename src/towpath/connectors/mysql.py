@@ -4,9 +4,9 @@ The source reads through an unbuffered server-side cursor (`SSCursor`), so a
 big table streams in `batch_size` slices instead of landing in client memory.
 The sink uses `executemany` on a single-row `INSERT ... VALUES (%s, ...)`,
 which pymysql rewrites into multi-row INSERTs of up to ~1 MB each, plus
-`ON DUPLICATE KEY UPDATE` for upserts. One transaction per run: DDL commits
+`ON DUPLICATE KEY UPDATE` for merge. One transaction per run: DDL commits
 implicitly in MySQL, so the sink issues `CREATE TABLE` before any row and uses
-`DELETE` rather than `TRUNCATE` for replace (TRUNCATE commits too).
+`DELETE` rather than `TRUNCATE` for overwrite (TRUNCATE commits too).
 """
 
 from __future__ import annotations
@@ -144,8 +144,8 @@ class MySqlSink(DbapiSink[Any]):
     Args:
         dsn: `mysql://user:password@host:port/database`.
         table: target table.
-        mode: append, replace (DELETE + insert in the transaction) or upsert (`ON DUPLICATE KEY UPDATE`).
-        key: columns identifying a row for upsert (the primary key when `create` makes the table).
+        mode: append, overwrite (DELETE + insert in the transaction) or merge (`ON DUPLICATE KEY UPDATE`).
+        key: columns identifying a row for merge (the primary key when `create` makes the table).
         create: create the table from the first batch's schema if missing (DDL commits at once in MySQL,
             so an empty table may remain after a failed first run; its rows never do).
     """

@@ -92,7 +92,7 @@ PG_ERRORS: tuple[ErrorRule, ...] = (
     ErrorRule((pgerrors.UndefinedTable, pgerrors.InvalidSchemaName), UnknownObjectError, "unknown table"),
     ErrorRule(pgerrors.UndefinedColumn, UnknownObjectError, "unknown column"),
     ErrorRule(pgerrors.InvalidColumnReference, ConnectorError,
-              "upsert needs a primary key or unique constraint on exactly the key columns"),
+              "merge needs a primary key or unique constraint on exactly the key columns"),
     ErrorRule((pgerrors.SerializationFailure, pgerrors.DeadlockDetected, psycopg.OperationalError),
               DatabaseTransientError, "transient database failure, worth retrying"),
 )
@@ -135,6 +135,12 @@ class _CopyReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def at_end(self) -> bool:
+        """True when the COPY produced no data at all (pyarrow's CSV reader refuses an empty stream)."""
+        if not self._pending:
+            self._pending += self._read() or b""
+        return not self._pending
 
     def readinto(self, b: Any) -> int:
         # psycopg hands out one COPY message (about one row) per read(); gather them until the
@@ -189,8 +195,11 @@ class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
             self._conn.rollback()  # COPY below starts a fresh transaction/snapshot
             copy_sql = pgsql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(select)
             with self._conn.cursor().copy(copy_sql) as copy:
+                raw = _CopyReader(copy)
+                if raw.at_end():  # no rows: the COPY is over, and pyarrow refuses an empty CSV stream
+                    return
                 reader = pacsv.open_csv(
-                    _CopyReader(copy),
+                    raw,
                     read_options=pacsv.ReadOptions(
                         column_names=self.schema.names, block_size=4 << 20, use_threads=False
                     ),
@@ -212,7 +221,7 @@ class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
 class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
     """Write Arrow batches into a PostgreSQL table in one transaction, published at `close(None)`.
 
-    append streams straight into the table; replace and upsert stream into a
+    append streams straight into the table; overwrite and merge stream into a
     temporary staging table first and move the rows over at close, so the
     target is locked only for that last statement. On `close(error)` the
     transaction rolls back: no row, and no table created by this sink, is left.
@@ -220,8 +229,8 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
     Args:
         dsn: libpq connection string or `postgresql://` URI.
         table: target `table` or `schema.table`.
-        mode: append, replace (the table then holds exactly the written rows) or upsert.
-        key: columns identifying a row, required for upsert (a primary key when `create` makes the table).
+        mode: append, overwrite (the table then holds exactly the written rows) or merge (insert or update by `key`).
+        key: columns identifying a row, required for merge (a primary key when `create` makes the table).
         create: create the table from the first batch's schema when it does not exist.
     """
 
@@ -229,7 +238,7 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
     COLUMNS_DIFFER = "differ from the first batch's"
 
     _staging: str
-    """The temporary table replace and upsert stream into (named per run, so runs never collide)."""
+    """The temporary table overwrite and merge stream into (named per run, so runs never collide)."""
 
     def _connect(self) -> psycopg.Connection[Any]:
         return _connect(self.dsn, self._resource, self.connect_timeout)
@@ -254,13 +263,13 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
             copy.write(buf.getbuffer())
 
     def _publish(self) -> None:
-        if self.mode == "replace":
+        if self.mode == "overwrite":
             self._execute(delete_all(self.table))
         if self._columns is None or self.mode == "append":
             return
         cols = self._columns
         query = select_from(self._staging, cols)
-        if self.mode == "upsert":
+        if self.mode == "merge":
             # Keep the last row per key: a key twice in one ON CONFLICT statement is an error in PostgreSQL.
             query = query.distinct(*(column(k) for k in self.key))
             query = query.order_by(

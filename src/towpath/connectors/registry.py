@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from towpath.config import RegisteredUnion, Spec, invalid, tagged_union
 from towpath.errors import ConnectorError
 from towpath.registry import Registry
+from towpath.write_modes import SqlWriteMode, TableWriteMode
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog
@@ -134,10 +135,10 @@ class DatabaseSinkSpec(SinkSpec):
 
     table: str
     """Target `table` or `schema.table`."""
-    mode: Literal["append", "replace", "upsert"] = "append"
-    """`append`, `replace` (the table then holds exactly the written rows) or `upsert` on `key`."""
+    mode: SqlWriteMode = "append"
+    """`append`, `overwrite` (the table then holds exactly the written rows) or `merge` on `key`."""
     key: list[str] = Field(default_factory=list)
-    """Columns identifying a row (required for `upsert`)."""
+    """Columns identifying a row (required for `merge`)."""
     create: bool = True
     """Create the table from the first batch's schema when it does not exist."""
 
@@ -357,7 +358,7 @@ class IcebergSinkSpec(SinkSpec):
     type: Literal["iceberg"]
     table: str
     """`db.table` of the project catalog (must exist); inside a WAP template the branch is written."""
-    mode: Literal["append", "overwrite", "dynamic_overwrite"] = "append"
+    mode: TableWriteMode = "append"
     """`append`, `overwrite` (all rows) or `dynamic_overwrite` (the partitions written)."""
 
     def catalog_table(self) -> str | None:

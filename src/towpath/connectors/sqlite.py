@@ -26,13 +26,13 @@ from towpath.connectors._sql import (
     DbapiSink,
     ErrorRule,
     Resource,
-    SqlWriteMode,
     UnknownObjectError,
     arrow_type_for_declared,
     fetch_batches,
     map_errors,
 )
 from towpath.errors import ConnectorError
+from towpath.write_modes import SqlWriteMode
 
 
 def _message_has(*needles: str) -> object:
@@ -48,7 +48,7 @@ SQLITE_ERRORS: tuple[ErrorRule, ...] = (
     ErrorRule(sqlite3.OperationalError, DatabaseTransientError, "the database is locked by another writer",
               _message_has("database is locked", "database is busy")),
     ErrorRule(sqlite3.OperationalError, ConnectorError,
-              "upsert needs a primary key or unique index on exactly the key columns",
+              "merge needs a primary key or unique index on exactly the key columns",
               _message_has("ON CONFLICT clause does not match")),
     ErrorRule(sqlite3.Error, DatabaseError, "statement failed"),
 )
@@ -146,8 +146,8 @@ class SqliteSink(DbapiSink[sqlite3.Connection]):
     Args:
         path: the database file (created if missing).
         table: target table.
-        mode: append, replace (DELETE then insert, same transaction) or upsert (`ON CONFLICT DO UPDATE`).
-        key: columns identifying a row for upsert (the primary key when `create` makes the table).
+        mode: append, overwrite (DELETE then insert, same transaction) or merge (`ON CONFLICT DO UPDATE`).
+        key: columns identifying a row for merge (the primary key when `create` makes the table).
         create: create the table from the first batch's schema when it does not exist.
     """
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, field_validator
 
 from towpath.config import Spec
+from towpath.write_modes import TableWriteMode
 
 __all__ = [
     "ID_PATTERN",
@@ -29,7 +30,7 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="Letters, digits, `_`, `.` and `-`.")]
 
-WriteMode = Literal["append", "overwrite", "dynamic_overwrite"]
+WriteMode = TableWriteMode  # the one write-mode vocabulary: towpath/write_modes.py
 """How a job writes its target table."""
 
 
