@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from towpath.testing.compare import assert_rows_equal, rows_diff
     from towpath.testing.generate import generate_mock, write_mock
     from towpath.testing.harness import job_params, run_job, sandbox
-    from towpath.testing.mocks import FORMAT_VERSION, Mock, MockError, dump_mock, load_mock, parse_mock
+    from towpath.testing.mock_dump import FORMAT_VERSION, dump_mock
+    from towpath.testing.mocks import Mock, MockError, load_mock, parse_mock
     from towpath.testing.runner import TestOutcome, TestRun, find_test_folders, run_project_tests
     from towpath.testing.validate import Problem, validate_project
     from towpath.types import arrow_type, iceberg_schema, parse_type, type_string
@@ -48,10 +49,10 @@ _EXPORTS: dict[str, str] = {
     "TestRun": "towpath.testing.runner",
     "Problem": "towpath.testing.validate",
     "validate_project": "towpath.testing.validate",
-    "FORMAT_VERSION": "towpath.testing.mocks",
+    "FORMAT_VERSION": "towpath.testing.mock_dump",
     "Mock": "towpath.testing.mocks",
     "MockError": "towpath.testing.mocks",
-    "dump_mock": "towpath.testing.mocks",
+    "dump_mock": "towpath.testing.mock_dump",
     "load_mock": "towpath.testing.mocks",
     "parse_mock": "towpath.testing.mocks",
     "arrow_type": "towpath.types",

@@ -17,7 +17,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from towpath.errors import OutputPathError, SpecError
-from towpath.testing.mocks import dump_mock
+from towpath.testing.mock_dump import dump_mock
 from towpath.types import type_string
 
 if TYPE_CHECKING:
