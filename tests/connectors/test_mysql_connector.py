@@ -77,6 +77,22 @@ def test_written_rows_read_back_in_batches_with_arrow_types(mysql_server):
     assert query.column("twice").to_pylist() == [2, 2]
 
 
+def loads(server) -> int:
+    """How many LOAD DATA statements the server has run."""
+    return int(rows(server, "SHOW GLOBAL STATUS LIKE 'Com_load'")[0][1])
+
+
+def test_append_loads_each_batch_as_csv_and_text_survives_exactly(mysql_server):
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    tricky = ['say "hi", then, leave', "line\nbreak", "back\\slash \\N", "NULL", "", None, "naïve ✓"]
+    batch = pa.record_batch({"id": pa.array(range(len(tricky)), pa.int64()), "text": tricky})
+    before = loads(mysql_server)
+    later = batch.set_column(0, "id", pa.array(range(len(tricky), 2 * len(tricky)), pa.int64()))
+    run_sink(MySqlSink(mysql_server.dsn, table), batch, later)
+    assert loads(mysql_server) - before == 2  # one LOAD DATA LOCAL INFILE per batch, no row-by-row INSERT
+    assert [r[0] for r in rows(mysql_server, f"SELECT text FROM {table} ORDER BY id")] == tricky + tricky
+
+
 def test_connection_errors_name_the_server_and_login(mysql_server):
     from services import free_port
 

@@ -11,11 +11,15 @@ implicitly in MySQL, so the sink issues `CREATE TABLE` before any row and uses
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlglot import exp
 
 from towpath.connectors._sql import (
@@ -32,6 +36,7 @@ from towpath.connectors._sql import (
     UnknownObjectError,
     fetch_batches,
     map_errors,
+    table_expr,
 )
 from towpath.errors import ConnectorError
 
@@ -102,10 +107,29 @@ def _connect(dsn: str, resource: Resource, connect_timeout: int, cursorclass: An
     params = _params(dsn)
     with map_errors(MYSQL_ERRORS, resource):
         conn = pymysql.connect(
-            **params, connect_timeout=connect_timeout, autocommit=False, charset="utf8mb4",
+            **params, connect_timeout=connect_timeout, autocommit=False, charset="utf8mb4", local_infile=True,
             cursorclass=cursorclass or pymysql.cursors.Cursor, init_command="SET time_zone = '+00:00'",
         )
         return conn
+
+
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", null_string="NULL")
+"""Every value quoted and NULL bare: `LOAD DATA ... ENCLOSED BY '"'` reads a bare NULL as NULL and
+`""` as the empty string, and a doubled quote inside a value as one quote."""
+
+
+def _as_csv_columns(batch: pa.RecordBatch) -> pa.RecordBatch | None:
+    """The batch with the columns MySQL's CSV parser reads as text; None if a column has no text form."""
+    columns = []
+    for f, col in zip(batch.schema, batch.columns):
+        if pa.types.is_timestamp(f.type):
+            col = col.cast(pa.timestamp("us"))  # naive UTC: the session runs in UTC
+        elif pa.types.is_boolean(f.type):
+            col = col.cast(pa.int8())
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) or pa.types.is_fixed_size_binary(f.type):
+            return None
+        columns.append(col)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _resource(dsn: str, processor: str, obj: str | None) -> Resource:
@@ -156,3 +180,24 @@ class MySqlSink(DbapiSink[Any]):
 
     def _connect(self) -> Any:
         return _connect(self.dsn, self._resource, self.connect_timeout)
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        """append and overwrite load the batch as Arrow-written CSV with `LOAD DATA LOCAL INFILE`
+        (no Python tuple per row); merge, and batches with binary columns, go through `executemany`."""
+        text = _as_csv_columns(batch) if self.mode != "merge" else None
+        if text is None:
+            super()._write(batch)
+            return
+        assert self._conn is not None
+        with tempfile.TemporaryDirectory(prefix="towpath-mysql-") as folder:
+            path = Path(folder) / "batch.csv"
+            pacsv.write_csv(text, str(path), _CSV_OPTIONS)
+            columns = ", ".join(exp.to_identifier(c, quoted=True).sql("mysql") for c in batch.schema.names)
+            load = (
+                f"LOAD DATA LOCAL INFILE {exp.Literal.string(str(path)).sql('mysql')} "
+                f"INTO TABLE {table_expr(self.table).sql('mysql')} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' "
+                f"({columns})"
+            )
+            with contextlib.closing(self._conn.cursor()) as cur:
+                cur.execute(load)

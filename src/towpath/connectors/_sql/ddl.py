@@ -28,8 +28,13 @@ def create_table(
         )
     if key:
         defs.append(exp.PrimaryKey(expressions=[exp.to_identifier(k, quoted=True) for k in key]))
+    properties = (
+        exp.Properties(expressions=[exp.CharacterSetProperty(this=exp.var(dialect.charset), default=True)])
+        if dialect.charset else None
+    )
     return exp.Create(
-        this=exp.Schema(this=table_expr(table), expressions=defs), kind="TABLE", exists=if_not_exists
+        this=exp.Schema(this=table_expr(table), expressions=defs), kind="TABLE", exists=if_not_exists,
+        properties=properties,
     )
 
 

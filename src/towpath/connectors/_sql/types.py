@@ -27,11 +27,13 @@ class SqlDialect:
     """Render declared types as written. SQLite stores any type name and derives affinity from it,
     so keeping `DECIMAL(10, 2)` or `BOOLEAN` lets a reader map the column back to its Arrow type
     (sqlglot's SQLite generator would rewrite them to REAL and INTEGER)."""
+    charset: str | None = None
+    """Character set a created table declares (MariaDB's server default, latin1, loses text)."""
 
 
 POSTGRES = SqlDialect("postgres", "TEXT", "TIMESTAMPTZ", "BYTEA")
 SQLITE = SqlDialect("sqlite", "TEXT", "TIMESTAMPTZ", "BLOB", verbatim_types=True)
-MYSQL = SqlDialect("mysql", "VARCHAR(255)", "DATETIME(6)", "LONGBLOB")
+MYSQL = SqlDialect("mysql", "VARCHAR(255)", "DATETIME(6)", "LONGBLOB", charset="utf8mb4")
 
 
 def sql_type(arrow_type: pa.DataType, dialect: SqlDialect, *, key: bool = False) -> exp.DataType:
