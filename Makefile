@@ -16,7 +16,10 @@ $(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install -e .
 	touch $@
 
+# The dev extras need a current pip: the resolver of the pip a venv starts with (23.2 on
+# Python 3.11) gives up on s3fs/aiobotocore/boto3 with ResolutionImpossible.
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --upgrade pip
 	$(PIP) install -e ".[dev]"
 	touch $@ $(VENV)/.installed-demo
 
