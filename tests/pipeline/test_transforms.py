@@ -186,3 +186,14 @@ def test_select_rename_map_and_row_processor() -> None:
     assert out.column("greeting").to_pylist() == ["HI ADA", "HI BOB"]
     with pytest.raises(PipelineError, match="column\\(s\\) 'nope' not in the batch"):
         run(table, Select(["nope"]))
+
+
+def test_dedupe_without_numpy_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from towpath.errors import NotInstalledError
+
+    monkeypatch.setitem(sys.modules, "numpy", None)  # what a default install (no numpy) looks like
+    with pytest.raises(PipelineError, match=r"pip install 'towpath\[dedupe\]'") as info:
+        run(pa.table({"id": [1, 1]}), Dedupe(["id"]))
+    assert isinstance(info.value.__cause__, NotInstalledError)
