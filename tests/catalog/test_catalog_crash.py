@@ -61,7 +61,7 @@ def test_kill_9_during_a_write_keeps_the_previous_snapshot_readable(root: Path, 
     removed = remove_orphan_files(catalog, results, at=later)
     assert removed.orphans == listed.orphans
     assert _parquet_files(root) == _referenced_files(catalog, results)  # every referenced file is still there
-    assert catalog.read(results).num_rows == rows
+    assert catalog.read(results).num_rows == ROWS
 
     catalog.write(results, day_rows("2024-02-02", 10))
     assert catalog.read(results).num_rows == ROWS + 10
