@@ -75,10 +75,17 @@ class JobType(Generic[S]):
     WRITES_IN_WAP: ClassVar[bool] = False
     """Whether the job may run inside a WAP template's `write_jobs` (its writes then go to the branch)."""
 
-    @classmethod
-    def run(cls, spec: S, ctx: RunContext) -> JobResult:
-        """Run the job; raise a `TowpathError` on failure (the runner records it)."""
-        raise NotImplementedError(f"job type '{cls.name}' has no runner")
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A concrete job type (one that sets `name`) must bring its runner: refuse it at import,
+        not at the first run that reaches it."""
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and not hasattr(cls, "run"):
+            raise TypeError(f"job type {cls.__qualname__} ('{cls.name}') defines no run(spec, ctx) classmethod")
+
+    if TYPE_CHECKING:
+        @classmethod
+        def run(cls, spec: S, ctx: RunContext) -> JobResult:
+            """Run the job; raise a `TowpathError` on failure (the runner records it)."""
 
     OPAQUE: ClassVar[bool] = False
     """Whether the job runs code the preflight cannot see into (Python), which may create any table:
