@@ -56,8 +56,12 @@ def json_out(value: Any) -> None:
     print(json.dumps(to_jsonable(value), indent=2, default=str))
 
 
-ID_COLUMNS = frozenset({"run", "run_id", "parent", "snapshot", "snapshot_id", "snapshots", "table", "job", "branch"})
-"""Columns holding ids a user copies into the next command: an id is never wrapped, folded or cut."""
+ID_COLUMNS = frozenset({
+    "run", "run_id", "parent", "snapshot", "snapshot_id", "snapshots", "table", "job", "branch",
+    "workflow", "status", "run status", "date",
+})
+"""Columns never wrapped, folded or cut: ids a user copies into the next command, and one-word
+values (statuses, dates, workflow names) that read wrong when split ("audit_fail" / "ed")."""
 
 _WORD_CAP = 10
 """Other columns may wrap down to this width (or their longest word, if shorter)."""
@@ -304,7 +308,7 @@ def runs_table(runs: Sequence[Any]) -> None:
         [
             {
                 "run": r.run_id, "workflow": r.workflow_id, "kind": r.kind, "date": r.execution_date,
-                "status": r.status, "started": r.started_at[:19].replace("T", " "),
+                "status": r.status, "started": r.started_at[5:16].replace("T", " "),
                 "time": "" if r.duration_s is None else f"{r.duration_s:.2f}s",
             }
             for r in runs

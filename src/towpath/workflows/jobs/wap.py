@@ -122,7 +122,8 @@ def _attempt(spec: WapSpec, ctx: RunContext, publisher: Publisher, staged: Stage
     )
     apply_audit_results(result, [*empty_results, *audits], branch=staged.name)
     if result.status == Status.AUDIT_FAILED:
-        publisher.keep(staged, (result.error or "a blocking audit failed").splitlines()[0])
+        failed = [a.name for a in result.audits if a.blocking and not a.passed]
+        publisher.keep(staged, f"blocking audit failed: {', '.join(failed)}")
         return
     published = publisher.publish(staged)
     result.snapshots = {t: s for t, s in published.versions.items() if s is not None}
