@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from towpath.config import RegisteredUnion, Spec, invalid, tagged_union
 from towpath.errors import ConnectorError
-from towpath.registry import Registry
+from towpath.registry import Registry, import_object
 from towpath.write_modes import SqlWriteMode, TableWriteMode
 
 if TYPE_CHECKING:
@@ -161,25 +161,35 @@ class PostgresSinkSpec(ServerSinkSpec):
     type: Literal["postgres"]
 
 
-class Postgres(ConnectorType[PostgresSourceSpec, PostgresSinkSpec]):
+class ServerDatabase(ConnectorType[ServerSourceSpec, ServerSinkSpec]):
+    """A database server reached by DSN; subclasses name their `Source`/`Sink` classes (imported on use)."""
+
+    SOURCE_CLASS: ClassVar[str]
+    """`module:Class` of the pipeline source."""
+    SINK_CLASS: ClassVar[str]
+    """`module:Class` of the pipeline sink."""
+
+    @classmethod
+    def source(cls, spec: ServerSourceSpec, env: ConnectorEnv) -> Source:
+        source: Source = import_object(cls.SOURCE_CLASS)(
+            spec.dsn, table=spec.table, query=spec.query, columns=spec.columns, batch_size=spec.batch_size,
+        )
+        return source
+
+    @classmethod
+    def sink(cls, spec: ServerSinkSpec, env: ConnectorEnv) -> Sink:
+        sink: Sink = import_object(cls.SINK_CLASS)(spec.dsn, spec.table, mode=spec.mode, key=spec.key, create=spec.create)
+        return sink
+
+
+class Postgres(ServerDatabase):
     """PostgreSQL through COPY (the `postgres` extra)."""
 
     name = "postgres"
     SOURCE = PostgresSourceSpec
     SINK = PostgresSinkSpec
-
-    @classmethod
-    def source(cls, spec: PostgresSourceSpec, env: ConnectorEnv) -> Source:
-        from towpath.connectors.postgres import PostgresSource
-
-        return PostgresSource(spec.dsn, table=spec.table, query=spec.query, columns=spec.columns,
-                              batch_size=spec.batch_size)
-
-    @classmethod
-    def sink(cls, spec: PostgresSinkSpec, env: ConnectorEnv) -> Sink:
-        from towpath.connectors.postgres import PostgresSink
-
-        return PostgresSink(spec.dsn, spec.table, mode=spec.mode, key=spec.key, create=spec.create)
+    SOURCE_CLASS = "towpath.connectors.postgres:PostgresSource"
+    SINK_CLASS = "towpath.connectors.postgres:PostgresSink"
 
 
 class MySqlSourceSpec(ServerSourceSpec):
@@ -190,25 +200,14 @@ class MySqlSinkSpec(ServerSinkSpec):
     type: Literal["mysql"]
 
 
-class MySql(ConnectorType[MySqlSourceSpec, MySqlSinkSpec]):
+class MySql(ServerDatabase):
     """MySQL / MariaDB (the `mysql` extra)."""
 
     name = "mysql"
     SOURCE = MySqlSourceSpec
     SINK = MySqlSinkSpec
-
-    @classmethod
-    def source(cls, spec: MySqlSourceSpec, env: ConnectorEnv) -> Source:
-        from towpath.connectors.mysql import MySqlSource
-
-        return MySqlSource(spec.dsn, table=spec.table, query=spec.query, columns=spec.columns,
-                           batch_size=spec.batch_size)
-
-    @classmethod
-    def sink(cls, spec: MySqlSinkSpec, env: ConnectorEnv) -> Sink:
-        from towpath.connectors.mysql import MySqlSink
-
-        return MySqlSink(spec.dsn, spec.table, mode=spec.mode, key=spec.key, create=spec.create)
+    SOURCE_CLASS = "towpath.connectors.mysql:MySqlSource"
+    SINK_CLASS = "towpath.connectors.mysql:MySqlSink"
 
 
 class SqliteSourceSpec(DatabaseSourceSpec):
