@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,17 +61,25 @@ def build_project(rows: int, other_rows: int) -> Path:
     return root
 
 
-def child_peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str, float]:
+    """(seconds, stdout, peak RSS in MiB) of one command.
 
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
-    return elapsed, proc.stdout
+    The peak is this child's own (`os.wait4`), not `RUSAGE_CHILDREN`'s maximum over every child
+    so far, which reported the raw DuckDB baseline's peak as towpath's. Output goes to temporary
+    files so the child can be reaped by `wait4` itself.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read()
+        if proc.returncode != 0:
+            raise SystemExit(f"command failed: {' '.join(cmd)}\n{stdout}\n{err.read()}")
+    return elapsed, stdout, usage.ru_maxrss / 1024
 
 
 RAW = """
@@ -132,9 +140,9 @@ def bench_seed(root: Path, repeats: int) -> dict[str, float]:
     raw_times, tp_times, peaks = [], [], []
     for _ in range(repeats):
         raw_times.append(timed(raw)[0])
-        before = child_peak_rss_mib()
-        tp_times.append(timed(towpath)[0])
-        peaks.append(max(before, child_peak_rss_mib()))
+        seconds, _, peak = timed(towpath)
+        tp_times.append(seconds)
+        peaks.append(peak)
     return {"raw": statistics.median(raw_times), "towpath": statistics.median(tp_times), "peak_mib": max(peaks)}
 
 

@@ -32,13 +32,13 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 from towpath.errors import NotInstalledError, UnknownNameError
 
-__all__ = ["Registry", "import_object"]
+__all__ = ["Registry", "import_object", "lazy_exports"]
 
 T = TypeVar("T")
 
@@ -58,6 +58,31 @@ def import_object(path: str, *, what: str = "object") -> Any:
     for part in attribute.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], namespace: dict[str, Any],
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """`__getattr__` and `__dir__` for a package whose public names are imported on first use (PEP 562).
+
+    A room's `__init__` keeps `import towpath.<room>` cheap this way: the pytest
+    plugin, `towpath --help` and a missing optional driver never pay for names
+    they do not touch. `exports` maps each public name to the module defining it;
+    a loaded name is cached in the package's `namespace` (its `globals()`).
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(exports))
+
+    return __getattr__, __dir__
 
 
 @dataclass

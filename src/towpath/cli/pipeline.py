@@ -32,9 +32,10 @@ def cli() -> None:
 @click.pass_context
 def run(ctx: click.Context, target: str, params: tuple[str, ...], progress: bool) -> Any:
     """Run the pipeline that TARGET (`module:factory` or `path/file.py:factory`) builds."""
-    from towpath.pipeline.loader import load_pipeline, parse_params  # lazy: keeps `towpath --help` fast
+    from towpath.config import parse_assignments
+    from towpath.pipeline.loader import load_pipeline  # lazy: keeps `towpath --help` fast
 
-    pipeline = load_pipeline(target, parse_params(params))
+    pipeline = load_pipeline(target, parse_assignments(params))
     if progress and not json_requested(ctx) and render.err_console.is_terminal:
         return _run_with_live(pipeline)
     return pipeline.run()

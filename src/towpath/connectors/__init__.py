@@ -8,8 +8,9 @@ pymysql, s3fs) only fails when its connector is used, with the pip extra named.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from towpath.registry import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # the registry: connectors by name, with their parameter models
@@ -137,14 +138,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from towpath.connectors.sqlite import SqliteSink, SqliteSource
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'towpath.connectors' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"towpath.connectors.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f"towpath.connectors.{module}" for name, module in _EXPORTS.items()}, globals()
+)

@@ -44,7 +44,7 @@ class HttpStatusError(ConnectorError):
         self.url, self.status = url, status
 
 
-class HttpTransientError(TransientError):
+class HttpTransientError(ConnectorError, TransientError):
     """One attempt failed in a way worth retrying (5xx, 429, connection error, timeout)."""
 
     def __init__(self, msg: str, *, url: str, status: int | None) -> None:

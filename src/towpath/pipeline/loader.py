@@ -11,7 +11,6 @@ import sysconfig
 import traceback
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from towpath.errors import TowpathError, first_line
 from towpath.pipeline.errors import FactoryError
@@ -104,14 +103,3 @@ def _raised(exc: BaseException) -> str:
               if not str(Path(f.filename).resolve()).startswith(skip) and not f.filename.startswith("<frozen")]
     where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
     return f"{type(exc).__name__}: {first_line(exc)}{where}"
-
-
-def parse_params(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """`["rows=10", "out=x.parquet"]` -> `{"rows": "10", "out": "x.parquet"}`."""
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise FactoryError(f"parameter '{pair}' must look like KEY=VALUE")
-        params[key.strip()] = value
-    return params

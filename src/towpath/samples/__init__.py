@@ -11,8 +11,9 @@ which needs only the recipe registry, does not load numpy, pyarrow or pydantic.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from towpath.registry import lazy_exports
 
 if TYPE_CHECKING:
     from towpath.samples.errors import RecipeUnavailableError, SampleError, TemplateError
@@ -59,10 +60,5 @@ __all__ = [
 assert sorted(__all__) == sorted(_MODULE_OF)
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'towpath.samples' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, globals())
+

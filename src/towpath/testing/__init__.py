@@ -18,8 +18,9 @@ front would add ~0.6 s to each of them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from towpath.registry import lazy_exports
 
 if TYPE_CHECKING:
     from towpath.testing.check import MockProblem, MockReport, validate_mocks
@@ -92,10 +93,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'towpath.testing' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
