@@ -19,7 +19,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -61,25 +60,29 @@ def build_project(rows: int, other_rows: int) -> Path:
     return root
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str, float]:
-    """(seconds, stdout, peak RSS in MiB) of one command.
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    return elapsed, proc.stdout
 
-    The peak is this child's own (`os.wait4`), not `RUSAGE_CHILDREN`'s maximum over every child
-    so far, which reported the raw DuckDB baseline's peak as towpath's. Output goes to temporary
-    files so the child can be reaped by `wait4` itself.
+
+RSS_PROBE = (
+    "import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+    "print(os.wait4(p.pid, 0)[2].ru_maxrss)"
+)
+
+
+def peak_rss_mib(cmd: list[str]) -> float:
+    """Peak RSS of `cmd` alone, measured by a small probe process.
+
+    Not `RUSAGE_CHILDREN` here: its maximum covers every child so far (the raw DuckDB
+    baseline too), and a child forked from this process counts this process's own memory
+    (the 10M generated rows) until it execs.
     """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read()
-        if proc.returncode != 0:
-            raise SystemExit(f"command failed: {' '.join(cmd)}\n{stdout}\n{err.read()}")
-    return elapsed, stdout, usage.ru_maxrss / 1024
+    return int(timed([sys.executable, "-c", RSS_PROBE, *cmd])[1]) / 1024
 
 
 RAW = """
@@ -137,13 +140,12 @@ def bench_seed(root: Path, repeats: int) -> dict[str, float]:
     towpath = [sys.executable, "-m", "towpath.cli.main", "-C", str(root), "workflow", "run", str(root / "sample" / "main.sch.yaml"), "--date", DATE]
     raw = [sys.executable, "-c", RAW, raw_query(root)]
     timed(towpath)  # warm the page cache and create the target table
-    raw_times, tp_times, peaks = [], [], []
+    raw_times, tp_times = [], []
     for _ in range(repeats):
         raw_times.append(timed(raw)[0])
-        seconds, _, peak = timed(towpath)
-        tp_times.append(seconds)
-        peaks.append(peak)
-    return {"raw": statistics.median(raw_times), "towpath": statistics.median(tp_times), "peak_mib": max(peaks)}
+        tp_times.append(timed(towpath)[0])
+    peak = peak_rss_mib(towpath)
+    return {"raw": statistics.median(raw_times), "towpath": statistics.median(tp_times), "peak_mib": peak}
 
 
 TRIVIAL = "id: trivial\nsteps:\n" + "".join(
