@@ -209,9 +209,10 @@ def split_valid(batch: pa.RecordBatch, rules: Sequence[Rule]) -> tuple[pa.Record
     if ok.false_count == 0:
         return batch, batch.slice(0, 0), pa.array([], pa.string())
     bad = pc.invert(ok)
-    parts = [rule.reasons(batch, mask).filter(bad) for rule, mask in zip(rules, masks)]
+    failing = batch.filter(bad)  # reasons are per row: build them for the failing rows only
+    parts = [rule.reasons(failing, mask.filter(bad)) for rule, mask in zip(rules, masks)]
     reasons = join_reasons(parts)
-    return batch.filter(ok), batch.filter(bad), reasons
+    return batch.filter(ok), failing, reasons
 
 
 class Validate(Processor):
