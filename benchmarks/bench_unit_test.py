@@ -11,16 +11,16 @@ Reported, in wall time:
 - the first test body after those imports (first DuckDB connection, first catalog),
 - warm test bodies (median and max of N),
 - `pytest src` on the generated sample in a fresh interpreter (2 dates), end to end,
-- and, if `pyspark` is importable, the same test on local Spark (`local[2]`) from
-  `bench_spark_unit_test`, for the comparison in docs/benchmarks.md.
+- `towpath sample workflow spark-sql` as a library call.
 
-Usage: python -m benchmarks.bench_unit_test [--runs 20] [--no-spark]
+The same test on local Spark is `bench_spark_unit_test` (both engines through `run_job`).
+
+Usage: python -m benchmarks.bench_unit_test [--runs 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import statistics
 import subprocess
@@ -65,7 +65,6 @@ def pytest_sample(sample: Path) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--no-spark", action="store_true", help="Skip the local Spark comparison.")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -100,16 +99,6 @@ def main(argv: list[str] | None = None) -> None:
             (f"DuckDB: warm test body (max of {args.runs})", f"{max(warm) * 1000:.0f} ms"),
             ("`pytest src` on the sample (2 dates, new interpreter)", f"{pytest_s:.2f} s"),
         ]
-        if not args.no_spark and importlib.util.find_spec("pyspark") is not None:
-            from benchmarks.bench_spark_unit_test import spark_unit_test
-
-            spark_first = spark_unit_test(sample)
-            spark_warm = [spark_unit_test(sample) for _ in range(min(args.runs, 5))]
-            rows += [
-                ("Spark local[2]: first test body (session start included)", f"{spark_first:.2f} s"),
-                (f"Spark local[2]: warm test body (median of {len(spark_warm)})",
-                 f"{statistics.median(spark_warm):.2f} s"),
-            ]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print("| spark-sql sample unit test (one date) | wall time |")
