@@ -1,19 +1,23 @@
-"""PostgreSQL source and sink (psycopg 3), moving data as CSV through `COPY`.
+"""PostgreSQL source and sink: binary COPY into Arrow through ADBC on the way out, CSV `COPY` on the way in.
 
-Why CSV `COPY` rather than a cursor: rows never become Python objects. The
-source streams `COPY (query) TO STDOUT` into pyarrow's C++ CSV reader with the
-column types taken from the query's result description, so memory stays at a
-few blocks whatever the table size. The sink renders each Arrow batch with
-pyarrow's CSV writer and streams it into `COPY ... FROM STDIN`. pyarrow quotes
-strings and leaves nulls empty, which is exactly how PostgreSQL's CSV format
-tells NULL from the empty string.
+Why ADBC for the read: `adbc-driver-postgresql` runs `COPY (query) TO STDOUT
+WITH (FORMAT binary)` and decodes it straight into Arrow buffers in C, so rows
+never become Python objects or CSV text. psycopg still opens the session and
+describes the result (`LIMIT 0`), which keeps the login and unknown-table
+errors and the result's Arrow schema exactly as before; the ADBC batches are
+cast to that schema (NUMERIC arrives as text and becomes the decimal the
+description names). The sink renders each Arrow batch with pyarrow's CSV
+writer and streams it into `COPY ... FROM STDIN`: pyarrow quotes strings and
+leaves nulls empty, which is exactly how PostgreSQL's CSV format tells NULL
+from the empty string, and the text form lets PostgreSQL coerce int64 into an
+`integer` column, which binary COPY refuses.
 """
 
 from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,15 +50,20 @@ from towpath.connectors._sql import (
 from towpath.errors import ConnectorError
 
 try:
+    import adbc_driver_manager
+    import adbc_driver_postgresql.dbapi as adbc
     import psycopg
     from psycopg import errors as pgerrors
     from psycopg import sql as pgsql
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ConnectorError("the PostgreSQL connectors need psycopg: pip install 'towpath[postgres]'") from exc
+    raise ConnectorError(
+        "the PostgreSQL connectors need psycopg and adbc-driver-postgresql: pip install 'towpath[postgres]'"
+    ) from exc
 
 _BOOL, _INT8, _INT2, _INT4, _OID = 16, 20, 21, 23, 26
 _FLOAT4, _FLOAT8, _NUMERIC = 700, 701, 1700
 _DATE, _TIMESTAMP, _TIMESTAMPTZ = 1082, 1114, 1184
+_TEXT, _VARCHAR = 25, 1043
 
 PG_TYPES: dict[int, pa.DataType] = {
     _BOOL: pa.bool_(),
@@ -70,6 +79,9 @@ PG_TYPES: dict[int, pa.DataType] = {
 }
 """PostgreSQL type OID -> Arrow type. Anything else (text, json, uuid, arrays...) arrives as its text form."""
 
+_BINARY_NATIVE = frozenset(PG_TYPES) | {_TEXT, _VARCHAR}
+"""Types ADBC decodes to the Arrow type above; every other column is read as `::text` (its text form, as before)."""
+
 _SESSION = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'")
 """Pin the text forms COPY produces, whatever the server's defaults."""
 
@@ -79,22 +91,33 @@ def _explain_connect(exc: BaseException) -> bool:
     return "authentication failed" in text or "does not exist" in text or "no pg_hba.conf entry" in text
 
 
+def _sqlstate(*codes: str) -> Callable[[BaseException], bool]:
+    """Match an ADBC error by the SQLSTATE the server sent (ADBC has one class per status, not per SQLSTATE)."""
+    return lambda exc: getattr(exc, "sqlstate", None) in codes
+
+
 def _refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(s in text for s in ("connection refused", "timeout expired", "could not translate host", "no route"))
 
 
+_OPERATIONAL = (psycopg.OperationalError, adbc_driver_manager.OperationalError)
+
 PG_ERRORS: tuple[ErrorRule, ...] = (
-    ErrorRule(psycopg.OperationalError, DatabaseUnreachableError,
+    ErrorRule(_OPERATIONAL, DatabaseUnreachableError,
               "cannot reach the server (is it running, and is host:port right?)", _refused),
-    ErrorRule(psycopg.OperationalError, DatabaseAuthError,
+    ErrorRule(_OPERATIONAL, DatabaseAuthError,
               "the server refused the login (check user, password and database name)", _explain_connect),
     ErrorRule((pgerrors.UndefinedTable, pgerrors.InvalidSchemaName), UnknownObjectError, "unknown table"),
+    ErrorRule(adbc_driver_manager.Error, UnknownObjectError, "unknown table", _sqlstate("42P01", "3F000")),
     ErrorRule(pgerrors.UndefinedColumn, UnknownObjectError, "unknown column"),
+    ErrorRule(adbc_driver_manager.Error, UnknownObjectError, "unknown column", _sqlstate("42703")),
     ErrorRule(pgerrors.InvalidColumnReference, ConnectorError,
               "merge needs a primary key or unique constraint on exactly the key columns"),
-    ErrorRule((pgerrors.SerializationFailure, pgerrors.DeadlockDetected, psycopg.OperationalError),
+    ErrorRule((pgerrors.SerializationFailure, pgerrors.DeadlockDetected, *_OPERATIONAL),
               DatabaseTransientError, "transient database failure, worth retrying"),
+    ErrorRule(adbc_driver_manager.Error, DatabaseTransientError,
+              "transient database failure, worth retrying", _sqlstate("40001", "40P01")),
 )
 
 
@@ -124,37 +147,6 @@ def arrow_type(type_code: int, precision: int | None, scale: int | None) -> pa.D
             return pa.decimal128(precision, scale or 0)
         return pa.string()
     return PG_TYPES.get(type_code, pa.string())
-
-
-class _CopyReader(io.RawIOBase):
-    """A file object over psycopg's `Copy` chunks, so pyarrow's CSV reader can pull from it."""
-
-    def __init__(self, copy: Any) -> None:
-        self._read = copy.read
-        self._pending = bytearray()
-
-    def readable(self) -> bool:
-        return True
-
-    def at_end(self) -> bool:
-        """True when the COPY produced no data at all (pyarrow's CSV reader refuses an empty stream)."""
-        if not self._pending:
-            self._pending += self._read() or b""
-        return not self._pending
-
-    def readinto(self, b: Any) -> int:
-        # psycopg hands out one COPY message (about one row) per read(); gather them until the
-        # caller's whole buffer is full, or pyarrow would allocate a block per row.
-        want, pending, read = len(b), self._pending, self._read
-        while len(pending) < want:
-            chunk = read()
-            if not chunk:
-                break
-            pending += chunk
-        n = min(want, len(pending))
-        memoryview(b).cast("B")[:n] = pending[:n]
-        del pending[:n]
-        return n
 
 
 PG_BACKEND = Backend(POSTGRES, PG_ERRORS, _resource)
@@ -192,30 +184,18 @@ class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
             self.schema = pa.schema(
                 [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in desc]
             )
-            self._conn.rollback()  # COPY below starts a fresh transaction/snapshot
-            copy_sql = pgsql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(select)
-            with self._conn.cursor().copy(copy_sql) as copy:
-                raw = _CopyReader(copy)
-                if raw.at_end():  # no rows: the COPY is over, and pyarrow refuses an empty CSV stream
-                    return
-                reader = pacsv.open_csv(
-                    raw,
-                    read_options=pacsv.ReadOptions(
-                        column_names=self.schema.names, block_size=4 << 20, use_threads=False
-                    ),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=self.schema,
-                        true_values=["t"],
-                        false_values=["f"],
-                        null_values=[""],
-                        strings_can_be_null=True,
-                        quoted_strings_can_be_null=False,
-                        timestamp_parsers=[pacsv.ISO8601],
-                    ),
-                )
-                yield from rebatch(iter(reader), self.batch_size)
             self._conn.rollback()
+            # Non-native types are read as their text form, so the cast below only ever parses text it expects.
+            cols = pgsql.SQL(", ").join(
+                pgsql.Identifier(d.name) if d.type_code in _BINARY_NATIVE
+                else pgsql.SQL("{}::text").format(pgsql.Identifier(d.name))
+                for d in desc
+            )
+            query = pgsql.SQL("SELECT {} FROM ({}) AS q").format(cols, select).as_string(self._conn)
+            with adbc.connect(self.dsn) as bulk, bulk.cursor() as bulk_cur:
+                bulk_cur.execute(query)
+                batches = (b.cast(self.schema) for b in bulk_cur.fetch_record_batch() if b.num_rows)
+                yield from rebatch(batches, self.batch_size)
 
 
 class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
