@@ -155,3 +155,19 @@ def test_unknown_table_and_column_are_named(postgres_server, typed_table):
         run_sink(PostgresSink(postgres_server.dsn, "missing_table", create=False), BATCH)
 
 
+
+
+def test_append_converts_batches_to_the_existing_columns_types(postgres_server):
+    """Binary COPY takes each column only in its exact type: int64 into `int`, text into NUMERIC and jsonb still land."""
+    table = f"sink_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server.dsn) as conn:
+        conn.execute(f"CREATE TABLE {table} (id int, amount numeric(12,2), doc jsonb, day date)")
+    exact = pa.record_batch({"id": pa.array([1], pa.int64()), "amount": pa.array([Decimal("1.10")], pa.decimal128(12, 2)),
+                             "doc": ['{"a": 1}'], "day": pa.array([dt.date(2024, 1, 2)])})
+    as_text = pa.record_batch({"id": pa.array([2], pa.int64()), "amount": ["2.505"], "doc": ['{"b": 2}'],
+                               "day": ["2024-01-03"]})
+    run_sink(PostgresSink(postgres_server.dsn, table, create=False), exact, as_text)
+    assert rows(postgres_server.dsn, f"SELECT id, amount, doc, day FROM {table} ORDER BY id") == [
+        (1, Decimal("1.10"), {"a": 1}, dt.date(2024, 1, 2)),
+        (2, Decimal("2.51"), {"b": 2}, dt.date(2024, 1, 3)),
+    ]

@@ -15,14 +15,12 @@ from the empty string, and the text form lets PostgreSQL coerce int64 into an
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from sqlglot import exp
 
 from towpath.connectors._sql import (
@@ -45,7 +43,6 @@ from towpath.connectors._sql import (
     on_conflict_update,
     rebatch,
     select_from,
-    table_expr,
 )
 from towpath.errors import ConnectorError
 
@@ -140,6 +137,18 @@ def _connect(dsn: str, resource: Resource, connect_timeout: int) -> psycopg.Conn
         return conn
 
 
+def _bulk_dsn(dsn: str, connect_timeout: int) -> str:
+    """`dsn` with libpq's connect_timeout, which ADBC has no option for."""
+    if "://" in dsn:
+        return f"{dsn}{'&' if '?' in dsn else '?'}connect_timeout={connect_timeout}"
+    return f"{dsn} connect_timeout={connect_timeout}"
+
+
+def _connect_bulk(dsn: str, resource: Resource, connect_timeout: int) -> adbc.Connection:
+    with map_errors(PG_ERRORS, resource):
+        return adbc.connect(_bulk_dsn(dsn, connect_timeout))
+
+
 def arrow_type(type_code: int, precision: int | None, scale: int | None) -> pa.DataType:
     """The Arrow type for a result column; unconstrained NUMERIC stays text so no digit is lost."""
     if type_code == _NUMERIC:
@@ -192,19 +201,25 @@ class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
                 for d in desc
             )
             query = pgsql.SQL("SELECT {} FROM ({}) AS q").format(cols, select).as_string(self._conn)
-            with adbc.connect(self.dsn) as bulk, bulk.cursor() as bulk_cur:
+            with _connect_bulk(self.dsn, self._resource, self.connect_timeout) as bulk, bulk.cursor() as bulk_cur:
                 bulk_cur.execute(query)
                 batches = (b.cast(self.schema) for b in bulk_cur.fetch_record_batch() if b.num_rows)
                 yield from rebatch(batches, self.batch_size)
 
 
-class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
+class PostgresSink(DatabaseSink["adbc.Connection"]):
     """Write Arrow batches into a PostgreSQL table in one transaction, published at `close(None)`.
 
     append streams straight into the table; overwrite and merge stream into a
     temporary staging table first and move the rows over at close, so the
     target is locked only for that last statement. On `close(error)` the
     transaction rolls back: no row, and no table created by this sink, is left.
+
+    Rows travel as binary COPY through ADBC's `adbc_ingest`. Binary COPY wants
+    each column in exactly the table's type, so a batch is first cast to the
+    table's Arrow types; a batch Arrow cannot cast (text into NUMERIC, say)
+    goes into a temporary table in its own types and on with an `INSERT ...
+    SELECT CAST(...)`, so PostgreSQL converts it as the CSV path did.
 
     Args:
         dsn: libpq connection string or `postgresql://` URI.
@@ -219,28 +234,45 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
 
     _staging: str
     """The temporary table overwrite and merge stream into (named per run, so runs never collide)."""
+    _target: pa.Schema
+    """The destination's columns as ADBC reads them (types plus `POSTGRESQL:type` metadata)."""
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        return _connect(self.dsn, self._resource, self.connect_timeout)
+    def _connect(self) -> adbc.Connection:
+        return _connect_bulk(self.dsn, self._resource, self.connect_timeout)
 
     def _prepare(self, schema: pa.Schema) -> None:
         self._staging = f"towpath_staging_{uuid.uuid4().hex[:12]}"
         if self.mode != "append":
             self._execute(create_staging(self._staging, self.table, list(schema.names)))
+        assert self._conn is not None
+        with self._conn.cursor() as cur:
+            cur.execute(select_from(self._destination, list(schema.names)).limit(0).sql("postgres"))
+            self._target = cur.fetch_arrow_table().schema
+
+    @property
+    def _destination(self) -> str:
+        return self.table if self.mode == "append" else self._staging
 
     def _write(self, batch: pa.RecordBatch) -> None:
         assert self._conn is not None
-        buf = io.BytesIO()
-        pacsv.write_csv(batch, buf, write_options=pacsv.WriteOptions(include_header=False))
-        target = self.table if self.mode == "append" else self._staging
-        columns = self._columns or []
-        copy_sql = exp.Schema(
-            this=table_expr(target), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
-        ).sql("postgres")
-        with self._conn.cursor().copy(
-            pgsql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(pgsql.SQL(copy_sql))
-        ) as copy:
-            copy.write(buf.getbuffer())
+        exact = _binary_exact(batch, self._target)
+        with self._conn.cursor() as cur:
+            if exact is not None:
+                if self.mode == "append":
+                    schema_name, _, name = self.table.rpartition(".")
+                    cur.adbc_ingest(name, exact, mode="append", db_schema_name=schema_name or None)
+                else:
+                    cur.adbc_ingest(self._staging, exact, mode="append", temporary=True)
+                return
+            raw = f"{self._staging}_raw"
+            cur.adbc_ingest(raw, batch, mode="create_append", temporary=True)
+            casts = [
+                exp.Cast(this=column(f.name), to=exp.DataType.build(_pg_type(f), dialect="postgres", udt=True))
+                for f in self._target
+            ]
+            cur.execute(insert_select(self._destination, batch.schema.names,
+                                      exp.select(*casts).from_(exp.to_identifier(raw, quoted=True))).sql("postgres"))
+            cur.execute(delete_all(raw).sql("postgres"))
 
     def _publish(self) -> None:
         if self.mode == "overwrite":
@@ -262,3 +294,38 @@ class PostgresSink(DatabaseSink["psycopg.Connection[Any]"]):
             insert = insert_select(self.table, cols, query)
         self._execute(insert)
         self._execute(drop_table(self._staging))
+
+
+_TEXT_NAMES = frozenset({"text", "varchar", "bpchar", "name"})
+
+
+def _pg_type(target: pa.Field) -> str:
+    """The column's PostgreSQL type name, as ADBC records it in the field metadata."""
+    meta = target.metadata or {}
+    if b"POSTGRESQL:type" in meta:
+        return str(meta[b"POSTGRESQL:type"].decode())
+    if isinstance(target.type, pa.ExtensionType):  # ADBC's opaque type (NUMERIC) carries the name itself
+        return str(getattr(target.type, "type_name", "text"))
+    return "text"
+
+
+def _binary_exact(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch | None:
+    """`batch` in exactly the binary forms `target`'s columns accept, or None when Arrow cannot say it so."""
+    arrays = []
+    for name in batch.schema.names:
+        col, want = batch.column(name), target.field(name)
+        pg = _pg_type(want)
+        if pg == "numeric":
+            if pa.types.is_decimal(col.type):
+                arrays.append(col)
+                continue
+            return None
+        if isinstance(want.type, pa.ExtensionType) or (pa.types.is_string(want.type) and pg not in _TEXT_NAMES):
+            return None
+        if pa.types.is_string(want.type) and not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            return None  # PostgreSQL's text form of a non-text value is not Arrow's
+        try:
+            arrays.append(col if col.type == want.type else col.cast(want.type))
+        except pa.ArrowException:
+            return None
+    return pa.record_batch(arrays, names=batch.schema.names)
