@@ -21,7 +21,8 @@ SAMPLE_CSV = Path(__file__).with_name("merchants.csv")
 KNOWN_MERCHANTS = [f"MEX-1000{i:02d}" for i in range(1, 13)]
 FLAKY_MERCHANTS = ["MEX-100002", "MEX-100011"]
 """The service answers 503 the first time it sees these, so the job must retry."""
-SEEDED = {"MEX-100012": {"merchant_id": "MEX-100012", "offer_code": "OLDPROMO"}}
+SEEDED = {"OLDPROMO": {"merchant_id": "MEX-100012", "offer_code": "OLDPROMO"}}
+"""Offers whitelisted before the run (offer code -> offer): MEX-100010's OLDPROMO must get a 409."""
 
 
 @dataclass
@@ -48,5 +49,5 @@ def run_demo(endpoint: str, csv_path: Path = SAMPLE_CSV, *, key: str = "uploads/
     errors = [json.loads(line) for line in body.splitlines() if line.strip()]
     for record in errors:
         record["row"] = json.loads(record["row"])
-    whitelisted = sorted(m for m, offer in state.whitelist.items() if SEEDED.get(m) != offer)
+    whitelisted = sorted({str(offer["merchant_id"]) for code, offer in state.whitelist.items() if SEEDED.get(code) != offer})
     return DemoResult(stats, whitelisted, errors, f"s3://{BUCKET}/{report_key}")

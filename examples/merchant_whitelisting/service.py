@@ -22,6 +22,8 @@ class WhitelistState:
                  whitelist: dict[str, dict[str, object]] | None = None) -> None:
         self.merchants, self.flaky = set(merchants), set(flaky)
         self.whitelist: dict[str, dict[str, object]] = dict(whitelist or {})
+        """Offer code -> the whitelisted offer. Keyed by code, not merchant: a merchant whitelisting a
+        second offer keeps its first, so which request lands first never changes who owns a code."""
         self.attempts: dict[str, int] = {}
         self.lock = threading.Lock()
 
@@ -33,11 +35,11 @@ class WhitelistState:
                 return 503, {"error": "whitelist store busy, retry"}
             if merchant not in self.merchants:
                 return 404, {"error": f"unknown merchant {merchant}"}
-            code = offer.get("offer_code")
-            owner = next((m for m, o in self.whitelist.items() if o["offer_code"] == code and m != merchant), None)
-            if owner is not None:
+            code = str(offer.get("offer_code"))
+            owner = self.whitelist.get(code, {}).get("merchant_id", merchant)
+            if owner != merchant:
                 return 409, {"error": f"offer code {code} already belongs to {owner}"}
-            self.whitelist[merchant] = offer
+            self.whitelist[code] = offer
             return 201, {"whitelisted": merchant}
 
 

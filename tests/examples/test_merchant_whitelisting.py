@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, where `examples/` lives
 
-from examples.merchant_whitelisting.demo import run_demo
+from examples.merchant_whitelisting.demo import SEEDED, run_demo
+from examples.merchant_whitelisting.service import WhitelistState
 
 MALFORMED = """\
 MEX-200001,NOPE,2024-02-30,2024-03-01,1.00
@@ -52,3 +53,12 @@ def test_valid_rows_are_whitelisted_and_every_bad_row_is_reported_with_its_reaso
     processor, reason = reasons[("MEX-100010", "OLDPROMO")]
     assert processor == "whitelist" and "HTTP 409" in reason and "already belongs to MEX-100012" in reason
     assert result.report_url == "s3://merchant-ops/reports/offers.errors.jsonl"
+
+
+def test_who_owns_an_offer_code_does_not_depend_on_the_order_requests_arrive() -> None:
+    # The sink posts concurrently: MEX-100012's new offer may land before MEX-100010's claim on
+    # the code MEX-100012 already owns. Whitelisting a second offer must not free the first.
+    state = WhitelistState(["MEX-100010", "MEX-100012"], whitelist=SEEDED)
+    assert state.handle({"merchant_id": "MEX-100012", "offer_code": "SPRING24"})[0] == 201
+    status, body = state.handle({"merchant_id": "MEX-100010", "offer_code": "OLDPROMO"})
+    assert status == 409 and body["error"] == "offer code OLDPROMO already belongs to MEX-100012"
