@@ -32,15 +32,26 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-dev services
 	$(BIN)/python -m pytest -q
 
-# Real components the tests start themselves: PostgreSQL ships with the machine
-# (/usr/lib/postgresql/15/bin); MariaDB comes from Debian when we may install it.
+# Real components the tests start themselves. PostgreSQL ships with the machine
+# (/usr/lib/postgresql/15/bin); the rest comes from Debian when we may install it:
+# one line per package, "package: the file that proves it is installed".
+DEBIAN_SERVICES := \
+	mariadb-server:/usr/sbin/mariadbd \
+	redis-server:/usr/bin/redis-server \
+	stunnel4:/usr/bin/stunnel4 \
+	libpostgresql-jdbc-java:/usr/share/java/postgresql.jar \
+	libmariadb-java:/usr/share/java/mariadb-java-client.jar
+
 services:
-	@if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then \
+	@missing=""; for entry in $(DEBIAN_SERVICES); do \
+	  [ -e "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing mariadb-server from Debian (MySQL connector tests)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null) \
-	      || echo "warning: could not install mariadb-server; the MySQL tests will be skipped"; \
-	  else echo "note: mariadb-server is not installed; the MySQL tests will be skipped"; fi; \
+	    echo "installing from Debian for the tests:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "warning: could not install$$missing; the tests that need them will fail or skip"; \
+	  else echo "note: not installed:$$missing (apt-get install -y$$missing); the tests that need them skip"; fi; \
 	fi
 
 bench: $(VENV)/.installed-dev

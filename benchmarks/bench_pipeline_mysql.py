@@ -1,6 +1,6 @@
 """Arrow batches into MySQL/MariaDB: `MySqlSink` against the same CSV loaded by hand, in the same run.
 
-Starts a throwaway MariaDB (tests/services.py) and writes N rows x 5 columns (id, name, amount,
+Starts a throwaway MariaDB (tests/services/) and writes N rows x 5 columns (id, name, amount,
 day, flag) three ways: `MySqlSink` append (Arrow-written CSV through `LOAD DATA LOCAL INFILE`,
 one statement per batch), a hand-written baseline (pyarrow writes one CSV, pymysql runs one
 `LOAD DATA LOCAL INFILE`), and the row path `MySqlSink` keeps for `merge` (`executemany`).

@@ -1,6 +1,6 @@
 """Benchmark: PostgreSQL <-> Parquet through towpath's connectors, against psql's COPY to/from CSV.
 
-Starts a throwaway PostgreSQL (tests/services.py), loads an 8-column table of
+Starts a throwaway PostgreSQL (tests/services/), loads an 8-column table of
 `--rows` rows (5 million by default), then times:
 
 - read:  PostgresSource -> ParquetSink        vs  psql \\copy table TO a CSV file

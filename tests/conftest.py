@@ -1,7 +1,7 @@
 """Session fixtures: real services on free loopback ports, started once per test session; and the
 `project`/`sample` fixtures most CLI and workflow tests start from.
 
-The starting/stopping code lives in `tests/services.py` (also used by benchmarks).
+The starting/stopping code lives in `tests/services/` (one module per service) (also used by benchmarks).
 """
 
 from __future__ import annotations

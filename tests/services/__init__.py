@@ -1,0 +1,24 @@
+"""Start and stop the real components the tests (and benchmarks) run against.
+
+Every service runs on a free loopback port in its own temp dir and is torn down
+afterwards. Nothing here is a mock: PostgreSQL comes from the machine's
+binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode and
+HTTP services from the stdlib's `ThreadingHTTPServer`.
+
+One module per service; a new service is a new module re-exported here.
+Used by `tests/conftest.py` (session fixtures) and by `benchmarks/`.
+"""
+
+from __future__ import annotations
+
+from ._process import free_port, wait_for_port
+from .http import http_service
+from .mysql import MARIADB_INSTALL_HINT, MYSQL_PASSWORD, MySqlServer, mariadb_binaries, mysql_server
+from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postgres_server
+from .s3 import s3_server
+
+__all__ = [
+    "MARIADB_INSTALL_HINT", "MYSQL_PASSWORD", "POSTGRES_PASSWORD", "MySqlServer", "PostgresServer",
+    "free_port", "http_service", "mariadb_binaries", "mysql_server", "postgres_bin_dir", "postgres_server",
+    "s3_server", "wait_for_port",
+]
