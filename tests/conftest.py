@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from towpath.project import Project
 
 
+# Commands under test run in-process; the worker's own tests (tests/worker) opt in per command.
+os.environ["TOWPATH_WORKER"] = "off"
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[services.PostgresServer]:
     """A throwaway PostgreSQL 15 cluster for the whole session.

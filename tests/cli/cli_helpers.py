@@ -3,7 +3,7 @@ to another test folder's conftest).
 
 `towpath(...)` runs the real root command in-process through Click's CliRunner, which
 goes through the same guard as the console script (it lives in the root group's
-`main`). `towpath_process(...)` runs the console script in a fresh interpreter, for
+`main`). `towpath_process(...)` runs the console script's entry point (`towpath.cli.launch`) in a fresh interpreter, for
 what only a real process shows: exit codes seen by a shell, streams, TTY detection.
 """
 
@@ -29,7 +29,7 @@ def towpath_process(*args: str | Path, cwd: Path | None = None, env: dict[str, s
     """`towpath ARGS...` as a child process (stdout and stderr are pipes, not terminals)."""
     clean = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE")}
     return subprocess.run(
-        [sys.executable, "-m", "towpath.cli.main", *(str(a) for a in args)],
+        [sys.executable, "-m", "towpath.cli.launch", *(str(a) for a in args)],
         capture_output=True, text=True, check=False, cwd=cwd, env={**clean, **(env or {})},
     )
 

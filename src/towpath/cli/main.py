@@ -50,6 +50,7 @@ for _name, _group in {
     "runs": CommandGroup("towpath.cli.runs:cli", "Show recorded workflow runs, job runs and audit results."),
     "schedule": CommandGroup("towpath.cli.schedule:cli", "Run the local scheduler that fires daily workflows."),
     "pipeline": CommandGroup("towpath.cli.pipeline:cli", "Run a concurrent ETL pipeline (processors in stages)."),
+    "worker": CommandGroup("towpath.cli.worker:cli", "Keep a warm process per project so commands start fast."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 
@@ -96,12 +97,17 @@ class TowpathGroup(LazyGroup):
     type=click.Path(file_okay=False), help="Project folder (or any folder below it). Default: the current "
     "folder, or the workflow file's folder for `workflow` commands.",
 )
+@click.option(
+    "--no-worker", is_flag=True,
+    help="Run in this process, not in the project's warm worker (see `towpath worker`).",
+)
 @click.pass_obj
-def cli(state: CliState, verbose: bool, project_dir: str | None) -> None:
+def cli(state: CliState, verbose: bool, project_dir: str | None, no_worker: bool) -> None:
     """towpath: scaffold, test, run, audit and publish data pipelines on Iceberg.
 
     Start with `towpath project init`, then `towpath workflow run main.sch.yaml`.
     """
+    del no_worker  # read by `towpath.cli.launch` before Click starts; declared here for --help and parsing
     state.verbose, state.project_dir = verbose, project_dir
     if verbose:
         import logging
