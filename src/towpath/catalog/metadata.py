@@ -67,7 +67,8 @@ def set_metadata(
     column_types: dict[str, str] | None = None,
     description: str | None = None,
 ) -> TableMetadata:
-    """Change only the given fields, in one commit; returns the metadata now stored.
+    """Change only the given fields, in one commit (none if they already hold those values);
+    returns the metadata now stored.
 
     Raises:
         CatalogError: a `column_types` key is not a column of the table (names close matches),
@@ -95,9 +96,11 @@ def set_metadata(
         updates[COLUMN_TYPES] = json.dumps({by_lower[k.lower()]: v for k, v in column_types.items()}, sort_keys=True)
     if description is not None:
         updates[DESCRIPTION] = description
-    if updates:
-        _set_properties(catalog, ident, updates)
-    return get_metadata(catalog, identifier)
+    current = table.properties
+    changed = {key: value for key, value in updates.items() if current.get(key) != value}
+    if changed:  # a daily rerun of the metadata step commits nothing (and adds no metadata file)
+        _set_properties(catalog, ident, changed)
+    return _from_properties({**current, **changed}, ident)
 
 
 @dataclass(frozen=True)

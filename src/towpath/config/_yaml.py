@@ -6,6 +6,7 @@ ruamel's round-trip loader keeps line/column marks on mappings and sequences;
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,13 @@ def load_yaml(path: Path | str, text: str | None = None) -> Document:
             raise SpecError("file not found", file=path) from None
         except OSError as exc:
             raise SpecError(f"cannot read file: {exc.strerror}", file=path) from None
+    return _parse(path, text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(path: Path, text: str) -> Document:
+    """Parse once per exact text: a run reads each workflow file twice (loader, preflight), and a
+    scheduler or the worker reads the same files every run. Documents are frozen, never mutated."""
     yaml = YAML(typ="rt")
     yaml.Constructor = _MarkedScalarConstructor
     try:
