@@ -74,6 +74,13 @@ SMALL_ROWS = 30_000
 """Sessions per day: enough for a top 100 in every one of the 190 countries, small enough to be quick."""
 
 
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[services.SmtpServer]:
+    """A real SMTP server (aiosmtpd) for the whole session; tests `clear()` it first."""
+    with services.smtp_server() as server:
+        yield server
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """An empty project with the embedded defaults (SQLite catalog, local warehouse, DuckDB)."""

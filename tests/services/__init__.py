@@ -2,7 +2,7 @@
 
 Every service runs on a free loopback port in its own temp dir and is torn down
 afterwards. Nothing here is a mock: PostgreSQL comes from the machine's
-binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode and
+binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode, SMTP from aiosmtpd and
 HTTP services from the stdlib's `ThreadingHTTPServer`.
 
 One module per service; a new service is a new module re-exported here.
@@ -16,9 +16,22 @@ from .http import http_service
 from .mysql import MARIADB_INSTALL_HINT, MYSQL_PASSWORD, MySqlServer, mariadb_binaries, mysql_server
 from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postgres_server
 from .s3 import s3_server
+from .smtp import SmtpServer, smtp_server
 
 __all__ = [
-    "MARIADB_INSTALL_HINT", "MYSQL_PASSWORD", "POSTGRES_PASSWORD", "MySqlServer", "PostgresServer",
-    "free_port", "http_service", "mariadb_binaries", "mysql_server", "postgres_bin_dir", "postgres_server",
-    "s3_server", "wait_for_port",
+    "MARIADB_INSTALL_HINT",
+    "MYSQL_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "MySqlServer",
+    "PostgresServer",
+    "SmtpServer",
+    "free_port",
+    "http_service",
+    "mariadb_binaries",
+    "mysql_server",
+    "postgres_bin_dir",
+    "postgres_server",
+    "s3_server",
+    "smtp_server",
+    "wait_for_port",
 ]

@@ -104,6 +104,17 @@ class NotificationsConfig(Spec):
     """URL that receives a JSON POST when a daily or backfill run fails."""
 
 
+class ProjectNotificationsConfig(NotificationsConfig):
+    """`notifications:` of `towpath.yaml`: the channels every notice goes through, and who owners are."""
+
+    channels: list[dict[str, Any]] = Field(default_factory=list)
+    """Channels by `type` (`smtp`, `webhook`, `file`, `log`, or a plugin's), each with its own params
+    and optional `events:` (the notice kinds it receives: `failure`, `migration`, `alert`, ...).
+    The notify room validates each entry against its type's params model, at its file:line."""
+    owners: dict[str, list[str]] = Field(default_factory=dict)
+    """Team aliases -> addresses: an `owner: data-eng` in table metadata or a workflow is told at these."""
+
+
 def _duration(value: str | None) -> str | None:
     """A `7d` / `36h` / `30m` duration, checked (None passes: "keep everything")."""
     from towpath.config.params import parse_duration
@@ -174,7 +185,7 @@ class ProjectConfig(Spec):
     or a SQLAlchemy URL such as `postgresql://user:password@host/db`."""
     params: dict[str, str] = Field(default_factory=dict)
     """Default parameters for every workflow of the project."""
-    notifications: NotificationsConfig = NotificationsConfig()
+    notifications: ProjectNotificationsConfig = ProjectNotificationsConfig()
     snapshot_retention: SnapshotRetentionConfig = SnapshotRetentionConfig()
     """Bound each table's history: every Iceberg commit copies it, so unbounded history slows every write."""
     wap_branch_retention: str | None = "7d"

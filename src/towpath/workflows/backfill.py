@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Protocol
 
 from towpath.errors import ParameterError, SpecError
+from towpath.notify import Notifier, notify_failure
 from towpath.status import Status
 from towpath.workflows.context import DeferredMarks, Workspace
 from towpath.workflows.marks import settle_marks
-from towpath.workflows.notify import notify_failure
 from towpath.workflows.params import parse_date, split_params
 from towpath.workflows.results import BackfillResult, RunResult
 from towpath.workflows.runner import run_workflow
@@ -116,7 +116,7 @@ def run_backfill(
     error = None
     if result.failed:
         error = "; ".join(f"{d}: {e.splitlines()[0]}" for d, e in sorted(result.failed.items()))
-        notify_failure(project.config.notifications.webhook, {
+        notify_failure(Notifier.for_project(project.root, project.config), {
             "workflow_id": spec.id, "kind": "backfill", "error": error, "run_id": parent,
             "failed_dates": sorted(result.failed),
         })

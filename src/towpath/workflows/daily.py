@@ -9,10 +9,10 @@ from typing import Any
 
 from towpath.catalog import parse_hwm
 from towpath.errors import SpecError
+from towpath.notify import Notifier, notify_failure
 from towpath.status import Status
 from towpath.workflows.context import DeferredMarks, Workspace
 from towpath.workflows.marks import settle_marks
-from towpath.workflows.notify import notify_failure
 from towpath.workflows.params import parse_date, split_params, today_in
 from towpath.workflows.results import DailyResult, RunResult
 from towpath.workflows.runner import run_workflow
@@ -85,9 +85,9 @@ def run_daily(
         extra=own,
     )
     if not result.ok:
+        own_webhook = spec.notifications.webhook if spec.notifications else None
         delivery = notify_failure(
-            spec.notifications.webhook if spec.notifications and spec.notifications.webhook
-            else project.config.notifications.webhook,
+            Notifier.for_project(project.root, project.config, webhook=own_webhook),
             {"workflow_id": spec.id, "kind": "daily", "today": day.isoformat(), "error": result.error,
              "run_id": daily_run, "failed_runs": [r.run_id for r in runs if not r.ok]},
         )

@@ -1,0 +1,1 @@
+"""The built-in notification channels, one module each (registered in `towpath.notify.registry`)."""
