@@ -24,7 +24,10 @@ from towpath.errors import OutputPathError, SpecError
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog, GcResult, HwmChange, Rollback
+    import pyarrow as pa
+
     from towpath.engines import Engine
+    from towpath.federation import Federation
     from towpath.publish import WapBranch
     from towpath.state import StateStore
     from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
@@ -194,9 +197,22 @@ class Project:
 
         return remove_orphan_files(self.catalog, table, older_than=parse_duration(older_than), dry_run=dry_run)
 
-    def query(self, sql: str, *, dialect: str | None = None) -> Any:
-        """Run a SQL query over the project's tables and return Arrow."""
-        return self.engine.query(sql, dialect=dialect or self.config.dialect)
+    @cached_property
+    def federation(self) -> Federation:
+        """The lake and the `connections:` of towpath.yaml, queried together (see `query`)."""
+        from towpath.federation import Federation
+
+        return Federation(self.config, self.root, self.catalog)
+
+    def query(self, sql: str, *, dialect: str | None = None, engine: str | None = None) -> pa.Table:
+        """Run one SELECT over the project's lake tables and its connections; rows as Arrow.
+
+        `ehr.patients` reads table `patients` of connection `ehr` (filters and columns pushed
+        into the database), `claims.history` the lake table. `engine` is `duckdb` or `spark`
+        (default: the project's engine).
+        """
+        lake = self.engine if (engine or self.config.engine.type) == self.config.engine.type else None
+        return self.federation.query(sql, dialect=dialect, engine=engine, lake=lake)
 
     def __repr__(self) -> str:
         return f"Project({str(self.root)!r})"

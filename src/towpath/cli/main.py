@@ -51,6 +51,7 @@ for _name, _group in {
     "schedule": CommandGroup("towpath.cli.schedule:cli", "Run the local scheduler that fires daily workflows."),
     "pipeline": CommandGroup("towpath.cli.pipeline:cli", "Run a concurrent ETL pipeline (processors in stages)."),
     "worker": CommandGroup("towpath.cli.worker:cli", "Keep a warm process per project so commands start fast."),
+    "query": CommandGroup("towpath.cli.query:cli", "Run one SQL query across the lake and the project's connections."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 

@@ -19,6 +19,7 @@ from pydantic import Discriminator, Field, Tag, field_validator
 
 from towpath.config._yaml import load_yaml
 from towpath.config.base import Spec, invalid, load_spec
+from towpath.config.connections import Connection
 from towpath.errors import ParameterError, SpecError
 
 PROJECT_FILE = "towpath.yaml"
@@ -192,6 +193,17 @@ class ProjectConfig(Spec):
     """After every WAP publish, drop WAP branches (kept by failed audits) older than this; null keeps them."""
 
     _branch_age = field_validator("wap_branch_retention")(lambda value: _duration(value))
+    connections: dict[str, Connection] = Field(default_factory=dict)
+    """Databases, KV stores and catalogs `towpath query` joins with the lake, by the name SQL uses
+    (`SELECT ... FROM ehr.patients`); see docs/query.md. Secrets come from `{env: VAR}` or `{file: PATH}`."""
+
+    @field_validator("connections")
+    @classmethod
+    def _connection_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise invalid(f"connection name {name!r} must be a SQL identifier (letters, digits, _)")
+        return value
 
     def resolve(self, root: Path, value: str) -> str:
         """Resolve a project-relative path or URI against the project folder."""
