@@ -23,9 +23,9 @@ from towpath.config import (
 from towpath.errors import OutputPathError, SpecError
 
 if TYPE_CHECKING:
-    from towpath.catalog import Catalog, GcResult, HwmChange, Rollback
     import pyarrow as pa
 
+    from towpath.catalog import Catalog, GcResult, HwmChange, Rollback
     from towpath.engines import Engine
     from towpath.federation import Federation
     from towpath.publish import WapBranch

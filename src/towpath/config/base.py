@@ -21,6 +21,10 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+SECRET_ERROR = "secret_in_yaml"
+"""The pydantic error type of a value that must not be shown (a secret written into YAML)."""
+
+
 def invalid(reason: str) -> PydanticCustomError:
     """A validation error whose message is exactly `reason` (a plain ValueError gets a "Value error," prefix)."""
     return PydanticCustomError("invalid_value", "{reason}", {"reason": reason})
@@ -62,6 +66,8 @@ def _to_spec_error(model: type[Spec], doc: Document, err: Any, base_loc: tuple[i
         missing = str(loc[-1])
         field = dotted(data_loc + (missing,)) if data_loc != loc else field
         msg = f"missing required field '{missing}'"
+    elif kind == SECRET_ERROR:  # never echo what was written where a secret belongs
+        msg = err["msg"]
     elif kind == "union_tag_invalid":
         msg = err["msg"].replace("Input tag", "type").replace("input tag", "type")
     else:

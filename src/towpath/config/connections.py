@@ -28,8 +28,9 @@ from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from towpath.config.base import Spec, invalid
+from towpath.config.base import SECRET_ERROR, Spec, invalid
 from towpath.config.unions import RegisteredUnion, tagged_union
 from towpath.registry import Registry
 
@@ -54,7 +55,8 @@ class Secret(Spec):
     @classmethod
     def _refuse_literal(cls, data: Any) -> Any:
         if isinstance(data, str):
-            raise invalid("a secret is never written in towpath.yaml: write {env: VARIABLE} or {file: PATH}")
+            raise PydanticCustomError(SECRET_ERROR, "a secret is never written in towpath.yaml: write "
+                                      "{env: VARIABLE} or {file: PATH}")
         return data
 
     @model_validator(mode="after")
@@ -181,8 +183,11 @@ class MySqlConnection(_ServerConnection):
         return " ".join(f"{k}={_libpq_quote(v)}" for k, v in words.items() if v)
 
     def jdbc(self, root: Path, name: str) -> tuple[str, dict[str, str]]:
-        # The MariaDB driver also serves MySQL servers under the jdbc:mysql: prefix only when asked to.
-        url = f"jdbc:mariadb://{self.host}:{self.port}/{quote(self.database)}"
+        # jdbc:mysql: so that Spark picks its MySQL dialect (backtick identifiers): under jdbc:mariadb: it
+        # falls back to ANSI "double quotes", which MariaDB reads as strings, so `"amount" > 400` was
+        # pushed down as a comparison of the string 'amount' and matched nothing. Connector/J 2.x takes
+        # the prefix as is, 3.x with permitMysqlScheme.
+        url = f"jdbc:mysql://{self.host}:{self.port}/{quote(self.database)}?permitMysqlScheme"
         return url, {"user": self.user, "password": self._password(root, name), "driver": str(self.JDBC_DRIVER)}
 
 

@@ -15,8 +15,8 @@ from sqlglot import exp
 
 from towpath.config.connections import ConnectionSpec
 from towpath.engines.script import describe, parse_script
-from towpath.federation._refs import SourceRef, split_references
 from towpath.errors import SqlError
+from towpath.federation._refs import SourceRef, split_references
 from towpath.federation.errors import FederationError
 
 __all__ = ["FederatedQuery", "plan_query"]
@@ -26,7 +26,8 @@ __all__ = ["FederatedQuery", "plan_query"]
 class FederatedQuery:
     """The statement with each connection table replaced by a placeholder (see `_refs`)."""
 
-    expression: exp.Query
+    expression: exp.Expression
+    """A SELECT (checked by `plan_query`)."""
     sources: list[SourceRef]
 
     def connections(self) -> list[str]:
@@ -41,7 +42,8 @@ def plan_query(sql: str | exp.Expression, connections: Mapping[str, ConnectionSp
         SqlError: not exactly one SELECT, or it does not parse.
         FederationError: a three-part name whose first part is no connection ("did you mean").
     """
-    if isinstance(sql, exp.Expression):
+    expression: exp.Expression
+    if not isinstance(sql, str):
         expression = sql.copy()
     else:
         statements = parse_script(sql, dialect=dialect)

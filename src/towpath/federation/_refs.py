@@ -20,7 +20,7 @@ from sqlglot import exp
 from towpath.config.connections import ConnectionSpec
 from towpath.sql import cte_names
 
-__all__ = ["SourceRef", "split_references", "restore"]
+__all__ = ["SourceRef", "hide_qualified", "restore", "split_references"]
 
 _counter = itertools.count()
 
@@ -74,6 +74,21 @@ def restore(query: exp.Expression, replacements: Mapping[str, exp.Expression]) -
         return node
 
     return query.transform(swap, copy=False)
+
+
+def hide_qualified(query: exp.Expression) -> dict[str, exp.Expression]:
+    """Swap (in place) every `db.table` reference for a placeholder; `restore` with the result puts them back.
+
+    Lets one catalog's engine bind its own tables of a query without seeing another catalog's.
+    """
+    hidden: dict[str, exp.Expression] = {}
+    for table in list(query.find_all(exp.Table)):
+        if isinstance(table.this, exp.Identifier) and table.db:
+            name = _placeholder()
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+            hidden[name] = table.copy()
+            table.replace(exp.Table(this=exp.to_identifier(name), alias=alias.copy()))
+    return hidden
 
 
 def _placeholder() -> str:

@@ -35,7 +35,7 @@ from towpath.engines.duckdb import DuckDBEngine
 from towpath.engines.extensions import load_extension
 from towpath.errors import SqlError, first_line
 from towpath.federation._plan import FederatedQuery
-from towpath.federation._refs import SourceRef, restore
+from towpath.federation._refs import SourceRef, hide_qualified, restore
 from towpath.federation.errors import ConnectionFailedError, FederationError, UnknownSourceTableError
 
 __all__ = ["DuckDBFederation"]
@@ -70,12 +70,6 @@ class DuckDBFederation:
         for engine in self._catalogs.values():
             engine.close()
         self._con.close()
-
-    def __enter__(self) -> DuckDBFederation:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- querying -------------------------------------------------------------------------------
 
@@ -174,10 +168,11 @@ class DuckDBFederation:
                 f"'{ref.display}': name a table of connection '{ref.connection}' as {ref.connection}.namespace.table"
             )
         engine = self._catalog_engine(ref.connection, spec)
+        lake = hide_qualified(expression)
         revealed = restore(expression, {ref.placeholder: exp.to_table(f"{ref.schema}.{ref.table}")})
         bound = engine.bind(revealed, {}, None, 1)
         sources.update(bound.sources)
-        return bound.expression
+        return restore(bound.expression, lake)
 
     def _catalog_engine(self, name: str, spec: IcebergConnection) -> DuckDBEngine:
         with self._lock:
