@@ -68,3 +68,10 @@ def test_mistakes_are_one_line(fed_project: Project, sql: str, message: str) -> 
     assert result.exit_code == 1
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_json_flag_prints_rows_and_errors_as_json(fed_project: Project) -> None:
+    result = towpath("-C", fed_project.root, "query", "SELECT id FROM clinic.patients WHERE id < 3 ORDER BY id", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == [{"id": 1}, {"id": 2}]
+    failed = towpath("-C", fed_project.root, "query", "SELECT * FROM clinic.nope", "--json")
+    assert failed.exit_code == 1 and "does not exist" in json.loads(failed.stdout)["error"]

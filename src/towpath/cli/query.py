@@ -24,6 +24,7 @@ FORMATS = ("table", "csv", "json", "parquet")
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format. Default: table on a terminal, csv in a pipe; with -o, the file's suffix.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows (or the error) as JSON: --format json.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the rows to FILE instead of printing them (parquet always needs one).")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
@@ -33,8 +34,8 @@ FORMATS = ("table", "csv", "json", "parquet")
               help="Rows shown by --format table (files and other formats get every row).")
 @click.pass_context
 def cli(
-    ctx: click.Context, sql: str, fmt: str | None, output: Path | None, engine: str | None, dialect: str | None,
-    limit: int,
+    ctx: click.Context, sql: str, fmt: str | None, as_json: bool, output: Path | None, engine: str | None,
+    dialect: str | None, limit: int,
 ) -> None:
     """Run one SELECT over the lake and the connections of towpath.yaml.
 
@@ -51,7 +52,7 @@ def cli(
                      WHERE p.state = 'CA' GROUP BY p.name" --format csv -o paid.csv
     """
     project = project_from(ctx)
-    chosen = fmt or _format_for(output)
+    chosen = "json" if as_json else fmt or _format_for(output)
     data = project.query(sql, engine=engine, dialect=dialect)
     if chosen == "table":
         if output is not None:
