@@ -61,6 +61,7 @@ class DuckDBFederation:
         self._attached: set[str] = set()
         self._checked: set[str] = set()
         """Attached tables known to exist (`"conn"."schema"."table"`)."""
+        self._applied: set[str] = set()
         self._secrets: set[str] = set()
         """Connection strings and passwords opened so far: error messages never show them."""
         self._lock = threading.Lock()
@@ -89,7 +90,17 @@ class DuckDBFederation:
         bound = self._lake.bind(expression, {}, None, 1)
         sources.update({k: v for k, v in bound.sources.items() if isinstance(v, pa.Table | ds.Dataset)})
         sql = restore(bound.expression, replacements).sql(dialect="duckdb")
+        self._set_up_lake_reads()
         return self.execute(sql, sources)
+
+    def _set_up_lake_reads(self) -> None:
+        """What the lake engines' bindings need on this connection (httpfs and S3 secrets), once each."""
+        engines = [self._lake, *self._catalogs.values()]
+        with self._lock:
+            for statement in (s for engine in engines for s in engine.session_setup()):
+                if statement not in self._applied:
+                    self._con.execute(statement)
+                    self._applied.add(statement)
 
     def execute(self, sql: str, sources: Mapping[str, pa.Table | ds.Dataset]) -> pa.Table:
         """Run DuckDB SQL on a fresh cursor with `sources` registered under their names."""
