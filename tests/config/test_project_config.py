@@ -69,7 +69,7 @@ def test_an_empty_file_means_every_default(tmp_path):
     ("catalog:\n  uri: .towpath/catalog.db\n", "2:3: catalog.uri", "expected a SQLAlchemy URL"),
     ("catalog:\n  type: rest\n  uri: catalog.example.com\n", "3:3: catalog.uri",
      "expected the REST catalog's http(s) URL, e.g. https://catalog.example.com (got 'catalog.example.com')"),
-    ("catalog:\n  type: hive\n", "1:1: catalog", "expected catalog type 'sql' or 'rest'"),
+    ("catalog:\n  type: hive\n", "2:3: catalog", "expected catalog type 'sql' or 'rest' (got 'hive')"),
     ("warehouse: s3//bucket/prefix\n", "1:1: warehouse", "this looks like a mistyped URI (expected s3://...)"),
     ("warehouse: 's3:/bucket'\n", "1:1: warehouse", "looks like a mistyped URI"),
     ("warehouse: ftp://host/lake\n", "1:1: warehouse", "unknown warehouse URI scheme 'ftp://'"),

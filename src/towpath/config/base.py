@@ -70,10 +70,14 @@ def _to_spec_error(model: type[Spec], doc: Document, err: Any, base_loc: tuple[i
         msg = err["msg"]
     elif kind == "union_tag_invalid":
         msg = err["msg"].replace("Input tag", "type").replace("input tag", "type")
+    elif isinstance(err.get("input"), dict) and isinstance(err["input"].get("type"), str) and kind.endswith("_type"):
+        # a registry-picked union refused the mapping's `type`: point at it and show it
+        line, col = doc.locate((*data_loc, "type"))
+        msg = f"{err['msg'].rstrip('.')} (got {err['input']['type']!r})"
     else:
         got = err.get("input")
-        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-        msg = f"{err['msg'].rstrip('.')} (got {shown})"
+        # a mapping or list is where the message points; naming its type ("got dict") says nothing
+        msg = err["msg"].rstrip(".") + ("" if isinstance(got, (dict, list)) else f" (got {got!r})")
     return SpecError(msg, file=doc.path, line=line, col=col, field=field or None)
 
 
@@ -120,29 +124,51 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[int | str, ...], data: An
     a registry, like a workflow step's job) is resolved by the data at that point;
     in any other union the member that has the next key of `loc` is taken.
     """
+    import typing
+
     current: Any = model
     keys = loc[:-1]
+    mapping_of: Any = None
+    """The value annotation of a `dict[str, X]` field whose key comes next in `loc`."""
     for index, key in enumerate(keys):
         data = _node_at(data, (key,)) if isinstance(data, (dict, list)) else None
+        if mapping_of is not None:  # `key` names an entry of a mapping field (`connections: {name: ...}`)
+            current, mapping_of = _pick(mapping_of, data, loc[index + 1:]), None
+            if current is None:
+                return []
+            continue
         if isinstance(key, int):
             continue
         fields = getattr(current, "model_fields", None)
         if not fields or key not in fields:
             return []
         info = fields[key]
+        if typing.get_origin(info.annotation) is dict:
+            mapping_of = typing.get_args(info.annotation)[1]
+            continue
         picker = next((m for m in info.metadata if hasattr(m, "model_for")), None)
         if picker is not None:
             current = picker.model_for(data)
         else:
-            following = next((k for k in loc[index + 1:] if isinstance(k, str)), None)
-            candidates = _models_of(info.annotation)
-            current = next((c for c in candidates if following in c.model_fields), None) or (
-                candidates[0] if candidates else None
-            )
+            current = _pick(info.annotation, data, loc[index + 1:])
         if current is None:
             return []
     fields = getattr(current, "model_fields", {})
     return [info.alias or name for name, info in fields.items()]
+
+
+def _pick(annotation: Any, data: Any, rest: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model `data` is validated as under `annotation`: a registry-picked union by the data,
+    any other union by the member that has the next key of `rest`."""
+    import typing
+
+    for meta in getattr(annotation, "__metadata__", ()) if typing.get_origin(annotation) is typing.Annotated else ():
+        if hasattr(meta, "model_for"):
+            found: type[BaseModel] | None = meta.model_for(data)
+            return found
+    following = next((k for k in rest if isinstance(k, str)), None)
+    candidates = _models_of(annotation)
+    return next((c for c in candidates if following in c.model_fields), None) or (candidates[0] if candidates else None)
 
 
 def _models_of(annotation: Any) -> list[type[BaseModel]]:
