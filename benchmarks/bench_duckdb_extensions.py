@@ -6,11 +6,12 @@ whose warehouse is `s3://...` on a local S3 (moto, tests/services/) gets a
 with a selective filter is then timed, in the same run and alternating,
 `--repeat` times each:
 
-- pyarrow: what `DuckDBEngine` does for an object-store warehouse — the
+- pyarrow: what `DuckDBEngine` did for an object-store warehouse before — the
   catalog's planned files as a `pyarrow.dataset` on the catalog's S3 file
   system, registered in DuckDB (projection and filter pushdown through Arrow);
 - httpfs: the same planned files in DuckDB's `read_parquet([...s3://...])`
-  with httpfs loaded from its wheel and the endpoint set as a DuckDB secret.
+  with httpfs loaded from its wheel and the endpoint set as a DuckDB secret;
+- towpath: `Project.query`, which now binds S3 tables to httpfs that way.
 
 iceberg, locally: the same aggregate on a local table (`--rows`, partitioned by
 year, five commits) through towpath's read (pyiceberg plans the pruned files,
@@ -41,8 +42,10 @@ import boto3
 import duckdb
 import numpy as np
 import pyarrow as pa
+from pyiceberg.expressions import AlwaysTrue
 
 import services
+from towpath.engines.duckdb import remote_dataset
 from towpath.engines.extensions import load_extension
 from towpath.project import Project
 
@@ -113,8 +116,15 @@ def bench_httpfs(rows: int, repeat: int) -> None:
         files = [t.file.file_path for t in project.catalog.table("claims.history").scan().plan_files()]
         host = endpoint.split("://", 1)[1]
 
-        def via_pyarrow() -> pa.Table:
-            return project.engine.query(QUERY.format(cut=cut)).sort_by("year")
+        plan = project.catalog.plan_scan("claims.history", AlwaysTrue(), None)
+        before = duckdb.connect()
+        before.register("history", remote_dataset(project.catalog, plan))
+
+        def via_pyarrow() -> pa.Table:  # what DuckDBEngine did for an s3:// warehouse before httpfs
+            return before.sql(QUERY.format(cut=cut).replace("claims.history", "history")).to_arrow_table().sort_by("year")
+
+        def via_towpath() -> pa.Table:
+            return project.query(QUERY.format(cut=cut)).sort_by("year")
 
         con = duckdb.connect()
         load_extension(con, "httpfs")
@@ -125,14 +135,15 @@ def bench_httpfs(rows: int, repeat: int) -> None:
         def via_httpfs() -> pa.Table:
             return con.sql(RAW.format(files=listing, cut=cut)).to_arrow_table().sort_by("year")
 
-        medians, results = alternate({"pyarrow": via_pyarrow, "httpfs": via_httpfs}, repeat)
+        medians, results = alternate({"pyarrow": via_pyarrow, "httpfs": via_httpfs, "towpath": via_towpath}, repeat)
     base, native = medians["pyarrow"], medians["httpfs"]
-    same = same_rows(results["pyarrow"], results["httpfs"])
+    same = same_rows(results["pyarrow"], results["httpfs"]) and same_rows(results["pyarrow"], results["towpath"])
     print(f"httpfs: {rows:,} rows in {len(files)} files on moto S3, ~5% selected; median of {repeat}\n")
-    print("| read | seconds | ratio to pyarrow's S3 (today) |")
+    print("| read | seconds | ratio to pyarrow's S3 (before) |")
     print("| --- | ---: | ---: |")
     print(f"| pyarrow dataset on the catalog's S3 file system | {base:.3f} | 1.00x |")
     print(f"| DuckDB httpfs `read_parquet(s3://...)` | {native:.3f} | {native / base:.2f}x |")
+    print(f"| `Project.query` (plans the scan on S3 each time, then httpfs) | {medians['towpath']:.3f} | {medians['towpath'] / base:.2f}x |")
     print(f"\nresults equal: {same}\n")
 
 
