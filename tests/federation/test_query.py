@@ -33,7 +33,8 @@ def test_postgres_receives_the_where_clause_and_only_the_needed_columns(
     reads = [q for q in pg_statements(audited_postgres, "patients") if q.startswith("COPY")]
     assert len(reads) == 1, reads
     sent = reads[0]
-    assert 'WHERE "age" > ' in sent and "85" in sent
+    where = sent.split(" WHERE ", 1)[1]  # DuckDB may add its own ctid range for a parallel scan
+    assert """"age" > '85'""" in where
     selected = sent.split("FROM")[0]
     assert all(f'"{c}"' in selected for c in ("id", "name", "age"))
     assert '"notes"' not in sent and '"state"' not in sent
