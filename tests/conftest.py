@@ -115,3 +115,30 @@ def spark() -> Iterator[Any]:
         session = shared_session(SparkConfig(master="local[2]"))
     yield session
     stop_shared_session()
+
+
+def _require_redis() -> None:
+    """Skip without redis-server on a developer's machine; fail under CI, where `make test` installs it."""
+    if services.redis_binaries() is None:
+        message = f"redis-server is not installed; install it with: {services.REDIS_INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (`make test` installs it when run as root)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[services.RedisServer]:
+    """A throwaway `redis-server` for the session; yields `services.RedisServer` (`url`, `port`, `pid`).
+    Tests sharing it use their own key prefix (the KV engine's `?prefix=`)."""
+    _require_redis()
+    with services.redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[services.RedisCluster]:
+    """A three-node Redis Cluster (all slots assigned, no replicas) for the session; yields
+    `services.RedisCluster` (`url` = `redis+cluster://127.0.0.1:PORT`, `ports`)."""
+    _require_redis()
+    with services.redis_cluster() as cluster:
+        yield cluster

@@ -11,7 +11,7 @@ import pytest
 
 from towpath.kv import KvStore, open_store
 
-ENGINES = ["embedded"]
+ENGINES = ["embedded", "redis", "redis_cluster"]
 
 _SEQ = itertools.count()
 

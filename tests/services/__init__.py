@@ -2,8 +2,9 @@
 
 Every service runs on a free loopback port in its own temp dir and is torn down
 afterwards. Nothing here is a mock: PostgreSQL comes from the machine's
-binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode, SMTP from aiosmtpd and
-HTTP services from the stdlib's `ThreadingHTTPServer`.
+binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode, SMTP from aiosmtpd,
+HTTP services from the stdlib's `ThreadingHTTPServer`, and Redis (standalone and a three-node
+cluster) from Debian's `redis-server`.
 
 One module per service; a new service is a new module re-exported here.
 Used by `tests/conftest.py` (session fixtures) and by `benchmarks/`.
@@ -15,6 +16,7 @@ from ._process import free_port, wait_for_port
 from .http import http_service
 from .mysql import MARIADB_INSTALL_HINT, MYSQL_PASSWORD, MySqlServer, mariadb_binaries, mysql_server
 from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postgres_server
+from .redis import REDIS_INSTALL_HINT, RedisCluster, RedisServer, redis_binaries, redis_cluster, redis_server
 from .s3 import s3_server
 from .smtp import SmtpServer, smtp_server
 
@@ -22,8 +24,11 @@ __all__ = [
     "MARIADB_INSTALL_HINT",
     "MYSQL_PASSWORD",
     "POSTGRES_PASSWORD",
+    "REDIS_INSTALL_HINT",
     "MySqlServer",
     "PostgresServer",
+    "RedisCluster",
+    "RedisServer",
     "SmtpServer",
     "free_port",
     "http_service",
@@ -31,6 +36,9 @@ __all__ = [
     "mysql_server",
     "postgres_bin_dir",
     "postgres_server",
+    "redis_binaries",
+    "redis_cluster",
+    "redis_server",
     "s3_server",
     "smtp_server",
     "wait_for_port",
