@@ -11,7 +11,7 @@ import pytest
 
 from towpath.kv import KvStore, open_store
 
-ENGINES = ["embedded", "redis", "redis_cluster"]
+ENGINES = ["embedded", "redis", "redis_cluster", "postgres"]
 
 _SEQ = itertools.count()
 

@@ -38,8 +38,8 @@ def to_binary_array(values: pa.Array | Sequence[bytes]) -> pa.BinaryArray:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if isinstance(values, pa.Array):
-        return values if values.type == pa.binary() else values.cast(pa.binary())  # type: ignore[return-value]
-    return pa.array(values, pa.binary())  # type: ignore[return-value]
+        return values if values.type == pa.binary() else values.cast(pa.binary())
+    return pa.array(values, pa.binary())
 
 
 def _bulk(value: bytes) -> bytes:

@@ -38,7 +38,15 @@ from towpath.kv.errors import (
     NamespaceInUseError,
     NamespaceNotFoundError,
 )
-from towpath.kv.store import DEFAULT_SCAN_LIMIT, Binaries, Cursor, StoreBase, as_bytes_list, check_batch, check_name
+from towpath.kv.store import (
+    DEFAULT_SCAN_LIMIT,
+    Binaries,
+    Cursor,
+    StoreBase,
+    as_bytes_list,
+    check_batch,
+    check_name,
+)
 
 __all__ = ["RedisClusterStore", "RedisStore", "open_redis", "open_redis_cluster"]
 
@@ -249,7 +257,7 @@ class RedisStore(StoreBase):
     def alias(self, alias: str) -> str | None:
         with _mapped(self.url):
             raw = self.client.hget(self._aliases_key, alias)
-        return None if raw is None else raw.decode()  # type: ignore[no-any-return]
+        return None if raw is None else raw.decode()
 
     def aliases(self) -> dict[str, str]:
         with _mapped(self.url):
