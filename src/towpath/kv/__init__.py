@@ -26,9 +26,11 @@ _EXPORTS: dict[str, str] = {
     "NamespaceInUseError": "errors",
     "InvalidNameError": "errors",
     "EmbeddedStore": "embedded",
+    "Client": "client",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from towpath.kv.client import Client
     from towpath.kv.embedded import EmbeddedStore
     from towpath.kv.engines import KV_ENGINES, open_store
     from towpath.kv.errors import (
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from towpath.kv.store import Binaries, Cursor, KvStore
 
 __all__ = [
+    "Client",
     "KV_ENGINES",
     "Binaries",
     "Cursor",

@@ -1,0 +1,1 @@
+"""The KV service's protobuf messages (kv.proto, compiled by protoc and committed)."""
