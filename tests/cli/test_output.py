@@ -60,7 +60,8 @@ def test_every_table_keeps_its_ids_whole_at_80_columns_in_a_pipe(ran: Path) -> N
             assert id_ in shown.stdout, f"{id_} is cut or wrapped in `towpath {' '.join(command)}`:\n{shown.stdout}"
 
 
-NO_JSON = {"workflow schema": "prints JSON Schema already", "schedule run": "a long-running loop"}
+NO_JSON = {"workflow schema": "prints JSON Schema already", "schedule run": "a long-running loop",
+           "kv serve": "a long-running server"}
 """The only commands without `--json`, and why."""
 
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import services
 
+import services
 from towpath.kv import KvStore, open_store
 from towpath.kv.service import KvService, ServiceConfig
 

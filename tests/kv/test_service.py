@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-import services
 
+import services
 from towpath.kv import Client, KvAuthError, KvUnavailableError, open_store
 from towpath.kv.service import KvService, ServiceConfig
 

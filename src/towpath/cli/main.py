@@ -52,6 +52,7 @@ for _name, _group in {
     "pipeline": CommandGroup("towpath.cli.pipeline:cli", "Run a concurrent ETL pipeline (processors in stages)."),
     "worker": CommandGroup("towpath.cli.worker:cli", "Keep a warm process per project so commands start fast."),
     "query": CommandGroup("towpath.cli.query:cli", "Run one SQL query across the lake and the project's connections."),
+    "kv": CommandGroup("towpath.cli.kv:cli", "Serve and read key-value stores (namespaces, typed gets, scans)."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 

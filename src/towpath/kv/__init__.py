@@ -46,9 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from towpath.kv.store import Binaries, Cursor, KvStore
 
 __all__ = [
-    "Client",
     "KV_ENGINES",
     "Binaries",
+    "Client",
     "Cursor",
     "EmbeddedStore",
     "InvalidNameError",

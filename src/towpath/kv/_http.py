@@ -16,6 +16,7 @@ import base64
 import binascii
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,7 +63,7 @@ def http_app(core: ServiceCore) -> Starlette:
         def body() -> Response:
             try:
                 message = method.request.FromString(payload)
-            except Exception as exc:  # protobuf's DecodeError; the body is the caller's mistake
+            except DecodeError as exc:  # the body is the caller's mistake
                 raise KvError(f"{name}: the body is not a serialised {method.request.__name__}: {exc}") from None
             response = method.run(core.store, [message] if name == "PutBatch" else message)
             if name == "PutBatch":

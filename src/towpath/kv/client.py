@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import pyarrow as pa
 from google.protobuf.message import Message
 
 from towpath.kv._api import SERVICE_NAME, arrow_batch
@@ -216,7 +217,7 @@ class Client(StoreBase):
             try:
                 for keys, values in batches:
                     yield pb.PutBatchRequest(namespace=ns, arrow_ipc=_payload(keys, values))
-            except Exception as exc:  # grpc would swallow it into "Exception iterating requests!"
+            except (KvError, TypeError, ValueError, pa.ArrowException) as exc:  # grpc would swallow it into "Exception iterating requests!"
                 failure.append(exc)
 
         rows = int(self._transport.stream(requests()).rows)

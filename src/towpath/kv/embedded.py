@@ -197,7 +197,7 @@ class EmbeddedStore(StoreBase):
         check_name(alias, "alias")
         check_name(ns)
         if not self._ns_path(ns).exists():
-            raise NamespaceNotFoundError(ns, self.url, self.namespaces())
+            raise NamespaceNotFoundError(ns, self.url, self.known_names())
         if self._ns_path(alias).exists():
             raise KvError(f"{self.url}: '{alias}' is a namespace; an alias needs a name of its own")
         with self._aliases.lock, self._aliases.env.begin(write=True) as txn:
@@ -232,7 +232,7 @@ class EmbeddedStore(StoreBase):
             with held.env.begin() as txn:
                 yield txn
         except lmdb.Error as exc:  # closed under us by a concurrent drop in this process
-            raise NamespaceNotFoundError(ns, self.url, self.namespaces()) from exc
+            raise NamespaceNotFoundError(ns, self.url, self.known_names()) from exc
 
     def _namespace(self, ns: str) -> _Env:
         if self._closed:
@@ -241,7 +241,7 @@ class EmbeddedStore(StoreBase):
         try:
             inode = path.stat().st_ino
         except FileNotFoundError:
-            raise NamespaceNotFoundError(ns, self.url, self.namespaces()) from None
+            raise NamespaceNotFoundError(ns, self.url, self.known_names()) from None
         held = _ENVS.get(path)
         if held is not None and held.inode == inode:
             return held
@@ -260,7 +260,7 @@ class EmbeddedStore(StoreBase):
                 held.env.close()
                 del _ENVS[path]
             if inode is None and not create:
-                raise NamespaceNotFoundError(path.stem, self.url, self.namespaces())
+                raise NamespaceNotFoundError(path.stem, self.url, self.known_names())
             env = lmdb.open(str(path), subdir=False, map_size=self._map_size, sync=False, metasync=False,
                             readahead=False, max_dbs=0, max_readers=512, create=create)
             held = _Env(env, os.stat(path).st_ino, threading.Lock())

@@ -205,7 +205,7 @@ class PostgresStore(StoreBase):
             if alias in found:
                 raise KvError(f"{self.url}: '{alias}' is a namespace; an alias needs a name of its own")
             if ns not in found:
-                raise NamespaceNotFoundError(ns, self.url, self.namespaces())
+                raise NamespaceNotFoundError(ns, self.url, self.known_names())
             cur.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (alias) DO UPDATE SET ns = EXCLUDED.ns").format(
                 self._meta("aliases")), (alias, ns))
 
@@ -252,7 +252,7 @@ class PostgresStore(StoreBase):
             cur.execute(sql.SQL("SELECT tab FROM {} WHERE ns = %s").format(self._meta("namespaces")), (ns,))
             row = cur.fetchone()
         if row is None:
-            raise NamespaceNotFoundError(ns, self.url, self.namespaces())
+            raise NamespaceNotFoundError(ns, self.url, self.known_names())
         self._tables[ns] = str(row[0])
         return str(row[0])
 
@@ -264,5 +264,5 @@ class PostgresStore(StoreBase):
                         (name, name))
             row = cur.fetchone()
         if row is None:
-            raise NamespaceNotFoundError(name, self.url, self.namespaces())
+            raise NamespaceNotFoundError(name, self.url, self.known_names())
         return str(row[1])

@@ -251,7 +251,7 @@ class RedisStore(StoreBase):
             if known[0]:
                 raise KvError(f"{self.url}: '{alias}' is a namespace; an alias needs a name of its own")
             if not known[1]:
-                raise NamespaceNotFoundError(ns, self.url, self.namespaces())
+                raise NamespaceNotFoundError(ns, self.url, self.known_names())
             self.client.hset(self._aliases_key, alias, ns)
 
     def alias(self, alias: str) -> str | None:
@@ -282,7 +282,7 @@ class RedisStore(StoreBase):
         with _mapped(self.url):
             raw = self.client.hget(self._namespaces_key, ns)
         if raw is None:
-            raise NamespaceNotFoundError(ns, self.url, self.namespaces())
+            raise NamespaceNotFoundError(ns, self.url, self.known_names())
         self._buckets[ns] = int(raw)
         return int(raw)
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -165,11 +165,11 @@ class KvService:
         self.core = ServiceCore(self.store, config)
         self.port = 0
         self.grpc_port = 0
-        self._grpc: object | None = None
-        self._http: object | None = None
-        self._thread: object | None = None
+        self._grpc: Any = None
+        self._http: Any = None
+        self._thread: Any = None
 
-    def start(self) -> KvService:
+    def start(self) -> Self:
         import threading
 
         import uvicorn
@@ -204,14 +204,14 @@ class KvService:
 
     def stop(self) -> None:
         if self._http is not None:
-            self._http.should_exit = True  # type: ignore[attr-defined]
-            self._thread.join(10)  # type: ignore[attr-defined]
+            self._http.should_exit = True
+            self._thread.join(10)
             self._http = None
         if self._grpc is not None:
-            self._grpc.stop(grace=2).wait()  # type: ignore[attr-defined]
+            self._grpc.stop(grace=2).wait()
             self._grpc = None
 
-    def __enter__(self) -> KvService:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

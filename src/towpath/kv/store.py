@@ -159,6 +159,10 @@ class StoreBase:
     def close(self) -> None:  # pragma: no cover - engines override
         pass
 
+    def known_names(self) -> list[str]:
+        """Namespaces and aliases, for "did you mean" in a `NamespaceNotFoundError`."""
+        return [*self.namespaces(), *self.aliases()]  # type: ignore[attr-defined]
+
     def __enter__(self) -> Self:
         return self
 
