@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import services
-from towpath.kv import Client, KvAuthError, KvUnavailableError, open_store
+from towpath.kv import Client, KvAuthError, KvError, KvUnavailableError, open_store
 from towpath.kv.service import KvService, ServiceConfig
 
 
@@ -123,3 +123,18 @@ def test_the_committed_service_proto_matches_its_generated_module(tmp_path: Path
     for name in ("kv_pb2.py", "kv_pb2.pyi"):
         assert (tmp_path / "towpath/kv/_pb" / name).read_text() == (src / "towpath/kv/_pb" / name).read_text(), (
             f"{name} is stale: regenerate it (see kv.proto's header)")
+
+
+@pytest.mark.parametrize("api", ["port", "grpc_port"])
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path, api: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = {"port": services.free_port(), "grpc_port": services.free_port(), api: busy}
+        service = KvService(ServiceConfig(engine=f"embedded:{tmp_path}", **ports))
+        with pytest.raises(KvError, match=f"cannot listen for {'HTTP' if api == 'port' else 'gRPC'} on 127.0.0.1:{busy}"):
+            service.start()
+        service.stop()

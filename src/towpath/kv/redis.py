@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,8 +114,27 @@ def _mapped(url: str) -> Iterator[None]:
         raise KvError(f"{url}: Redis error: {exc}") from None
 
 
+_READ_SCRIPT = """
+local ns = redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[1]
+local buckets = redis.call('HGET', KEYS[2], ns)
+if not buckets then return {0} end
+buckets = tonumber(buckets)
+local out = {1}
+for i = 3, #ARGV, 2 do
+  local key = ARGV[2] .. ':d:{' .. ns .. ':' .. (tonumber(ARGV[i + 1]) % buckets) .. '}'
+  out[#out + 1] = redis.call('HGET', key, ARGV[i])
+end
+return out
+"""
+"""Alias, bucket count and values in one server-side step: one round trip, and atomic, so a read can
+never mix versions. Keys are named inside the script, which only a single server allows."""
+
+
 class RedisStore(StoreBase):
     """A `KvStore` on one Redis server (or, through `RedisClusterStore`, a cluster)."""
+
+    SCRIPTED_READS: bool = True
+    """Reads resolve the alias and fetch in one Lua script (`_READ_SCRIPT`); a cluster cannot (keys on many nodes)."""
 
     def __init__(self, client: Any, url: str, *, prefix: str = "towpath", buckets: int = DEFAULT_BUCKETS) -> None:
         if not prefix or any(c in prefix for c in "{}"):
@@ -130,6 +150,7 @@ class RedisStore(StoreBase):
         self._buckets: dict[str, int] = {}
         """Bucket count of each namespace seen: fixed when a namespace is created, so safe to keep."""
         self._lock = threading.Lock()
+        self._read_script: Any = None
 
     # -- namespaces ----------------------------------------------------------------------------------
 
@@ -199,6 +220,8 @@ class RedisStore(StoreBase):
     # -- reads ---------------------------------------------------------------------------------------
 
     def get(self, ns_or_alias: str, key: bytes) -> bytes | None:
+        if self.SCRIPTED_READS:
+            return self._scripted_get(ns_or_alias, [key])[0]
         ns, buckets = self._resolve(ns_or_alias)
         with _mapped(self.url):
             value: bytes | None = self.client.hget(self._bucket_key(ns, bucket_of(key, buckets)), key)
@@ -206,6 +229,8 @@ class RedisStore(StoreBase):
 
     def get_many(self, ns_or_alias: str, keys: Binaries) -> list[bytes | None]:
         key_list = as_bytes_list(keys, "keys")
+        if self.SCRIPTED_READS and 0 < len(key_list) <= 1000:
+            return self._scripted_get(ns_or_alias, key_list)
         ns, buckets = self._resolve(ns_or_alias)
         if not key_list:
             return []
@@ -268,6 +293,18 @@ class RedisStore(StoreBase):
 
     # -- internals -----------------------------------------------------------------------------------
 
+    def _scripted_get(self, name: str, keys: list[bytes]) -> list[bytes | None]:
+        args: list[bytes | str | int] = [name, self.prefix]
+        for key in keys:
+            args += [key, zlib.crc32(key)]
+        with _mapped(self.url):
+            if self._read_script is None:
+                self._read_script = self.client.register_script(_READ_SCRIPT)
+            reply = self._read_script(keys=[self._aliases_key, self._namespaces_key], args=args)
+        if reply[0] == 0:
+            raise NamespaceNotFoundError(name, self.url, self.known_names())
+        return list(reply[1:])  # a missing key is nil, an empty value b""
+
     def _bucket_key(self, ns: str, bucket: int) -> str:
         return f"{self.prefix}:d:{{{ns}:{bucket}}}"
 
@@ -328,6 +365,8 @@ def _pipelined(pool: Any, commands: list[bytes], url: str) -> None:
 
 class RedisClusterStore(RedisStore):
     """A `KvStore` on a Redis Cluster: each bucket's `HSET` goes straight to the node owning its slot."""
+
+    SCRIPTED_READS = False
 
     def _send_packed(self, names: list[str], commands: list[tuple[int, bytes]]) -> None:
         for attempt in range(3):

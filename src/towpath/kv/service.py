@@ -174,11 +174,12 @@ class KvService:
 
         import uvicorn
 
-        from towpath.kv._grpc import grpc_server
+        from towpath.kv._grpc import GrpcServer
         from towpath.kv._http import http_app
 
         if self.config.grpc_port != 0 or self.config.port == 0:
-            self._grpc, self.grpc_port = grpc_server(self.core, self.config.host, self.config.grpc_port)
+            self._grpc = GrpcServer(self.core, self.config.host, self.config.grpc_port)
+            self.grpc_port = self._grpc.port
         if self.config.port != 0:
             sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -208,7 +209,7 @@ class KvService:
             self._thread.join(10)
             self._http = None
         if self._grpc is not None:
-            self._grpc.stop(grace=2).wait()
+            self._grpc.stop()
             self._grpc = None
 
     def __enter__(self) -> Self:
