@@ -47,7 +47,10 @@ def _value(r: dict[str, Any]) -> None:
 
 
 def _rows(r: dict[str, Any]) -> None:
-    render.table(r["rows"], ["key", "value"], title=r["namespace"])
+    import json
+
+    render.table([{c: json.dumps(row[c]) for c in ("key", "value")} for row in r["rows"]], ["key", "value"],
+                 title=r["namespace"])
     if r["next_cursor"]:
         click.echo(f"more: --cursor {r['next_cursor']}")
 
