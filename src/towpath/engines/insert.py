@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 from sqlglot import exp
 
-__all__ = ["InsertTarget", "arity_problem", "insert_target", "shape_insert"]
+__all__ = ["InsertTarget", "arity_problem", "filled_columns", "insert_target", "shape_insert"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,17 @@ def arity_problem(names: Sequence[str], table_columns: Sequence[str], target: In
     )
 
 
+def filled_columns(names: Sequence[str], table_columns: Sequence[str], target: InsertTarget) -> list[str] | None:
+    """The target column each of the query's columns `names` fills, in order; None when they cannot fill it.
+
+    The one rule both the write (`shape_insert`) and column lineage read.
+    """
+    if arity_problem(names, table_columns, target):
+        return None
+    expected = _expected(table_columns, target)
+    return list(names) if _by_name(names, expected, target) else list(expected)
+
+
 def shape_insert(
     data: pa.Table,
     table_columns: Sequence[str],
@@ -77,12 +88,11 @@ def shape_insert(
         ValueError: the query returns a different number of columns than the
             INSERT must fill (the message lists both).
     """
-    problem = arity_problem(data.column_names, table_columns, target)
-    if problem:
-        raise ValueError(problem)
-    expected = _expected(table_columns, target)
-    if not _by_name(data.column_names, expected, target):
-        data = data.rename_columns(list(expected))
+    filled = filled_columns(data.column_names, table_columns, target)
+    if filled is None:
+        raise ValueError(arity_problem(data.column_names, table_columns, target))
+    if filled != data.column_names:
+        data = data.rename_columns(filled)
     for name, value in constants.items():
         data = data.append_column(name, pa.repeat(value, data.num_rows))
     return data

@@ -41,7 +41,7 @@ def table_key(table: exp.Table) -> str:
     return ".".join(p for p in (table.db, table.name) if p).lower()
 
 
-def cte_names(expression: exp.Expression) -> set[str]:
+def cte_names(expression: exp.Expr) -> set[str]:
     """Names the query's `WITH` clauses define (a bare reference to one is not a table)."""
     return {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}
 

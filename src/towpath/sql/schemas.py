@@ -1,0 +1,60 @@
+"""`CatalogSchemas`: the one view of "which tables exist, with which columns" that SQL analysis reads.
+
+The preflight (validation), static lineage and migrations' impact analysis all
+resolve a workflow's SQL against the same thing: the catalog's tables, plus the
+tables earlier DDL steps of the workflow create, plus tables a mock describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from towpath.errors import CatalogError
+
+if TYPE_CHECKING:
+    from towpath.catalog import Catalog
+    from towpath.sql.resolve import Schemas
+
+__all__ = ["CatalogSchemas"]
+
+
+class CatalogSchemas(Mapping[str, Mapping[str, str]]):
+    """The tables a step can see: the catalog's, those earlier DDL creates, and described ones.
+
+    A lazy mapping (`db.table` -> {column, lower case -> Iceberg type}): schemas are
+    loaded from the catalog on first lookup, so an analysis reads only the tables
+    the workflow names.
+    """
+
+    def __init__(self, catalog: Catalog, described: Schemas | None = None) -> None:
+        self.catalog, self.described = catalog, described or {}
+        self.created: dict[str, dict[str, str]] = {}
+        self._loaded: dict[str, dict[str, str] | None] = {}
+
+    def create(self, ident: str, columns: dict[str, str]) -> None:
+        """An earlier step's DDL creates (or evolves) `ident` with `columns`."""
+        self.created[ident] = columns
+
+    def __getitem__(self, ident: str) -> Mapping[str, str]:
+        if ident in self.created:
+            return self.created[ident]
+        if ident not in self._loaded:
+            try:
+                schema = self.catalog.table(ident).schema()
+                self._loaded[ident] = {f.name.lower(): str(f.field_type) for f in schema.fields}
+            except CatalogError:
+                self._loaded[ident] = None
+        columns = self._loaded[ident]
+        if columns is None:
+            if ident in self.described:
+                return self.described[ident]
+            raise KeyError(ident)
+        return columns
+
+    def __iter__(self) -> Iterator[str]:
+        """Every known name (for "did you mean"): listing the catalog is paid only when a name is unknown."""
+        return iter({*self.catalog.list_tables(), *self.created, *self.described})
+
+    def __len__(self) -> int:
+        return len(set(self))
