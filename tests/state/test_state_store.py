@@ -16,6 +16,7 @@ import pytest
 from state_workers import record_runs
 
 from towpath.state import STALE_AFTER, RunNotFoundError, StateError, StateStore
+from towpath.state._schema import SCHEMA_VERSION
 from towpath.status import Status
 
 WORKERS = Path(__file__).parent / "state_workers.py"
@@ -133,8 +134,8 @@ def test_a_store_written_by_the_previous_release_is_migrated_on_open(tmp_path: P
     new = store.start_run("top10", execution_date="2022-01-04")  # the new columns work on the old file
     assert store.get_run(new).run.pid == os.getpid()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -155,8 +155,55 @@ lineage = _table(
     sa.Column("target", sa.Text, nullable=False),
     sa.Column("target_column", sa.Text),
     sa.Column("recorded_at", sa.Text, nullable=False),
+    _since(3, sa.Column("workflow_id", sa.Text)),
+    _since(3, sa.Column("job_id", sa.Text)),
+    _since(3, sa.Column("kind", sa.Text)),
+    _since(3, sa.Column("file", sa.Text)),
+    _since(3, sa.Column("line", sa.Integer)),
     sa.Index("lineage_by_target", "target"),
 )
+"""Column edges `source.source_column -> target.target_column` (a NULL column: the whole table).
+Static edges (`run_id` NULL) are replaced per workflow whenever it is validated or run; `kind` says
+how an edge is known (`sql`, `declared`, `inferred`, `table`)."""
+
+lineage_uses = _table(
+    "lineage_uses", 3,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workflow_id", sa.Text, nullable=False),
+    sa.Column("job_id", sa.Text, nullable=False),
+    sa.Column("table_name", sa.Text, nullable=False),
+    sa.Column("column_name", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("file", sa.Text),
+    sa.Column("line", sa.Integer),
+    sa.Index("lineage_uses_by_table", "table_name", "column_name"),
+)
+"""Where code names a table or column (`role` `read` or `write`): the lines a migration points at."""
+
+lineage_workflows = _table(
+    "lineage_workflows", 3,
+    sa.Column("workflow_id", sa.Text, primary_key=True),
+    sa.Column("path", sa.Text),
+    sa.Column("owner", sa.Text),
+    sa.Column("refreshed_at", sa.Text, nullable=False),
+)
+"""Each workflow whose static lineage is recorded: its file, owner and when it was last scanned."""
+
+lineage_runs = _table(
+    "lineage_runs", 3,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("workflow_id", sa.Text, nullable=False),
+    sa.Column("job_id", sa.Text, nullable=False),
+    sa.Column("table_name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("snapshot_id", sa.BigInteger),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.Text, nullable=False),
+    sa.Index("lineage_runs_by_table", "table_name"),
+    sa.Index("lineage_runs_by_run", "run_id"),
+)
+"""Dynamic lineage: the tables (and snapshot ids) each job run read (`input`) and wrote (`output`)."""
 
 DATA_MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 """Version -> a step beyond adding tables and columns (none yet)."""

@@ -7,7 +7,8 @@
 * `OffsetLedger`: the next Kafka offset per stream partition, committed with
   the lake snapshot that made the earlier offsets visible.
 * `MigrationLedger`: applied schema migrations with the checksum of their text.
-* `LineageLedger`: table and column edges recorded by runs.
+* `LineageLedger`: static column lineage per workflow (edges, and where code names each column)
+  and dynamic lineage per job run (the tables and snapshot ids it read and wrote).
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ import sqlalchemy as sa
 from towpath.state import _schema as t
 from towpath.state._db import Database, now
 from towpath.state.errors import StateError
-from towpath.state.records import KvAlias, KvVersion, LineageEdge, MigrationRecord, Staging, StreamOffset
+from towpath.state.records import (
+    KvAlias,
+    KvVersion,
+    LineageEdge,
+    LineageRun,
+    LineageUse,
+    LineageWorkflow,
+    MigrationRecord,
+    Staging,
+    StreamOffset,
+)
 
 
 class StagingLedger:
@@ -198,26 +209,110 @@ class MigrationLedger:
 
 
 class LineageLedger:
+    """Static lineage (per workflow, replaced on every scan) and dynamic lineage (per job run)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def record(self, edges: Iterable[LineageEdge], *, run_id: str | None = None) -> None:
+        """Append edges (a run's, when `run_id` is given)."""
         stamp = now().isoformat()
-        rows = [
-            {"run_id": run_id or e.run_id, "source": e.source, "source_column": e.source_column, "target": e.target,
-             "target_column": e.target_column, "recorded_at": stamp}
-            for e in edges
-        ]
+        rows = [_edge_row(e, stamp, run_id or e.run_id) for e in edges]
         if rows:
             with self.db.write() as conn:
                 conn.execute(sa.insert(t.lineage), rows)
+
+    def replace_static(
+        self, workflow_id: str, edges: Iterable[LineageEdge], uses: Iterable[LineageUse], *,
+        path: str | None = None, owner: str | None = None,
+    ) -> None:
+        """Replace everything statically known about `workflow_id` in one transaction."""
+        stamp = now().isoformat()
+        edge_rows = [_edge_row(e, stamp, None) for e in edges]
+        use_rows = [{"workflow_id": workflow_id, "job_id": u.job_id, "table_name": u.table, "column_name": u.column,
+                     "role": u.role, "file": u.file, "line": u.line} for u in uses]
+        with self.db.write() as conn:
+            conn.execute(sa.delete(t.lineage).where(t.lineage.c.workflow_id == workflow_id, t.lineage.c.run_id.is_(None)))
+            conn.execute(sa.delete(t.lineage_uses).where(t.lineage_uses.c.workflow_id == workflow_id))
+            conn.execute(sa.delete(t.lineage_workflows).where(t.lineage_workflows.c.workflow_id == workflow_id))
+            if edge_rows:
+                conn.execute(sa.insert(t.lineage), edge_rows)
+            if use_rows:
+                conn.execute(sa.insert(t.lineage_uses), use_rows)
+            conn.execute(sa.insert(t.lineage_workflows).values(
+                workflow_id=workflow_id, path=path, owner=owner, refreshed_at=stamp))
+
+    def forget(self, workflow_id: str) -> None:
+        """Drop the static lineage of a workflow that no longer exists."""
+        with self.db.write() as conn:
+            conn.execute(sa.delete(t.lineage).where(t.lineage.c.workflow_id == workflow_id, t.lineage.c.run_id.is_(None)))
+            conn.execute(sa.delete(t.lineage_uses).where(t.lineage_uses.c.workflow_id == workflow_id))
+            conn.execute(sa.delete(t.lineage_workflows).where(t.lineage_workflows.c.workflow_id == workflow_id))
+
+    def static_edges(self) -> list[LineageEdge]:
+        """Every statically known edge, in the order recorded."""
+        query = sa.select(t.lineage).where(t.lineage.c.run_id.is_(None)).order_by(t.lineage.c.id)
+        with self.db.read() as conn:
+            return [_edge(r) for r in conn.execute(query).mappings()]
+
+    def uses(self, table: str | None = None) -> list[LineageUse]:
+        """Where code names tables and columns (of `table` only, if given)."""
+        query = sa.select(t.lineage_uses).order_by(t.lineage_uses.c.id)
+        if table is not None:
+            query = query.where(t.lineage_uses.c.table_name == table)
+        with self.db.read() as conn:
+            return [LineageUse(workflow_id=r["workflow_id"], job_id=r["job_id"], table=r["table_name"],
+                               column=r["column_name"], role=r["role"], file=r["file"], line=r["line"])
+                    for r in conn.execute(query).mappings()]
+
+    def workflows(self) -> list[LineageWorkflow]:
+        query = sa.select(t.lineage_workflows).order_by(t.lineage_workflows.c.workflow_id)
+        with self.db.read() as conn:
+            return [LineageWorkflow(**dict(r)) for r in conn.execute(query).mappings()]
 
     def upstream(self, target: str) -> list[LineageEdge]:
         """Edges into `target`, newest first."""
         query = sa.select(t.lineage).where(t.lineage.c.target == target).order_by(t.lineage.c.id.desc())
         with self.db.read() as conn:
-            return [
-                LineageEdge(source=r["source"], target=r["target"], source_column=r["source_column"],
-                            target_column=r["target_column"], run_id=r["run_id"], recorded_at=r["recorded_at"])
-                for r in conn.execute(query).mappings()
-            ]
+            return [_edge(r) for r in conn.execute(query).mappings()]
+
+    def record_run(
+        self, run_id: str, workflow_id: str, job_id: str, *, status: str,
+        inputs: Mapping[str, int | None], outputs: Mapping[str, int | None],
+    ) -> None:
+        """A job run read `inputs` and wrote `outputs` (table -> snapshot id)."""
+        stamp = now().isoformat()
+        rows = [{"run_id": run_id, "workflow_id": workflow_id, "job_id": job_id, "table_name": table, "role": role,
+                 "snapshot_id": snapshot, "status": status, "recorded_at": stamp}
+                for role, tables in (("input", inputs), ("output", outputs)) for table, snapshot in tables.items()]
+        if rows:
+            with self.db.write() as conn:
+                conn.execute(sa.insert(t.lineage_runs), rows)
+
+    def runs(self, *, table: str | None = None, run_id: str | None = None, limit: int | None = None) -> list[LineageRun]:
+        """Job runs' reads and writes, newest first (of `table` or of the run `run_id` only, if given)."""
+        query = sa.select(t.lineage_runs).order_by(t.lineage_runs.c.id.desc())
+        if table is not None:
+            query = query.where(t.lineage_runs.c.table_name == table)
+        if run_id is not None:
+            query = query.where(t.lineage_runs.c.run_id == run_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.read() as conn:
+            return [LineageRun(run_id=r["run_id"], workflow_id=r["workflow_id"], job_id=r["job_id"],
+                               table=r["table_name"], role=r["role"], snapshot_id=r["snapshot_id"],
+                               status=r["status"], recorded_at=r["recorded_at"])
+                    for r in conn.execute(query).mappings()]
+
+
+def _edge_row(e: LineageEdge, stamp: str, run_id: str | None) -> dict[str, Any]:
+    return {"run_id": run_id, "source": e.source, "source_column": e.source_column, "target": e.target,
+            "target_column": e.target_column, "recorded_at": stamp, "workflow_id": e.workflow_id,
+            "job_id": e.job_id, "kind": e.kind, "file": e.file, "line": e.line}
+
+
+def _edge(r: sa.RowMapping) -> LineageEdge:
+    return LineageEdge(source=r["source"], target=r["target"], source_column=r["source_column"],
+                       target_column=r["target_column"], run_id=r["run_id"], recorded_at=r["recorded_at"],
+                       workflow_id=r["workflow_id"], job_id=r["job_id"], kind=r["kind"], file=r["file"],
+                       line=r["line"])

@@ -141,7 +141,7 @@ class MigrationRecord:
 
 @dataclass(frozen=True)
 class LineageEdge:
-    """`target(.target_column)` was computed from `source(.source_column)` by `run_id`."""
+    """`target(.target_column)` is computed from `source(.source_column)` by a job (statically: no `run_id`)."""
 
     source: str
     target: str
@@ -149,3 +149,45 @@ class LineageEdge:
     target_column: str | None = None
     run_id: str | None = None
     recorded_at: str | None = None
+    workflow_id: str | None = None
+    job_id: str | None = None
+    kind: str | None = None
+    """How the edge is known: `sql` (the query's column lineage), `declared` (the job's `lineage:`),
+    `inferred` (a Python job's column of the same name), `table` (table level only)."""
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class LineageUse:
+    """Code of `workflow_id`'s `job_id` names `table(.column)` at `file:line` (`role`: `read` or `write`)."""
+
+    workflow_id: str
+    job_id: str
+    table: str
+    column: str | None
+    role: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class LineageWorkflow:
+    workflow_id: str
+    path: str | None
+    owner: str | None
+    refreshed_at: str
+
+
+@dataclass(frozen=True)
+class LineageRun:
+    """A job run read (`input`) or wrote (`output`) `table` at `snapshot_id`."""
+
+    run_id: str
+    workflow_id: str
+    job_id: str
+    table: str
+    role: str
+    snapshot_id: int | None
+    status: str
+    recorded_at: str
