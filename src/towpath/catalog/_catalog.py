@@ -110,6 +110,9 @@ class ScanPlan:
     snapshot_id: int | None
     total_files: int
     """Data files in the snapshot before pruning (for pruning statistics)."""
+    evolved: bool = False
+    """The table's schema changed since it was created (a rename, an added column): its older data files
+    must be read by Iceberg field id, not by column name."""
 
 
 class Catalog:
@@ -197,7 +200,8 @@ class Catalog:
         summary = snap.summary.additional_properties if snap.summary else {}
         total = int(summary.get("total-data-files", len(tasks)))
         return ScanPlan(
-            normalize_identifier(identifier), [t.file.file_path for t in tasks], schema, snap.snapshot_id, total
+            normalize_identifier(identifier), [t.file.file_path for t in tasks], schema, snap.snapshot_id, total,
+            evolved=len(table.metadata.schemas) > 1,
         )
 
     def read(

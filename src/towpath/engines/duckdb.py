@@ -129,7 +129,10 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
             return exp.to_table(internal)
         if plan.files:
             files = exp.Array(expressions=[exp.Literal.string(f) for f in plan.files])
-            return exp.Table(this=exp.func("read_parquet", files, dialect=self.dialect))
+            args: list[exp.Expr] = [files]
+            if plan.evolved:  # renamed or added columns: map the files' Iceberg field ids to today's names
+                args.append(exp.EQ(this=exp.column("schema"), expression=_field_id_map(plan.schema)))
+            return exp.Table(this=exp.func("read_parquet", *args, dialect=self.dialect))
         # read_parquet([]) is an error; an empty Arrow table has the right columns and types
         internal = self.internal_name("empty")
         sources[internal] = plan.schema.empty_table()
@@ -198,3 +201,21 @@ def _to_arrow(data: Any) -> pa.Table:
             f"cannot write a {type(data).__name__}: expected an Arrow table or reader, a Polars or pandas "
             f"DataFrame, or a DuckDB relation ({err})"
         ) from None
+
+
+def _field_id_map(schema: pa.Schema) -> exp.Expr:
+    """`MAP {field id: {name, type, default_value}}` for read_parquet's `schema`: DuckDB then reads each
+    file's columns by Iceberg field id, so a renamed column reads under its new name and a column added
+    after a file was written reads as NULL from it."""
+    types = duckdb.from_arrow(schema.empty_table()).types
+    entries = []
+    for field, kind in zip(schema, types, strict=True):
+        field_id = (field.metadata or {}).get(b"PARQUET:field_id")
+        if field_id is None:
+            continue
+        entries.append(exp.PropertyEQ(this=exp.Literal.number(int(field_id)), expression=exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("name"), expression=exp.Literal.string(field.name)),
+            exp.PropertyEQ(this=exp.to_identifier("type"), expression=exp.Literal.string(str(kind))),
+            exp.PropertyEQ(this=exp.to_identifier("default_value"), expression=exp.Null()),
+        ])))
+    return exp.ToMap(this=exp.Struct(expressions=entries))
