@@ -53,6 +53,10 @@ for _name, _group in {
     "worker": CommandGroup("towpath.cli.worker:cli", "Keep a warm process per project so commands start fast."),
     "query": CommandGroup("towpath.cli.query:cli", "Run one SQL query across the lake and the project's connections."),
     "kv": CommandGroup("towpath.cli.kv:cli", "Serve and read key-value stores (namespaces, typed gets, scans)."),
+    "migration": CommandGroup(
+        "towpath.cli.migration:cli", "Plan a table change, notify its consumers' owners, track it to done."
+    ),
+    "lineage": CommandGroup("towpath.cli.lineage:cli", "Column lineage of a table: what feeds it, what it feeds, where."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 

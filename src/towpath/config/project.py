@@ -116,6 +116,18 @@ class ProjectNotificationsConfig(NotificationsConfig):
     """Team aliases -> addresses: an `owner: data-eng` in table metadata or a workflow is told at these."""
 
 
+class OpenLineageConfig(Spec):
+    """`openlineage:` of `towpath.yaml`: every run emits OpenLineage events through this transport."""
+
+    transport: dict[str, Any]
+    """The openlineage-python client's transport config: `{type: file, log_file_path: lineage.jsonl}`,
+    `{type: console}`, `{type: http, url: http://localhost:5000}` (Marquez), ..."""
+    namespace: str = "towpath"
+    """Namespace of the jobs (`<workflow>` and `<workflow>.<job>`)."""
+    dataset_namespace: str | None = None
+    """Namespace of the catalog's tables (default `iceberg://<project name>`)."""
+
+
 def _duration(value: str | None) -> str | None:
     """A `7d` / `36h` / `30m` duration, checked (None passes: "keep everything")."""
     from towpath.config.params import parse_duration
@@ -187,6 +199,8 @@ class ProjectConfig(Spec):
     params: dict[str, str] = Field(default_factory=dict)
     """Default parameters for every workflow of the project."""
     notifications: ProjectNotificationsConfig = ProjectNotificationsConfig()
+    openlineage: OpenLineageConfig | None = None
+    """Where runs send OpenLineage events (none by default)."""
     snapshot_retention: SnapshotRetentionConfig = SnapshotRetentionConfig()
     """Bound each table's history: every Iceberg commit copies it, so unbounded history slows every write."""
     wap_branch_retention: str | None = "7d"

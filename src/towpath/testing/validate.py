@@ -53,6 +53,9 @@ def validate_project(project: Project) -> list[Problem]:
     checker = _Checker(project)
     for path in _files(project.root, "*.sch.yaml"):
         checker.workflow(path)
+    for recorded in project.state.lineage.workflows():  # a workflow whose file is gone feeds nothing any more
+        if recorded.workflow_id not in checker.seen:
+            project.state.lineage.forget(recorded.workflow_id)
     for path in _files(project.root, "*.yaml"):
         if "mocks" in path.relative_to(project.root).parts[:-1]:
             checker.mock(path)
@@ -69,6 +72,8 @@ def _files(root: Path, pattern: str) -> Iterator[Path]:
 class _Checker:
     project: Project
     problems: list[Problem] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    """Ids of the main workflows found (their lineage is refreshed; others' is forgotten)."""
 
     def add(self, error: SpecError) -> None:
         where = f"{error.field}: " if error.field else ""
@@ -85,6 +90,7 @@ class _Checker:
                                    line=getattr(item, "line", None)))
 
     def workflow(self, path: Path) -> None:
+        from towpath.lineage import WorkflowLineage, save_static
         from towpath.workflows.loader import load_workflow
         from towpath.workflows.params import builtin_params
         from towpath.workflows.preflight import check_workflow
@@ -100,8 +106,14 @@ class _Checker:
             spec = load_workflow(path, params, strict=False)
             if not isinstance(spec, WorkflowSpec):
                 return
-            for problem in check_workflow(self.project, spec, strict=False, described=self.mocked_tables(path.parent)):
+            self.seen.add(spec.id)
+            lineage = WorkflowLineage(spec.id, spec.path, spec.owner)
+            problems = check_workflow(self.project, spec, strict=False, described=self.mocked_tables(path.parent),
+                                      lineage=lineage)
+            for problem in problems:
                 self.add(problem)
+            if not problems:
+                save_static(self.project.state, lineage)  # validating refreshes the workflow's lineage
         except TowpathError as exc:
             self.add_error(exc, path)
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from towpath.catalog import Catalog
     from towpath.config import ProjectConfig
     from towpath.engines import Engine
+    from towpath.lineage import RunLineage
     from towpath.state import StateStore
 
 
@@ -80,6 +81,8 @@ class RunContext:
     """`db.table` -> branch: inside a WAP template, reads and writes of these tables go to the branch."""
     deferred_marks: DeferredMarks | None = None
     """Set inside a daily or backfill: `hwm` steps hand their mark to the parent instead of setting it."""
+    lineage: RunLineage | None = None
+    """Records what each job run read and wrote (and emits OpenLineage events when configured)."""
     job_run: int | None = None
     """The state store's id of the job run this context was handed to."""
     parent_job: int | None = None

@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib.util
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -53,10 +54,18 @@ from towpath.errors import (
     TowpathError,
     UnknownNameError,
 )
-from towpath.sql import Schemas, resolve_query, table_key, unknown_table
+from towpath.lineage import WorkflowLineage
+from towpath.sql import (
+    CatalogSchemas,
+    Schemas,
+    node_line,
+    query_lineage,
+    resolve_query,
+    table_key,
+    unknown_table,
+)
 
 if TYPE_CHECKING:
-    from towpath.catalog import Catalog
     from towpath.workflows.context import Workspace
     from towpath.workflows.spec import JobSpec, WorkflowSpec
 
@@ -68,15 +77,20 @@ CONSUMED_PARAMS = frozenset({"DATE", "EXECUTION_DATE", "EXECUTION_TIMEZONE"})
 """Command-line parameters the runner itself reads (the run's date and time zone): never unused."""
 
 
-def preflight(project: Workspace, spec: WorkflowSpec, *, cli_params: Mapping[str, str] | None = None) -> None:
-    """Raise every problem `check_workflow` finds, together, before anything runs.
+def preflight(
+    project: Workspace, spec: WorkflowSpec, *, cli_params: Mapping[str, str] | None = None,
+) -> WorkflowLineage:
+    """Raise every problem `check_workflow` finds, together, before anything runs; returns the
+    workflow's static lineage, which the same walk collected.
 
     Raises:
         SpecError: one problem; `SpecErrors` for several (each at its file:line:column).
     """
-    problems = check_workflow(project, spec, cli_params=cli_params)
+    lineage = WorkflowLineage(spec.id, spec.path, spec.owner)
+    problems = check_workflow(project, spec, cli_params=cli_params, lineage=lineage)
     if problems:
         raise problems[0] if len(problems) == 1 else SpecErrors(problems)
+    return lineage
 
 
 def check_workflow(
@@ -86,6 +100,7 @@ def check_workflow(
     strict: bool = True,
     cli_params: Mapping[str, str] | None = None,
     described: Schemas | None = None,
+    lineage: WorkflowLineage | None = None,
 ) -> list[SpecError]:
     """Every problem of a loaded main workflow that shows without running it (see the module docstring).
 
@@ -97,53 +112,15 @@ def check_workflow(
         cli_params: the command line's `-p` parameters (each must be used somewhere).
         described: tables a mock describes (`project validate`: a source a job fills
             on its first run exists nowhere else yet).
+        lineage: filled with the workflow's static lineage on the way (`towpath.lineage`).
     """
-    check = Preflight(project, spec, strict, _Tables(project.catalog, described or {}))
+    check = Preflight(project, spec, strict, CatalogSchemas(project.catalog, described), lineage)
     check.project_names()
     for node in spec.ordered_nodes():
         check.node(node)
     if strict:
         check.unused(cli_params or {})
     return check.problems
-
-
-class _Tables(Mapping[str, Mapping[str, str]]):
-    """The tables a step can see: the catalog's, those earlier DDL creates, and described ones.
-
-    A lazy mapping: schemas are loaded from the catalog on first lookup, so a
-    preflight reads only the tables the workflow names.
-    """
-
-    def __init__(self, catalog: Catalog, described: Schemas) -> None:
-        self.catalog, self.described = catalog, described
-        self.created: dict[str, dict[str, str]] = {}
-        self._loaded: dict[str, dict[str, str] | None] = {}
-
-    def create(self, ident: str, columns: dict[str, str]) -> None:
-        self.created[ident] = columns
-
-    def __getitem__(self, ident: str) -> Mapping[str, str]:
-        if ident in self.created:
-            return self.created[ident]
-        if ident not in self._loaded:
-            try:
-                schema = self.catalog.table(ident).schema()
-                self._loaded[ident] = {f.name.lower(): str(f.field_type) for f in schema.fields}
-            except CatalogError:
-                self._loaded[ident] = None
-        columns = self._loaded[ident]
-        if columns is None:
-            if ident in self.described:
-                return self.described[ident]
-            raise KeyError(ident)
-        return columns
-
-    def __iter__(self) -> Iterator[str]:
-        """Every known name (for "did you mean"): listing the catalog is paid only when a name is unknown."""
-        return iter({*self.catalog.list_tables(), *self.created, *self.described})
-
-    def __len__(self) -> int:
-        return len(set(self))
 
 
 class Preflight:
@@ -154,8 +131,15 @@ class Preflight:
     nested step, e.g. a WAP template's write jobs) and `skip`.
     """
 
-    def __init__(self, project: Workspace, spec: WorkflowSpec, strict: bool, tables: _Tables) -> None:
+    def __init__(self, project: Workspace, spec: WorkflowSpec, strict: bool, tables: CatalogSchemas,
+                 lineage: WorkflowLineage | None = None) -> None:
         self.project, self.spec, self.strict, self.tables = project, spec, strict, tables
+        self.lineage = lineage if lineage is not None else WorkflowLineage(spec.id, spec.path, spec.owner)
+        """What the walk learns about the tables and columns each job reads and writes."""
+        self.job = ""
+        """Id of the step being checked, as its runs record it (a WAP write job is `<wap>.<job>`)."""
+        self.views: dict[str, exp.Query] = {}
+        """Queries of the views the SQL job being checked created (lineage reads through them)."""
         self.problems: list[SpecError] = []
         self.used: set[str] = set()
         """Parameter names some step uses (for unused `-p`)."""
@@ -220,10 +204,13 @@ class Preflight:
 
         job_type = get_job_type(node.type)
         outer, self.loc = self.loc, self.locs[node.id]
+        outer_job, self.job = self.job, f"{self.job}.{node.id}" if self.job else node.id
+        self.lineage.job_types[self.job] = node.type
         try:
             job_type.check(node, self)
+            job_type.lineage(node, self)
         finally:
-            self.loc = outer
+            self.loc, self.job = outer, outer_job
         self.opaque = self.opaque or job_type.OPAQUE
 
     def sql(self, job: Any) -> None:
@@ -251,8 +238,9 @@ class Preflight:
                     "script" if job.script else "sql")
             return
         views: set[str] = set()
+        self.views = {}
         for st in statements:
-            self.statement(st, file, offset, dialect, job.allow_evolution, views)
+            self.statement(st, file, offset, dialect, job.allow_evolution, views, job.target)
         if job.target and not self.skip(job.target):
             self.table(job.target, "target", read=True)
 
@@ -278,9 +266,10 @@ class Preflight:
             offset = line if block else line - 1
         return job.sql or "", path, offset
 
-    def statement(self, st: Any, file: Path, offset: int, dialect: str, evolve: bool, views: set[str]) -> None:
+    def statement(self, st: Any, file: Path, offset: int, dialect: str, evolve: bool, views: set[str],
+                  target: str | None = None) -> None:
         from towpath.catalog import check_ddl
-        from towpath.engines.insert import arity_problem, insert_target
+        from towpath.engines.insert import arity_problem, filled_columns, insert_target
         from towpath.engines.script import unsupported
 
         line = st.line + offset
@@ -295,6 +284,7 @@ class Preflight:
                 return
             self.tables.create(checked.result.identifier,
                                {f.name.lower(): str(f.field_type) for f in checked.schema.fields})
+            self.ddl_lineage(st.expression, checked.result.identifier, file, line)
             return
         if st.type == "create_view":
             node = st.expression.this.this if isinstance(st.expression.this, exp.Schema) else st.expression.this
@@ -303,16 +293,44 @@ class Preflight:
             return
         for found in resolve_query(st.expression, line, self.tables, views=views, report_unknown_tables=not self.opaque):
             self.at_file(found.message, file, found.line)
+        query = st.expression.expression if st.type in ("insert", "create_view") else st.expression
+        if not isinstance(query, exp.Query):
+            return
+        if st.type == "create_view":
+            self.views[node.name.lower()] = query
+            return
+        filled: list[str] | None = None
         if st.type == "insert":
-            target = insert_target(st.expression)
-            query = st.expression.expression
-            columns = self.tables.get(table_key(target.table))
-            if columns is None or not isinstance(query, exp.Query) or any(
+            into = insert_target(st.expression)
+            target = table_key(into.table)
+            columns = self.tables.get(target)
+            if columns is not None and not any(
                     isinstance(s, exp.Star) or isinstance(s.this, exp.Star) for s in query.selects):
-                return
-            problem = arity_problem([s.alias_or_name for s in query.selects], list(columns), target)
-            if problem:
-                self.at_file(f"INSERT into {table_key(target.table)}: {problem}", file, line)
+                names = [s.alias_or_name for s in query.selects]
+                problem = arity_problem(names, list(columns), into)
+                if problem:
+                    self.at_file(f"INSERT into {target}: {problem}", file, line)
+                filled = filled_columns(names, list(columns), into)
+        elif target is not None:
+            target = self.identifier(target)
+        traced = query_lineage(query, line, self.tables, dialect=dialect, views=self.views)
+        self.lineage.query(self.job, traced, file=file, target=target, target_columns=filled, line=line)
+
+    def identifier(self, name: str) -> str | None:
+        """`name` as the catalog names it (`db.table`), or None when it cannot be known yet."""
+        from towpath.catalog import normalize_identifier
+
+        if self.skip(name):
+            return None
+        try:
+            return normalize_identifier(name)
+        except CatalogError:
+            return None
+
+    def ddl_lineage(self, create: exp.Expression, ident: str, file: Path, line: int) -> None:
+        """A CREATE TABLE names each of its columns at a line (a migration's rename must change it)."""
+        for column in create.find_all(exp.ColumnDef):
+            self.lineage.define(self.job, ident, column.name.lower(), file=file, line=node_line(line, column.this))
 
     def python(self, job: Any) -> None:
         """A Python job: its module exists and parses and defines the function (nothing is imported)."""
@@ -327,7 +345,8 @@ class Preflight:
         if found is None:
             return  # a compiled or namespace module: nothing to parse, it imports at run time
         try:
-            tree = ast.parse(found.read_text(), filename=str(found))
+            source = found.read_text()
+            tree = ast.parse(source, filename=str(found))
         except SyntaxError as exc:
             self.at_file(f"syntax error: {exc.msg}", found, exc.lineno, exc.offset)
             return
@@ -343,13 +362,84 @@ class Preflight:
         self.used |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         if job.target and not self.skip(job.target):
             self.table(job.target, "target", read=True)
+        self.python_lineage(job, found, tree, source)
+
+    def python_lineage(self, job: Any, file: Path, tree: ast.Module, source: str) -> None:
+        """A Python job's reads (`ctx.read`/`ctx.table`, `inputs:`), the columns its literals name, and its
+        column edges: `lineage:` as declared, else each target column from the input column of its name."""
+        from towpath.lineage import named_columns, table_reads
+        from towpath.workflows.loader import job_params
+
+        params = job_params(self.spec, job)
+        inputs: dict[str, int | None] = {}
+        for read in table_reads(tree, params):
+            ident = self.identifier(read.table)
+            if ident is not None:
+                inputs.setdefault(ident, read.line)
+        for i, name in enumerate(job.inputs):
+            ident = self.identifier(name)
+            if ident is not None:
+                line, _ = self.doc.locate((*self.loc, "inputs", i)) if self.doc is not None else (None, None)
+                inputs.setdefault(ident, line)
+        columns_of = {table: set(self.tables.get(table) or ()) for table in inputs}
+        for table, line in inputs.items():
+            self.lineage.read(self.job, table, file=file, line=line)
+        for named in named_columns(tree, set().union(*columns_of.values()) if columns_of else set(), source):
+            for table, columns in columns_of.items():
+                if named.column in columns:
+                    self.lineage.read(self.job, table, named.column, file=file, line=named.line)
+        target = self.identifier(job.target) if job.target else None
+        if target is None:
+            return
+        self.lineage.write(self.job, target, file=self.spec.path, line=self.line_of("target"))
+        declared = {k.lower(): v for k, v in (job.lineage or {}).items()}
+        for column in self.tables.get(target) or declared:
+            if column in declared:
+                line = self.line_of("lineage", column)
+                for named_source in declared[column]:
+                    origin, source_column = _source_column(named_source, list(inputs), self)
+                    if origin is None:
+                        self.at(f"'{named_source}': the job reads {len(inputs)} tables, so name the source column "
+                                "as db.table.column", "lineage", column)
+                        continue
+                    self.lineage.edge(self.job, origin, source_column, target, column, kind="declared",
+                                      file=self.spec.path, line=line)
+                continue
+            for table, columns in columns_of.items():
+                if column in columns:
+                    self.lineage.edge(self.job, table, column, target, column, kind="inferred", file=file)
+        if not columns_of and not declared:
+            for table in inputs:
+                self.lineage.edge(self.job, table, None, target, None, kind="table", file=file)
+
+    def line_of(self, *fields: int | str) -> int | None:
+        """The workflow file's line of a field of the step being checked."""
+        return self.doc.locate((*self.loc, *fields))[0] if self.doc is not None else None
 
     def audits(self, audits: list[Any], default_table: str | None) -> None:
-        """Every audit's table exists (the template's only table when an audit names none)."""
+        """Every audit's table exists (the template's only table when an audit names none); the columns
+        an audit names are reads of its table at their line (lineage)."""
         for k, audit in enumerate(audits):
             table = audit.params.get("table", default_table)
             if isinstance(table, str):
                 self.table(table, *(("audits", k, "params", "table") if "table" in audit.params else ()))
+                self.audit_lineage(audit.params, table, ("audits", k, "params"))
+
+    def audit_lineage(self, params: Mapping[str, Any], table: str, loc: Loc) -> None:
+        ident = self.identifier(table)
+        if ident is None:
+            return
+        self.lineage.read(self.job, ident, file=self.spec.path, line=self.line_of(*loc))
+        known = set(self.tables.get(ident) or ())
+        for key, value in params.items():
+            names = value if isinstance(value, list) else [value]
+            for i, name in enumerate(names):
+                if not isinstance(name, str):
+                    continue
+                words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", name)} & known
+                where = (*loc, key, i) if isinstance(value, list) else (*loc, key)
+                for word in sorted(words):
+                    self.lineage.read(self.job, ident, word, file=self.spec.path, line=self.line_of(*where))
 
     def zone(self, timezone: str, *fields: int | str) -> bool:
         """`timezone` is an IANA name; False (and a problem) if not."""
@@ -466,3 +556,12 @@ def _top_level_names(tree: ast.Module) -> set[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}
     return names
+
+
+def _source_column(source: str, inputs: list[str], preflight: Preflight) -> tuple[str | None, str]:
+    """A declared lineage source: `column` (of the job's only input) or `db.table.column`
+    (None for the table when a bare column does not say which input it is from)."""
+    table, _, column = source.rpartition(".")
+    if not table:
+        return (inputs[0] if len(inputs) == 1 else None), column.lower()
+    return preflight.identifier(table) or table, column.lower()

@@ -18,6 +18,7 @@ from towpath.workflows.results import DryRun, DryRunStep, JobResult, RunResult
 
 if TYPE_CHECKING:
     from towpath.engines import Engine
+    from towpath.lineage import RunLineage, WorkflowLineage
     from towpath.workflows.spec import JobSpec
 
 log = logging.getLogger(__name__)
@@ -104,20 +105,22 @@ def run_workflow(
     run_id = new_run_id()
     given = {**(inherited or {}), **(params or {})}
     spec, execution_date = load_main(project, path, date=date, params=given, run_id=run_id)
-    preflight(project, spec, cli_params=params)
+    static = preflight(project, spec, cli_params=params)
     if dry_run:
         return plan(project, spec, path, execution_date)
     store = project.state
+    lineage = run_lineage(project, static, run_id=run_id, execution_date=execution_date)
     store.start_run(
         spec.id, kind=kind, params=dict(spec.resolved_params), execution_date=execution_date,
         parent_run_id=parent_run_id, run_id=run_id,
     )
+    lineage.run_started()
     own_engine = engine is None
     engine = engine or project.new_engine()
     ctx = RunContext(
         config=project.config, catalog=project.catalog, state=store, engine=engine, run_id=run_id,
         workflow_id=spec.id, workflow_dir=path.parent, params=spec.resolved_params, execution_date=execution_date,
-        deferred_marks=deferred_marks,
+        deferred_marks=deferred_marks, lineage=lineage,
     )
     started = time.perf_counter()
     result = RunResult(
@@ -136,13 +139,26 @@ def run_workflow(
                 result.error = f"step '{node.id}' ({node.type}) {job.status.replace('_', ' ')}: {job.error}"
     except KeyboardInterrupt:
         store.finish_run(run_id, Status.INTERRUPTED, error="interrupted (Ctrl-C)")
+        lineage.run_finished(Status.INTERRUPTED, "interrupted (Ctrl-C)")
         raise
     finally:
         if own_engine:
             engine.close()
     result.duration_s = time.perf_counter() - started
     store.finish_run(run_id, result.status, error=result.error)
+    lineage.run_finished(result.status, result.error)
     return result
+
+
+def run_lineage(project: Workspace, static: WorkflowLineage, *, run_id: str, execution_date: str) -> RunLineage:
+    """Store the workflow's static lineage (every run refreshes it) and start its run's dynamic lineage."""
+    from towpath.lineage import OpenLineageEmitter, RunLineage, save_static
+
+    save_static(project.state, static)
+    emitter = OpenLineageEmitter.for_project(project.root, project.config.openlineage,
+                                             project_name=project.config.name, catalog=project.catalog)
+    return RunLineage(project.state, project.catalog, static, run_id=run_id, execution_date=execution_date,
+                      emitter=emitter)
 
 
 def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobResult:
@@ -156,6 +172,8 @@ def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobRes
 
     store = ctx.state
     job_run = store.start_job(ctx.run_id, job_id or node.id, node.type, parent_job=ctx.parent_job, attempt=ctx.attempt)
+    if ctx.lineage is not None:
+        ctx.lineage.job_started(job_id or node.id, node.type)
     started = time.perf_counter()
     node_ctx = ctx.with_params(getattr(node, "parameters", None) or {})
     try:
@@ -168,6 +186,8 @@ def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobRes
         job = JobResult(job_id=node.id, job_type=node.type, status=Status.FAILED, error=str(exc))
     except KeyboardInterrupt:
         store.finish_job(job_run, Status.INTERRUPTED, error="interrupted (Ctrl-C)")
+        if ctx.lineage is not None:
+            ctx.lineage.job_finished(job_id or node.id, node.type, Status.INTERRUPTED, {}, "interrupted (Ctrl-C)")
         raise
     except Exception as exc:  # noqa: BLE001 - a bug or an unmapped third-party error: keep its traceback in the run log
         job = JobResult(
@@ -179,6 +199,8 @@ def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobRes
         job_run, job.status, rows_written=job.rows_written, snapshots=job.snapshots, error=job.error,
         details={**job.details, "warnings": job.warnings},
     )
+    if ctx.lineage is not None:
+        ctx.lineage.job_finished(job_id or node.id, node.type, job.status, job.snapshots, job.error)
     return job
 
 

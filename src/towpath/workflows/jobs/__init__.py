@@ -9,6 +9,7 @@ of towpath needs to know about it:
 - `writes(...)`: the tables it writes, so a write that would bypass a WAP is refused at load;
 - `plan(...)`: what a dry run shows of it (a sql job's substituted SQL);
 - `check(spec, preflight)` and `OPAQUE`: what the preflight can know about it before anything runs;
+- `lineage(spec, preflight)`: what it reads and writes, for column lineage (pipeline, stream, CDC jobs);
 - parameter defaults: fields whose default references a parameter (`${EXECUTION_DATE}`),
   read from `SPEC` itself.
 
@@ -107,6 +108,23 @@ class JobType(Generic[S]):
         must not run anything; return what can be known statically.
         """
         return []
+
+    @classmethod
+    def lineage(cls, spec: S, preflight: Preflight) -> None:
+        """Tell `preflight.lineage` (a `towpath.lineage.WorkflowLineage`) what the step reads and writes,
+        down to columns where it can be known, under the job id `preflight.job`.
+
+        Called by the preflight right after `check`. SQL, Python and audit steps are
+        covered by the `Preflight` helpers their `check` calls; a job type that moves
+        data some other way (a pipeline, a stream, CDC) overrides this. The default
+        reports the tables `writes()` names as written.
+        """
+        known = preflight.lineage.tables_of(preflight.job, "write")
+        for write in cls.writes(spec, preflight.spec.path.parent if preflight.spec.path else Path.cwd(),
+                                preflight.spec.resolved_params):
+            ident = preflight.identifier(write.table)
+            if ident is not None and ident not in known:
+                preflight.lineage.write(preflight.job, ident, file=preflight.spec.path, line=preflight.line_of(write.field))
 
     @classmethod
     def publishes(cls, spec: S) -> list[str]:

@@ -38,6 +38,7 @@ from towpath.workflows.spec.base import SpecModel, WriteJobSpec
 if TYPE_CHECKING:
     from towpath.pipeline import Processor
     from towpath.workflows.context import RunContext
+    from towpath.workflows.preflight import Preflight
 
 __all__ = ["PipelineJob", "PipelineJobSpec"]
 
@@ -169,6 +170,52 @@ class PipelineJob(JobType[PipelineJobSpec]):
         return [Write(f"{spec.sink.type}:{where}", "sink")]
 
     @classmethod
+    def lineage(cls, spec: PipelineJobSpec, preflight: Preflight) -> None:
+        """Source -> sink, column by column through the `select` and `rename` transforms.
+
+        A source or sink outside the catalog is the dataset `<connector>:<table or path>`.
+        """
+        source = _dataset(spec.source, preflight)
+        [write] = cls.writes(spec, Path.cwd(), {})
+        target = preflight.identifier(write.table) if spec.sink.catalog_table() else write.table
+        if source is None or target is None:
+            return
+        job, path = preflight.job, preflight.spec.path
+        preflight.lineage.read(job, source, file=path, line=preflight.line_of("source"))
+        preflight.lineage.write(job, target, file=path, line=preflight.line_of("sink"))
+        known = preflight.tables.get(source)
+        columns: dict[str, str] | None = {c: c for c in known} if known is not None else None
+        for i, transform in enumerate(spec.transforms):
+            if isinstance(transform, SelectSpec):
+                for k, name in enumerate(transform.columns):
+                    origin = columns.get(name.lower(), name.lower()) if columns is not None else name.lower()
+                    preflight.lineage.read(job, source, origin, file=path,
+                                           line=preflight.line_of("transforms", i, "columns", k))
+                columns = {c.lower(): (columns or {}).get(c.lower(), c.lower()) for c in transform.columns}
+            elif isinstance(transform, RenameSpec) and columns is not None:
+                renames = {old.lower(): new.lower() for old, new in transform.columns.items()}
+                columns = {renames.get(out, out): origin for out, origin in columns.items()}
+        target_columns = preflight.tables.get(target)
+        if columns is None and target_columns is not None:
+            columns = {c: c for c in target_columns}  # no schema to follow: same-named columns
+        if columns is None:
+            preflight.lineage.edge(job, source, None, target, None, kind="table", file=path,
+                                   line=preflight.line_of("sink"))
+            return
+        for out, origin in columns.items():
+            if target_columns is None or out in target_columns:
+                preflight.lineage.edge(job, source, origin, target, out, kind="declared", file=path,
+                                       line=preflight.line_of("transforms") or preflight.line_of("sink"))
+
+    @classmethod
     def plan(cls, spec: PipelineJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> str | None:
         steps = [spec.source.type, *(t.type for t in spec.transforms), spec.sink.type]
         return " -> ".join(steps)
+
+
+def _dataset(source: SourceSpec, preflight: Preflight) -> str | None:
+    """The catalog table an `iceberg` source reads, else `<connector>:<table or path>`."""
+    table = getattr(source, "table", None) or getattr(source, "path", None) or getattr(source, "query", None)
+    if source.type == "iceberg" and isinstance(table, str):
+        return preflight.identifier(table)
+    return f"{source.type}:{table}" if table else source.type

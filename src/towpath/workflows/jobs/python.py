@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from towpath.config import invalid
 from towpath.errors import SpecError, TowpathError, WorkflowError, first_line
@@ -43,6 +43,13 @@ class PythonJobSpec(WriteJobSpec):
     """Table (`db.table`) that receives the returned data."""
     mode: WriteMode = "dynamic_overwrite"
     """How `target` is written (see the sql job)."""
+    inputs: list[str] = Field(default_factory=list)
+    """Tables the function reads that its code does not name statically (`ctx.read("db.t")` and
+    `ctx.read(ctx.params["T"])` are found by themselves): lineage reads these as its inputs."""
+    lineage: dict[str, list[str]] | None = None
+    """Column lineage of `target`: `{column: [source columns]}`, each `column` of the only input or
+    `db.table.column`; `[]` for a computed constant. Columns left out come from the input column of
+    the same name, if there is one."""
 
     @field_validator("callable")
     @classmethod

@@ -147,6 +147,9 @@ class _WorkflowBase(SpecModel):
     """Unique name of the workflow; runs are recorded under it."""
     description: str | None = None
     """What the workflow produces."""
+    owner: str | None = None
+    """Who answers for it: an address or a team alias of `towpath.yaml`'s `notifications.owners`
+    (migrations tell the owners of the workflows a change affects)."""
     params: dict[str, str] = Field(default_factory=dict)
     """Workflow parameters; values may reference each other and the project's and built-in parameters."""
 
