@@ -46,7 +46,7 @@ def test_a_rename_from_plan_to_finish(chained, smtp_server, webhook, edit, run_a
     assert to == {("ana@example.com", "al@example.com"), ("bob@example.com",), ("ops@example.com",)}
     bob = next(m for m in mails if m["To"] == "bob@example.com").get_content().replace("\r\n", "\n")
     assert "rename column amount to order_amount" in bob and "'amount' is ambiguous" in bob
-    assert f"`{root}/big_orders/load.sql:4`: `WHERE amount > 100;`" in bob
+    assert "`big_orders/load.sql:4`: `WHERE amount > 100;`" in bob
     assert "-WHERE amount > 100;\n+WHERE order_amount > 100;" in bob  # the suggested patch
     assert len(webhook) == 3 and {h["status"] for h in webhook} == {"planned"}
     assert len(list((root / "notices").glob("*.md"))) == 3 and len(list((root / ".towpath/outbox").glob("*.md"))) == 3

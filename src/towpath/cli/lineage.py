@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -50,35 +51,55 @@ def cli(ctx: click.Context, node: str, direction: str | None, depth: int | None,
     elif fmt == "mermaid":
         click.echo(view.to_mermaid(), nl=False)
     else:
-        _show(view)
+        _show(view, project.root)
 
 
-def _show(view: Any) -> None:
+def _show(view: Any, root: Path) -> None:
+    """An indented list: at 80 columns a table would fold every table name and path."""
+    from rich.markup import escape
+
     from towpath.cli import render
 
-    arrow = {"upstream": "<-", "downstream": "->"}
-    title = f"{view.node}  ({view.direction}" + (f", depth {view.depth})" if view.depth else ")")
-    if view.hops:
-        render.table([
-            {"depth": hop.depth, "from": str(hop.source), "to": str(hop.target),
-             "job": f"{hop.workflow}.{hop.job}", "how": hop.kind, "reads at": "\n".join(hop.reads) or "-"}
-            for hop in view.hops
-        ], title=title)
-    else:
-        render.console.print(f"{title}: no {'hops' if view.direction == 'both' else view.direction + ' hops'} "
-                             f"{arrow.get(view.direction, '')}".rstrip())
+    def at(place: str) -> str:
+        path, sep, line = place.rpartition(":")
+        try:
+            return f"{Path(path).relative_to(root)}{sep}{line}" if sep else place
+        except ValueError:
+            return place
+
+    out = render.console
+    out.print(f"[bold]{escape(str(view.node))}[/bold]  ({view.direction}"
+              + (f", depth {view.depth})" if view.depth else ")"))
+    for hop in view.hops:
+        arrow, other = ("<-", hop.source) if hop.target == view.node or (
+            view.direction == "upstream") else ("->", hop.target)
+        indent = "  " * (hop.depth - 1)
+        out.print(f"{indent}{arrow} {escape(str(other))}")
+        out.print(f"{indent}     by {escape(hop.workflow)}.{escape(hop.job)} ({hop.kind})")
+        if hop.reads:
+            out.print(f"{indent}     reads at {escape(_compact([at(r) for r in hop.reads]))}")
+    if not view.hops:
+        out.print("  (no job computes it from, or into, another table)")
     if view.uses:
-        render.table([
-            {"column": u.column or "(table)", "job": f"{u.workflow_id}.{u.job_id}", "role": u.role,
-             "at": f"{u.file}:{u.line}" if u.line else (u.file or "?")}
-            for u in view.uses
-        ], title=f"Code naming {view.node}")
+        out.print("Code naming it:")
+        for u in view.uses:
+            place = at(f"{u.file}:{u.line}" if u.line else (u.file or "?"))
+            column = f" {u.column}" if u.column and view.node.column is None else ""
+            out.print(f"  {escape(u.workflow_id)}.{escape(u.job_id)}  {u.role}{column}  {escape(place)}")
     owners = {w: o for w, o in view.owners.items() if o}
     if owners:
-        render.console.print("Owners: " + ", ".join(f"{w} ({o})" for w, o in owners.items()))
+        out.print("Owners: " + ", ".join(f"{escape(w)} ({escape(o)})" for w, o in owners.items()))
     if view.runs:
-        render.table([
-            {"run": r.run_id, "job": f"{r.workflow_id}.{r.job_id}", "role": r.role,
-             "snapshot": r.snapshot_id if r.snapshot_id is not None else "-", "status": r.status}
-            for r in view.runs[:10]
-        ], title=f"Latest runs reading or writing {view.node.table}")
+        out.print(f"Latest runs of {escape(view.node.table)}:")
+        for r in view.runs[:6]:
+            snapshot = r.snapshot_id if r.snapshot_id is not None else "-"
+            out.print(f"  {r.run_id}  {escape(r.job_id)}  {r.role} snapshot {snapshot}  {r.status}")
+
+
+def _compact(places: list[str]) -> str:
+    """`a.sql:6, a.sql:14, b.py:3` -> `a.sql:6,14  b.py:3`."""
+    by_file: dict[str, list[str]] = {}
+    for place in places:
+        path, sep, line = place.rpartition(":")
+        by_file.setdefault(path if sep else place, []).append(line if sep else "")
+    return "  ".join(f"{path}:{','.join(lines)}" if any(lines) else path for path, lines in by_file.items())

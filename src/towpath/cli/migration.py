@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,11 +11,18 @@ from towpath.cli import render
 from towpath.cli.options import output, project_from
 
 
+def _rel(place: str) -> str:
+    from towpath.migrations.notices import relative
+
+    return relative(place, Path.cwd().resolve())
+
+
 def _plan(m: Any) -> None:
     render.console.print(f"[bold]{m['id']}[/bold]  {m['table']}: {_describe(m)}  (planned)")
     if m["consumers"]:
         render.table([{"consumer": f"{c['workflow']}.{c['job']}", "owner": c["owner"] or "-", "impact": c["impact"],
-                       "references": "\n".join(f"{r['file']}:{r['line']}" for r in c["references"]) or c["via"] or "-"}
+                       "references": "\n".join(_rel(f"{r['file']}:{r['line']}") for r in c["references"])
+                       or c["via"] or "-"}
                       for c in m["consumers"]], title="Consumers")
     else:
         render.console.print("No workflow reads the table.")
@@ -47,11 +55,13 @@ def _status(s: Any) -> None:
         render.table(s or [{"id": "-", "table": "-", "change": "no migration yet", "status": "-", "deadline": "-"}],
                      title="Migrations")
         return
-    render.console.print(f"[bold]{s['id']}[/bold]  {s['table']}: {s['change']}  ({s['status']}"
-                         + (", complete)" if s["complete"] else ")"))
+    done = sum(1 for c in s["consumers"] if c["done"])
+    render.console.print(f"[bold]{s['id']}[/bold]  {s['table']}: {s['change']}  ({s['status']}, "
+                         f"{done} of {len(s['consumers'])} consumers done)")
     render.table([{"consumer": c["consumer"], "owner": c["owner"] or "-", "impact": c["impact"],
-                   "code": "updated" if c["code_updated"] else "\n".join(c["remaining"]),
-                   "ran after change": c["ran_after_change"] or "not yet"} for c in s["consumers"]],
+                   "code": "updated" if c["code_updated"] else "\n".join(_rel(r) for r in c["remaining"]),
+                   "ran after change": (c["ran_after_change"] or "not yet")[:16].replace("T", " ")}
+                  for c in s["consumers"]],
                  title="Consumers")
 
 

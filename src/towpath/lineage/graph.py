@@ -203,7 +203,7 @@ class LineageGraph:
                 and (column is None or u.column in (column, None))]
 
     def _hops(self, node: Node, way: Literal["upstream", "downstream"], level: int) -> Iterable[Hop]:
-        grouped: dict[tuple[Node, Node, str, str], str] = {}
+        grouped: dict[tuple[Node, Node, str, str], list[str]] = {}
         for e in self.edges:
             if node.column is None:
                 here = e.target if way == "upstream" else e.source
@@ -220,8 +220,11 @@ class LineageGraph:
                     source = node
                 if way == "upstream" and e.target_column is None:
                     target = node
-            grouped.setdefault((source, target, e.workflow_id or "?", e.job_id or "?"), e.kind or "")
-        for (source, target, workflow, job), kind in grouped.items():
+            kinds = grouped.setdefault((source, target, e.workflow_id or "?", e.job_id or "?"), [])
+            if e.kind and e.kind not in kinds:
+                kinds.append(e.kind)
+        for (source, target, workflow, job), kind_list in grouped.items():
+            kind = "+".join(sorted(kind_list))
             reads = tuple(dict.fromkeys(
                 _at(u.file, u.line) for u in self.uses
                 if u.workflow_id == workflow and u.job_id == job and u.table == source.table and u.role == "read"

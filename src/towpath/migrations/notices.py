@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from towpath.notify import Delivery, Notice
     from towpath.project import Project
 
-__all__ = ["NoticeResult", "draft", "notify_migration", "suggested_patch"]
+__all__ = ["NoticeResult", "draft", "notify_migration", "relative", "suggested_patch"]
 
 REMINDER_DAYS = 3
 """Reminders go out (once a day) when the deadline is this many days away or fewer."""
@@ -53,7 +53,7 @@ def notify_migration(project: Project, migration_id: str, *, today: dt.date | No
     day = today or dt.date.today()
     results = []
     for owner in sorted(migration.owners):
-        for notice in _notices(migration, owner, notifier.recipients([owner]), day):
+        for notice in _notices(migration, owner, notifier.recipients([owner]), day, project.root):
             if notice.key in migration.notices:
                 results.append(NoticeResult(owner, notice.key, sent=False, recipients=list(notice.recipients)))
                 continue
@@ -71,11 +71,12 @@ def notify_migration(project: Project, migration_id: str, *, today: dt.date | No
     return results
 
 
-def _notices(migration: Migration, owner: str, recipients: tuple[str, ...], day: dt.date) -> list[Notice]:
+def _notices(migration: Migration, owner: str, recipients: tuple[str, ...], day: dt.date,
+             root: Path | None) -> list[Notice]:
     from towpath.notify import Notice
 
     status = "planned" if migration.status == "notified" else migration.status
-    out = [Notice(kind="migration", subject=_subject(migration, status), body=draft(migration, owner, status),
+    out = [Notice(kind="migration", subject=_subject(migration, status), body=draft(migration, owner, status, root=root),
                   recipients=recipients, data={"migration": migration.id, "table": migration.table, "owner": owner,
                                                "status": status, "change": migration.change.describe()},
                   key=f"{migration.id}.{_slug(owner)}.{status}")]
@@ -83,7 +84,7 @@ def _notices(migration: Migration, owner: str, recipients: tuple[str, ...], day:
         left = (dt.date.fromisoformat(migration.deadline) - day).days
         if 0 <= left <= REMINDER_DAYS:
             out.append(Notice(kind="migration", subject=f"Reminder ({left} days left): {_subject(migration, status)}",
-                              body=draft(migration, owner, status, reminder=left), recipients=recipients,
+                              body=draft(migration, owner, status, reminder=left, root=root), recipients=recipients,
                               data={"migration": migration.id, "owner": owner, "reminder": True, "days_left": left},
                               key=f"{migration.id}.{_slug(owner)}.reminder-{day.isoformat()}"))
     return out
@@ -93,8 +94,9 @@ def _subject(migration: Migration, status: str) -> str:
     return f"[towpath migration {migration.id}] {migration.table}: {migration.change.describe()} ({status})"
 
 
-def draft(migration: Migration, owner: str, status: str, *, reminder: int | None = None) -> str:
-    """The Markdown an owner reads."""
+def draft(migration: Migration, owner: str, status: str, *, reminder: int | None = None,
+          root: Path | None = None) -> str:
+    """The Markdown an owner reads (paths relative to the project folder `root`)."""
     change = migration.change
     mine = migration.consumers_of(owner)
     lines = [f"# {migration.table}: {change.describe()}", ""]
@@ -116,13 +118,13 @@ def draft(migration: Migration, owner: str, status: str, *, reminder: int | None
     if not mine:
         lines += ["None of your jobs reads the table; nothing to do.", ""]
     for consumer in mine:
-        lines += _consumer_section(migration, consumer)
+        lines += _consumer_section(migration, consumer, root)
     lines += ["## Progress", "", (f"`towpath migration status {migration.id}` shows each consumer: its code no "
                                   "longer names the old column, and it has run successfully after the change."), ""]
     return "\n".join(lines)
 
 
-def _consumer_section(migration: Migration, consumer: Consumer) -> list[str]:
+def _consumer_section(migration: Migration, consumer: Consumer, root: Path | None) -> list[str]:
     change = migration.change
     lines = [f"## `{consumer.key}` ({consumer.impact})", ""]
     if consumer.via:
@@ -134,15 +136,15 @@ def _consumer_section(migration: Migration, consumer: Consumer) -> list[str]:
                 "drop_column": f"stop reading `{change.column}` (read `{migration.new_table}` once it no longer needs it)",
                 "change_type": f"read `{change.column}` as `{change.type}` (from `{migration.new_table}`)"}
         lines += [f"What you must do: {todo.get(change.kind, 'review the lines below')}.", "", "Lines to change:", ""]
-        lines += [f"- `{r.at}`: `{r.text}`" for r in consumer.references]
+        lines += [f"- `{relative(r.at, root)}`: `{r.text}`" for r in consumer.references]
         lines.append("")
-        patch = suggested_patch(migration, consumer) if change.kind == "rename_column" else ""
+        patch = suggested_patch(migration, consumer, root) if change.kind == "rename_column" else ""
         if patch:
             lines += ["Suggested patch:", "", "```diff", patch.rstrip(), "```", ""]
     return lines
 
 
-def suggested_patch(migration: Migration, consumer: Consumer) -> str:
+def suggested_patch(migration: Migration, consumer: Consumer, root: Path | None = None) -> str:
     """A unified diff renaming the column on exactly the referenced lines of each file."""
     old, new = migration.change.column or "", migration.change.new_name or ""
     word = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(old)}(?![A-Za-z0-9_])", re.IGNORECASE)
@@ -157,8 +159,19 @@ def suggested_patch(migration: Migration, consumer: Consumer) -> str:
         except OSError:
             continue
         after = [word.sub(new, text) if i + 1 in numbers else text for i, text in enumerate(before)]
-        chunks += difflib.unified_diff(before, after, fromfile=f"a/{file}", tofile=f"b/{file}", n=1)
+        shown = relative(file, root)
+        chunks += difflib.unified_diff(before, after, fromfile=f"a/{shown}", tofile=f"b/{shown}", n=1)
     return "".join(chunks)
+
+
+def relative(place: str, root: Path | None) -> str:
+    """`place` (a path, or `path:line`) relative to `root` when it is under it."""
+    if root is None:
+        return place
+    try:
+        return str(Path(place).relative_to(root))
+    except ValueError:
+        return place
 
 
 def _slug(owner: str) -> str:

@@ -56,12 +56,16 @@ def plan_migration(project: Project, table: str, change: Change, *, reason: str 
     graph = rescan(project)
     stamp = dt.datetime.now(dt.UTC)
     digest = hashlib.sha256(f"{ident}:{change.to_json()}:{stamp.isoformat()}".encode()).hexdigest()[:6]
+    short = ident.split(".")[-1][:20].strip("_")
     migration = Migration(
-        id=f"m{(today or stamp.date()):%Y%m%d}-{ident.split('.')[-1]}-{change.kind.split('_')[0]}-{digest}",
+        id=f"m{(today or stamp.date()):%Y%m%d}-{short}-{change.kind.split('_')[0]}-{digest}",
         table=ident, change=change, reason=reason, deadline=deadline, created_at=stamp.isoformat(),
         table_owner=get_metadata(project.catalog, ident).owner,
     )
     migration.consumers = consumers(graph, ident, change, columns)
+    for consumer in migration.consumers:  # a workflow without `owner:` is answered for by its tables' owner
+        if consumer.owner is None:
+            consumer.owner = _table_owner(project, graph, consumer.workflow)
     notifier = Notifier.for_project(project.root, project.config)
     for owner in {c.owner for c in migration.consumers} | {migration.table_owner}:
         if owner:
@@ -130,6 +134,21 @@ def backfill_sql(table: str, new_table: str, change: Change, columns: list[str],
             selects.append(column)
     query = exp.select(*selects).from_(exp.to_table(table))
     return sqlglot.exp.insert(query, exp.to_table(new_table)).sql(dialect=dialect, pretty=True)
+
+
+def _table_owner(project: Project, graph: LineageGraph, workflow: str) -> str | None:
+    """The metadata owner of the first table `workflow` writes that has one."""
+    from towpath.catalog import get_metadata
+    from towpath.errors import CatalogError
+
+    for table in dict.fromkeys(u.table for u in graph.uses if u.workflow_id == workflow and u.role == "write"):
+        try:
+            owner = get_metadata(project.catalog, table).owner
+        except CatalogError:
+            continue
+        if owner:
+            return owner
+    return None
 
 
 def _check(change: Change, columns: dict[str, str], table: str) -> None:

@@ -147,7 +147,20 @@ def run_workflow(
     result.duration_s = time.perf_counter() - started
     store.finish_run(run_id, result.status, error=result.error)
     lineage.run_finished(result.status, result.error)
+    if any(e.kind == "table" for e in static.edges):
+        _relineage(project, spec)
     return result
+
+
+def _relineage(project: Workspace, spec: Any) -> None:
+    """Scan the workflow again now that its run created the tables it reads (a first run's source step):
+    the preflight before the run could only see them whole, not column by column."""
+    from towpath.lineage import WorkflowLineage, save_static
+    from towpath.workflows.preflight import check_workflow
+
+    again = WorkflowLineage(spec.id, spec.path, spec.owner)
+    if not check_workflow(project, spec, lineage=again):
+        save_static(project.state, again)
 
 
 def run_lineage(project: Workspace, static: WorkflowLineage, *, run_id: str, execution_date: str) -> RunLineage:

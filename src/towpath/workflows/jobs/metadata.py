@@ -77,6 +77,17 @@ class MetadataJob(JobType[MetadataJobSpec]):
             preflight.table(table, "tables", i)
 
     @classmethod
+    def lineage(cls, spec: MetadataJobSpec, preflight: Preflight) -> None:
+        """`column_types` names columns of each table (a rename must change those keys too)."""
+        for table in spec.all_tables:
+            ident = preflight.identifier(table)
+            if ident is None:
+                continue
+            for column in spec.column_types:
+                preflight.lineage.read(preflight.job, ident, column.lower(), file=preflight.spec.path,
+                                       line=preflight.line_of("column_types", column))
+
+    @classmethod
     def run(cls, spec: MetadataJobSpec, ctx: RunContext) -> JobResult:
         started = time.perf_counter()
         named = {arg: getattr(spec, name) for name, arg in cls.FIELDS.items() if name in spec.model_fields_set}
