@@ -12,7 +12,9 @@ import pyarrow.compute as pc
 import pytest
 
 from towpath.catalog.metadata import get_hwm, set_hwm
-from towpath.workflows.scheduler import due_workflows, run_due
+from towpath.project import Project
+from towpath.workflows import SchedulerService
+from towpath.workflows.scheduler import due_workflows
 
 RESULTS = "foo.dataflow_sample_results"
 
@@ -103,7 +105,7 @@ def test_scheduler_fires_a_due_daily_once(project, sample):
 
     due = due_workflows(project, now)
     assert [f.workflow_id for f in due] == ["dataflow_sparksql_sample_daily"]
-    fired = run_due(project, now)
+    fired = fire_due(project, now)
 
     assert len(fired) == 1 and fired[0].ok
     assert due_workflows(project, now + dt.timedelta(minutes=5)) == []
@@ -117,10 +119,16 @@ def test_scheduler_fires_when_the_trigger_table_hwm_advances(project, sample):
     assert due_workflows(project, now) == []
 
     set_hwm(project.catalog, "some_db.source_table", "2022-01-03")
-    assert len(run_due(project, now)) == 1
+    assert len(fire_due(project, now)) == 1
     assert due_workflows(project, now) == []
     set_hwm(project.catalog, "some_db.source_table", "2022-01-04")
     assert next(f.reason for f in due_workflows(project, now)).startswith("high-water mark of some_db.source_table")
+
+
+def fire_due(project, now):
+    """Fire what is due at `now` once, as `towpath schedule run --once` does."""
+    root = project.root
+    return SchedulerService(project, lambda: Project(root), clock=lambda: now).run(once=True)
 
 
 def failing_on(sample, date: str) -> str:
@@ -216,27 +224,3 @@ def test_ctrl_c_in_a_backfill_records_it_interrupted_and_drops_the_branch(projec
     [child] = project.state.list_runs(kind="main")
     assert (parent.status, child.status) == ("interrupted", "interrupted")
     assert [b for b in list_branches(project.catalog, RESULTS) if b != "main"] == []
-
-
-def test_the_scheduler_loop_fires_each_due_tick_once_on_a_driven_clock(project, sample):
-    from towpath.workflows import run_scheduler
-
-    daily = sample.parent / "daily.sch.yaml"
-    daily.write_text(daily.read_text().replace("lookback_days: 2", "lookback_days: 0"))
-    clock = {"now": dt.datetime(2022, 1, 2, 7, 0, tzinfo=dt.UTC)}  # the 06:00 tick of the 2nd is due
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock["now"] += dt.timedelta(hours=12)  # 19:00 (nothing new is due), then 07:00 on the 3rd (due)
-
-    fired = []
-    results = run_scheduler(
-        project, interval=600, clock=lambda: clock["now"], sleep=sleep, keep_going=lambda: len(slept) < 2,
-        on_result=lambda firing, result, error: fired.append((firing.today, error)),
-    )
-
-    assert slept == [600, 600]
-    assert fired == [("2022-01-02", None), ("2022-01-03", None)]
-    assert all(r.ok for r in results)
-    assert [r.execution_date for r in project.state.list_runs(kind="daily")] == ["2022-01-03", "2022-01-02"]

@@ -344,11 +344,15 @@ def run_detail(detail: Any) -> None:
         )
 
 
-def firing(fired: Any, result: Any, error: str | None) -> None:
-    state = "failed" if error else "success"
-    console.print(f"fired {fired.workflow_id} ({fired.reason}): {status(state)}")
-    if error:
-        err_console.print(f"  [red]error:[/red] {error}", soft_wrap=True, highlight=False)
+def firing(outcome: Any) -> None:
+    """`schedule run`: one line per finished attempt of a firing."""
+    state = "success" if outcome.ok else "interrupted" if outcome.cancelled else "failed"
+    attempt = f", attempt {outcome.attempt}" if outcome.attempt > 1 else ""
+    console.print(f"fired {outcome.workflow_id} for {outcome.today}{attempt} ({outcome.reason}): {status(state)}")
+    if outcome.error:
+        err_console.print(f"  [red]error:[/red] {outcome.error}", soft_wrap=True, highlight=False)
+    if outcome.retry_in_s is not None:
+        console.print(f"  retrying in {outcome.retry_in_s:g} s")
 
 
 # -- tables ---------------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ lineage. One SQLite file next to the catalog by default, Postgres by URL; the
 schema is versioned and migrated when the store is opened.
 """
 
-from towpath.state.errors import RunNotFoundError, StateError
+from towpath.state.errors import LeaseHeldError, LeaseLostError, RunNotFoundError, StateError
 from towpath.state.records import (
     JobRecord,
     KvAlias,
     KvVersion,
+    Lease,
     LineageEdge,
     LineageRun,
     LineageUse,
@@ -31,6 +32,9 @@ __all__ = [
     "JobRecord",
     "KvAlias",
     "KvVersion",
+    "Lease",
+    "LeaseHeldError",
+    "LeaseLostError",
     "LineageEdge",
     "LineageRun",
     "LineageUse",

@@ -13,6 +13,7 @@ a new store do not both create it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +114,17 @@ class Database:
                     )
                 if version < _schema.SCHEMA_VERSION:
                     _schema.migrate(conn, version)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (someone else's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def now() -> dt.datetime:

@@ -205,6 +205,16 @@ lineage_runs = _table(
 )
 """Dynamic lineage: the tables (and snapshot ids) each job run read (`input`) and wrote (`output`)."""
 
+leases = _table(
+    "leases", 3,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("acquired_at", sa.Text, nullable=False),
+    sa.Column("heartbeat_at", sa.Text, nullable=False),
+)
+
 DATA_MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 """Version -> a step beyond adding tables and columns (none yet)."""
 

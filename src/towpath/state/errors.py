@@ -19,3 +19,15 @@ class RunNotFoundError(StateError):
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else " See `towpath runs list`."
         super().__init__(f"No run '{run_id}' is recorded.{hint}")
         self.run_id, self.suggestions = run_id, close
+
+
+class LeaseHeldError(StateError):
+    """A role only one process may hold (a project's scheduler) is held by a live process."""
+
+    def __init__(self, name: str, pid: int, host: str, since: str) -> None:
+        super().__init__(f"{name} is already held by pid {pid} on {host} (since {since})")
+        self.name, self.pid, self.host, self.since = name, pid, host, since
+
+
+class LeaseLostError(StateError):
+    """Another process took a lease over (this one stopped renewing it in time)."""

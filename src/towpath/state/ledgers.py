@@ -9,22 +9,28 @@
 * `MigrationLedger`: applied schema migrations with the checksum of their text.
 * `LineageLedger`: static column lineage per workflow (edges, and where code names each column)
   and dynamic lineage per job run (the tables and snapshot ids it read and wrote).
+* `LeaseLedger`: singleton roles (a project's scheduler) with their holder's pid, host and heartbeat.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import secrets
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from towpath.state import _schema as t
-from towpath.state._db import Database, now
-from towpath.state.errors import StateError
+from towpath.state._db import Database, now, pid_alive
+from towpath.state.errors import LeaseHeldError, LeaseLostError, StateError
 from towpath.state.records import (
     KvAlias,
     KvVersion,
+    Lease,
     LineageEdge,
     LineageRun,
     LineageUse,
@@ -316,3 +322,59 @@ def _edge(r: sa.RowMapping) -> LineageEdge:
                        target_column=r["target_column"], run_id=r["run_id"], recorded_at=r["recorded_at"],
                        workflow_id=r["workflow_id"], job_id=r["job_id"], kind=r["kind"], file=r["file"],
                        line=r["line"])
+
+
+class LeaseLedger:
+    """Singleton roles across processes and hosts, as rows with a heartbeat.
+
+    A lease is free when nobody holds it, when its holder is a dead process on
+    this host, or when its heartbeat is older than `ttl_s` (a holder on another
+    host that stopped renewing). Acquiring and renewing are single transactions,
+    so two contenders never both win.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def acquire(self, name: str, *, ttl_s: float) -> Lease:
+        """Take `name`, or raise `LeaseHeldError` naming the live holder's pid and host."""
+        stamp = now()
+        lease = Lease(name, secrets.token_hex(8), os.getpid(), socket.gethostname(), stamp.isoformat(), stamp.isoformat())
+        with self.db.write() as conn:
+            row = conn.execute(sa.select(t.leases).where(t.leases.c.name == name)).mappings().first()
+            if row is not None and not _lease_free(row, ttl_s, stamp):
+                raise LeaseHeldError(name, row["pid"], row["host"], row["acquired_at"])
+            conn.execute(sa.delete(t.leases).where(t.leases.c.name == name))
+            conn.execute(sa.insert(t.leases).values(**lease.__dict__))
+        return lease
+
+    def renew(self, lease: Lease) -> Lease:
+        """Move the heartbeat on; `LeaseLostError` if another process took the lease over."""
+        stamp = now().isoformat()
+        with self.db.write() as conn:
+            done = conn.execute(
+                sa.update(t.leases).where(t.leases.c.name == lease.name, t.leases.c.holder == lease.holder)
+                .values(heartbeat_at=stamp)
+            ).rowcount
+        if not done:
+            raise LeaseLostError(f"{lease.name} was taken over by another process")
+        return Lease(**{**lease.__dict__, "heartbeat_at": stamp})
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease up (a no-op if another process already took it over)."""
+        with self.db.write() as conn:
+            conn.execute(sa.delete(t.leases).where(t.leases.c.name == lease.name, t.leases.c.holder == lease.holder))
+
+    def holder(self, name: str, *, ttl_s: float) -> Lease | None:
+        """The lease's current holder, if it is held by a live process."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(t.leases).where(t.leases.c.name == name)).mappings().first()
+        if row is None:
+            return None
+        return None if _lease_free(row, ttl_s, now()) else Lease(**dict(row))
+
+
+def _lease_free(row: sa.RowMapping, ttl_s: float, at: dt.datetime) -> bool:
+    if row["host"] == socket.gethostname():
+        return not pid_alive(row["pid"])
+    return (at - dt.datetime.fromisoformat(row["heartbeat_at"])).total_seconds() > ttl_s

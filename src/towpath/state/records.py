@@ -191,3 +191,16 @@ class LineageRun:
     snapshot_id: int | None
     status: str
     recorded_at: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a singleton role, e.g. `scheduler` of a project."""
+
+    name: str
+    holder: str
+    """A token unique to this holding, so a renewal can tell it still holds it."""
+    pid: int
+    host: str
+    acquired_at: str
+    heartbeat_at: str

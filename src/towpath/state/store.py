@@ -24,9 +24,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from towpath.state import _schema as t
-from towpath.state._db import Database, now
+from towpath.state._db import Database, now, pid_alive
 from towpath.state.errors import RunNotFoundError, StateError
-from towpath.state.ledgers import KvLedger, LineageLedger, MigrationLedger, OffsetLedger, StagingLedger
+from towpath.state.ledgers import (
+    KvLedger,
+    LeaseLedger,
+    LineageLedger,
+    MigrationLedger,
+    OffsetLedger,
+    StagingLedger,
+)
 from towpath.state.records import JobRecord, RecordedAudit, RunDetail, RunRecord
 from towpath.status import Status
 
@@ -64,6 +71,7 @@ class StateStore:
         self.offsets = OffsetLedger(self.db)
         self.migrations = MigrationLedger(self.db)
         self.lineage = LineageLedger(self.db)
+        self.leases = LeaseLedger(self.db)
         self._open_runs: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -269,7 +277,7 @@ class StateStore:
     def _death(self, row: Any, at: dt.datetime) -> str | None:
         """Why the process of a `running` run is dead, or None if it may be alive."""
         last = dt.datetime.fromisoformat(row.heartbeat_at or row.started_at)
-        if row.host == self.host and row.pid is not None and not _pid_alive(row.pid):
+        if row.host == self.host and row.pid is not None and not pid_alive(row.pid):
             return f"its process {row.pid} on {row.host} died without finishing the run (found {at:%Y-%m-%d %H:%M:%S} UTC)"
         if at - last > STALE_AFTER:
             return (
@@ -294,16 +302,6 @@ def _beat_forever(store_ref: weakref.ref[StateStore], stop: threading.Event, int
         except StateError:  # a busy or briefly unreachable store: the next beat will do
             pass
         del store
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def _status(value: Status | str) -> Status:

@@ -12,7 +12,7 @@ from towpath.workflows.results import (
     RunResult,
 )
 from towpath.workflows.runner import run_workflow
-from towpath.workflows.scheduler import run_scheduler
+from towpath.workflows.scheduler_service import Outcome, SchedulerOptions, SchedulerService
 
 __all__ = [
     "BackfillProgress",
@@ -23,11 +23,13 @@ __all__ = [
     "DryRunStep",
     "JobContext",
     "JobResult",
+    "Outcome",
     "RunContext",
     "RunResult",
+    "SchedulerOptions",
+    "SchedulerService",
     "Workspace",
     "run_backfill",
     "run_daily",
-    "run_scheduler",
     "run_workflow",
 ]

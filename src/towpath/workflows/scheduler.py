@@ -1,29 +1,35 @@
-"""A local scheduler: fires daily workflows whose cron is due or whose trigger table advanced.
+"""Which daily workflows are due: their cron ticked, or their trigger table's mark advanced.
 
 State lives in the run store: the last daily run of a workflow says when it
 last fired and which upstream high-water mark it saw, so restarts resume
-without firing twice.
+without firing twice. Cron slots missed while no scheduler ran are fired by the
+catch-up policy: `latest` (default: the newest missed slot once), `all` (every
+missed slot, oldest first, each for its own date) or `none` (only slots that
+come due while the scheduler runs). The long-running service around this is
+`scheduler_service.py`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal, get_args
 
 from croniter import croniter
 
-from towpath.errors import TowpathError
 from towpath.workflows.context import Workspace
-from towpath.workflows.daily import load_daily, run_daily
+from towpath.workflows.daily import load_daily
 from towpath.workflows.params import zone
-from towpath.workflows.results import DailyResult
 
 log = logging.getLogger(__name__)
+
+CatchUp = Literal["all", "latest", "none"]
+CATCH_UP: tuple[CatchUp, ...] = get_args(CatchUp)
+MAX_CATCH_UP = 366
+"""Missed slots fired at most per workflow and check (`catchup: all` after a long outage)."""
 
 TRIGGER_KEY = "_trigger_hwm"
 TICK_KEY = "_scheduled_for"
@@ -42,6 +48,11 @@ class Firing:
     tick: str | None = None
 
     @property
+    def key(self) -> tuple[str, str]:
+        """What makes two firings the same (one is queued or running: the other is not fired again)."""
+        return self.workflow_id, self.tick or f"hwm:{self.trigger_hwm}"
+
+    @property
     def annotations(self) -> dict[str, str]:
         """What the daily run records so the next check knows this firing happened."""
         notes = {TRIGGER_KEY: self.trigger_hwm, TICK_KEY: self.tick}
@@ -55,8 +66,14 @@ def discover(root: Path) -> Iterator[Path]:
             yield path
 
 
-def due_workflows(project: Workspace, now: dt.datetime | None = None) -> list[Firing]:
-    """Daily workflows that should fire at `now` (UTC default)."""
+def due_workflows(
+    project: Workspace, now: dt.datetime | None = None, *, catchup: CatchUp = "latest",
+    since: dt.datetime | None = None,
+) -> list[Firing]:
+    """Daily workflows that should fire at `now` (UTC default), oldest slot first.
+
+    `since` is when the scheduler started: with `catchup="none"` only slots after it fire.
+    """
     from towpath.catalog.metadata import get_hwm
     from towpath.workflows.loader import load_workflow
     from towpath.workflows.spec import DailySpec
@@ -83,54 +100,44 @@ def due_workflows(project: Workspace, now: dt.datetime | None = None) -> list[Fi
                 firings.append(Firing(path, spec.id, reason, today, trigger_hwm=trigger_hwm))
                 continue
         if spec.schedule:
-            tick = croniter(spec.schedule, local_now).get_prev(dt.datetime)
             fired_for = last_run.params.get(TICK_KEY) if last_run else None
-            if fired_for is None or dt.datetime.fromisoformat(fired_for) < tick:
+            last_tick = dt.datetime.fromisoformat(fired_for) if fired_for else None
+            for tick in due_ticks(spec.schedule, local_now, last_tick, catchup, since):
                 reason = f"cron '{spec.schedule}' was due at {tick.isoformat()}"
-                firings.append(Firing(path, spec.id, reason, today, trigger_hwm=trigger_hwm, tick=tick.isoformat()))
+                firings.append(Firing(
+                    path, spec.id, reason, tick.date().isoformat(), trigger_hwm=trigger_hwm, tick=tick.isoformat(),
+                ))
     return firings
 
 
-OnResult = Callable[[Firing, DailyResult | None, str | None], Any]
-"""Called after each firing with its result, or None and the error when the daily could not start."""
+def due_ticks(
+    schedule: str, now: dt.datetime, last: dt.datetime | None, catchup: CatchUp, since: dt.datetime | None,
+) -> list[dt.datetime]:
+    """The cron slots of `schedule` to fire at `now`, given the last slot fired (None: never).
 
-
-def run_due(project: Workspace, now: dt.datetime | None = None, on_result: OnResult | None = None) -> list[DailyResult]:
-    """Fire every due daily workflow once; a failing one does not stop the others."""
-    results = []
-    for firing in due_workflows(project, now):
-        try:
-            result = run_daily(project, firing.path, today=firing.today, annotations=firing.annotations)
-        except TowpathError as exc:
-            log.error("daily workflow %s could not start: %s", firing.workflow_id, exc)
-            if on_result:
-                on_result(firing, None, str(exc))
-            continue
-        results.append(result)
-        if on_result:
-            on_result(firing, result, result.error)
-    return results
-
-
-def run_scheduler(
-    project: Workspace,
-    *,
-    once: bool = False,
-    interval: float = 30.0,
-    on_result: OnResult | None = None,
-    clock: Callable[[], dt.datetime] | None = None,
-    sleep: Callable[[float], Any] = time.sleep,
-    keep_going: Callable[[], bool] = lambda: True,
-) -> list[DailyResult]:
-    """Check for due workflows every `interval` seconds (or once) and fire them.
-
-    `clock` (UTC now), `sleep` and `keep_going` (checked before each sleep) let
-    a caller drive the loop deterministically; the CLI uses the defaults and
-    stops on Ctrl-C.
+    >>> import datetime as dt
+    >>> now, last = dt.datetime(2022, 1, 5, 7), dt.datetime(2022, 1, 2, 6)
+    >>> [t.day for t in due_ticks("0 6 * * *", now, last, "all", None)]
+    [3, 4, 5]
+    >>> [t.day for t in due_ticks("0 6 * * *", now, last, "latest", None)]
+    [5]
+    >>> due_ticks("0 6 * * *", now, last, "none", since=dt.datetime(2022, 1, 5, 6, 30))
+    []
     """
-    now = clock or (lambda: dt.datetime.now(dt.UTC))
-    results = run_due(project, now(), on_result=on_result)
-    while not once and keep_going():
-        sleep(interval)
-        results.extend(run_due(project, now(), on_result=on_result))
-    return results
+    latest: dt.datetime = croniter(schedule, now).get_prev(dt.datetime)
+    if last is not None and last >= latest:
+        return []
+    if catchup == "none" and since is not None and latest < since:
+        return []  # it came due while no scheduler ran
+    if catchup != "all" or last is None:
+        return [latest]
+    ticks: list[dt.datetime] = []
+    walk = croniter(schedule, last)
+    while len(ticks) < MAX_CATCH_UP:
+        tick: dt.datetime = walk.get_next(dt.datetime)
+        if tick > latest:
+            break
+        ticks.append(tick)
+    if len(ticks) == MAX_CATCH_UP:
+        log.warning("cron '%s': more than %d missed slots; firing the first %d now", schedule, MAX_CATCH_UP, MAX_CATCH_UP)
+    return ticks
