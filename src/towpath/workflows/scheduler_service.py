@@ -216,7 +216,7 @@ class SchedulerService:
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=_run_firing, args=(self.open_workspace, pending.firing, send),
+            target=_run_firing, args=(self.open_workspace, pending.firing, pending.attempt, send),
             name=f"towpath-daily-{pending.firing.workflow_id}", daemon=False,
         )
         process.start()
@@ -275,33 +275,15 @@ class SchedulerService:
         self._metrics.duration.labels(firing.workflow_id).observe(outcome.duration_s)
         if ok:
             self._metrics.last_success.labels(firing.workflow_id).set(time.time())
-            if reply.get("recovered"):
-                self._notify_recovery(outcome, str(reply["recovered"]))
         self._outcomes.append(outcome)
         if self.on_outcome:
             self.on_outcome(outcome)
 
-    def _notify_recovery(self, outcome: Outcome, failed_run: str) -> None:
-        from towpath.notify import Notice, Notifier
 
-        try:
-            notifier = Notifier.for_project(self.project.root, self.project.config)
-        except TowpathError as exc:
-            log.error("cannot send the recovery notice of %s: %s", outcome.workflow_id, exc)
-            return
-        notifier.send(Notice(
-            kind="recovery",
-            subject=f"towpath: daily {outcome.workflow_id} recovered",
-            body=(f"**{outcome.workflow_id}** succeeded for {outcome.today} (attempt {outcome.attempt}) "
-                  f"after run `{failed_run}` failed.\n"),
-            data={"workflow_id": outcome.workflow_id, "today": outcome.today, "attempt": outcome.attempt,
-                  "failed_run_id": failed_run},
-            key=f"recovery-{outcome.workflow_id}-{outcome.today}-{failed_run}",
-        ))
-
-
-def _run_firing(open_workspace: OpenWorkspace, firing: Firing, reply: multiprocessing.connection.Connection) -> None:
-    """In the child: run the daily for the firing and send back how it ended."""
+def _run_firing(
+    open_workspace: OpenWorkspace, firing: Firing, attempt: int, reply: multiprocessing.connection.Connection,
+) -> None:
+    """In the child: run the daily for the firing, notice a recovery, and send back how it ended."""
     from towpath.workflows.daily import run_daily
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -313,13 +295,33 @@ def _run_firing(open_workspace: OpenWorkspace, firing: Firing, reply: multiproce
         result = run_daily(project, firing.path, today=firing.today, annotations=firing.annotations)
         message = {"ok": result.ok, "error": result.error}
         if result.ok and before and before[0].status != "success":
-            message["recovered"] = before[0].run_id
+            _notify_recovery(project, firing, attempt, before[0].run_id)
     except KeyboardInterrupt:
         message = {"ok": False, "cancelled": True, "error": "interrupted: the scheduler stopped"}
     except TowpathError as exc:
         message = {"ok": False, "error": f"could not start: {exc}"}
     reply.send(message)
     reply.close()
+
+
+def _notify_recovery(project: Workspace, firing: Firing, attempt: int, failed_run: str) -> None:
+    """A success after a failure is news too: the people told of the failure hear it is over."""
+    from towpath.notify import Notice, Notifier
+
+    try:
+        notifier = Notifier.for_project(project.root, project.config)
+    except TowpathError as exc:
+        log.error("cannot send the recovery notice of %s: %s", firing.workflow_id, exc)
+        return
+    notifier.send(Notice(
+        kind="recovery",
+        subject=f"towpath: daily {firing.workflow_id} recovered",
+        body=(f"**{firing.workflow_id}** succeeded for {firing.today} (attempt {attempt}) "
+              f"after run `{failed_run}` failed.\n"),
+        data={"workflow_id": firing.workflow_id, "today": firing.today, "attempt": attempt,
+              "failed_run_id": failed_run},
+        key=f"recovery-{firing.workflow_id}-{firing.today}-{failed_run}",
+    ))
 
 
 @dataclass
