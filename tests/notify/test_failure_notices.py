@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from towpath.workflows.scheduler import run_due
+from towpath.project import Project
+from towpath.workflows import SchedulerService
 
 
 def _channels(project, smtp_server) -> None:
@@ -38,8 +39,9 @@ def test_a_scheduled_daily_that_fails_is_a_failure_notice(project, sample, smtp_
     _channels(project, smtp_server)
     (sample.parent / "src" / "sparksql_write.sql").write_text("SELECT nope FROM some_db.source_table")
 
-    fired = run_due(type(project)(project.root), dt.datetime(2022, 1, 3, 7, 0, tzinfo=dt.UTC))
+    root, now = project.root, dt.datetime(2022, 1, 3, 7, 0, tzinfo=dt.UTC)
+    fired = SchedulerService(Project(root), lambda: Project(root), clock=lambda: now).run(once=True)
 
-    assert [r.status for r in fired] == ["failed"]
+    assert [o.ok for o in fired] == [False]
     [mail] = smtp_server.wait_for(1)
     assert "unknown column 'nope'" in mail.get_content()
