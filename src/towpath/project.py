@@ -25,7 +25,7 @@ from towpath.errors import OutputPathError, SpecError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from towpath.catalog import Catalog, GcResult, HwmChange, Rollback
+    from towpath.catalog import Catalog, CompactResult, GcResult, HwmChange, Rollback
     from towpath.engines import Engine
     from towpath.federation import Federation
     from towpath.publish import WapBranch
@@ -163,6 +163,17 @@ class Project:
             return []
         keep = retention.retain_last if retain_last is None else retain_last
         return expire_snapshots(self.catalog, table, older_than=parse_duration(age), retain_last=keep)
+
+    def compact(self, table: str, *, partitions: Sequence[str] | None = None) -> CompactResult:
+        """Rewrite `table`'s small files (of `partitions`, default all), then expire snapshots per `snapshot_retention`."""
+        from towpath.catalog import compact
+        from towpath.config.params import parse_duration
+
+        retention = self.config.snapshot_retention
+        age = parse_duration(retention.max_age) if retention.max_age is not None else None
+        return compact(
+            self.catalog, table, partitions=partitions, expire_older_than=age, retain_last=retention.retain_last
+        )
 
     def set_hwm(self, table: str, value: str, *, timezone: str | None = None, force: bool = False) -> HwmChange:
         """Move `table`'s high-water mark forward to `value` (back too with `force`), in the project's timezone."""

@@ -167,3 +167,18 @@ def test_gc_dry_run_lists_orphans_and_keeps_referenced_files(project: Project) -
     assert not stray.exists() and project.catalog.read(RESULTS).num_rows == 4
     too_young = invoke(project, "gc", RESULTS, "--older-than", "10m", "--json")
     assert too_young.exit_code == 1 and "at least 1h" in json.loads(too_young.stdout)["error"]
+
+
+def test_compact_merges_small_files_of_a_partition(project: Project) -> None:
+    for n in range(3):
+        project.catalog.write(RESULTS, day_rows("2024-01-01", 2, start=n * 2))
+    project.catalog.write(RESULTS, day_rows("2024-01-02", 2))
+    data = json.loads(invoke(project, "compact", RESULTS, "--partition", "date=2024-01-01", "--json").output)
+    assert [(p["partition"], p["files_before"], p["files_after"], p["rows"]) for p in data["partitions"]] == [
+        ("date=2024-01-01", 3, 1, 6)
+    ]
+    assert project.catalog.read(RESULTS).num_rows == 8
+    text = invoke(project, "compact", RESULTS)
+    assert text.exit_code == 0 and "no partition has small files" in text.output
+    bad = invoke(project, "compact", RESULTS, "--partition", "date=1999-01-01")
+    assert bad.exit_code == 1 and "has no partition date=1999-01-01" in bad.output

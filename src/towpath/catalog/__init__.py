@@ -23,6 +23,7 @@ from towpath.catalog.branches import (
     publish_branch,
     publish_branches,
 )
+from towpath.catalog.compact import CompactResult, PartitionCompaction, compact
 from towpath.catalog.ddl import DdlCheck, DdlError, DdlResult, apply_ddl, check_ddl
 from towpath.catalog.gc import GcResult, remove_orphan_files
 from towpath.catalog.history import (
@@ -45,16 +46,29 @@ from towpath.catalog.metadata import (
     set_hwm,
     set_metadata,
 )
+from towpath.catalog.positions import (
+    PositionCommit,
+    PositionConflictError,
+    commit_with_position,
+    position_key,
+    position_properties,
+    read_position,
+    table_positions,
+)
 
 __all__ = [
     "MAIN",
     "Catalog",
     "ColumnInfo",
+    "CompactResult",
     "DdlCheck",
     "DdlError",
     "DdlResult",
     "GcResult",
     "HwmChange",
+    "PartitionCompaction",
+    "PositionCommit",
+    "PositionConflictError",
     "Rollback",
     "ScanPlan",
     "SnapshotInfo",
@@ -64,6 +78,8 @@ __all__ = [
     "WriteMode",
     "apply_ddl",
     "check_ddl",
+    "commit_with_position",
+    "compact",
     "conform",
     "create_branch",
     "describe",
@@ -77,12 +93,16 @@ __all__ = [
     "list_branches",
     "normalize_identifier",
     "parse_hwm",
+    "position_key",
+    "position_properties",
     "publish_branch",
     "publish_branches",
+    "read_position",
     "remove_orphan_files",
     "require_multi_table_commit",
     "rollback",
     "set_hwm",
     "set_metadata",
+    "table_positions",
     "write_scope",
 ]

@@ -413,6 +413,20 @@ def expired(result: Mapping[str, Any]) -> None:
     success(f"{result['table']}: expired {len(result['expired'])} snapshot(s)")
 
 
+def compacted(result: Any) -> None:
+    """`table compact`: files before/after per partition rewritten, snapshots expired."""
+    if result.partitions:
+        table(
+            [{"partition": p.partition or "(unpartitioned)", "files before": p.files_before,
+              "files after": p.files_after, "rows": p.rows} for p in result.partitions],
+            ["partition", "files before", "files after", "rows"], title=f"Compacted {result.table}",
+        )
+    else:
+        console.print(f"{result.table}: no partition has small files to merge")
+    success(f"{result.table}: {result.files_removed} file(s) rewritten into {result.files_added}; "
+            f"expired {len(result.expired)} snapshot(s)")
+
+
 def rolled_back(done: Any) -> None:
     """`table rollback`: where main is now, and where the high-water mark went."""
     success(f"main is now at snapshot {done.snapshot.snapshot_id}")

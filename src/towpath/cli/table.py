@@ -134,6 +134,22 @@ def gc(ctx: click.Context, table: str, older_than: str, dry_run: bool) -> Any:
     return project_from(ctx).gc(table, older_than=older_than, dry_run=dry_run)
 
 
+@cli.command()
+@click.argument("table")
+@click.option("--partition", "partitions", multiple=True, metavar="PATH",
+              help="Only this partition, as its path (date=2024-01-02; repeatable; default: every partition).")
+@output(render.compacted)
+@click.pass_context
+def compact(ctx: click.Context, table: str, partitions: tuple[str, ...]) -> Any:
+    """Rewrite TABLE's small data files into large ones, then expire old snapshots (snapshot_retention).
+
+    Rows do not change, stream and CDC positions are kept. Example:
+
+        towpath table compact lake.orders --partition event_time_day=2024-01-02
+    """
+    return project_from(ctx).compact(table, partitions=partitions or None)
+
+
 def _summary(desc: Any) -> dict[str, Any]:
     return {
         "table": desc.identifier,
