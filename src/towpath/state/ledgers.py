@@ -6,6 +6,7 @@
   use; a swap is one transaction that remembers the previous version.
 * `OffsetLedger`: the next Kafka offset per stream partition, committed with
   the lake snapshot that made the earlier offsets visible.
+* `AlertLedger`: every firing of a stream alert, with the window's offsets.
 * `MigrationLedger`: applied schema migrations with the checksum of their text.
 * `LineageLedger`: static column lineage per workflow (edges, and where code names each column)
   and dynamic lineage per job run (the tables and snapshot ids it read and wrote).
@@ -28,6 +29,7 @@ from towpath.state import _schema as t
 from towpath.state._db import Database, now, pid_alive
 from towpath.state.errors import LeaseHeldError, LeaseLostError, StateError
 from towpath.state.records import (
+    AlertFiring,
     KvAlias,
     KvVersion,
     Lease,
@@ -181,6 +183,35 @@ class OffsetLedger:
                  .order_by(t.stream_offsets.c.topic, t.stream_offsets.c.partition))
         with self.db.read() as conn:
             return [StreamOffset(**dict(row)) for row in conn.execute(query).mappings()]
+
+
+class AlertLedger:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(self, firing: AlertFiring) -> None:
+        with self.db.write() as conn:
+            conn.execute(sa.insert(t.alert_firings).values(
+                stream=firing.stream, alert=firing.alert, matched=firing.matched,
+                offsets=json.dumps(firing.offsets, sort_keys=True), snapshot_id=firing.snapshot_id,
+                sample=json.dumps(firing.sample, default=str), notify=firing.notify,
+                delivery_error=firing.delivery_error, fired_at=firing.fired_at,
+            ))
+
+    def of_stream(self, stream: str, *, limit: int = 100) -> list[AlertFiring]:
+        """The stream's firings, newest first."""
+        query = (sa.select(t.alert_firings).where(t.alert_firings.c.stream == stream)
+                 .order_by(t.alert_firings.c.id.desc()).limit(limit))
+        with self.db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            AlertFiring(
+                stream=r["stream"], alert=r["alert"], matched=r["matched"], offsets=json.loads(r["offsets"]),
+                snapshot_id=r["snapshot_id"], sample=json.loads(r["sample"]), notify=r["notify"],
+                delivery_error=r["delivery_error"], fired_at=r["fired_at"],
+            )
+            for r in rows
+        ]
 
 
 class MigrationLedger:

@@ -204,3 +204,19 @@ class Lease:
     host: str
     acquired_at: str
     heartbeat_at: str
+
+
+@dataclass(frozen=True)
+class AlertFiring:
+    """A stream alert that matched rows of a window, with the Kafka offsets of that window."""
+
+    stream: str
+    alert: str
+    matched: int
+    offsets: dict[str, list[int]]
+    """`topic/partition` -> [first offset, next offset] of the window the rows came from."""
+    snapshot_id: int | None
+    sample: list[dict[str, Any]]
+    notify: str
+    delivery_error: str | None
+    fired_at: str

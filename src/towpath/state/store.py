@@ -27,6 +27,7 @@ from towpath.state import _schema as t
 from towpath.state._db import Database, now, pid_alive
 from towpath.state.errors import RunNotFoundError, StateError
 from towpath.state.ledgers import (
+    AlertLedger,
     KvLedger,
     LeaseLedger,
     LineageLedger,
@@ -69,6 +70,7 @@ class StateStore:
         self.stagings = StagingLedger(self.db)
         self.kv = KvLedger(self.db)
         self.offsets = OffsetLedger(self.db)
+        self.alerts = AlertLedger(self.db)
         self.migrations = MigrationLedger(self.db)
         self.lineage = LineageLedger(self.db)
         self.leases = LeaseLedger(self.db)

@@ -1,0 +1,161 @@
+"""The Kafka client side: librdkafka settings from the spec, which partitions a worker owns, where each starts.
+
+Partitions are assigned directly (never by a consumer-group join): the job's
+offsets live in the lake table, a worker's share is fixed by `--worker I/N`,
+and a join would only add a rebalance delay. The group id is used solely to
+mirror committed offsets for monitoring tools.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from towpath.errors import NotInstalledError
+from towpath.streaming.errors import StreamError
+from towpath.streaming.spec import SourceConfig, StreamSpec, start_timestamp
+
+METADATA_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    topic: str
+    partition: int
+
+    @property
+    def key(self) -> str:
+        """The position key recorded in the table (`orders/3`)."""
+        return f"{self.topic}/{self.partition}"
+
+    @classmethod
+    def parse(cls, key: str) -> Partition:
+        topic, _, number = key.rpartition("/")
+        return cls(topic, int(number))
+
+
+@dataclass(frozen=True)
+class Worker:
+    """`--worker I/N`: this process owns every partition whose index (in sorted order) is I-1 modulo N."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Worker:
+        match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+        if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+            raise StreamError(f"--worker expects I/N with 1 <= I <= N (e.g. 1/2), got '{text}'")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def owns(self, partitions: list[Partition]) -> list[Partition]:
+        return [p for i, p in enumerate(sorted(partitions)) if i % self.count == self.index - 1]
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def kafka() -> Any:
+    """The confluent_kafka module, or a `NotInstalledError` naming the `stream` extra."""
+    try:
+        import confluent_kafka
+    except ImportError:
+        raise NotInstalledError("stream source", "kafka", extra="stream", missing="confluent-kafka") from None
+    return confluent_kafka
+
+
+def client_config(spec: StreamSpec, root: Path) -> dict[str, Any]:
+    """librdkafka settings: connection, security (SSL files resolved against the spec's folder), pass-through."""
+    source = spec.source
+    conf: dict[str, Any] = {
+        "bootstrap.servers": source.bootstrap_servers,
+        "group.id": source.group_id or f"towpath-{spec.name}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+        # the prefetch queue is part of the memory bound: at most one window's bytes ahead
+        "queued.max.messages.kbytes": max(1024, min(65536, spec.window.max_bytes // 1024)),
+    }
+    conf.update(security_config(source, root))
+    conf.update(source.settings)
+    return conf
+
+
+def security_config(source: SourceConfig, root: Path) -> dict[str, Any]:
+    security = source.security
+    conf: dict[str, Any] = {"security.protocol": security.protocol}
+    if security.protocol in ("SSL", "SASL_SSL"):
+        for key, value in (("ssl.ca.location", security.ca), ("ssl.certificate.location", security.cert),
+                           ("ssl.key.location", security.key)):
+            if value is not None:
+                path = Path(value) if Path(value).is_absolute() else root / value
+                if not path.exists():
+                    raise StreamError(f"security: {key.split('.')[1]} file {path} does not exist")
+                conf[key] = str(path)
+        if security.key_password is not None:
+            conf["ssl.key.password"] = security.key_password
+        conf["ssl.endpoint.identification.algorithm"] = "https" if security.verify_hostname else "none"
+    if security.sasl is not None:
+        conf.update({"sasl.mechanism": security.sasl.mechanism, "sasl.username": security.sasl.username,
+                     "sasl.password": security.sasl.password})
+    return conf
+
+
+def topic_partitions(consumer: Any, source: SourceConfig) -> list[Partition]:
+    """Every partition of the topics the source names (or its pattern matches), sorted."""
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = consumer.list_topics(timeout=METADATA_TIMEOUT_S)
+    except KafkaException as exc:
+        raise StreamError(f"cannot reach Kafka at {source.bootstrap_servers}: {exc.args[0]}") from None
+    available = {name: topic for name, topic in metadata.topics.items() if not name.startswith("__")}
+    if source.topics:
+        missing = [t for t in source.topics if t not in available or available[t].error is not None]
+        if missing:
+            raise StreamError(
+                f"topic(s) {', '.join(missing)} do not exist at {source.bootstrap_servers} "
+                f"(topics there: {', '.join(sorted(available)) or 'none'})"
+            )
+        names = list(source.topics)
+    else:
+        assert source.topic_pattern is not None
+        names = sorted(n for n in available if re.search(source.topic_pattern, n))
+        if not names:
+            raise StreamError(f"no topic at {source.bootstrap_servers} matches '{source.topic_pattern}'")
+    return sorted(Partition(n, p) for n in names for p in available[n].partitions)
+
+
+def start_offsets(consumer: Any, partitions: list[Partition], start: str) -> dict[Partition, int]:
+    """Concrete offsets for partitions the table has no position for: earliest, latest or the first at a time."""
+    from confluent_kafka import TopicPartition
+
+    if start in ("earliest", "latest"):
+        out = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), timeout=METADATA_TIMEOUT_S)
+            out[p] = low if start == "earliest" else high
+        return out
+    millis = int(start_timestamp(start).timestamp() * 1000)
+    found = consumer.offsets_for_times(
+        [TopicPartition(p.topic, p.partition, millis) for p in partitions], timeout=METADATA_TIMEOUT_S
+    )
+    result = {}
+    for p, tp in zip(partitions, found, strict=True):
+        if tp.offset < 0:  # nothing at or after the time: the end
+            tp.offset = consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), timeout=METADATA_TIMEOUT_S)[1]
+        result[p] = tp.offset
+    return result
+
+
+def end_offsets(consumer: Any, partitions: list[Partition]) -> Mapping[Partition, int]:
+    from confluent_kafka import TopicPartition
+
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(p.topic, p.partition), timeout=METADATA_TIMEOUT_S)[1]
+        for p in partitions
+    }

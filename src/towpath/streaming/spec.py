@@ -1,0 +1,223 @@
+"""The `*.stream.yaml` job: where to read, how to decode, how to window, where to write, what to alert on.
+
+Example (`orders.stream.yaml`)::
+
+    name: orders
+    source:
+      bootstrap_servers: broker-1:9093
+      topics: [orders]
+      security: {protocol: SSL, ca: certs/ca.pem, cert: certs/client.pem, key: certs/client.key}
+      start: earliest
+    format: {type: json}
+    schema: detect
+    event_time: created_at
+    window: {duration: 100s, max_rows: 100000}
+    sink: {table: lake.orders, partition_by: ["days(created_at)"]}
+    alerts:
+      - {name: big, when: "amount > 10000", notify: "https://hooks.example.com/x", sample: 5}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from towpath.config import Spec, load_spec
+from towpath.config.params import parse_duration
+from towpath.errors import ParameterError
+
+MB = 1024 * 1024
+
+
+def _check_duration(value: str) -> str:
+    try:
+        parse_duration(value)
+    except ParameterError as err:
+        raise ValueError(err.msg) from None
+    return value
+
+
+class SaslConfig(Spec):
+    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    username: str
+    password: str
+
+
+class SecurityConfig(Spec):
+    """How the client authenticates and encrypts; maps onto librdkafka's `security.protocol` and `ssl.*`/`sasl.*`."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    ca: str | None = None
+    """PEM file of the CA that signed the brokers' certificates (the self-hosted cluster's own CA)."""
+    cert: str | None = None
+    """Client certificate (PEM) for client authentication (mTLS)."""
+    key: str | None = None
+    key_password: str | None = None
+    verify_hostname: bool = True
+    sasl: SaslConfig | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SecurityConfig:
+        if self.protocol.startswith("SASL") and self.sasl is None:
+            raise ValueError(f"protocol {self.protocol} needs `sasl: {{mechanism, username, password}}`")
+        if not self.protocol.startswith("SASL") and self.sasl is not None:
+            raise ValueError(f"`sasl` is only used with SASL_SSL or SASL_PLAINTEXT, not {self.protocol}")
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("client authentication needs both `cert` and `key`")
+        return self
+
+
+class SourceConfig(Spec):
+    bootstrap_servers: str
+    topics: list[str] | None = None
+    topic_pattern: str | None = None
+    """A regular expression; every matching topic is read (checked when the job starts)."""
+    security: SecurityConfig = SecurityConfig()
+    settings: dict[str, str | int | bool] = Field(default_factory=dict)
+    """Extra librdkafka settings, passed through unchanged (`fetch.max.bytes`, `client.rack`, ...)."""
+    start: str = "earliest"
+    """Where a partition this job never committed starts: `earliest`, `latest` or an ISO timestamp."""
+    group_id: str | None = None
+    """Consumer group the committed offsets are mirrored to, for monitoring tools (default: `towpath-<name>`)."""
+
+    @model_validator(mode="after")
+    def _topics(self) -> SourceConfig:
+        if bool(self.topics) == bool(self.topic_pattern):
+            raise ValueError("give exactly one of `topics` (a list of names) or `topic_pattern` (a regex)")
+        if self.topic_pattern is not None:
+            try:
+                re.compile(self.topic_pattern)
+            except re.error as exc:
+                raise ValueError(f"topic_pattern is not a regular expression: {exc}") from None
+        return self
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if value not in ("earliest", "latest"):
+            try:
+                start_timestamp(value)
+            except ValueError:
+                raise ValueError(f"expected earliest, latest or an ISO timestamp, got '{value}'") from None
+        return value
+
+
+def start_timestamp(value: str) -> dt.datetime:
+    """An ISO timestamp (UTC unless it says otherwise)."""
+    stamp = dt.datetime.fromisoformat(value)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+
+class JsonFormat(Spec):
+    type: Literal["json"]
+
+
+class CsvFormat(Spec):
+    type: Literal["csv"]
+    delimiter: str = ","
+    columns: list[str]
+    """Column names of each message's fields, in order (CSV messages carry no header)."""
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str) -> str:
+        if len(value) != 1:
+            raise ValueError(f"delimiter must be one character, got {value!r}")
+        return value
+
+
+Format = Annotated[JsonFormat | CsvFormat, Field(discriminator="type")]
+
+
+class ColumnSpec(Spec):
+    name: str
+    type: str
+    """Spark SQL type (`bigint`, `string`, `timestamp`, `decimal(10,2)`, `struct<a:int>`)."""
+    required: bool = False
+    """A message without it (or with null) is a dead letter."""
+
+
+class WindowConfig(Spec):
+    duration: str = "100s"
+    max_rows: int = Field(default=100_000, ge=1)
+    max_bytes: int = Field(default=64 * MB, ge=1024)
+
+    _check = field_validator("duration")(classmethod(lambda cls, v: _check_duration(v)))
+
+    @property
+    def seconds(self) -> float:
+        return parse_duration(self.duration).total_seconds()
+
+
+class TransformConfig(Spec):
+    sql: str
+    """A Spark SQL SELECT over the table `window` (the decoded messages), run by DuckDB per window."""
+
+
+class SinkConfig(Spec):
+    table: str
+    """`namespace.table` in the project catalog (created from the detected schema if missing)."""
+    partition_by: list[str] = Field(default_factory=list)
+    """Spark partition transforms: `days(event_time)`, `bucket(16, id)`, `country`."""
+    dead_letters: str | None = None
+    """Dead-letter table (default: `<table>_dead_letters`)."""
+
+    @property
+    def dead_letter_table(self) -> str:
+        return self.dead_letters or f"{self.table}_dead_letters"
+
+
+class AlertRule(Spec):
+    name: str
+    when: str
+    """A SQL predicate over the window's rows (Spark SQL), e.g. `amount > 10000 AND country = 'NL'`."""
+    notify: str = "log"
+    """`log`, a webhook URL (`https://...`), or a notification channel name."""
+    sample: int = Field(default=5, ge=0)
+    """How many matching rows the notification carries."""
+
+
+class CompactionConfig(Spec):
+    every: int = Field(default=10, ge=1)
+    """Compact the partitions written every this many windows."""
+    enabled: bool = True
+
+
+class StreamSpec(Spec):
+    name: str
+    source: SourceConfig
+    format: Format = JsonFormat(type="json")
+    key_column: str | None = None
+    """Keep each message's key (as a string) in this column."""
+    schema_: Literal["detect"] | list[ColumnSpec] = Field("detect", alias="schema")
+    detect_messages: int = Field(default=1000, ge=1)
+    """How many messages schema detection looks at."""
+    event_time: str | None = None
+    """The event-time column (`kafka_timestamp`: the message timestamp, added as a column of that name)."""
+    transform: TransformConfig | None = None
+    window: WindowConfig = WindowConfig()
+    sink: SinkConfig
+    timeout: str | None = None
+    """Stop cleanly after this long (the Glue job timeout)."""
+    alerts: list[AlertRule] = Field(default_factory=list)
+    compaction: CompactionConfig = CompactionConfig()
+
+    _check = field_validator("timeout")(classmethod(lambda cls, v: v if v is None else _check_duration(v)))
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+            raise ValueError(f"a stream name is letters, digits, '_', '.', '-' (it names offsets), got '{value}'")
+        return value
+
+
+def load_stream_spec(path: Path | str) -> StreamSpec:
+    """Load a `*.stream.yaml` file; every mistake is a `SpecError` at its file:line:column."""
+    return load_spec(StreamSpec, path)
+
+
