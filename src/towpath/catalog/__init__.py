@@ -53,6 +53,7 @@ from towpath.catalog.positions import (
     position_key,
     position_properties,
     read_position,
+    snapshot_position,
     table_positions,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "rollback",
     "set_hwm",
     "set_metadata",
+    "snapshot_position",
     "table_positions",
     "write_scope",
 ]

@@ -50,6 +50,7 @@ for _name, _group in {
     "runs": CommandGroup("towpath.cli.runs:cli", "Show recorded workflow runs, job runs and audit results."),
     "schedule": CommandGroup("towpath.cli.schedule:cli", "Run the local scheduler that fires daily workflows."),
     "pipeline": CommandGroup("towpath.cli.pipeline:cli", "Run a concurrent ETL pipeline (processors in stages)."),
+    "stream": CommandGroup("towpath.cli.stream:cli", "Stream Kafka topics into Iceberg tables, exactly-once."),
     "worker": CommandGroup("towpath.cli.worker:cli", "Keep a warm process per project so commands start fast."),
     "query": CommandGroup("towpath.cli.query:cli", "Run one SQL query across the lake and the project's connections."),
     "kv": CommandGroup("towpath.cli.kv:cli", "Serve and read key-value stores (namespaces, typed gets, scans)."),

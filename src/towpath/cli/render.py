@@ -480,6 +480,40 @@ def gc_result(result: Any) -> None:
     )
 
 
+# -- streams -----------------------------------------------------------------------------------
+
+
+def stream_line(stats: Any) -> str:
+    """The live status line of `stream run`."""
+    return (f"{stats.stream} [{stats.worker}]: {stats.messages:,} msgs, {stats.rate:,.0f} msgs/s, "
+            f"lag {stats.lag:,}, {stats.windows} window(s), {stats.dead_letters:,} dead letter(s)")
+
+
+def stream_stats(stats: Any) -> None:
+    success(f"{stats.stream} [{stats.worker}] stopped ({stats.stopped}): {stats.messages:,} messages in "
+            f"{stats.windows} window(s), {stats.rows:,} rows, {stats.dead_letters:,} dead letter(s), "
+            f"{stats.alerts_fired} alert(s) in {stats.elapsed_s:.1f}s")
+
+
+def stream_status(status: Any) -> None:
+    table(
+        [{"topic": p.topic, "partition": p.partition, "committed": "-" if p.committed is None else p.committed,
+          "end": p.end, "lag": p.lag, "last commit": p.last_commit or "-",
+          "rows/s": "-" if p.rows_per_s is None else f"{p.rows_per_s:,.0f}", "dead letters": p.dead_letters}
+         for p in status.partitions],
+        ["topic", "partition", "committed", "end", "lag", "last commit", "rows/s", "dead letters"],
+        title=f"stream {status.stream} -> {status.table}",
+    )
+    workers = ", ".join(f"pid {r.pid} on {r.host}" for r in status.workers) or "none"
+    console.print(f"total lag {status.lag:,}; running workers: {workers}", highlight=False)
+
+
+def stream_reset(result: Any) -> None:
+    for key, offset in sorted(result.after.items()):
+        console.print(f"  {key}: {result.before.get(key, '-')} -> {offset}", highlight=False)
+    success(f"stream {result.stream}: offsets reset for {len(result.after)} partition(s)")
+
+
 # -- projects, mocks, samples ---------------------------------------------------------------------
 
 

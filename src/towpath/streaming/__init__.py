@@ -11,17 +11,23 @@ from towpath.streaming.client import Partition, Worker, client_config
 from towpath.streaming.errors import KafkaError, StreamError, StreamFencedError
 from towpath.streaming.runner import RunOptions, StreamJob, StreamStats
 from towpath.streaming.spec import StreamSpec, load_stream_spec
+from towpath.streaming.status import PartitionStatus, ResetResult, StreamStatus, reset_stream, stream_status
 
 __all__ = [
     "KafkaError",
     "Partition",
+    "PartitionStatus",
+    "ResetResult",
     "RunOptions",
     "StreamError",
     "StreamFencedError",
     "StreamJob",
     "StreamSpec",
     "StreamStats",
+    "StreamStatus",
     "Worker",
     "client_config",
     "load_stream_spec",
+    "reset_stream",
+    "stream_status",
 ]
