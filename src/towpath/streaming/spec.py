@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from towpath.config import Spec, load_spec
+from towpath.config import Spec, invalid, load_spec
 from towpath.config.params import parse_duration
 from towpath.errors import ParameterError
 
@@ -37,7 +37,7 @@ def _check_duration(value: str) -> str:
     try:
         parse_duration(value)
     except ParameterError as err:
-        raise ValueError(err.msg) from None
+        raise invalid(err.msg) from None
     return value
 
 
