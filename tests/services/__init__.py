@@ -21,12 +21,14 @@ from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postg
 from .redis import REDIS_INSTALL_HINT, RedisCluster, RedisServer, redis_binaries, redis_cluster, redis_server
 from .s3 import s3_server
 from .smtp import SmtpServer, smtp_server
+from .tls import Certificates, make_certificates, tls_terminator
 
 __all__ = [
     "MARIADB_INSTALL_HINT",
     "MYSQL_PASSWORD",
     "POSTGRES_PASSWORD",
     "REDIS_INSTALL_HINT",
+    "Certificates",
     "KafkaBroker",
     "MySqlServer",
     "PostgresServer",
@@ -36,6 +38,7 @@ __all__ = [
     "free_port",
     "http_service",
     "kafka_broker",
+    "make_certificates",
     "mariadb_binaries",
     "mysql_server",
     "postgres_bin_dir",
@@ -46,5 +49,6 @@ __all__ = [
     "s3_server",
     "smtp_server",
     "tansu_binary",
+    "tls_terminator",
     "wait_for_port",
 ]

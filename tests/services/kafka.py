@@ -44,6 +44,10 @@ class KafkaBroker:
     storage: str
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
+    advertised_port: int | None = None
+    """The port clients are told to connect to (a TLS terminator in front of the broker); default `port`."""
+    client: dict[str, str] = field(default_factory=dict)
+    """Settings of the test's own admin client and producer (SSL ones when only a TLS port is advertised)."""
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,9 +56,10 @@ class KafkaBroker:
 
     def start(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         log = self.workdir / "tansu.log"
         self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
              "--storage-engine", self.storage],
             stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **self.env},
         )
@@ -77,7 +82,7 @@ class KafkaBroker:
     def create_topic(self, name: str, partitions: int = 1) -> None:
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, **self.client})
         for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
             future.result(30)
 
@@ -88,7 +93,8 @@ class KafkaBroker:
         """Produce `values` round-robin over `partitions` (message i to partition i % partitions), and flush."""
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5, "enable.idempotence": False})
+        producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5, "enable.idempotence": False,
+                             **self.client})
         for i, value in enumerate(values):
             producer.produce(
                 topic, value=value, key=keys[i] if keys else None, partition=i % partitions,
@@ -101,10 +107,12 @@ class KafkaBroker:
 
 
 @contextlib.contextmanager
-def kafka_broker(storage: str = "memory://tansu/", env: dict[str, str] | None = None) -> Iterator[KafkaBroker]:
+def kafka_broker(
+    storage: str = "memory://tansu/", env: dict[str, str] | None = None, advertised_port: int | None = None
+) -> Iterator[KafkaBroker]:
     """Tansu on a free loopback port, stopped afterwards."""
     with tempfile.TemporaryDirectory(prefix="towpath-tansu-") as tmp:
-        broker = KafkaBroker(free_port(), storage, Path(tmp), dict(env or {}))
+        broker = KafkaBroker(free_port(), storage, Path(tmp), dict(env or {}), advertised_port)
         broker.start()
         try:
             yield broker

@@ -110,9 +110,12 @@ def topic_partitions(consumer: Any, source: SourceConfig) -> list[Partition]:
     from confluent_kafka import KafkaException
 
     try:
-        metadata = consumer.list_topics(timeout=METADATA_TIMEOUT_S)
+        metadata = consumer.list_topics(timeout=source.connect_timeout_s)
     except KafkaException as exc:
-        raise StreamError(f"cannot reach Kafka at {source.bootstrap_servers}: {exc.args[0]}") from None
+        raise StreamError(
+            f"cannot reach Kafka at {source.bootstrap_servers} with security protocol {source.security.protocol} "
+            f"within {source.connect_timeout_s:g}s: {exc.args[0].str()}"
+        ) from None
     available = {name: topic for name, topic in metadata.topics.items() if not name.startswith("__")}
     if source.topics:
         missing = [t for t in source.topics if t not in available or available[t].error is not None]

@@ -81,6 +81,8 @@ class SourceConfig(Spec):
     """Extra librdkafka settings, passed through unchanged (`fetch.max.bytes`, `client.rack`, ...)."""
     start: str = "earliest"
     """Where a partition this job never committed starts: `earliest`, `latest` or an ISO timestamp."""
+    connect_timeout_s: float = Field(default=15.0, gt=0)
+    """How long to wait for the brokers' metadata before giving up (a wrong address, a refused certificate)."""
     group_id: str | None = None
     """Consumer group the committed offsets are mirrored to, for monitoring tools (default: `towpath-<name>`)."""
 
