@@ -55,7 +55,7 @@ def evaluate(con: Any, rules: Sequence[AlertRule], window: pa.Table) -> list[Mat
             if not matched:
                 continue
             sample_sql = exp.select("*").from_("window_rows").where(predicate).limit(rule.sample)
-            sample = con.execute(sample_sql.sql("duckdb")).arrow().to_pylist() if rule.sample else []
+            sample = con.execute(sample_sql.sql("duckdb")).to_arrow_table().to_pylist() if rule.sample else []
             matches.append(Match(rule, int(matched), sample))
     finally:
         con.unregister("window_rows")

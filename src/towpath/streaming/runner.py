@@ -307,7 +307,7 @@ class StreamJob:
         con.register("window", rows)
         try:
             sql = sqlglot.transpile(self.spec.transform.sql, read="spark", write="duckdb")[0]
-            return con.execute(sql).arrow()
+            return con.execute(sql).to_arrow_table()
         finally:
             con.unregister("window")
 

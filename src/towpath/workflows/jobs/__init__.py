@@ -158,6 +158,7 @@ for _name, _target in {
     "pyspark": "towpath.workflows.jobs.python:PySparkJob",
     "python": "towpath.workflows.jobs.python:PythonJob",
     "sql": "towpath.workflows.jobs.sql:SqlJob",
+    "stream": "towpath.workflows.jobs.stream:StreamJobType",
     "wait": "towpath.workflows.jobs.wait:WaitJob",
 }.items():
     JOB_TYPES.register(_name, _target)
