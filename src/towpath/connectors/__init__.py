@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     # Iceberg tables of the towpath catalog
     "IcebergSource": "iceberg",
     "IcebergSink": "iceberg",
+    # Kafka topics (bounded reads; `towpath stream` for exactly-once ingestion)
+    "KafkaSource": "kafka",
     # HTTP APIs
     "HttpSource": "http",
     "HttpSink": "http",
@@ -76,6 +78,7 @@ __all__ = [
     "IcebergSource",
     "JsonLinesSink",
     "JsonLinesSource",
+    "KafkaSource",
     "MySqlSink",
     "MySqlSource",
     "NextCursor",
@@ -125,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Pagination,
     )
     from towpath.connectors.iceberg import IcebergSink, IcebergSource
+    from towpath.connectors.kafka import KafkaSource
     from towpath.connectors.mysql import MySqlSink, MySqlSource
     from towpath.connectors.postgres import PostgresSink, PostgresSource
     from towpath.connectors.registry import (

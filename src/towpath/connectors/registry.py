@@ -8,7 +8,7 @@ validated spec (`{type: postgres, dsn: ..., table: public.orders}`). The
 and are imported only when a pipeline is built.
 
 >>> CONNECTORS.names()
-['csv', 'iceberg', 'jsonl', 'mysql', 'parquet', 'postgres', 'sqlite']
+['csv', 'iceberg', 'jsonl', 'kafka', 'mysql', 'parquet', 'postgres', 'sqlite']
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from towpath.config import RegisteredUnion, Spec, invalid, tagged_union
 from towpath.errors import ConnectorError
 from towpath.registry import Registry, import_object
+from towpath.streaming import Format as KafkaFormat
+from towpath.streaming import JsonFormat
+from towpath.streaming import SourceConfig as KafkaConnection
 from towpath.write_modes import SqlWriteMode, TableWriteMode
 
 if TYPE_CHECKING:
@@ -389,9 +392,32 @@ class Iceberg(ConnectorType[IcebergSourceSpec, IcebergSinkSpec]):
         return IcebergSink(_need_catalog(env, "iceberg sink"), spec.table, mode=spec.mode, branch=branch)
 
 
+class KafkaSourceSpec(SourceSpec):
+    """A Kafka topic read from `source.start` to its current end (bounded: a pipeline reads what is there)."""
+
+    type: Literal["kafka"]
+    source: KafkaConnection
+    """`bootstrap_servers`, `topics` or `topic_pattern`, `security`, `settings`, `start` (as in `*.stream.yaml`)."""
+    format: KafkaFormat = Field(default_factory=lambda: JsonFormat(type="json"))
+    """`{type: json}` or `{type: csv, columns: [...], delimiter: ","}`."""
+    batch_size: int = Field(default=50_000, gt=0)
+    """Messages per Arrow batch."""
+
+
+class Kafka(ConnectorType[KafkaSourceSpec, SinkSpec]):
+    name = "kafka"
+    SOURCE = KafkaSourceSpec
+
+    @classmethod
+    def source(cls, spec: KafkaSourceSpec, env: ConnectorEnv) -> Source:
+        from towpath.connectors.kafka import KafkaSource
+
+        return KafkaSource(spec.source, spec.format, base=env.base or Path.cwd(), batch_size=spec.batch_size)
+
+
 CONNECTORS: Registry[type[ConnectorType[Any, Any]]] = Registry("connector", group="towpath.connectors")
 """Every connector by name."""
-for _connector in (Csv, Iceberg, JsonLines, MySql, Parquet, Postgres, Sqlite):
+for _connector in (Csv, Iceberg, JsonLines, Kafka, MySql, Parquet, Postgres, Sqlite):
     CONNECTORS.register(_connector.name, _connector)
 
 

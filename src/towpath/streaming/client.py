@@ -67,18 +67,31 @@ def kafka() -> Any:
     return confluent_kafka
 
 
+@dataclass(frozen=True)
+class ConsumerSettings:
+    """What the consumer settings depend on besides the source: its group and how much it may prefetch."""
+
+    group_id: str
+    queue_bytes: int
+
+
 def client_config(spec: StreamSpec, root: Path) -> dict[str, Any]:
-    """librdkafka settings: connection, security (SSL files resolved against the spec's folder), pass-through."""
-    source = spec.source
+    """librdkafka settings of a stream job (group `towpath-<name>`, prefetch capped at one window's bytes)."""
+    group = spec.source.group_id or f"towpath-{spec.name}"
+    return consumer_config(spec.source, root, ConsumerSettings(group, spec.window.max_bytes))
+
+
+def consumer_config(source: SourceConfig, root: Path, settings: ConsumerSettings) -> dict[str, Any]:
+    """librdkafka settings: connection, security (SSL files resolved against `root`), pass-through."""
     conf: dict[str, Any] = {
         "bootstrap.servers": source.bootstrap_servers,
-        "group.id": source.group_id or f"towpath-{spec.name}",
+        "group.id": settings.group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
-        # the prefetch queue is part of the memory bound: at most one window's bytes ahead
-        "queued.max.messages.kbytes": max(1024, min(65536, spec.window.max_bytes // 1024)),
+        # the prefetch queue is part of the memory bound
+        "queued.max.messages.kbytes": max(1024, min(65536, settings.queue_bytes // 1024)),
     }
     conf.update(security_config(source, root))
     conf.update(source.settings)
