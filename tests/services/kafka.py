@@ -96,10 +96,15 @@ class KafkaBroker:
         producer = Producer({"bootstrap.servers": self.bootstrap_servers, "linger.ms": 5, "enable.idempotence": False,
                              **self.client})
         for i, value in enumerate(values):
-            producer.produce(
-                topic, value=value, key=keys[i] if keys else None, partition=i % partitions,
-                timestamp=timestamps[i] if timestamps else 0,
-            )
+            while True:
+                try:
+                    producer.produce(
+                        topic, value=value, key=keys[i] if keys else None, partition=i % partitions,
+                        timestamp=timestamps[i] if timestamps else 0,
+                    )
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain it
+                    producer.poll(0.1)
             if i % 10_000 == 0:
                 producer.poll(0)
         if producer.flush(30):

@@ -24,8 +24,8 @@ _EXPORTS: dict[str, str] = {
     "kafka": "client",
     "start_offsets": "client",
     "topic_partitions": "client",
-    "Decoded": "decode",
-    "decode": "decode",
+    "Decoded": "decoder",
+    "decode": "decoder",
     "KafkaError": "errors",
     "StreamError": "errors",
     "StreamFencedError": "errors",
@@ -94,7 +94,7 @@ if TYPE_CHECKING:  # pragma: no cover
         start_offsets,
         topic_partitions,
     )
-    from towpath.streaming.decode import Decoded, decode
+    from towpath.streaming.decoder import Decoded, decode
     from towpath.streaming.errors import KafkaError, StreamError, StreamFencedError
     from towpath.streaming.runner import RunOptions, StreamJob, StreamStats
     from towpath.streaming.schema import recognise

@@ -17,7 +17,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from towpath.streaming.client import (
     start_offsets,
     topic_partitions,
 )
-from towpath.streaming.decode import decode, missing_required
+from towpath.streaming.decoder import decode, missing_required
 from towpath.streaming.errors import KafkaError, StreamError, StreamFencedError
 from towpath.streaming.spec import StreamSpec
 
@@ -68,6 +69,7 @@ class StreamStats:
     alerts_fired: int = 0
     compactions: int = 0
     started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
     positions: dict[str, int] = field(default_factory=dict)
     ends: dict[str, int] = field(default_factory=dict)
     stopped: str | None = None
@@ -75,7 +77,7 @@ class StreamStats:
 
     @property
     def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
+        return (self.finished or time.monotonic()) - self.started
 
     @property
     def rate(self) -> float:
@@ -166,71 +168,71 @@ class StreamJob:
         self, consumer: Any, options: RunOptions, stats: StreamStats, expected: dict[str, int | None],
         owned: list[Partition],
     ) -> None:
-        from confluent_kafka import KafkaError as RdKafkaError
-
+        """Consume into the window buffer; a closed window is committed by one background thread while the next
+        fills (commits stay in order: a window is handed over only once the one before it is visible)."""
         window = self.spec.window
         timeout = options.timeout_s
         if timeout is None and self.spec.timeout:
             timeout = parse_duration(self.spec.timeout).total_seconds()
         deadline = time.monotonic() + timeout if timeout else None
         eof: dict[str, int] = {}
+        read_to = dict(stats.positions)
         buffer: list[Any] = []
         size = 0
         window_end = time.monotonic() + window.seconds
         last_report = 0.0
-        while True:
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                self.stop("timeout")
-            wait = max(0.0, min(POLL_S, window_end - now))
-            batch = consumer.consume(num_messages=min(CONSUME_BATCH, window.max_rows - len(buffer)), timeout=wait)
-            for message in batch:
-                err = message.error()
-                if err is None:
-                    buffer.append(message)
-                    size += len(message)
-                elif err.code() == RdKafkaError._PARTITION_EOF:
-                    eof[f"{message.topic()}/{message.partition()}"] = message.offset()
-                elif err.fatal():
-                    raise KafkaError(f"Kafka client error: {err.str()}")
-                else:  # transient: the client reconnects by itself (a broker restart, a network blip)
-                    log.warning("kafka: %s", err.str())
-            # librdkafka reports a partition's end once everything before it was delivered: all ends seen = caught up
-            caught_up = options.until_caught_up and len(eof) == len(owned)
-            stopping = self._stop.is_set() or caught_up
-            full = len(buffer) >= window.max_rows or size >= window.max_bytes
-            if full or stopping or time.monotonic() >= window_end:
-                if buffer:
-                    self._commit(buffer, stats, expected)
-                    stats.ends.update(eof)
-                buffer, size = [], 0
-                window_end = time.monotonic() + window.seconds
-            if options.progress and (time.monotonic() - last_report > 0.5 or stopping):
-                stats.ends.update({k: max(v, stats.ends.get(k, 0)) for k, v in eof.items()})
-                options.progress(stats)
-                last_report = time.monotonic()
-            if stopping:
-                stats.stopped = "caught-up" if caught_up and not self._stop.is_set() else self._stop_reason
-                return
+        pending: Future[None] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="towpath-window-commit") as committer:
+            while True:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    self.stop("timeout")
+                wait = max(0.0, min(POLL_S, window_end - now))
+                batch = consumer.consume(num_messages=min(CONSUME_BATCH, window.max_rows - len(buffer)), timeout=wait)
+                good = [m for m in batch if m.error() is None]
+                if len(good) != len(batch):
+                    _client_events(batch, eof)
+                buffer.extend(good)
+                size += sum(map(len, good))
+                # librdkafka reports a partition's end once everything before it was delivered: all ends = caught up
+                caught_up = options.until_caught_up and len(eof) == len(owned)
+                stopping = self._stop.is_set() or caught_up
+                full = len(buffer) >= window.max_rows or size >= window.max_bytes
+                if buffer and (full or stopping or time.monotonic() >= window_end):
+                    position = _consumed_to(consumer, owned, read_to)
+                    if pending is not None:
+                        pending.result()  # the previous window is visible (or this raises its error)
+                    start = {key: read_to[key] for key in position}
+                    window_expected = {key: expected[key] for key in position}
+                    pending = committer.submit(self._commit, buffer, start, window_expected, position, stats, expected)
+                    read_to.update(position)
+                    buffer, size = [], 0
+                if not buffer:  # a window's clock starts with its first message
+                    window_end = time.monotonic() + window.seconds
+                if options.progress and (time.monotonic() - last_report > 0.5 or stopping):
+                    stats.ends.update({k: max(v, stats.ends.get(k, 0)) for k, v in eof.items()})
+                    options.progress(stats)
+                    last_report = time.monotonic()
+                if stopping:
+                    if pending is not None:
+                        pending.result()
+                    stats.ends.update({k: max(v, stats.ends.get(k, 0)) for k, v in eof.items()})
+                    stats.stopped = "caught-up" if caught_up and not self._stop.is_set() else self._stop_reason
+                    stats.finished = time.monotonic()
+                    return
 
-    # -- one window -------------------------------------------------------------------------------
+    # -- one window (in the committer thread) ---------------------------------------------------------
 
-    def _commit(self, buffer: list[Any], stats: StreamStats, expected: dict[str, int | None]) -> None:
-        values = [m.value() for m in buffer]
-        partitions = pa.array([m.partition() for m in buffer], pa.int32())
-        offsets = pa.array([m.offset() for m in buffer], pa.int64())
-        names = self.spec.source.topics
-        if names and len(names) == 1:  # one topic: no need to ask every message
-            topics = pa.array([names[0]] * len(buffer), pa.string())
-        else:
-            topics = pa.array([m.topic() for m in buffer], pa.string())
-        position = _next_offsets(topics, partitions, offsets)
-        rows, dead = self._rows(buffer, values, topics, partitions, offsets)
-        data = WindowData(rows, dead, {k: expected[k] for k in position}, position)
-        staged = self.publisher.stage(f"window-{stats.windows + 1}", attempt=1)
-        self.publisher.put(staged, data)
+    def _commit(
+        self, buffer: list[Any], start: dict[str, int], expected_now: dict[str, int | None], position: dict[str, int],
+        stats: StreamStats, expected: dict[str, int | None],
+    ) -> None:
         from towpath.catalog import PositionConflictError
 
+        values = [m.value() for m in buffer]
+        rows, dead = self._rows(buffer, values)
+        staged = self.publisher.stage(f"window-{stats.windows + 1}", attempt=1)
+        self.publisher.put(staged, WindowData(rows, dead, expected_now, position))
         try:
             published = self.publisher.publish(staged)
         except PositionConflictError as exc:
@@ -245,12 +247,10 @@ class StreamJob:
         stats.rows += rows.num_rows
         stats.dead_letters += dead.num_rows
         stats.messages += len(buffer)
-        self._after_commit(buffer, position, rows, snapshot_id, offsets, topics, partitions, stats)
+        ranges = {key: [start[key], end] for key, end in position.items()}
+        self._after_commit(position, ranges, rows, snapshot_id, stats)
 
-    def _rows(
-        self, buffer: list[Any], values: list[bytes | None], topics: pa.Array, partitions: pa.Array,
-        offsets: pa.Array,
-    ) -> tuple[pa.Table, pa.Table]:
+    def _rows(self, buffer: list[Any], values: list[bytes | None]) -> tuple[pa.Table, pa.Table]:
         """Decode, add Kafka columns, transform, check required columns, evolve the table: (rows, dead letters)."""
         spec = self.spec
         if not self.catalog.exists(self.table):
@@ -274,11 +274,16 @@ class StreamJob:
                 bad.extend((i, f"a required field ({', '.join(required)}) is missing or null") for i in bad_index)
                 keep = pc.invert(missing)
                 rows, index = rows.filter(keep), index.filter(keep)
-        rows = table_schema.recognise(rows) if rows.num_rows else rows
-        added = table_schema.add_columns(self.catalog, self.table, rows) if rows.num_rows else []
+        known = {name.lower() for name in self.catalog.table(self.table).schema().column_names}
+        new = [name for name in rows.column_names if name.lower() not in known]
+        if new and rows.num_rows:  # only new fields need their types recognised; known ones have the table's
+            recognised = table_schema.recognise(rows.select(new))
+            for name in new:
+                rows = rows.set_column(rows.column_names.index(name), name, recognised.column(name))
+        added = table_schema.add_columns(self.catalog, self.table, rows) if new and rows.num_rows else []
         if added:
             log.info("stream %s: added column(s) %s to %s", spec.name, ", ".join(added), self.table)
-        dead = self._dead_letters(sorted(bad), buffer, values, topics, partitions, offsets)
+        dead = self._dead_letters(sorted(bad), buffer, values)
         return rows, dead
 
     def _derived_columns(self) -> set[str]:
@@ -345,17 +350,15 @@ class StreamJob:
             table_schema.create_table(self.catalog, self.table, rows.schema, spec.sink.partition_by)
         table_schema.create_table(self.catalog, self.dead_letter_table, DEAD_LETTER_SCHEMA)
 
-    def _dead_letters(
-        self, bad: list[tuple[int, str]], buffer: list[Any], values: list[bytes | None], topics: pa.Array,
-        partitions: pa.Array, offsets: pa.Array,
-    ) -> pa.Table:
+    def _dead_letters(self, bad: list[tuple[int, str]], buffer: list[Any], values: list[bytes | None]) -> pa.Table:
         if not bad:
             return DEAD_LETTER_SCHEMA.empty_table()
-        at = pa.array([i for i, _ in bad], pa.int32())
-        stamps = [buffer[i].timestamp()[1] for i, _ in bad]
+        messages = [buffer[i] for i, _ in bad]
+        stamps = [m.timestamp()[1] for m in messages]
         return pa.table({
-            "topic": pc.take(topics, at).cast(pa.string()), "partition": pc.take(partitions, at),
-            "offset": pc.take(offsets, at),
+            "topic": pa.array([m.topic() for m in messages], pa.string()),
+            "partition": pa.array([m.partition() for m in messages], pa.int32()),
+            "offset": pa.array([m.offset() for m in messages], pa.int64()),
             "timestamp": pa.array([s if s and s > 0 else None for s in stamps], pa.int64())
             .cast(pa.timestamp("ms", "UTC")).cast(pa.timestamp("us", "UTC")),
             "key": pa.array([buffer[i].key() for i, _ in bad], pa.binary()),
@@ -367,8 +370,8 @@ class StreamJob:
     # -- after a commit: monitoring offsets, the ledger, alerts, compaction ---------------------------
 
     def _after_commit(
-        self, buffer: list[Any], position: dict[str, int], rows: pa.Table, snapshot_id: int | None,
-        offsets: pa.Array, topics: pa.Array, partitions: pa.Array, stats: StreamStats,
+        self, position: dict[str, int], ranges: dict[str, list[int]], rows: pa.Table, snapshot_id: int | None,
+        stats: StreamStats,
     ) -> None:
         from confluent_kafka import KafkaException, TopicPartition
 
@@ -381,17 +384,15 @@ class StreamJob:
         self.state.offsets.commit(self.spec.name, {(p.topic, p.partition): v for p, v in parsed.items()},
                                   snapshot_id=snapshot_id)
         if self.spec.alerts and rows.num_rows:
-            self._alerts(rows, snapshot_id, topics, partitions, offsets, stats)
+            self._alerts(rows, snapshot_id, ranges, stats)
         if self.spec.compaction.enabled and stats.windows % self.spec.compaction.every == 0:
             result = compact(self.catalog, self.table, expire_older_than=dt.timedelta(0), retain_last=5)
             if result.snapshot_id is not None:
                 stats.compactions += 1
 
     def _alerts(
-        self, rows: pa.Table, snapshot_id: int | None, topics: pa.Array, partitions: pa.Array, offsets: pa.Array,
-        stats: StreamStats,
+        self, rows: pa.Table, snapshot_id: int | None, window_offsets: dict[str, list[int]], stats: StreamStats,
     ) -> None:
-        window_offsets = _offset_ranges(topics, partitions, offsets)
         for match in alert_rules.evaluate(self._con(), self.spec.alerts, rows):
             message = alert_rules.payload(self.spec.name, match, window_offsets)
             error = alert_rules.deliver(match.rule.notify, message)
@@ -416,19 +417,30 @@ class StreamJob:
         return restore
 
 
-def _next_offsets(topics: pa.Array, partitions: pa.Array, offsets: pa.Array) -> dict[str, int]:
-    grouped = pa.table({"t": topics, "p": partitions, "o": offsets}).group_by(["t", "p"]).aggregate([("o", "max")])
-    return {
-        f"{t}/{p}": o + 1
-        for t, p, o in zip(grouped["t"].to_pylist(), grouped["p"].to_pylist(), grouped["o_max"].to_pylist(), strict=True)
-    }
+def _client_events(batch: list[Any], eof: dict[str, int]) -> None:
+    """The client's events among a batch's messages: partition ends, fatal errors, transient ones (logged)."""
+    from confluent_kafka import KafkaError as RdKafkaError
+
+    for message in batch:
+        err = message.error()
+        if err is None:
+            continue
+        if err.code() == RdKafkaError._PARTITION_EOF:
+            eof[f"{message.topic()}/{message.partition()}"] = message.offset()
+        elif err.fatal():
+            raise KafkaError(f"Kafka client error: {err.str()}")
+        else:  # transient: the client reconnects by itself (a broker restart, a network blip)
+            log.warning("kafka: %s", err.str())
 
 
-def _offset_ranges(topics: pa.Array, partitions: pa.Array, offsets: pa.Array) -> dict[str, list[int]]:
-    grouped = pa.table({"t": topics, "p": partitions, "o": offsets}).group_by(["t", "p"]).aggregate(
-        [("o", "min"), ("o", "max")])
-    return {
-        f"{t}/{p}": [lo, hi + 1]
-        for t, p, lo, hi in zip(grouped["t"].to_pylist(), grouped["p"].to_pylist(), grouped["o_min"].to_pylist(),
-                                grouped["o_max"].to_pylist(), strict=True)
-    }
+def _consumed_to(consumer: Any, owned: list[Partition], read_to: Mapping[str, int]) -> dict[str, int]:
+    """The next offset of every owned partition that moved past `read_to`: the client's position after the last
+    message it returned (so no per-message bookkeeping on the hot path)."""
+    from confluent_kafka import TopicPartition
+
+    positions = consumer.position([TopicPartition(p.topic, p.partition) for p in owned])
+    moved = {}
+    for p, tp in zip(owned, positions, strict=True):
+        if tp.offset >= 0 and tp.offset > read_to[p.key]:
+            moved[p.key] = tp.offset
+    return moved

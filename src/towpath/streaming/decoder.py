@@ -41,13 +41,11 @@ def decode(values: Sequence[bytes | None], fmt: JsonFormat | CsvFormat, schema: 
     """Decode `values` with `schema` for the known columns (None: infer every column)."""
     parse = _json_parser(schema) if isinstance(fmt, JsonFormat) else _csv_parser(fmt, schema)
     errors: list[tuple[int, str]] = []
-    present = [i for i, v in enumerate(values) if v is None or not v.strip()]
-    if present:  # tombstones and empty messages: rare, so the Python loop stays off the hot path
-        errors.extend((i, "empty message (no value)") for i in present)
-        empty = set(present)
-        keep = [i for i in range(len(values)) if i not in empty]
-    else:
-        keep = list(range(len(values)))
+    keep = list(range(len(values)))
+    if None in values or b"" in values:  # tombstones and empty messages: rare, so this loop is off the hot path
+        empty = {i for i, v in enumerate(values) if not v}
+        errors.extend((i, "empty message (no value)") for i in sorted(empty))
+        keep = [i for i in keep if i not in empty]
     pieces: list[tuple[pa.Table, list[int]]] = []
     _split(values, keep, parse, pieces, errors)
     rows, index, conflicts = _concat(pieces)
