@@ -49,3 +49,17 @@ def test_a_rerun_reads_only_new_messages(project: Project, kafka_broker: service
     assert again.messages == 50
     ids = project.catalog.read(f"lake.{topic.replace('-', '_')}").column("id").to_pylist()
     assert sorted(ids) == list(range(150))
+
+
+def test_a_topic_pattern_reads_every_matching_topic(project: Project, kafka_broker: services.KafkaBroker) -> None:
+    prefix = new_topic("pattern")
+    for suffix, start in (("eu", 0), ("us", 100)):
+        kafka_broker.create_topic(f"{prefix}-{suffix}")
+        kafka_broker.produce(f"{prefix}-{suffix}", orders(10, start=start))
+    path = write_spec(project.root, kafka_broker.bootstrap_servers, prefix,
+                      source={"bootstrap_servers": kafka_broker.bootstrap_servers, "topic_pattern": f"^{prefix}-"})
+    stats = job(project, path).run(RunOptions(until_caught_up=True, handle_signals=False))
+    table = f"lake.{prefix.replace('-', '_')}"
+    assert stats.messages == 20
+    assert sorted(project.catalog.read(table).column("id").to_pylist()) == [*range(10), *range(100, 110)]
+    assert read_position(project.catalog, table, prefix) == {f"{prefix}-eu/0": 10, f"{prefix}-us/0": 10}
