@@ -36,6 +36,17 @@ def test_reads_topic_into_a_detected_partitioned_table_with_dead_letters(
     assert sorted(dead.column("offset").to_pylist()) == sorted(i // 3 for i in range(49, 300, 50))
     assert all("JSON parse error" in e or "Invalid" in e for e in dead.column("error").to_pylist())
     assert read_position(project.catalog, table, topic) == {f"{topic}/{p}": 100 for p in range(3)}
+    # the consumer group mirrors the committed offsets, for monitoring tools only
+    from confluent_kafka import Consumer, TopicPartition
+
+    group = Consumer({"bootstrap.servers": kafka_broker.bootstrap_servers, "group.id": f"towpath-{topic}"})
+    try:
+        committed = group.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
+    finally:
+        group.close()
+    assert [tp.offset for tp in committed] == [100, 100, 100]
+    assert [(o.partition, o.next_offset) for o in project.state.offsets.of_stream(topic)] == [(0, 100), (1, 100),
+                                                                                                (2, 100)]
 
 
 def test_a_rerun_reads_only_new_messages(project: Project, kafka_broker: services.KafkaBroker) -> None:
