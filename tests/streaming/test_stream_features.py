@@ -171,3 +171,28 @@ steps:
     [orders_job] = [j for j in result.jobs if j.job_id == "orders"]
     assert orders_job.rows_written == 12 and orders_job.details["stopped"] == "caught-up"
     assert project.catalog.read("lake.counts").column("n").to_pylist() == [12]
+
+
+def test_casts_renames_derived_columns_and_a_filter(project: Project, kafka_broker: services.KafkaBroker) -> None:
+    topic = new_topic()
+    kafka_broker.create_topic(topic)
+    kafka_broker.produce(topic, orders(10))
+    transform = {"casts": {"amount": "decimal(10,2)"}, "renames": {"customer": "customer_id"},
+                 "derive": {"big": "amount > 5"}, "filter": "id >= 2"}
+    path = write_spec(project.root, kafka_broker.bootstrap_servers, topic, transform=transform)
+    stats = run(project, path)
+    table = project.catalog.table(table_of(topic))
+    assert stats.rows == 8
+    assert str(table.schema().find_field("amount").field_type) == "decimal(10, 2)"
+    rows = project.catalog.read(table_of(topic)).sort_by("id").to_pylist()
+    assert rows[0]["customer_id"] == "c002" and "customer" not in rows[0]
+    assert [r["big"] for r in rows[:4]] == [False, False, False, True]  # amounts 2.5, 3.75, 5.0, 6.25
+
+
+def test_a_transform_mixing_sql_and_steps_is_a_spec_error(project: Project) -> None:
+    path = write_spec(project.root, "b:1", "t", transform={"sql": "SELECT * FROM window", "filter": "id > 1"})
+    with pytest.raises(SpecError, match=r"transform: give either `sql` or any of"):
+        load_stream_spec(path)
+    path = write_spec(project.root, "b:1", "t", transform={"casts": {"id": "integr("}})
+    with pytest.raises(SpecError, match=r"casts.id: 'integr\(' is not a Spark SQL type"):
+        load_stream_spec(path)

@@ -305,14 +305,11 @@ class StreamJob:
         return rows
 
     def _transform(self, rows: pa.Table) -> pa.Table:
-        import sqlglot
-
         assert self.spec.transform is not None
         con = self._con()
         con.register("window", rows)
         try:
-            sql = sqlglot.transpile(self.spec.transform.sql, read="spark", write="duckdb")[0]
-            return con.execute(sql).to_arrow_table()
+            return con.execute(self.spec.transform.select(rows.column_names)).to_arrow_table()
         finally:
             con.unregister("window")
 

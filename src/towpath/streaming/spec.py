@@ -156,8 +156,59 @@ class WindowConfig(Spec):
 
 
 class TransformConfig(Spec):
-    sql: str
+    """Either one SQL statement, or casts / renames / derived columns / a filter (compiled to one SELECT)."""
+
+    sql: str | None = None
     """A Spark SQL SELECT over the table `window` (the decoded messages), run by DuckDB per window."""
+    casts: dict[str, str] = Field(default_factory=dict)
+    """Column -> Spark SQL type (`amount: decimal(12,2)`); a value that does not cast becomes null."""
+    renames: dict[str, str] = Field(default_factory=dict)
+    """Column -> new name."""
+    derive: dict[str, str] = Field(default_factory=dict)
+    """New column -> Spark SQL expression over the message fields (`cents: amount * 100`)."""
+    filter: str | None = None
+    """Keep only the messages for which this Spark SQL predicate holds."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> TransformConfig:
+        import sqlglot
+
+        steps = bool(self.casts or self.renames or self.derive or self.filter)
+        if (self.sql is None) == (not steps):
+            raise invalid("give either `sql` or any of `casts`, `renames`, `derive`, `filter`")
+        for where, text in [("sql", self.sql), ("filter", self.filter), *self.derive.items()]:
+            if text is None:
+                continue
+            try:
+                sqlglot.parse_one(text, read="spark")
+            except sqlglot.errors.ParseError as exc:
+                raise invalid(f"{where}: not valid Spark SQL: {str(exc).splitlines()[0]}") from None
+        for column, kind in self.casts.items():
+            try:
+                sqlglot.exp.DataType.build(kind, dialect="spark")
+            except (sqlglot.errors.ParseError, ValueError):
+                raise invalid(f"casts.{column}: '{kind}' is not a Spark SQL type") from None
+        return self
+
+    def select(self, columns: list[str]) -> str:
+        """The DuckDB statement over `window` with these input columns."""
+        import sqlglot
+        from sqlglot import exp
+
+        if self.sql is not None:
+            return sqlglot.transpile(self.sql, read="spark", write="duckdb")[0]
+        projections: list[exp.Expr] = []
+        for name in columns:
+            value: exp.Expr = exp.column(name, quoted=True)
+            if name in self.casts:
+                value = exp.TryCast(this=value, to=exp.DataType.build(self.casts[name], dialect="spark"))
+            projections.append(exp.alias_(value, self.renames.get(name, name), quoted=True))
+        for name, text in self.derive.items():
+            projections.append(exp.alias_(sqlglot.parse_one(text, read="spark"), name, quoted=True))
+        query = exp.select(*projections).from_("window")
+        if self.filter is not None:
+            query = query.where(sqlglot.parse_one(self.filter, read="spark"))
+        return query.sql("duckdb")
 
 
 class SinkConfig(Spec):
