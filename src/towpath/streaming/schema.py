@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from towpath.catalog import Catalog, apply_ddl, normalize_identifier
+from towpath.errors import SchemaMismatchError
 
 _SIMPLE = {
     pa.bool_(): "boolean", pa.int8(): "int", pa.int16(): "int", pa.int32(): "int", pa.int64(): "bigint",
@@ -100,7 +101,12 @@ def create_table_from_columns(
         this=exp.Schema(this=exp.to_table(ident), expressions=defs), kind="TABLE", exists=True,
         properties=exp.Properties(expressions=properties),
     )
-    apply_ddl(catalog, create)
+    try:
+        apply_ddl(catalog, create)
+    except SchemaMismatchError:
+        if not catalog.exists(ident):
+            raise
+        # another worker created it first from its own sample: keep its schema; new fields are added additively
 
 
 def add_columns(catalog: Catalog, identifier: str, rows: pa.Table) -> list[str]:
