@@ -42,6 +42,9 @@ def test_run_status_and_reset(project: Project, kafka_broker: services.KafkaBrok
     assert status["workers"] == [] and all(p["last_commit"] for p in status["partitions"])
     text = invoke(project, "status", str(path))
     assert text.exit_code == 0 and "total lag 0; running workers: none" in text.output
+    latest = invoke(project, "reset", str(path), "--to", "latest", "--json")
+    assert latest.exit_code == 0, latest.output
+    assert json.loads(latest.output)["after"] == {f"{topic}/0": 20, f"{topic}/1": 20}
     moved = invoke(project, "reset", str(path), "--to", "earliest")
     assert moved.exit_code == 0, moved.output
     table = f"lake.{topic.replace('-', '_')}"

@@ -158,6 +158,8 @@ def reset_stream(spec: StreamSpec, root: Path, catalog: Catalog, state: StateSto
         consumer.close()
     before = read_position(catalog, spec.sink.table, spec.name)
     after = {p.key: offset for p, offset in target.items()}
+    if to == "latest":  # a broker's reported end can trail what was read (Tansu, by a batch): never move back
+        after = {key: max(offset, int(before.get(key, offset))) for key, offset in after.items()}
     commit_with_position(
         catalog, spec.sink.table, pa.table({}), source=spec.name, expected={k: before.get(k) for k in after},
         position=after, properties={"towpath.stream.reset": to},
