@@ -87,6 +87,15 @@ class StreamStats:
     def lag(self) -> int:
         return sum(max(0, end - self.positions.get(key, end)) for key, end in self.ends.items())
 
+    def to_dict(self) -> dict[str, Any]:
+        """What `--json` prints (the monotonic clock readings mean nothing outside the process)."""
+        return {
+            "stream": self.stream, "worker": self.worker, "stopped": self.stopped, "messages": self.messages,
+            "rows": self.rows, "dead_letters": self.dead_letters, "windows": self.windows,
+            "alerts_fired": self.alerts_fired, "compactions": self.compactions, "elapsed_s": round(self.elapsed_s, 3),
+            "msgs_per_s": round(self.rate, 1), "lag": self.lag, "offsets": dict(sorted(self.positions.items())),
+        }
+
 
 @dataclass(frozen=True)
 class RunOptions:
