@@ -123,7 +123,7 @@ def test_alerts_notify_a_webhook_and_are_recorded_with_the_window_offsets(
         server.shutdown()
     assert stats.alerts_fired == 2
     [message] = _Hook.received
-    assert message["alert"] == "big" and message["matched"] == 1 and message["sample"][0]["id"] == 33
+    assert message["event"] == "alert" and message["alert"] == "big" and message["matched"] == 1 and message["sample"][0]["id"] == 33
     firings = {f.alert: f for f in project.state.alerts.of_stream(topic)}
     assert set(firings) == {"big", "logged"}
     assert firings["big"].offsets == {f"{topic}/0": [0, 20], f"{topic}/1": [0, 20]}
@@ -196,3 +196,24 @@ def test_a_transform_mixing_sql_and_steps_is_a_spec_error(project: Project) -> N
     path = write_spec(project.root, "b:1", "t", transform={"casts": {"id": "integr("}})
     with pytest.raises(SpecError, match=r"casts.id: 'integr\(' is not a Spark SQL type"):
         load_stream_spec(path)
+
+
+def test_project_alerts_go_through_the_notification_channels(
+    project: Project, kafka_broker: services.KafkaBroker
+) -> None:
+    topic = new_topic()
+    kafka_broker.create_topic(topic)
+    kafka_broker.produce(topic, orders(10))
+    config = project.root / "towpath.yaml"
+    config.write_text(config.read_text() + "notifications:\n  channels:\n    - {type: file, path: outbox, events: [alert]}\n")
+    path = write_spec(project.root, kafka_broker.bootstrap_servers, topic,
+                      alerts=[{"name": "first", "when": "id = 0", "notify": "project"}])
+    from click.testing import CliRunner
+
+    from towpath.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["-C", str(project.root), "stream", "run", str(path), "--until-caught-up"])
+    assert result.exit_code == 0, result.output
+    [notice] = [json.loads(p.read_text()) for p in (project.root / "outbox").glob("*.json")]
+    assert notice["kind"] == "alert" and notice["data"]["alert"] == "first" and notice["data"]["matched"] == 1
+    assert f"{topic}/0 [0, 10)" in notice["body"]

@@ -38,7 +38,12 @@ def run(ctx: click.Context, file: str, timeout: str | None, until_caught_up: boo
 
     project = project_from(ctx, near=file)
     spec = load_stream_spec(file)
-    job = StreamJob(spec, Path(file).resolve().parent, project.catalog, project.state)
+    notifier = None
+    if any(rule.notify == "project" for rule in spec.alerts):
+        from towpath.notify import Notifier
+
+        notifier = Notifier.for_project(project.root, project.config)
+    job = StreamJob(spec, Path(file).resolve().parent, project.catalog, project.state, notifier=notifier)
     options = RunOptions(
         timeout_s=parse_duration(timeout).total_seconds() if timeout else None,
         until_caught_up=until_caught_up, worker=Worker.parse(worker),

@@ -1,18 +1,17 @@
 """Alerts: a SQL predicate over each committed window; matching rows notify someone, and the firing is recorded.
 
-Evaluation (which rows match, a sample of them) and delivery (where the
-notification goes) are separate steps, so a delivery channel registry can
-replace `deliver` without touching evaluation. A delivery failure never stops
-the stream: it is recorded with the firing.
+Evaluation (which rows match, a sample of them) is DuckDB over the window;
+delivery is the notify room's: an `alert` notice through a log channel, a
+webhook channel, or every channel of the project's `notifications:`. A delivery
+failure never stops the stream: it is recorded with the firing.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -20,10 +19,10 @@ import sqlglot
 from sqlglot import exp
 
 from towpath.errors import SpecError
+from towpath.notify import Notice, Notifier
 from towpath.streaming.spec import AlertRule
 
-log = logging.getLogger("towpath.stream.alerts")
-WEBHOOK_TIMEOUT_S = 10
+WEBHOOK_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ def evaluate(con: Any, rules: Sequence[AlertRule], window: pa.Table) -> list[Mat
             if not matched:
                 continue
             sample_sql = exp.select("*").from_("window_rows").where(predicate).limit(rule.sample)
-            sample = con.execute(sample_sql.sql("duckdb")).to_arrow_table().to_pylist() if rule.sample else []
+            rows = con.execute(sample_sql.sql("duckdb")).to_arrow_table().to_pylist() if rule.sample else []
+            sample = json.loads(json.dumps(rows, default=str))  # timestamps, decimals as text: any channel sends it
             matches.append(Match(rule, int(matched), sample))
     finally:
         con.unregister("window_rows")
@@ -69,19 +69,34 @@ def payload(stream: str, match: Match, offsets: Mapping[str, list[int]]) -> dict
     }
 
 
-def deliver(notify: str, message: Mapping[str, Any]) -> str | None:
-    """Send one notification; returns the delivery error (None: delivered)."""
+def notice(message: Mapping[str, Any]) -> Notice:
+    """The `alert` notice of one firing (Markdown for people, the payload for webhooks)."""
+    sample = "".join(f"\n- `{json.dumps(row, default=str)}`" for row in message["sample"])
+    offsets = ", ".join(f"{key} [{lo}, {hi})" for key, (lo, hi) in sorted(message["offsets"].items()))
+    return Notice(
+        kind="alert",
+        subject=f"towpath: alert {message['alert']} on stream {message['stream']}: {message['matched']} row(s)",
+        body=f"**{message['matched']}** row(s) of stream `{message['stream']}` matched `{message['when']}` "
+             f"(offsets {offsets}).{sample}",
+        data=dict(message),
+    )
+
+
+def channels(notify: str, project: Notifier | None) -> Notifier:
+    """Where a rule's `notify` sends: `log`, a webhook URL, or `project` (the channels of towpath.yaml)."""
+    from towpath.notify.channels.log import LogChannel, LogParams
+    from towpath.notify.channels.webhook import WebhookChannel, WebhookParams
+
     if notify == "log":
-        log.warning("alert %s on stream %s: %d row(s) matched %s", message["alert"], message["stream"],
-                    message["matched"], message["when"])
-        return None
+        return Notifier([LogChannel(LogParams(), Path("."))])
     if notify.startswith(("http://", "https://")):
-        body = json.dumps(message, default=str).encode()
-        request = urllib.request.Request(notify, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-                response.read()
-        except OSError as exc:
-            return f"webhook {notify}: {exc}"
-        return None
-    return f"unknown notification target '{notify}' (expected `log` or an http(s) URL)"
+        return Notifier([WebhookChannel(WebhookParams(url=notify, timeout=WEBHOOK_TIMEOUT_S), Path("."))])
+    if notify == "project" and project is not None:
+        return project
+    raise SpecError(f"expected `log`, `project` or an http(s) URL, got '{notify}'", field="alerts.notify")
+
+
+def deliver(notifier: Notifier, message: Mapping[str, Any]) -> str | None:
+    """Send one firing; returns the delivery errors (None: delivered everywhere)."""
+    failed = [d.error for d in notifier.send(notice(message)) if not d.ok and d.error]
+    return "\n".join(failed) or None

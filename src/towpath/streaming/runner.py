@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from towpath.catalog import Catalog, compact, read_position
 from towpath.config.params import parse_duration
+from towpath.notify import Notifier
 from towpath.publish import StreamWindowPublisher, WindowData
 from towpath.state import AlertFiring, StateStore
 from towpath.status import Status
@@ -109,8 +110,12 @@ class RunOptions:
 class StreamJob:
     """One worker of a stream job over a project's catalog and state store."""
 
-    def __init__(self, spec: StreamSpec, root: Path, catalog: Catalog, state: StateStore) -> None:
+    def __init__(
+        self, spec: StreamSpec, root: Path, catalog: Catalog, state: StateStore, *, notifier: Notifier | None = None
+    ) -> None:
         self.spec, self.root, self.catalog, self.state = spec, root, catalog, state
+        self.notifier = notifier
+        """The project's notification channels (`notify: project` alerts go there)."""
         self.table = spec.sink.table
         self.dead_letter_table = spec.sink.dead_letter_table
         self.publisher = StreamWindowPublisher(catalog, self.table, self.dead_letter_table, source=spec.name)
@@ -141,6 +146,8 @@ class StreamJob:
 
         options = options or RunOptions()
         alert_rules.check_predicates(self.spec.alerts)
+        for rule in self.spec.alerts:
+            alert_rules.channels(rule.notify, self.notifier)  # an unknown target fails before the first message
         consumer = self._consumer = Consumer(client_config(self.spec, self.root))
         stats = StreamStats(self.spec.name, str(options.worker))
         run_id = self.state.start_run(self.workflow_id, kind="stream", params={"worker": str(options.worker)})
@@ -401,7 +408,7 @@ class StreamJob:
     ) -> None:
         for match in alert_rules.evaluate(self._con(), self.spec.alerts, rows):
             message = alert_rules.payload(self.spec.name, match, window_offsets)
-            error = alert_rules.deliver(match.rule.notify, message)
+            error = alert_rules.deliver(alert_rules.channels(match.rule.notify, self.notifier), message)
             self.state.alerts.record(AlertFiring(
                 stream=self.spec.name, alert=match.rule.name, matched=match.matched, offsets=window_offsets,
                 snapshot_id=snapshot_id, sample=match.sample, notify=match.rule.notify, delivery_error=error,

@@ -229,7 +229,8 @@ class AlertRule(Spec):
     when: str
     """A SQL predicate over the window's rows (Spark SQL), e.g. `amount > 10000 AND country = 'NL'`."""
     notify: str = "log"
-    """`log`, a webhook URL (`https://...`), or a notification channel name."""
+    """`log`, a webhook URL (`https://...`), or `project`: every channel of towpath.yaml's `notifications:`
+    that accepts `alert` notices (SMTP, webhooks, an outbox folder, ...)."""
     sample: int = Field(default=5, ge=0)
     """How many matching rows the notification carries."""
 

@@ -87,7 +87,13 @@ class StreamJobType(JobType[StreamJobSpec]):
         started = time.perf_counter()
         path = ctx.workflow_dir / spec.spec
         stream = load_stream_spec(path)
-        job = StreamJob(stream, path.parent, ctx.catalog, ctx.state)
+        notifier = None
+        if any(rule.notify == "project" for rule in stream.alerts):
+            from towpath.config import find_project_root
+            from towpath.notify import Notifier
+
+            notifier = Notifier.for_project(find_project_root(ctx.workflow_dir), ctx.config)
+        job = StreamJob(stream, path.parent, ctx.catalog, ctx.state, notifier=notifier)
         options = RunOptions(timeout_s=spec.timeout, until_caught_up=spec.until_caught_up,
                              worker=Worker.parse(spec.worker), handle_signals=False)
         try:
