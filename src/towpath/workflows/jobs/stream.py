@@ -44,9 +44,11 @@ class StreamJobSpec(JobSpec):
     spec: str
     """The `*.stream.yaml` file, relative to the workflow file."""
     until_caught_up: bool = True
+    """Stop once every owned partition has been read to its end (the batch mode of a daily job)."""
     timeout: float | None = Field(default=None, gt=0)
     """Seconds after which the stream stops cleanly (default: the stream file's `timeout`)."""
     worker: str = "1/1"
+    """`I/N`: own the I-th of N shares of the partitions (run N steps or processes to scale out)."""
 
 
 class StreamJobType(JobType[StreamJobSpec]):
