@@ -58,6 +58,7 @@ for _name, _group in {
         "towpath.cli.migration:cli", "Plan a table change, notify its consumers' owners, track it to done."
     ),
     "lineage": CommandGroup("towpath.cli.lineage:cli", "Column lineage of a table: what feeds it, what it feeds, where."),
+    "move": CommandGroup("towpath.cli.move:cli", "Move tables into key-value stores: versioned, audited, swapped."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 

@@ -154,6 +154,7 @@ for _name, _target in {
     "audit": "towpath.workflows.jobs.audit:AuditJob",
     "hwm": "towpath.workflows.jobs.hwm:HwmJob",
     "metadata": "towpath.workflows.jobs.metadata:MetadataJob",
+    "move": "towpath.workflows.jobs.move:MoveJob",
     "pipeline": "towpath.workflows.jobs.pipeline:PipelineJob",
     "pyspark": "towpath.workflows.jobs.python:PySparkJob",
     "python": "towpath.workflows.jobs.python:PythonJob",

@@ -1,0 +1,226 @@
+"""`towpath move ...`: move a warehouse table into a key-value store as a new version behind an alias."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from towpath.cli import render
+from towpath.cli.options import json_requested, output, project_from
+
+if TYPE_CHECKING:
+    from towpath.moves import MoveResult, MoveSpec, MoveWorkspace
+    from towpath.project import Project
+
+
+@click.group("move")
+def cli() -> None:
+    """Move tables into key-value stores: versioned, audited, swapped atomically.
+
+    \b
+    Example:
+      towpath move run profiles.move.yaml --dry-run
+      towpath move run profiles.move.yaml
+      towpath move versions profiles
+      towpath move rollback profiles
+    """
+
+
+def _workspace(project: Project) -> MoveWorkspace:
+    from towpath.moves import MoveWorkspace
+
+    return MoveWorkspace(project.catalog, project.state, project.root, lambda: project.engine)
+
+
+def _spec(ctx: click.Context, file: str) -> tuple[Project, MoveSpec]:
+    from towpath.moves import load_move
+
+    project = project_from(ctx, near=file)
+    return project, load_move(file)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Validate and show the schema and what would be written; write nothing.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar with rows/s (on a terminal).")
+@output(lambda r: _moved(r))
+@click.pass_context
+def run(ctx: click.Context, file: str, dry_run: bool, progress: bool) -> MoveResult:
+    """Move the source of FILE (a `*.move.yaml`) into a new version of its namespace.
+
+    The source is validated first (columns, types, null and duplicate keys);
+    then every row is written to `<namespace>_<YYYYMMDDhhmmss>`, audited there,
+    and the namespace alias is pointed at it in one atomic step. A failed audit
+    keeps the version for inspection and leaves readers where they were.
+
+    \b
+    Example:
+      towpath move run profiles.move.yaml --dry-run
+      towpath move run profiles.move.yaml --json
+    """
+    from towpath.moves import run_move
+
+    project, spec = _spec(ctx, file)
+    workspace = _workspace(project)
+    if dry_run or not progress or json_requested(ctx) or not render.err_console.is_terminal:
+        return run_move(spec, workspace, dry_run=dry_run)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                   TimeRemainingColumn(), console=render.err_console, transient=True)
+    task = bar.add_task(spec.alias, total=None, rate="")
+    import time
+
+    started = time.perf_counter()
+
+    def update(rows: int, total: int | None) -> None:
+        elapsed = time.perf_counter() - started
+        bar.update(task, completed=rows, total=total, rate=f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 else "")
+
+    with bar:
+        return run_move(spec, workspace, progress=update)
+
+
+def _moved(result: MoveResult) -> None:
+    if result.recovered:
+        render.warning(f"dropped the partial version(s) of an interrupted move: {', '.join(result.recovered)}")
+    if result.status == "dry_run":
+        render.success(f"{result.alias}: {result.rows:,} rows, {result.keys:,} keys would be written (dry run)")
+        render.console.print(result.proto, markup=False, highlight=False)
+        return
+    render.success(
+        f"{result.alias} → v{result.version} ({result.namespace}): {result.keys:,} keys in {result.seconds:.1f}s "
+        f"({result.rows_per_s:,.0f} rows/s)"
+    )
+    render.table([a.to_json() for a in result.audits], ["name", "status", "detail"], title="Audits")
+    for name in result.dropped:
+        render.success(f"dropped old version {name}")
+    for path in result.proto_files:
+        render.success(f"wrote {path}")
+
+
+@cli.command()
+@click.argument("namespace")
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False), help="The move file (for its KV store URL); "
+              "default: the `*.move.yaml` of the project whose namespace is NAMESPACE.")
+@output(lambda rows: render.table(
+    [{**r, "current": "✓" if r["current"] else "", "source": _source(r["source"])} for r in rows],
+    ["version", "namespace", "status", "current", "rows", "created_at", "source", "reason"], title="Versions"))
+@click.pass_context
+def versions(ctx: click.Context, namespace: str, file: str | None) -> list[dict[str, Any]]:
+    """List NAMESPACE's versions (oldest first): status, rows, source snapshot, which one readers see.
+
+    \b
+    Example:
+      towpath move versions profiles --json
+    """
+    from towpath.moves import list_versions
+
+    project, spec = _find(ctx, namespace, file)
+    store = _open(project, spec)
+    try:
+        return [v.to_json() for v in list_versions(store, project.state, namespace)]
+    finally:
+        store.close()
+
+
+@cli.command()
+@click.argument("namespace")
+@click.option("--to", "to", type=int, help="The version to point readers at (default: the previous complete one).")
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False), help="The move file (for its KV store URL).")
+@output(lambda r: render.success(f"{r['namespace']}: readers now see v{r['to']} ({r['to_namespace']}), was v{r['from']}"))
+@click.pass_context
+def rollback(ctx: click.Context, namespace: str, to: int | None, file: str | None) -> dict[str, Any]:
+    """Point NAMESPACE's alias back at the previous complete version (or `--to VERSION`), atomically.
+
+    \b
+    Example:
+      towpath move rollback profiles
+      towpath move rollback profiles --to 3
+    """
+    from towpath.moves import rollback as do_rollback
+    from towpath.moves.versions import namespace_of
+
+    project, spec = _find(ctx, namespace, file)
+    store = _open(project, spec)
+    try:
+        before, after = do_rollback(store, project.state, namespace, to)
+    finally:
+        store.close()
+    return {"namespace": namespace, "from": before.version, "to": after.version, "to_namespace": namespace_of(after)}
+
+
+@cli.command()
+@click.argument("namespace")
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False), help="The move file (for its KV store URL).")
+@output(lambda r: _status(r))
+@click.pass_context
+def status(ctx: click.Context, namespace: str, file: str | None) -> dict[str, Any]:
+    """Show which version NAMESPACE's readers see, and drop partial versions of interrupted moves.
+
+    \b
+    Example:
+      towpath move status profiles
+    """
+    from towpath.moves import list_versions, recover
+
+    project, spec = _find(ctx, namespace, file)
+    store = _open(project, spec)
+    try:
+        recovered = recover(store, project.state, namespace)
+        views = list_versions(store, project.state, namespace)
+        keys = store.count(namespace) if store.alias(namespace) else None
+    finally:
+        store.close()
+    current = next((v for v in views if v.current), None)
+    return {
+        "namespace": namespace, "current": current.to_json() if current else None, "keys": keys,
+        "versions": len(views), "recovered": recovered,
+        "failed": [v.to_json() for v in views if v.status == "error" and v.version > (current.version if current else 0)],
+    }
+
+
+def _status(result: dict[str, Any]) -> None:
+    for name in result["recovered"]:
+        render.warning(f"dropped the partial namespace {name} of an interrupted move")
+    current = result["current"]
+    if current is None:
+        render.warning(f"{result['namespace']}: no version is online yet")
+    else:
+        render.key_values({
+            "namespace": result["namespace"], "version": current["version"], "kv namespace": current["namespace"],
+            "keys": result["keys"], "since": current["created_at"], "source": _source(current["source"]),
+            "versions": result["versions"],
+        }, title="Move status")
+    for failed in result["failed"]:
+        render.warning(f"v{failed['version']} ({failed['namespace']}) did not publish: {failed['reason']}")
+
+
+def _source(source: dict[str, Any]) -> str:
+    if "table" in source:
+        return f"{source['table']}@{source.get('snapshot_id')}"
+    return ", ".join(f"{t}@{s}" for t, s in source.get("tables", {}).items()) or "sql"
+
+
+def _find(ctx: click.Context, namespace: str, file: str | None) -> tuple[Project, MoveSpec | None]:
+    """The project and the move file of `namespace` (its store URL); without one: the project's embedded store."""
+    from towpath.moves import load_move
+
+    if file is not None:
+        return project_from(ctx, near=file), load_move(file)
+    project = project_from(ctx)
+    for path in sorted(project.root.rglob("*.move.yaml")):
+        if ".towpath" in path.parts:
+            continue
+        spec = load_move(path)
+        if spec.alias == namespace:
+            return project, spec
+    return project, None
+
+
+def _open(project: Project, spec: MoveSpec | None) -> Any:
+    from towpath.kv import open_store
+    from towpath.moves import open_kv
+
+    return open_kv(spec, project.root) if spec is not None else open_store("embedded", root=project.root)

@@ -1,0 +1,96 @@
+"""Everything a move checks before it writes one key.
+
+Unknown columns and types protobuf cannot carry come from schema generation;
+null and duplicate keys from one pass over the key columns only (a column
+projection of the pinned source, grouped by Arrow's C++ hash aggregation).
+Each problem is a `SpecError` at the YAML line that chose the columns, with a
+sample of the offending keys, and nothing has been created yet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from towpath.errors import SpecError
+from towpath.moves.source import MoveSource
+from towpath.moves.spec import MoveSpec
+from towpath.protobuf import FieldNumbers, ProtoSchema, ProtoSchemaError, generate_schema
+
+SAMPLE = 5
+
+
+@dataclass(frozen=True)
+class Validated:
+    proto: ProtoSchema
+    rows: int
+    """Source rows."""
+    keys: int
+    """Distinct keys: what the version must hold."""
+
+
+def build_schema(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -> ProtoSchema:
+    """The version's proto schema; a column problem is reported at the YAML list that names the column."""
+    movement, proto = spec.data_movement, spec.protobuf
+    try:
+        return generate_schema(
+            source.schema, movement.key_columns, movement.value_columns, package=proto.package,
+            key_message=proto.key_message, value_message=proto.value_message, numbers=numbers,
+            file_name=f"{spec.alias}.proto",
+        )
+    except ProtoSchemaError as exc:
+        field = "key_columns"
+        if exc.column is not None and exc.column not in movement.key_columns:
+            field = "value_columns" if movement.value_columns and exc.column in movement.value_columns else "source"
+        loc: tuple[str | int, ...] = ("data_movement", field)
+        columns = getattr(movement, field, None)
+        if isinstance(columns, list) and exc.column in columns:
+            loc += (columns.index(exc.column),)
+        file, line = spec.locate(*loc)
+        raise SpecError(str(exc), file=file, line=line, field=".".join(map(str, loc[:2]))) from None
+
+
+def validate(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -> Validated:
+    """Schema, null keys and duplicate keys (with `on_duplicate: error`), before anything is written."""
+    proto = build_schema(spec, source, numbers)
+    keys = spec.data_movement.key_columns
+    parts = []
+    rows = 0
+    for batch in source.batches(keys, 1_000_000):
+        for name in keys:
+            column = batch.column(name)
+            if column.null_count:
+                _raise(spec, f"key column '{name}' is null in {column.null_count} row(s) of this batch",
+                       batch.filter(pc.is_null(column)).slice(0, SAMPLE))
+        parts.append(_plain(batch))
+        rows += batch.num_rows
+    if not parts:
+        return Validated(proto, 0, 0)
+    table = pa.Table.from_batches(parts)
+    counts = table.group_by(keys, use_threads=True).aggregate([([], "count_all")])
+    distinct = counts.num_rows
+    if distinct != rows and spec.data_movement.on_duplicate == "error":
+        repeated = counts.filter(pc.greater(counts.column("count_all"), 1))
+        _raise(spec, f"{rows - distinct} duplicate key row(s) over {repeated.num_rows} key(s) "
+               "(set `on_duplicate: last` to keep the last row of each)", repeated.slice(0, SAMPLE))
+    return Validated(proto, rows, distinct)
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Extension columns (uuid) as their storage, which hash aggregation supports."""
+    arrays = [c.storage if isinstance(c, pa.ExtensionArray) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _raise(spec: MoveSpec, message: str, sample: pa.Table | pa.RecordBatch) -> None:
+    file, line = spec.locate("data_movement", "key_columns")
+    shown = "; ".join(json.dumps(row, default=_show) for row in sample.to_pylist())
+    raise SpecError(f"{message}; e.g. {shown}", file=file, line=line, field="data_movement.key_columns")
+
+
+def _show(value: Any) -> str:
+    return value.hex() if isinstance(value, bytes) else str(value)
