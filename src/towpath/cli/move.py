@@ -14,6 +14,58 @@ if TYPE_CHECKING:
     from towpath.project import Project
 
 
+def _moved(result: MoveResult) -> None:
+    if result.recovered:
+        render.warning(f"dropped the partial version(s) of an interrupted move: {', '.join(result.recovered)}")
+    if result.status == "dry_run":
+        render.success(f"{result.alias}: {result.rows:,} rows, {result.keys:,} keys would be written (dry run)")
+        render.console.print(result.proto, markup=False, highlight=False)
+        return
+    rate = f" ({result.rows_per_s:,.0f} rows/s)" if result.rows >= 10_000 else ""
+    render.success(f"{result.alias} → v{result.version} ({result.namespace}): {result.keys:,} keys in {result.seconds:.1f}s{rate}")
+    for audit in result.audits:
+        render.success(f"audit {audit.name}: {audit.detail}")
+    for name in result.dropped:
+        render.success(f"dropped old version {name}")
+    for path in result.proto_files:
+        render.success(f"wrote {path}")
+
+
+def _status(result: dict[str, Any]) -> None:
+    for name in result["recovered"]:
+        render.warning(f"dropped the partial namespace {name} of an interrupted move")
+    current = result["current"]
+    if current is None:
+        render.warning(f"{result['namespace']}: no version is online yet")
+    else:
+        render.key_values({
+            "namespace": result["namespace"], "version": current["version"], "kv namespace": current["namespace"],
+            "keys": result["keys"], "since": current["created_at"], "source": _source(current["source"]),
+            "versions": result["versions"],
+        }, title="Move status")
+    for failed in result["failed"]:
+        render.warning(f"v{failed['version']} ({failed['namespace']}) did not publish: {failed['reason']}")
+
+
+def _source(source: dict[str, Any]) -> str:
+    if "table" in source:
+        return f"{source['table']}@{source.get('snapshot_id')}"
+    return ", ".join(f"{t}@{s}" for t, s in source.get("tables", {}).items()) or "sql"
+
+
+def _versions(rows: list[dict[str, Any]]) -> None:
+    """`move versions`: the version readers see shows as `current` (the JSON keeps `status` and `current`)."""
+    render.table(
+        [{**r, "status": "current" if r["current"] else r["status"], "created": r["created_at"][:16].replace("T", " ")}
+         for r in rows],
+        ["version", "namespace", "status", "rows", "created"], title="Versions",
+    )
+
+
+def _rolled_back(result: dict[str, Any]) -> None:
+    render.success(f"{result['namespace']}: readers now see v{result['to']} ({result['to_namespace']}), was v{result['from']}")
+
+
 @click.group("move")
 def cli() -> None:
     """Move tables into key-value stores: versioned, audited, swapped atomically.
@@ -30,7 +82,8 @@ def cli() -> None:
 def _workspace(project: Project) -> MoveWorkspace:
     from towpath.moves import MoveWorkspace
 
-    return MoveWorkspace(project.catalog, project.state, project.root, lambda: project.engine)
+    return MoveWorkspace(project.catalog, project.state, project.root, lambda: project.engine,
+                         engine_config=project.config.engine)
 
 
 def _spec(ctx: click.Context, file: str) -> tuple[Project, MoveSpec]:
@@ -44,7 +97,7 @@ def _spec(ctx: click.Context, file: str) -> tuple[Project, MoveSpec]:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate and show the schema and what would be written; write nothing.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar with rows/s (on a terminal).")
-@output(lambda r: _moved(r))
+@output(_moved)
 @click.pass_context
 def run(ctx: click.Context, file: str, dry_run: bool, progress: bool) -> MoveResult:
     """Move the source of FILE (a `*.move.yaml`) into a new version of its namespace.
@@ -82,31 +135,11 @@ def run(ctx: click.Context, file: str, dry_run: bool, progress: bool) -> MoveRes
         return run_move(spec, workspace, progress=update)
 
 
-def _moved(result: MoveResult) -> None:
-    if result.recovered:
-        render.warning(f"dropped the partial version(s) of an interrupted move: {', '.join(result.recovered)}")
-    if result.status == "dry_run":
-        render.success(f"{result.alias}: {result.rows:,} rows, {result.keys:,} keys would be written (dry run)")
-        render.console.print(result.proto, markup=False, highlight=False)
-        return
-    render.success(
-        f"{result.alias} → v{result.version} ({result.namespace}): {result.keys:,} keys in {result.seconds:.1f}s "
-        f"({result.rows_per_s:,.0f} rows/s)"
-    )
-    render.table([a.to_json() for a in result.audits], ["name", "status", "detail"], title="Audits")
-    for name in result.dropped:
-        render.success(f"dropped old version {name}")
-    for path in result.proto_files:
-        render.success(f"wrote {path}")
-
-
 @cli.command()
 @click.argument("namespace")
 @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), help="The move file (for its KV store URL); "
               "default: the `*.move.yaml` of the project whose namespace is NAMESPACE.")
-@output(lambda rows: render.table(
-    [{**r, "current": "✓" if r["current"] else "", "source": _source(r["source"])} for r in rows],
-    ["version", "namespace", "status", "current", "rows", "created_at", "source", "reason"], title="Versions"))
+@output(_versions)
 @click.pass_context
 def versions(ctx: click.Context, namespace: str, file: str | None) -> list[dict[str, Any]]:
     """List NAMESPACE's versions (oldest first): status, rows, source snapshot, which one readers see.
@@ -129,7 +162,7 @@ def versions(ctx: click.Context, namespace: str, file: str | None) -> list[dict[
 @click.argument("namespace")
 @click.option("--to", "to", type=int, help="The version to point readers at (default: the previous complete one).")
 @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), help="The move file (for its KV store URL).")
-@output(lambda r: render.success(f"{r['namespace']}: readers now see v{r['to']} ({r['to_namespace']}), was v{r['from']}"))
+@output(_rolled_back)
 @click.pass_context
 def rollback(ctx: click.Context, namespace: str, to: int | None, file: str | None) -> dict[str, Any]:
     """Point NAMESPACE's alias back at the previous complete version (or `--to VERSION`), atomically.
@@ -154,7 +187,7 @@ def rollback(ctx: click.Context, namespace: str, to: int | None, file: str | Non
 @cli.command()
 @click.argument("namespace")
 @click.option("-f", "--file", "file", type=click.Path(dir_okay=False), help="The move file (for its KV store URL).")
-@output(lambda r: _status(r))
+@output(_status)
 @click.pass_context
 def status(ctx: click.Context, namespace: str, file: str | None) -> dict[str, Any]:
     """Show which version NAMESPACE's readers see, and drop partial versions of interrupted moves.
@@ -179,28 +212,6 @@ def status(ctx: click.Context, namespace: str, file: str | None) -> dict[str, An
         "versions": len(views), "recovered": recovered,
         "failed": [v.to_json() for v in views if v.status == "error" and v.version > (current.version if current else 0)],
     }
-
-
-def _status(result: dict[str, Any]) -> None:
-    for name in result["recovered"]:
-        render.warning(f"dropped the partial namespace {name} of an interrupted move")
-    current = result["current"]
-    if current is None:
-        render.warning(f"{result['namespace']}: no version is online yet")
-    else:
-        render.key_values({
-            "namespace": result["namespace"], "version": current["version"], "kv namespace": current["namespace"],
-            "keys": result["keys"], "since": current["created_at"], "source": _source(current["source"]),
-            "versions": result["versions"],
-        }, title="Move status")
-    for failed in result["failed"]:
-        render.warning(f"v{failed['version']} ({failed['namespace']}) did not publish: {failed['reason']}")
-
-
-def _source(source: dict[str, Any]) -> str:
-    if "table" in source:
-        return f"{source['table']}@{source.get('snapshot_id')}"
-    return ", ".join(f"{t}@{s}" for t, s in source.get("tables", {}).items()) or "sql"
 
 
 def _find(ctx: click.Context, namespace: str, file: str | None) -> tuple[Project, MoveSpec | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,8 @@ def shared_session(config: SparkConfig) -> SparkSession:
         if active is not None:
             return active
         _require_java()
+        # Python workers (mapInArrow in `engine: spark` moves, UDFs) run this interpreter: it has pyarrow and towpath.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(config.master).appName("towpath")
         for key, value in {**LOCAL_DEFAULTS, **config.conf}.items():
             builder = builder.config(key, value)

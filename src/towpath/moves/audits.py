@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from towpath.moves.spec import MinRows, MoveSpec, SampleMatchesSource
-from towpath.protobuf import DecodeError, Decoder, ProtoSchema, compile_schema, comparable
+from towpath.protobuf import DecodeError, Decoder, ProtoSchema, comparable, compile_schema
 
 if TYPE_CHECKING:
     from towpath.kv import KvStore
@@ -55,11 +55,12 @@ class Sampler:
         self._seen = 0
         self._taken = 0
 
-    def observe(self, batch: pa.RecordBatch, keys: pa.BinaryArray) -> None:
+    def observe(self, batch: pa.RecordBatch, keys: pa.BinaryArray, *, every_row: bool = False) -> None:
+        """Sample from one batch in source order (`every_row`: take all of it, up to the wanted size)."""
         if not self.wanted:
             return
         n = batch.num_rows
-        pick = self._rng.random(n) < self.rate
+        pick = np.ones(n, dtype=bool) if every_row else self._rng.random(n) < self.rate
         if self._taken >= self.wanted:
             pick[:] = False
         if self.last_wins and self._keys is not None:

@@ -42,6 +42,7 @@ from towpath.status import Status
 
 if TYPE_CHECKING:
     from towpath.catalog import Catalog
+    from towpath.config.project import EngineConfig
     from towpath.engines import Engine
     from towpath.kv import KvStore
     from towpath.state import StateStore
@@ -96,13 +97,19 @@ class MoveWorkspace:
     """Opens the engine a SQL source runs on (called only for one)."""
     run_id: str | None = None
     """The run the move belongs to (a workflow's); None: the move records a run of its own."""
+    engine_config: EngineConfig | None = None
+    """The project's engine settings (Spark's conf for `engine: spark`)."""
+
+
+def open_kv_token(spec: MoveSpec) -> str | None:
+    """The KV service's write token: the move file's, else `$TOWPATH_KV_TOKEN`."""
+    return spec.key_value_dal.token or os.environ.get("TOWPATH_KV_TOKEN")
 
 
 def open_kv(spec: MoveSpec, root: Path) -> KvStore:
     from towpath.kv import open_store
 
-    token = spec.key_value_dal.token or os.environ.get("TOWPATH_KV_TOKEN")
-    return open_store(spec.key_value_dal.url, token, root=root)
+    return open_store(spec.key_value_dal.url, open_kv_token(spec), root=root)
 
 
 def run_move(spec: MoveSpec, ws: MoveWorkspace, *, dry_run: bool = False, progress: Progress | None = None) -> MoveResult:
@@ -166,7 +173,10 @@ def _run(
         if spec.data_movement.engine == "spark":
             from towpath.moves.spark import write_with_spark
 
-            written = write_with_spark(spec, source, proto, staged.name, ws.root, progress, sampler)
+            from towpath.config.project import EngineConfig
+
+            written = write_with_spark(spec, source, proto, staged.name, ws.root, ws.engine_config or EngineConfig(),
+                                       ws.catalog, progress, sampler)
         else:
             written = write_batches(store, staged.name, proto, _batches(spec, source, proto), progress,
                                     expected=checked.rows, sampler=sampler)
@@ -243,7 +253,7 @@ def write_batches(
             keys, values = item
             try:
                 store.put_batch(namespace, keys, values)
-            except BaseException as exc:  # re-raised in the caller's thread
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 failure.append(exc)
                 continue
             written += len(keys)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from towpath.catalog import normalize_identifier
-from towpath.errors import CatalogError, located
+from towpath.errors import CatalogError, TowpathError, located
 from towpath.moves.spec import MoveSpec
 
 if TYPE_CHECKING:
@@ -81,7 +81,10 @@ def open_source(spec: MoveSpec, catalog: Catalog, engine: Engine | None) -> Move
     assert source.sql is not None and engine is not None
     file, line = spec.locate("data_movement", "source", "sql")
     engine.reset_scans()
-    data = engine.query(source.sql, file=file)
+    try:
+        data = engine.query(source.sql)
+    except TowpathError as exc:  # a SQL error is reported at the `sql:` line of the move file
+        raise located(exc, file=file, line=line) from None
     tables = {plan.identifier: plan.snapshot_id for plan in engine.scans}
     return MoveSource(data.schema, {"sql": source.sql, "tables": tables}, data.num_rows, _data=data)
 
@@ -128,6 +131,6 @@ def _check_filter(spec: MoveSpec, text: str, table: Table) -> None:
     file, line = spec.locate("data_movement", "source", "filter")
     try:
         bind(table.schema(), parser.parse(text), case_sensitive=True)
-    except Exception as exc:  # pyiceberg raises ParseException, ValueError, ... for a bad filter
+    except Exception as exc:  # noqa: BLE001 - pyiceberg raises ParseException, ValueError, ... for a bad filter
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise located(CatalogError(f"bad row filter {text!r}: {message}"), file=file, line=line) from None

@@ -76,7 +76,8 @@ class MoveJob(JobType[MoveJobSpec]):
 
         started = time.perf_counter()
         move = load_move(ctx.workflow_dir / spec.file, ctx.params)
-        workspace = MoveWorkspace(ctx.catalog, ctx.state, ctx.workflow_dir, lambda: ctx.engine, run_id=ctx.run_id)
+        workspace = MoveWorkspace(ctx.catalog, ctx.state, ctx.workflow_dir, lambda: ctx.engine, run_id=ctx.run_id,
+                                  engine_config=ctx.config.engine)
         result = run_move(move, workspace, dry_run=spec.dry_run)
         return JobResult(
             job_id=spec.id, job_type="move", status=Status.SUCCESS, duration_s=time.perf_counter() - started,
