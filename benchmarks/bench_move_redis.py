@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import services
-
 from towpath.catalog import apply_ddl
 from towpath.project import Project
 from towpath.protobuf import Encoder, compile_schema, generate_schema

@@ -10,7 +10,7 @@ import pytest
 from move_helpers import move_file, profiles_project
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from cli_helpers import towpath  # noqa: E402
+from cli_helpers import towpath
 
 from towpath.project import Project
 

@@ -171,9 +171,8 @@ def _run(
     sampler = Sampler(spec, proto, checked.rows)
     try:
         if spec.data_movement.engine == "spark":
-            from towpath.moves.spark import write_with_spark
-
             from towpath.config.project import EngineConfig
+            from towpath.moves.spark import write_with_spark
 
             written = write_with_spark(spec, source, proto, staged.name, ws.root, ws.engine_config or EngineConfig(),
                                        ws.catalog, progress, sampler)
