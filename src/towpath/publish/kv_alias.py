@@ -44,7 +44,12 @@ class KvAliasPublisher:
         version = self.state.kv.set_status(
             self.alias, version.version, "started", details={**(details or {}), "kv_namespace": name, "attempt": attempt},
         )
-        self.store.create_namespace(name)
+        try:
+            self.store.create_namespace(name)
+        except BaseException as exc:  # refused (a missing token, a name in use): the version never existed
+            self.state.kv.set_status(self.alias, version.version, "error", details={
+                **version.details, "reason": f"cannot create {name}: {exc}", "dropped": True})
+            raise
         self._staged[name] = (version, before)
         return Staged(name=name, attempt=attempt, refs={self.alias: name})
 
