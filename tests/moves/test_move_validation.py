@@ -103,3 +103,13 @@ def test_unsupported_types_and_unknown_tables_are_refused(project: Project, kv_u
     with pytest.raises(CatalogError, match=re.escape(f"{path}:4: table 'crm.profiles' has no snapshot 42")):
         move(project, path)
     _nothing_written(project, kv_url)
+
+
+def test_duplicate_composite_keys_are_refused_too(project: Project) -> None:
+    profiles_project(project)
+    body = "data_movement:\n  source: {table: crm.profiles}\n  key_columns: [country]\n  value_columns: [email]\n"
+    with pytest.raises(SpecError, match=re.escape('1 duplicate key row(s) over 1 key(s)') + ".*" + re.escape(
+            '{"country": "NO", "count_all": 2}')):
+        move(project, move_file(project, "embedded", body))
+    body = "data_movement:\n  source: {table: crm.profiles}\n  key_columns: [country, profile_id]\n"
+    assert move(project, move_file(project, f"embedded:{project.root / 'kv'}", body)).keys == 4
