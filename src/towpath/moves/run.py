@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from towpath.state import StateStore
 
 Progress = Callable[[int, int | None], None]
+WRITERS = 2
+"""Writer threads of a move whose keys are unique (see `write_batches`)."""
 """Called with (rows written so far, rows expected) after every batch."""
 
 
@@ -177,8 +179,9 @@ def _run(
             written = write_with_spark(spec, source, proto, staged.name, ws.root, ws.engine_config or EngineConfig(),
                                        ws.catalog, progress, sampler)
         else:
+            writers = WRITERS if spec.data_movement.on_duplicate == "error" else 1
             written = write_batches(store, staged.name, proto, _batches(spec, source, proto), progress,
-                                    expected=checked.rows, sampler=sampler)
+                                    expected=checked.rows, sampler=sampler, writers=writers)
     except BaseException as exc:
         publisher.discard(staged, reason=f"write failed: {exc}")
         raise
@@ -234,11 +237,18 @@ _DONE = object()
 def write_batches(
     store: KvStore, namespace: str, proto: ProtoSchema, batches: Iterator[pa.RecordBatch],
     progress: Progress | None = None, *, expected: int | None = None, sampler: Sampler | None = None,
+    writers: int = 1,
 ) -> int:
-    """Encode each batch and hand it to a writer thread (encode N+1 while N is written); returns rows written."""
+    """Encode each batch here and hand it to `writers` threads (encoding overlaps the store's I/O); returns rows written.
+
+    Several writers keep the store busy while one waits for its replies, but
+    reorder batches: only for unique keys (with `on_duplicate: last` the order
+    decides which row wins, so that move writes with one).
+    """
     encoder = Encoder(proto)
-    pending: queue.Queue[Any] = queue.Queue(maxsize=2)
+    pending: queue.Queue[Any] = queue.Queue(maxsize=2 * writers)
     failure: list[BaseException] = []
+    lock = threading.Lock()
     written = 0
 
     def writer() -> None:
@@ -255,12 +265,14 @@ def write_batches(
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 failure.append(exc)
                 continue
-            written += len(keys)
-            if progress is not None:
-                progress(written, expected)
+            with lock:
+                written += len(keys)
+                if progress is not None:
+                    progress(written, expected)
 
-    thread = threading.Thread(target=writer, name="towpath-move-writer", daemon=True)
-    thread.start()
+    threads = [threading.Thread(target=writer, name=f"towpath-move-writer-{i}", daemon=True) for i in range(writers)]
+    for thread in threads:
+        thread.start()
     try:
         for batch in batches:
             if failure:
@@ -270,8 +282,10 @@ def write_batches(
                 sampler.observe(batch, keys)
             pending.put((keys, encoder.encode_values(batch)))
     finally:
-        pending.put(_DONE)
-        thread.join()
+        for _ in threads:
+            pending.put(_DONE)
+        for thread in threads:
+            thread.join()
     if failure:
         error = failure[0]
         if isinstance(error, TowpathError):

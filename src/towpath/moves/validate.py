@@ -71,9 +71,7 @@ def validate(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -
         rows += batch.num_rows
     if not parts:
         return Validated(proto, 0, 0)
-    table = pa.Table.from_batches(parts)
-    del parts
-    counts = _duplicates(table, keys)
+    counts = _duplicates(parts, keys)
     distinct = rows - int(pc.sum(pc.subtract(counts.column("count_all"), 1)).as_py() or 0)
     if distinct != rows and spec.data_movement.on_duplicate == "error":
         _raise(spec, f"{rows - distinct} duplicate key row(s) over {counts.num_rows} key(s) "
@@ -81,20 +79,22 @@ def validate(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -
     return Validated(proto, rows, distinct)
 
 
-def _duplicates(table: pa.Table, keys: list[str]) -> pa.Table:
-    """The keys that occur more than once, with `count_all`.
+def _duplicates(parts: list[pa.RecordBatch], keys: list[str]) -> pa.Table:
+    """The keys that occur more than once, with `count_all` (`parts` is emptied as it is read).
 
-    One integer key (the common case) is sorted in numpy: two copies of the
-    column, where a hash aggregation over 10M keys costs several times that.
+    One integer key (the common case) is sorted in place in numpy: one copy of
+    the column, where a hash aggregation over 10M keys costs several times that.
     """
-    if len(keys) == 1 and pa.types.is_integer(table.schema.field(keys[0]).type):
-        values = np.sort(table.column(keys[0]).to_numpy())
+    dtype = parts[0].schema.field(keys[0]).type
+    if len(keys) == 1 and pa.types.is_integer(dtype):
+        values = np.concatenate([p.column(0).to_numpy() for p in parts])
+        parts.clear()
+        values.sort()
         repeated = values[1:] == values[:-1]
-        if not repeated.any():
-            return pa.table({keys[0]: pa.array([], table.schema.field(keys[0]).type), "count_all": pa.array([], pa.int64())})
         dup_values, dup_counts = np.unique(values[1:][repeated], return_counts=True)
-        return pa.table({keys[0]: pa.array(dup_values, table.schema.field(keys[0]).type),
-                         "count_all": pa.array(dup_counts + 1, pa.int64())})
+        return pa.table({keys[0]: pa.array(dup_values, dtype), "count_all": pa.array(dup_counts + 1, pa.int64())})
+    table = pa.Table.from_batches(parts)
+    parts.clear()
     counts = table.group_by(keys, use_threads=True).aggregate([([], "count_all")])
     return counts.filter(pc.greater(counts.column("count_all"), 1))
 
