@@ -246,29 +246,37 @@ def write_batches(
     decides which row wins, so that move writes with one).
     """
     encoder = Encoder(proto)
+    streaming = hasattr(store, "put_batches")
     pending: queue.Queue[Any] = queue.Queue(maxsize=2 * writers)
     failure: list[BaseException] = []
     lock = threading.Lock()
     written = 0
 
-    def writer() -> None:
+    def sent(rows: int) -> None:
         nonlocal written
-        while True:
-            item = pending.get()
-            if item is _DONE:
+        with lock:
+            written += rows
+            if progress is not None:
+                progress(written, expected)
+
+    def stream() -> Iterator[tuple[pa.BinaryArray, pa.BinaryArray]]:
+        while (item := pending.get()) is not _DONE:
+            yield item
+            sent(len(item[0]))
+
+    def writer() -> None:
+        try:
+            if streaming:  # the KV service's client: one gRPC stream for every batch of this writer
+                store.put_batches(namespace, stream())  # type: ignore[attr-defined]
                 return
-            if failure:
-                continue
-            keys, values = item
-            try:
-                store.put_batch(namespace, keys, values)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                failure.append(exc)
-                continue
-            with lock:
-                written += len(keys)
-                if progress is not None:
-                    progress(written, expected)
+            while (item := pending.get()) is not _DONE:
+                if not failure:
+                    store.put_batch(namespace, *item)
+                    sent(len(item[0]))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failure.append(exc)
+            while pending.get() is not _DONE:  # let the producer finish and stop
+                pass
 
     threads = [threading.Thread(target=writer, name=f"towpath-move-writer-{i}", daemon=True) for i in range(writers)]
     for thread in threads:

@@ -86,6 +86,9 @@ def recover(store: KvStore, state: StateStore, alias: str, *, own_run: str | Non
 
     dropped = []
     for version in state.kv.versions(alias):
+        if version.status == ERROR and version.details.get("dropped") is False and not version.details.get("kept"):
+            dropped += _drop_leftover(store, state, alias, version)  # a failed move could not drop it then
+            continue
         if version.status != STARTED or version.run_id == own_run:
             continue
         run_status = state.run_status(version.run_id) if version.run_id else Status.KILLED
@@ -106,6 +109,18 @@ def recover(store: KvStore, state: StateStore, alias: str, *, own_run: str | Non
         dropped.append(name)
     _mirror_alias(store, state, alias)
     return dropped
+
+
+def _drop_leftover(store: KvStore, state: StateStore, alias: str, version: KvVersion) -> list[str]:
+    from towpath.kv import NamespaceNotFoundError
+
+    name = namespace_of(version)
+    try:
+        store.drop_namespace(name)
+    except NamespaceNotFoundError:
+        pass
+    state.kv.set_status(alias, version.version, ERROR, details={**version.details, "dropped": True})
+    return [name]
 
 
 def _mirror_alias(store: KvStore, state: StateStore, alias: str) -> None:

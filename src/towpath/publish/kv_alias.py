@@ -71,17 +71,24 @@ class KvAliasPublisher:
         return Published(versions={self.alias: version.version})
 
     def discard(self, staged: Staged, reason: str = "discarded") -> None:
-        """Drop the namespace and mark the version `error` (idempotent)."""
-        from towpath.kv import NamespaceNotFoundError
+        """Drop the namespace and mark the version `error` (idempotent, never raises for the drop).
+
+        When the store cannot drop it now (it went away mid-move), the version
+        stays marked `dropped: false` and the next move's recovery drops it.
+        """
+        from towpath.kv import KvError, NamespaceNotFoundError
 
         version, _ = self._staged[staged.name]
+        dropped, why = True, reason
         try:
             self.store.drop_namespace(staged.name)
         except NamespaceNotFoundError:
             pass
+        except KvError as exc:
+            dropped, why = False, f"{reason}; dropping {staged.name} failed ({exc}), the next move retries"
         current = self.state.kv.version(self.alias, version.version)
         self.state.kv.set_status(self.alias, version.version, "error",
-                                 details={**current.details, "reason": reason, "dropped": True})
+                                 details={**current.details, "reason": why, "dropped": dropped})
 
     def keep(self, staged: Staged, reason: str) -> None:
         """Leave a version that failed its audits in the store for inspection (retention drops it later)."""
