@@ -177,18 +177,19 @@ def main(argv: list[str]) -> None:
         project = build_project(folder / "proj", args.rows)
         import redis
 
-        client = redis.Redis(port=server.port)
+        client = redis.Redis(port=server.port, socket_timeout=600)
         move_file = project.root / "profiles.move.yaml"
         move_file.write_text(MOVE.format(url=server.url, namespace="profiles"))
         seconds, rss, result = towpath_move(project, move_file)
         assert result["keys"] == args.rows, result
-        client.flushall()
+        print(f"towpath move run: {args.rows / seconds:,.0f} rows/s, peak RSS {rss:,.0f} MiB", file=sys.stderr, flush=True)
+        client.flushall(asynchronous=True)
         size = resp_file(project, folder / "load.resp")
         pipe_seconds = redis_cli_pipe(server.port, folder / "load.resp")
         assert client.dbsize() == args.rows
-        client.flushall()
+        client.flushall(asynchronous=True)
         hand = handwritten(project, server.port, min(args.handwritten_rows, args.rows))
-        client.flushall()
+        client.flushall(asynchronous=True)
         rows = [
             (f"towpath move run (new process, {args.rows:,} rows, peak RSS {rss:,.0f} MiB)", args.rows / seconds),
             (f"redis-cli --pipe, same keys/values ({size / 2**20:,.0f} MiB of RESP)", args.rows / pipe_seconds),
