@@ -181,3 +181,27 @@ def test_dry_run_writes_nothing(project: Project, kv_url: str) -> None:
         kv.close()
     assert not Path(project.root / "proto").exists()
 
+
+def test_a_move_through_the_kv_service_over_grpc_needs_its_token(project: Project, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from towpath.kv.service import KvService, ServiceConfig
+
+    import services
+    from towpath.kv import KvAuthError
+
+    profiles_project(project)
+    config = ServiceConfig(engine=f"embedded:{tmp_path / 'served'}", port=0, grpc_port=services.free_port(),
+                           token="moves-secret")
+    with KvService(config) as service:
+        url = f"grpc://127.0.0.1:{service.grpc_port}"
+        path = move_file(project, url)
+        monkeypatch.delenv("TOWPATH_KV_TOKEN", raising=False)
+        with pytest.raises(KvAuthError):
+            move(project, path)
+        assert service.store.namespaces() == []
+        refused = project.state.kv.version("profiles", 1)
+        assert refused.status == "error" and refused.details["reason"].startswith("cannot create profiles_")
+        monkeypatch.setenv("TOWPATH_KV_TOKEN", "moves-secret")
+        result = move(project, path)
+        assert result.status == "published" and result.keys == 4
+        assert service.store.alias("profiles") == result.namespace and service.store.count("profiles") == 4

@@ -11,7 +11,7 @@ from move_helpers import move, move_file, profiles_project, store
 from towpath.project import Project
 
 
-def test_spark_executors_write_the_version(project: Project, spark: Any, tmp_path: Any) -> None:
+def test_spark_executors_write_the_version(project: Project, spark: Any, redis_server: Any) -> None:
     rows = 5000
     profiles_project(project, pa.table({
         "profile_id": pa.array(np.arange(rows), pa.int64()),
@@ -19,7 +19,7 @@ def test_spark_executors_write_the_version(project: Project, spark: Any, tmp_pat
         "age": pa.array(np.arange(rows) % 90, pa.int32()),
         "country": pa.array(np.where(np.arange(rows) % 2 == 0, "NO", "SE")),
     }))
-    url = f"embedded:{tmp_path / 'kv'}"  # LMDB: every executor process writes the same files
+    url = f"{redis_server.url}?prefix=spark"
     body = ("data_movement:\n  source:\n    table: crm.profiles\n    filter: \"country = 'NO'\"\n"
             "  key_columns: [profile_id]\n  value_columns: [email, age]\n  engine: spark\n")
     result = move(project, move_file(project, url, body, batch_size=700))

@@ -106,3 +106,37 @@ def test_kill_9_during_a_move_leaves_the_alias_on_the_last_complete_version(proj
     finally:
         kv.close()
 
+
+def test_a_store_going_away_mid_move_fails_cleanly_and_the_next_move_recovers(project: Project) -> None:
+    import services
+    from towpath.errors import TowpathError
+
+    _versions_table(project, 1, 300_000)
+    with services.redis_server() as server:
+        url = f"{server.url}?prefix=away"
+        path = move_file(project, url, BODY, namespace="runs", batch_size=500)
+        kv = store(url, project)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                move(project, path)
+            except BaseException as exc:  # noqa: BLE001 - the test inspects it
+                failure.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and thread.is_alive():
+            names = kv.namespaces()
+            if names and kv.count(names[0]) > 0:
+                break
+        os.kill(server.pid, signal.SIGKILL)
+        thread.join(120)
+        kv.close()
+    assert failure and isinstance(failure[0], TowpathError), failure
+    version = project.state.kv.version("runs", 1)
+    assert version.status == "error" and version.details["reason"].startswith("write failed: ")
+    assert version.details["dropped"] is False and "the next move retries" in version.details["reason"]
+    runs = project.state.list_runs(limit=5)
+    assert any(r.workflow_id == "move:runs" and r.status.value == "failed" for r in runs)
