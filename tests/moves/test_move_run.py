@@ -184,10 +184,9 @@ def test_dry_run_writes_nothing(project: Project, kv_url: str) -> None:
 
 def test_a_move_through_the_kv_service_over_grpc_needs_its_token(project: Project, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from towpath.kv.service import KvService, ServiceConfig
-
     import services
     from towpath.kv import KvAuthError
+    from towpath.kv.service import KvService, ServiceConfig
 
     profiles_project(project)
     config = ServiceConfig(engine=f"embedded:{tmp_path / 'served'}", port=0, grpc_port=services.free_port(),
