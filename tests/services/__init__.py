@@ -17,7 +17,7 @@ from ._process import free_port, wait_for_port
 from .http import http_service
 from .kafka import KafkaBroker, kafka_broker, tansu_binary
 from .mysql import MARIADB_INSTALL_HINT, MYSQL_PASSWORD, MySqlServer, mariadb_binaries, mysql_server
-from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postgres_server
+from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postgres_server, restart_postgres
 from .redis import REDIS_INSTALL_HINT, RedisCluster, RedisServer, redis_binaries, redis_cluster, redis_server
 from .s3 import s3_server
 from .smtp import SmtpServer, smtp_server
@@ -46,6 +46,7 @@ __all__ = [
     "redis_binaries",
     "redis_cluster",
     "redis_server",
+    "restart_postgres",
     "s3_server",
     "smtp_server",
     "tansu_binary",

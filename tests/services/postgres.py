@@ -95,3 +95,15 @@ def postgres_server(port: int | None = None, settings: Mapping[str, str] | None 
             capture_output=True, check=False,  # a server that never started has nothing to stop
         )
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def restart_postgres(server: PostgresServer) -> None:
+    """Restart the server in place (same port and data): clients are cut off, replication slots survive."""
+    data, log = server.socket_dir.parent / "data", server.socket_dir.parent / "server.log"
+    # The restarted postmaster inherits pg_ctl's stdout: send it to the log, or capturing it would never end.
+    subprocess.run(
+        as_user(unprivileged_user(), [str(server.bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-m", "fast",
+                                      "-w", "-t", "60", "restart"]),
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(server.port, 30, "postgres", log)

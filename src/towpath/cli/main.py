@@ -59,6 +59,8 @@ for _name, _group in {
     ),
     "lineage": CommandGroup("towpath.cli.lineage:cli", "Column lineage of a table: what feeds it, what it feeds, where."),
     "move": CommandGroup("towpath.cli.move:cli", "Move tables into key-value stores: versioned, audited, swapped."),
+    "cdc": CommandGroup("towpath.cli.cdc:cli", "Capture database changes into Iceberg tables and search indexes."),
+    "search": CommandGroup("towpath.cli.search:cli", "Search a project's full-text index (kept current by CDC)."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 

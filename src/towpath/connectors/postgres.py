@@ -174,6 +174,8 @@ class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
     BACKEND = PG_BACKEND
     schema: pa.Schema | None = None
     """The result's Arrow schema, known once `read` has started."""
+    snapshot: str | None = None
+    """An exported snapshot (`pg_export_snapshot()`, a replication slot's) to read as of, e.g. for CDC's handoff."""
 
     def _connect(self) -> psycopg.Connection[Any]:
         return _connect(self.dsn, self._resource, self.connect_timeout)
@@ -200,6 +202,9 @@ class PostgresSource(DatabaseSource["psycopg.Connection[Any]"]):
             )
             query = pgsql.SQL("SELECT {} FROM ({}) AS q").format(cols, select).as_string(self._conn)
             with _connect_bulk(self.dsn, self._resource, self.connect_timeout) as bulk, bulk.cursor() as bulk_cur:
+                if self.snapshot is not None:
+                    bulk_cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    bulk_cur.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(self.snapshot).as_string(self._conn))
                 bulk_cur.execute(query)
                 batches = (b.cast(self.schema) for b in bulk_cur.fetch_record_batch() if b.num_rows)
                 yield from rebatch(batches, self.batch_size)

@@ -1,0 +1,242 @@
+"""Run a CDC job: snapshot when needed, then stream batches into every target, acknowledging after each.
+
+The loop, per batch: decode changes until `batch.max_rows` or `batch.max_seconds`,
+apply the batch to each target (each skips what it already has and commits
+once), and only then acknowledge the batch's last whole transaction to the
+source. A kill -9 anywhere leaves each target at its own last commit and the
+source holding everything after the slowest one, so the next run converges.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from towpath.catalog import Catalog
+from towpath.cdc.changes import ChangeBuffer, Position
+from towpath.cdc.errors import SchemaChangeError, SlotLostError
+from towpath.cdc.source import CdcSource, Poll, open_source
+from towpath.cdc.spec import CdcSpec, IcebergTargetSpec
+from towpath.cdc.status import JobReport, read_report, write_report
+from towpath.cdc.target import CdcTarget
+
+__all__ = ["CdcResult", "CdcStatus", "TargetStatus", "cdc_status", "open_targets", "run_cdc"]
+
+
+@dataclass(frozen=True)
+class CdcResult:
+    name: str
+    snapshot_rows: int
+    changes: int
+    """Row changes applied (after keeping the last change per key in each batch)."""
+    received: int
+    """Row changes decoded from the source."""
+    batches: int
+    seconds: float
+    rows_per_second: float
+    applied_position: str
+    lag_seconds_p99: float | None
+    caught_up: bool
+    snapshotted: bool
+
+
+def open_targets(spec: CdcSpec, catalog: Catalog, root: Path) -> list[CdcTarget]:
+    from towpath.cdc.to_iceberg import IcebergTarget
+    from towpath.cdc.to_search import SearchTarget
+
+    return [IcebergTarget(catalog, t) if isinstance(t, IcebergTargetSpec) else SearchTarget(root, t.index)
+            for t in spec.targets]
+
+
+def run_cdc(
+    spec: CdcSpec,
+    *,
+    catalog: Catalog,
+    root: Path,
+    until_caught_up: bool = False,
+    resnapshot: bool = False,
+    max_seconds: float | None = None,
+    stop: threading.Event | None = None,
+    progress: Callable[[JobReport], None] | None = None,
+) -> CdcResult:
+    """Run `spec` until caught up (`until_caught_up`), `max_seconds` pass, or `stop` is set.
+
+    Raises:
+        SlotLostError: the source no longer has the changes after the targets' position.
+        SchemaChangeError: a source column was dropped or retyped (the targets stay at the last batch).
+        SourceError: the source refused or went away (run again to resume).
+    """
+    started = time.monotonic()
+    source = open_source(spec)
+    targets = open_targets(spec, catalog, root)
+    report = JobReport(spec.name)
+    try:
+        snapshotted = _handoff(spec, source, targets, report, resnapshot, root)
+        result = _stream(spec, source, targets, report, root, started, until_caught_up, max_seconds, stop, progress)
+        report.state = "stopped"
+        write_report(root, report)
+        return CdcResult(spec.name, report.snapshot_rows, report.changes, result[0], report.batches,
+                         time.monotonic() - started, report.rows_per_second, report.applied_position,
+                         report.lag_seconds_p99, result[1], snapshotted)
+    except BaseException as exc:
+        report.state, report.error = "failed", str(exc)
+        write_report(root, report)
+        raise
+    finally:
+        for target in targets:
+            target.close()
+        source.close()
+
+
+def _handoff(spec: CdcSpec, source: CdcSource, targets: list[CdcTarget], report: JobReport, resnapshot: bool,
+             root: Path) -> bool:
+    """Snapshot every target when the job is new, asked to, or a target was added; else check the stream."""
+    positions = [t.position() for t in targets]
+    exists = source.stream_exists()
+    if exists and not resnapshot and all(p is not None for p in positions):
+        return False
+    if not exists and not resnapshot and any(p is not None for p in positions):
+        known = [p for p in positions if p is not None]
+        source.start(min(known))  # raises SlotLostError naming the position
+        raise AssertionError("unreachable: a missing stream cannot start")
+    source.drop_stream()
+    snap = source.snapshot()
+    loads = [t.begin_snapshot(source.schema, source.primary_key) for t in targets]
+    for batch in snap.batches:
+        for load in loads:
+            load.add(batch)
+        report.snapshot_rows += batch.num_rows
+    for load in loads:
+        load.commit(snap.position, snap.source_position)
+    report.applied_position = snap.source_position
+    write_report(root, report)
+    return True
+
+
+def _stream(spec: CdcSpec, source: CdcSource, targets: list[CdcTarget], report: JobReport, root: Path,
+            started: float, until_caught_up: bool, max_seconds: float | None, stop: threading.Event | None,
+            progress: Callable[[JobReport], None] | None) -> tuple[int, bool]:
+    positions = [t.position() for t in targets]
+    known = [p for p in positions if p is not None]
+    source.start(min(known) if known else None)
+    for target in targets:
+        gone = [c for c in target.columns() or [] if c not in source.schema.names]
+        if gone:
+            raise SchemaChangeError(source.table, f"column {gone[0]} was dropped (the target {target.name} has it)",
+                                    position=source.format(min(known) if known else None))
+        target.evolve(source.schema)
+    lags: list[float] = []
+    received, streaming_started, applying = 0, time.monotonic(), 0.0
+    caught_up = False
+    while True:
+        buffer = ChangeBuffer(source.schema)
+        why = source.poll(buffer, spec.batch.max_rows, spec.batch.max_seconds)
+        received += len(buffer)
+        if len(buffer):
+            batch = buffer.to_batch(source.format(Position(buffer.commits[-1])))
+            t0 = time.monotonic()
+            applied = max(target.apply(batch, source.primary_key) for target in targets)
+            applying += time.monotonic() - t0
+            report.changes += applied
+            report.batches += 1
+            if batch.commit_time is not None:
+                lags.append(max(0.0, time.time() - batch.commit_time))
+                report.lag_seconds = lags[-1]
+                report.lag_seconds_p99 = _p99(lags)
+            report.applied_position = batch.source_position
+        if buffer.last_complete is not None:
+            source.acknowledge(buffer.last_complete)
+        if why is Poll.SCHEMA:
+            for target in targets:
+                target.evolve(source.schema)
+        elapsed = time.monotonic() - streaming_started
+        report.rows_per_second = report.changes / elapsed if elapsed > 0 else 0.0
+        write_report(root, report)
+        if progress is not None:
+            progress(report)
+        if until_caught_up and why is Poll.TIMEOUT and source.caught_up():
+            caught_up = True
+            break
+        if stop is not None and stop.is_set():
+            break
+        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            break
+    return received, caught_up
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    target: str
+    position: str
+    """As the source spells it; `-` before the first load."""
+
+
+@dataclass(frozen=True)
+class CdcStatus:
+    name: str
+    source: str
+    state: str
+    """running (its process is alive), stopped, failed, killed (its process died), never run."""
+    applied_position: str
+    source_position: str
+    lag_bytes: int | None
+    lag_seconds: float | None
+    lag_seconds_p99: float | None
+    rows_per_second: float
+    changes: int
+    snapshot_rows: int
+    stream: str
+    """ok, or why the source no longer holds the stream (the re-snapshot command)."""
+    targets: list[TargetStatus] = field(default_factory=list)
+    error: str | None = None
+
+
+def cdc_status(spec: CdcSpec, *, catalog: Catalog, root: Path) -> CdcStatus:
+    """Lag (bytes from the source, seconds from the last apply), positions and rates of `spec`'s job."""
+    report = read_report(root, spec.name)
+    source = open_source(spec)
+    try:
+        targets = open_targets(spec, catalog, root)
+        positions = [t.position() for t in targets]
+        known = [p for p in positions if p is not None]
+        applied = min(known) if known else None
+        lag = source.lag(applied)
+        stream = "ok"
+        if known and not source.stream_exists():
+            stream = str(SlotLostError("the source no longer holds this job's stream", position=source.format(applied),
+                                       spec_file=spec.file))
+        for target in targets:
+            target.close()
+    finally:
+        source.close()
+    state = "never run" if report is None else report.state
+    if report is not None and report.state == "running" and not _alive(report.pid):
+        state = "killed"
+    return CdcStatus(
+        spec.name, f"{spec.source.type}:{spec.source.table}", state, source.format(applied), lag.source_position,
+        lag.bytes, report.lag_seconds if report else None, report.lag_seconds_p99 if report else None,
+        report.rows_per_second if report else 0.0, report.changes if report else 0,
+        report.snapshot_rows if report else 0, stream,
+        [TargetStatus(t.name, source.format(p)) for t, p in zip(targets, positions, strict=True)],
+        report.error if report else None,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+

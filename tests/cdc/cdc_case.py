@@ -1,0 +1,92 @@
+"""The source table of one CDC test, its project and spec, and checks of the targets against the source."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+import services
+from towpath.project import Project
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@dataclass
+class CdcCase:
+    """One test's table in the source, its project and its `*.cdc.yaml`."""
+
+    server: services.PostgresServer
+    project: Project
+    name: str
+    spec: Path
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+    def sql(self, *statements: str, params: Any = None) -> None:
+        with psycopg.connect(self.server.dsn, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement, params)
+
+    def source_rows(self) -> dict[int, dict[str, Any]]:
+        with psycopg.connect(self.server.dsn) as conn:
+            cur = conn.execute(f"SELECT * FROM {self.name} ORDER BY id")
+            names = [d.name for d in cur.description or []]
+            return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+
+    def lake_rows(self) -> dict[int, dict[str, Any]]:
+        table = Project(self.project.root).catalog.read(f"lake.{self.name}")
+        return {row["id"]: row for row in table.to_pylist()}
+
+    def search_rows(self) -> dict[int, dict[str, Any]]:
+        from towpath.search import open_index
+
+        docs = open_index(self.project.root, self.name).documents()
+        return {int(k): v for k, v in docs.items()}
+
+    def slot_flushed(self) -> str | None:
+        with psycopg.connect(self.server.dsn) as conn:
+            row = conn.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+                               (f"towpath_{self.name}",)).fetchone()
+        return row[0] if row else None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": SRC}
+        proc = subprocess.run([sys.executable, "-m", "towpath.cli.main", "-C", str(self.project.root), *args],
+                              check=False, capture_output=True, text=True, env=env, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"towpath {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "PYTHONPATH": SRC}
+        return subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "-C", str(self.project.root), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+    def report(self) -> dict[str, Any]:
+        path = self.project.root / ".towpath" / "cdc" / f"{self.name}.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+def assert_targets_equal_source(case: CdcCase) -> None:
+    """The lake table and the search index each hold exactly the source's rows, value for value."""
+    source = case.source_rows()
+    lake = case.lake_rows()
+    assert sorted(lake.keys() - source.keys()) == [] and sorted(source.keys() - lake.keys()) == []
+    for key, row in source.items():
+        assert lake[key] == row, key
+    docs = case.search_rows()
+    assert sorted(docs.keys() - source.keys()) == [] and sorted(source.keys() - docs.keys()) == []
+    for key, row in source.items():
+        doc = docs[key]
+        assert doc["name"] == row["name"] and doc.get("city") == row["city"], key
+        assert (doc.get("score") is None) == (row["score"] is None) and (
+            row["score"] is None or abs(doc["score"] - float(row["score"])) < 1e-9), key

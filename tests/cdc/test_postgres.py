@@ -1,0 +1,189 @@
+"""CDC from PostgreSQL (pgoutput) into an Iceberg table and a search index, against a real server."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from decimal import Decimal
+
+import psycopg
+import pytest
+from cdc_case import CdcCase, assert_targets_equal_source
+
+import services
+from towpath.cdc import CdcResult, SchemaChangeError, SlotLostError, SourceError, load_cdc_spec, run_cdc
+from towpath.project import Project
+
+
+def run(case: CdcCase, *, until_caught_up: bool = False, max_seconds: float | None = None,
+        resnapshot: bool = False) -> CdcResult:
+    project = Project(case.project.root)
+    return run_cdc(load_cdc_spec(case.spec), catalog=project.catalog, root=project.root,
+                   until_caught_up=until_caught_up, max_seconds=max_seconds, resnapshot=resnapshot)
+
+
+class Writer(threading.Thread):
+    """Random inserts, updates and deletes over a small key space, in small transactions, until stopped."""
+
+    def __init__(self, case: CdcCase, keys: int = 200, seed: int = 7) -> None:
+        super().__init__(daemon=True)
+        self.case, self.keys, self.rand = case, keys, random.Random(seed)
+        self.stop = threading.Event()
+        self.transactions = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.case.server.dsn, autocommit=False) as conn:
+            while not self.stop.is_set():
+                for _ in range(self.rand.randint(1, 5)):
+                    key, what = self.rand.randint(1, self.keys), self.rand.random()
+                    if what < 0.5:
+                        conn.execute(f"INSERT INTO {self.case.name} (id, name, city, score) VALUES (%s, %s, %s, %s) "
+                                     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, score = EXCLUDED.score",
+                                     (key, f"patient {key} v{self.transactions}", self.rand.choice(["Austin", None]),
+                                      Decimal(self.rand.randint(0, 99999)) / 100))
+                    elif what < 0.8:
+                        conn.execute(f"UPDATE {self.case.name} SET city = %s, updated = now() WHERE id = %s",
+                                     (f"city{self.transactions}", key))
+                    else:
+                        conn.execute(f"DELETE FROM {self.case.name} WHERE id = %s", (key,))
+                conn.commit()
+                self.transactions += 1
+
+
+def seed(case: CdcCase, rows: int) -> None:
+    case.sql(f"INSERT INTO {case.name} (id, name, city, score) SELECT g, 'patient ' || g, "
+             f"CASE WHEN g % 3 = 0 THEN 'Boston' END, g * 1.25 FROM generate_series(1, {rows}) g")
+
+
+def test_snapshot_then_stream_while_writes_continue(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 150)
+    writer = Writer(cdc_case)
+    writer.start()
+    try:
+        first = run(cdc_case, max_seconds=2)
+        assert first.snapshotted and first.snapshot_rows > 100
+    finally:
+        writer.stop.set()
+        writer.join()
+    assert writer.transactions > 10
+    last = run(cdc_case, until_caught_up=True)
+    assert last.caught_up and not last.snapshotted
+    assert_targets_equal_source(cdc_case)
+    # The slot moved up to what was applied: the source keeps no WAL the targets already have.
+    table = Project(cdc_case.project.root).catalog.table(f"lake.{cdc_case.name}")
+    assert cdc_case.slot_flushed() is not None
+    summary = table.current_snapshot().summary  # type: ignore[union-attr]
+    assert summary is not None and "towpath.cdc.position" in summary.additional_properties
+
+
+def test_kill_9_during_apply_several_times_then_restart(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 100)
+    writer = Writer(cdc_case, seed=11)
+    writer.start()
+    try:
+        for _ in range(3):
+            proc = cdc_case.popen("cdc", "run", str(cdc_case.spec))
+            before = cdc_case.report().get("batches", 0) if cdc_case.report().get("pid") == proc.pid else 0
+            while True:  # kill it once it has applied a batch of its own, i.e. in the middle of streaming
+                report = cdc_case.report()
+                if report.get("pid") == proc.pid and report.get("batches", 0) > before:
+                    break
+                assert proc.poll() is None, proc.communicate()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    finally:
+        writer.stop.set()
+        writer.join()
+    status = cdc_case.cli("cdc", "status", str(cdc_case.spec), "--json")
+    assert '"state": "killed"' in status.stdout
+    cdc_case.cli("cdc", "run", str(cdc_case.spec), "--until-caught-up")
+    assert_targets_equal_source(cdc_case)
+
+
+def test_many_updates_of_one_key_in_one_batch_last_write_wins(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 5)
+    run(cdc_case, until_caught_up=True)
+    with psycopg.connect(cdc_case.server.dsn) as conn:
+        for i in range(300):
+            conn.execute(f"UPDATE {cdc_case.name} SET score = %s, name = %s WHERE id = 1", (i, f"v{i}"))
+        conn.execute(f"DELETE FROM {cdc_case.name} WHERE id = 2")
+        conn.execute(f"INSERT INTO {cdc_case.name} (id, name) VALUES (2, 'back')")
+        conn.execute(f"UPDATE {cdc_case.name} SET name = 'again' WHERE id = 2")
+        conn.commit()
+    result = run(cdc_case, until_caught_up=True)
+    assert result.received == 303 and result.changes == 2 and result.batches == 1
+    assert cdc_case.lake_rows()[1]["name"] == "v299" and cdc_case.lake_rows()[2]["name"] == "again"
+    assert_targets_equal_source(cdc_case)
+
+
+def test_long_transaction_is_applied_across_batches_exactly_once(cdc_case: CdcCase) -> None:
+    run(cdc_case, until_caught_up=True)
+    cdc_case.sql(f"INSERT INTO {cdc_case.name} (id, name) SELECT g, 'bulk ' || g FROM generate_series(1, 2600) g")
+    spec = load_cdc_spec(cdc_case.spec)
+    project = Project(cdc_case.project.root)
+    result = run_cdc(spec, catalog=project.catalog, root=project.root, until_caught_up=True)
+    assert result.batches >= 5  # max_rows 500: the one transaction spans batches, each its own commit
+    assert_targets_equal_source(cdc_case)
+    again = run(cdc_case, until_caught_up=True)
+    assert again.changes == 0
+
+
+def test_source_restart_mid_stream_then_resume(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 50)
+    run(cdc_case, until_caught_up=True)
+    proc = cdc_case.popen("cdc", "run", str(cdc_case.spec))
+    cdc_case.sql(f"UPDATE {cdc_case.name} SET name = 'before restart' WHERE id <= 10")
+    while cdc_case.report().get("pid") != proc.pid or cdc_case.report().get("changes", 0) < 10:
+        assert proc.poll() is None, proc.communicate()
+    services.restart_postgres(cdc_case.server)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "went away" in err and "resume" in err, err
+    cdc_case.sql(f"UPDATE {cdc_case.name} SET name = 'after restart' WHERE id > 40")
+    run(cdc_case, until_caught_up=True)
+    assert_targets_equal_source(cdc_case)
+
+
+def test_lost_slot_is_detected_with_the_resnapshot_command(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 20)
+    run(cdc_case, until_caught_up=True)
+    cdc_case.sql(f"SELECT pg_drop_replication_slot('towpath_{cdc_case.name}')")
+    cdc_case.sql(f"DELETE FROM {cdc_case.name} WHERE id <= 5")
+    with pytest.raises(SlotLostError, match="no longer exists") as err:
+        run(cdc_case, until_caught_up=True)
+    assert f"towpath cdc run {cdc_case.spec} --resnapshot" in str(err.value)
+    proc = cdc_case.cli("cdc", "run", str(cdc_case.spec), "--until-caught-up", check=False)
+    assert proc.returncode == 1 and "--resnapshot" in proc.stderr and "Traceback" not in proc.stderr
+    status = cdc_case.cli("cdc", "status", str(cdc_case.spec))
+    assert "--resnapshot" in status.stdout
+    assert run(cdc_case, until_caught_up=True, resnapshot=True).snapshotted
+    assert_targets_equal_source(cdc_case)
+
+
+def test_added_column_evolves_targets_dropped_column_stops_with_position(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 10)
+    run(cdc_case, until_caught_up=True)
+    cdc_case.sql(f"ALTER TABLE {cdc_case.name} ADD COLUMN plan text",
+                 f"UPDATE {cdc_case.name} SET plan = 'gold' WHERE id = 3")
+    run(cdc_case, until_caught_up=True)
+    assert cdc_case.lake_rows()[3]["plan"] == "gold" and cdc_case.lake_rows()[4]["plan"] is None
+    assert cdc_case.search_rows()[3]["plan"] == "gold"
+    position = cdc_case.cli("cdc", "status", str(cdc_case.spec), "--json").stdout
+    cdc_case.sql(f"ALTER TABLE {cdc_case.name} DROP COLUMN city", f"UPDATE {cdc_case.name} SET name = 'x' WHERE id = 1")
+    with pytest.raises(SchemaChangeError, match="column city was dropped") as err:
+        run(cdc_case, until_caught_up=True)
+    assert "every target is at" in str(err.value)
+    assert cdc_case.lake_rows()[1]["name"] == "patient 1"  # nothing past the change was applied
+    assert position  # the status before the stop still reads
+
+
+def test_wal_level_replica_is_refused_clearly(postgres_server: services.PostgresServer, tmp_path: object) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    Project.init(root / "p")
+    spec = root / "p" / "x.cdc.yaml"
+    spec.write_text(f"name: x\nsource: {{type: postgres, dsn: '{postgres_server.dsn}', table: t}}\n"
+                    "targets: [{type: search, index: x}]\n")
+    with pytest.raises(SourceError, match="wal_level=logical"):
+        run_cdc(load_cdc_spec(spec), catalog=Project(root / "p").catalog, root=root / "p")
