@@ -124,7 +124,7 @@ class PostgresCdcSource:
             "WHERE slot_name = %s", (self.spec.slot,)).fetchone()
         return row
 
-    def stream_exists(self) -> bool:
+    def stream_exists(self, position: Position | None) -> bool:
         slot = self._slot()
         return slot is not None and slot[1] != "lost"
 

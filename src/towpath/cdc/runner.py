@@ -96,11 +96,11 @@ def _handoff(spec: CdcSpec, source: CdcSource, targets: list[CdcTarget], report:
              root: Path) -> bool:
     """Snapshot every target when the job is new, asked to, or a target was added; else check the stream."""
     positions = [t.position() for t in targets]
-    exists = source.stream_exists()
+    known = [p for p in positions if p is not None]
+    exists = source.stream_exists(min(known) if known else None)
     if exists and not resnapshot and all(p is not None for p in positions):
         return False
-    if not exists and not resnapshot and any(p is not None for p in positions):
-        known = [p for p in positions if p is not None]
+    if not exists and not resnapshot and known:
         source.start(min(known))  # raises SlotLostError naming the position
         raise AssertionError("unreachable: a missing stream cannot start")
     source.drop_stream()
@@ -211,7 +211,7 @@ def cdc_status(spec: CdcSpec, *, catalog: Catalog, root: Path) -> CdcStatus:
         applied = min(known) if known else None
         lag = source.lag(applied)
         stream = "ok"
-        if known and not source.stream_exists():
+        if known and not source.stream_exists(applied):
             stream = str(SlotLostError("the source no longer holds this job's stream", position=source.format(applied),
                                        spec_file=spec.file))
         for target in targets:

@@ -51,8 +51,8 @@ class CdcSource(Protocol):
     """The table's columns as Arrow types (changes and the snapshot are cast to it)."""
     primary_key: list[str]
 
-    def stream_exists(self) -> bool:
-        """Does the source still hold a stream for this job (a slot / a retained binlog)?"""
+    def stream_exists(self, position: Position | None) -> bool:
+        """Does the source still hold this job's stream from `position` (a slot / the binlog file there)?"""
         ...
 
     def snapshot(self) -> Snapshot:

@@ -15,8 +15,8 @@ def _hits(result: Any) -> None:
     for hit in result.hits:
         names.extend(k for k in hit.fields if k not in names)
     rows = [{**{k: "" if hit.fields.get(k) is None else str(hit.fields.get(k)) for k in names},
-             "score": f"{hit.score:.2f}"} for hit in result.hits]
-    render.table(rows, [*names, "score"],
+             "_score": f"{hit.score:.2f}"} for hit in result.hits]
+    render.table(rows, [*names, "_score"],
                  title=f"{result.index}: {len(result.hits)} of {result.total} matching {result.query!r}")
 
 

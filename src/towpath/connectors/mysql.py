@@ -150,6 +150,10 @@ class MySqlSource(DatabaseSource[Any]):
     """
 
     BACKEND = MYSQL_BACKEND
+    consistent_snapshot: bool = False
+    """Read in a `START TRANSACTION WITH CONSISTENT SNAPSHOT` and note its binlog position (CDC's handoff)."""
+    binlog_position: tuple[str, int] | None = None
+    """With `consistent_snapshot` on MariaDB: the binlog (file, position) the read is consistent with."""
 
     def _connect(self) -> Any:
         return _connect(self.dsn, self._resource, self.connect_timeout, pymysql.cursors.SSCursor)
@@ -157,6 +161,12 @@ class MySqlSource(DatabaseSource[Any]):
     def read(self) -> Iterator[pa.RecordBatch]:
         assert self._conn is not None, "open() first"
         with map_errors(MYSQL_ERRORS, self._resource), self._conn.cursor() as cursor:
+            if self.consistent_snapshot:
+                cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                cursor.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+                status = dict(cursor.fetchall())
+                if status.get("Binlog_snapshot_file"):
+                    self.binlog_position = (status["Binlog_snapshot_file"], int(status["Binlog_snapshot_position"]))
             cursor.execute(self._select_sql())
             types = [arrow_type(d) for d in cursor.description]
             yield from fetch_batches(cursor, types, self.batch_size, self._resource.describe())
