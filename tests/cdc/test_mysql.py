@@ -97,7 +97,8 @@ def test_same_key_many_times_in_one_transaction_and_added_column(my_case: MyCase
     result = my_case.run(until_caught_up=True)
     assert result.received == 201
     my_case.assert_equal()
-    assert Project(my_case.project.root).catalog.read(f"lake.{my_case.name}").to_pylist()[1]["plan"] == "gold"
+    lake = {r["id"]: r for r in Project(my_case.project.root).catalog.read(f"lake.{my_case.name}").to_pylist()}
+    assert lake[2]["plan"] == "gold" and lake[3]["plan"] is None and lake[1]["name"] == "v199"
 
 
 def test_purged_binlog_is_a_lost_stream_then_resnapshot(my_case: MyCase) -> None:

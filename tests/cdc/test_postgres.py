@@ -187,3 +187,26 @@ def test_wal_level_replica_is_refused_clearly(postgres_server: services.Postgres
                     "targets: [{type: search, index: x}]\n")
     with pytest.raises(SourceError, match="wal_level=logical"):
         run_cdc(load_cdc_spec(spec), catalog=Project(root / "p").catalog, root=root / "p")
+
+
+def test_cdc_job_catches_the_lake_up_before_the_next_step(cdc_case: CdcCase) -> None:
+    seed(cdc_case, 30)
+    project = Project(cdc_case.project.root)
+    run(cdc_case, until_caught_up=True)
+    cdc_case.sql(f"UPDATE {cdc_case.name} SET city = 'Denver' WHERE id <= 4")
+    flow = cdc_case.project.root / "catch_up.sch.yaml"
+    flow.write_text(
+        "id: catch_up\nsteps:\n"
+        f"  - job: {{id: sync, type: cdc, spec: {cdc_case.spec.name}}}\n"
+        f"  - job: {{id: denver, type: sql, sql: \"CREATE TABLE IF NOT EXISTS lake.{cdc_case.name}_denver (id INT); "
+        f"INSERT OVERWRITE lake.{cdc_case.name}_denver SELECT id FROM lake.{cdc_case.name} WHERE city = 'Denver'\"}}\n")
+    result = project.run(flow, date="2026-12-01")
+    assert result.ok, result.error
+    assert result.jobs[0].details["changes"] == 4
+    assert sorted(project.catalog.read(f"lake.{cdc_case.name}_denver")["id"].to_pylist()) == [1, 2, 3, 4]
+    bad = cdc_case.project.root / "bad.sch.yaml"
+    bad.write_text("id: bad\nsteps:\n  - job: {id: sync, type: cdc, spec: missing.cdc.yaml}\n")
+    from towpath.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"bad.sch.yaml:3.*no CDC spec"):
+        project.run(bad, date="2026-12-01")

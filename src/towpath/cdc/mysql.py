@@ -31,6 +31,9 @@ from towpath.errors import NotInstalledError
 
 __all__ = ["MysqlCdcSource"]
 
+_HEARTBEAT_S = 0.25
+"""How long the binlog may be idle before the server says so (the reader's clock while nothing happens)."""
+
 _FILE_SHIFT = 40
 """A position's commit is `file number << 40 | offset`: binlog files stay far below 2**40 bytes."""
 
@@ -61,7 +64,7 @@ class MysqlCdcSource:
                                                user=self._settings["user"], password=self._settings["passwd"],
                                                database=self._db, autocommit=True,
                                                init_command="SET time_zone = '+00:00'")
-        except self._pymysql.MySQLError as exc:
+        except (self._pymysql.MySQLError, OSError) as exc:
             raise SourceError(f"cannot connect to the MySQL source of {spec.name}: {exc}") from None
         self._check_binlog()
         self.schema, self.primary_key = self._describe()
@@ -94,7 +97,7 @@ class MysqlCdcSource:
         if variables.get("binlog_row_metadata") != "FULL":
             try:
                 self._rows("SET GLOBAL binlog_row_metadata = 'FULL'")
-            except self._pymysql.MySQLError as exc:
+            except (self._pymysql.MySQLError, OSError) as exc:
                 raise SourceError("the MySQL source needs binlog_row_metadata=FULL (column names in the binlog): "
                                   f"SET GLOBAL binlog_row_metadata = 'FULL' ({exc})") from None
 
@@ -186,16 +189,25 @@ class MysqlCdcSource:
         self._open_reader()
 
     def _open_reader(self) -> None:
-        from pymysqlreplication.event import MariadbGtidEvent, QueryEvent, RotateEvent, XidEvent
+        from pymysqlreplication.event import (
+            HeartbeatLogEvent,
+            MariadbGtidEvent,
+            QueryEvent,
+            RotateEvent,
+            XidEvent,
+        )
         from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
         assert self._resume is not None
         file, offset = self._resume
+        # Blocking, with a heartbeat whenever the server has had nothing to send for _HEARTBEAT_S:
+        # one connection for the whole run, and a heartbeat tells the reader it is caught up.
         self._reader = self._repl.BinLogStreamReader(
-            connection_settings=self._settings, server_id=self.spec.source.server_id, resume_stream=True,
-            log_file=file, log_pos=offset, blocking=False,
+            connection_settings={**self._settings, "connect_timeout": 10},
+            server_id=self.spec.source.server_id, resume_stream=True, log_file=file, log_pos=offset,
+            blocking=True, slave_heartbeat=_HEARTBEAT_S,
             only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent, RotateEvent,
-                         MariadbGtidEvent],
+                         MariadbGtidEvent, HeartbeatLogEvent],
             only_schemas=[self._db], only_tables=[self._table])
         self._events = iter(self._reader)
         self._exhausted = False
@@ -223,28 +235,25 @@ class MysqlCdcSource:
     # -- the decode loop -----------------------------------------------------------------------
 
     def poll(self, buffer: ChangeBuffer, max_rows: int, timeout: float) -> Poll:
+        from pymysqlreplication.event import HeartbeatLogEvent
+
         deadline = time.monotonic() + timeout
         try:
             while len(buffer) < max_rows:
-                event = self._pending or next(self._events, None)
+                event = self._pending or next(self._events)
                 self._pending = None
-                if event is None:
-                    self._exhausted = True
-                    if self._txn is None:  # the reader is past every event, ours or filtered out: resume there
-                        self._at = (str(self._reader.log_file), int(self._reader.log_pos))
+                if isinstance(event, HeartbeatLogEvent):  # the server is idle: everything so far was sent
+                    self._exhausted = self._txn is None
                     if time.monotonic() >= deadline:
                         return Poll.TIMEOUT
-                    time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))  # the binlog has no push
-                    self._resume = self._at
-                    self._reader.close()
-                    self._open_reader()
                     continue
+                self._exhausted = False
                 if self._on_event(event, buffer):
                     self._pending = event
                     return Poll.SCHEMA
                 if time.monotonic() >= deadline:
                     return Poll.TIMEOUT
-        except self._pymysql.MySQLError as exc:
+        except (self._pymysql.MySQLError, OSError) as exc:
             raise SourceError(f"the MySQL source went away while reading its binlog: {exc}; run again to resume "
                               "from the last applied position") from None
         return Poll.FULL

@@ -152,6 +152,7 @@ JOB_TYPES: Registry[type[JobType[Any]]] = Registry("job type", group="towpath.jo
 """Every `type` of a `- job:` step."""
 for _name, _target in {
     "audit": "towpath.workflows.jobs.audit:AuditJob",
+    "cdc": "towpath.workflows.jobs.cdc:CdcJob",
     "hwm": "towpath.workflows.jobs.hwm:HwmJob",
     "metadata": "towpath.workflows.jobs.metadata:MetadataJob",
     "move": "towpath.workflows.jobs.move:MoveJob",

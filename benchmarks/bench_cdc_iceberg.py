@@ -1,0 +1,152 @@
+"""Benchmark: CDC from PostgreSQL into Iceberg — the initial snapshot and sustained streaming.
+
+Starts a throwaway PostgreSQL with `wal_level=logical`, loads a table of `--rows`
+rows (10 million by default), then in one run:
+
+- snapshot: `run_cdc` reading the table at the slot's exported snapshot (binary
+  COPY through ADBC) into a new Iceberg table, against the raw baseline of the
+  same read with nothing written (`PostgresSource` alone);
+- stream: `--updates` row updates (1 million by default) over random keys, in
+  transactions of 10,000 rows, written while the job runs; row changes applied per
+  second from the first update until caught up, and the p99 lag (source commit to
+  Iceberg commit) over the batches;
+- decode: the same change stream read and decoded from a second slot into Arrow
+  batches with nothing applied (the limit of the replication loop itself).
+
+Prints a Markdown table. Run: `python benchmarks/bench_cdc_iceberg.py [--rows N] [--updates N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import psycopg
+
+import services
+from towpath.cdc import load_cdc_spec, run_cdc
+from towpath.cdc.changes import ChangeBuffer
+from towpath.cdc.postgres import PostgresCdcSource
+from towpath.connectors import PostgresSource
+from towpath.pipeline import ProcessorContext
+from towpath.project import Project
+
+LOAD = """
+CREATE TABLE patients AS
+SELECT g::bigint AS id, 'patient ' || g AS name, (g % 1000)::int AS clinic, (g * 0.01)::numeric(12, 2) AS balance,
+       date '1950-01-01' + (g % 20000) AS born, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS seen
+FROM generate_series(1, {rows}) AS g;
+ALTER TABLE patients ADD PRIMARY KEY (id);
+"""
+
+
+def update_stream(dsn: str, rows: int, updates: int, chunk: int = 10_000) -> float:
+    """`updates` row updates of random keys, `chunk` per transaction; returns when the last committed."""
+    rand = random.Random(42)
+    with psycopg.connect(dsn) as conn:
+        done = 0
+        while done < updates:
+            keys = [rand.randint(1, rows) for _ in range(min(chunk, updates - done))]
+            cur = conn.execute("UPDATE patients SET balance = balance + 1, seen = now() WHERE id = ANY(%s)", (keys,))
+            conn.commit()
+            done += cur.rowcount if cur.rowcount > 0 else len(keys)
+    return time.perf_counter()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--updates", type=int, default=1_000_000)
+    parser.add_argument("--batch-rows", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    settings = {"wal_level": "logical", "max_replication_slots": "4", "max_wal_senders": "4",
+                "max_wal_size": "8GB", "shared_buffers": "512MB"}
+    with services.postgres_server(settings=settings) as pg, tempfile.TemporaryDirectory() as tmp:
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute(LOAD.format(rows=args.rows))
+            conn.execute("VACUUM ANALYZE patients")
+        project = Project.init(Path(tmp) / "proj")
+        spec_path = project.root / "patients.cdc.yaml"
+        spec_path.write_text(
+            f"name: patients\nsource: {{type: postgres, dsn: '{pg.dsn}', table: public.patients}}\n"
+            f"batch: {{max_rows: {args.batch_rows}, max_seconds: 2}}\n"
+            "targets: [{type: iceberg, table: lake.patients, compact_every: 20}]\n")
+        spec = load_cdc_spec(spec_path)
+
+        start = time.perf_counter()
+        raw = PostgresSource(pg.dsn, table="public.patients", batch_size=256_000)
+        raw.open(ProcessorContext("raw"))
+        raw_rows = sum(b.num_rows for b in raw.read())
+        raw.close(None)
+        t_raw = time.perf_counter() - start
+
+        start = time.perf_counter()
+        first = run_cdc(spec, catalog=project.catalog, root=project.root, until_caught_up=True)
+        t_snap = time.perf_counter() - start
+        assert first.snapshot_rows == args.rows == raw_rows
+
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:  # the decode-only reader's own slot
+            conn.execute("SELECT pg_create_logical_replication_slot('bench_decode', 'pgoutput')")
+
+        stop = threading.Event()
+        results: list[object] = []
+        job = threading.Thread(target=lambda: results.append(run_cdc(
+            spec, catalog=project.catalog, root=project.root, stop=stop)), daemon=True)
+        job.start()
+        t0 = time.perf_counter()
+        writes_done = update_stream(pg.dsn, args.rows, args.updates)
+        stop.set()
+        job.join()
+        streamed = results[0]
+        tail = run_cdc(spec, catalog=project.catalog, root=project.root, until_caught_up=True)
+        t_stream = time.perf_counter() - t0
+        changes = streamed.changes + tail.changes  # type: ignore[attr-defined]
+        p99 = max(x for x in (streamed.lag_seconds_p99, tail.lag_seconds_p99) if x is not None)  # type: ignore[attr-defined]
+
+        decode_spec = spec.model_copy(update={"source": spec.source.model_copy(update={"slot": "bench_decode"})})
+        source = PostgresCdcSource(decode_spec)
+        source.start(None)
+        decoded, d0 = 0, time.perf_counter()
+        while True:
+            buffer = ChangeBuffer(source.schema)
+            source.poll(buffer, args.batch_rows, 1.0)
+            if len(buffer):
+                buffer.to_batch("-")
+                source.acknowledge(buffer.last_complete or buffer_end(buffer))
+            decoded += len(buffer)
+            if not len(buffer) and source.caught_up():
+                break
+        t_decode = time.perf_counter() - d0
+        source.close()
+
+        print(f"\n### CDC PostgreSQL -> Iceberg ({args.rows:,} rows, {args.updates:,} updates; "
+              f"writer finished after {writes_done - t0:.1f}s)\n")
+        print("| measure | rows | seconds | rows/s | vs baseline |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        print(f"| raw read: PostgresSource (binary COPY), nothing written | {raw_rows:,} | {t_raw:.1f} | "
+              f"{raw_rows / t_raw:,.0f} | 1.00 |")
+        print(f"| initial snapshot into Iceberg (`run_cdc`) | {first.snapshot_rows:,} | {t_snap:.1f} | "
+              f"{first.snapshot_rows / t_snap:,.0f} | {(first.snapshot_rows / t_snap) / (raw_rows / t_raw):.2f} |")
+        print(f"| raw decode loop (pgoutput -> Arrow, no apply) | {decoded:,} | {t_decode:.1f} | "
+              f"{decoded / t_decode:,.0f} | 1.00 |")
+        print(f"| streaming into Iceberg, first update to caught up | {changes:,} | {t_stream:.1f} | "
+              f"{changes / t_stream:,.0f} | {(changes / t_stream) / (decoded / t_decode):.2f} |")
+        print(f"\np99 lag (source commit -> Iceberg commit) over the stream's batches: {p99:.2f} s")
+
+
+def buffer_end(buffer: ChangeBuffer):  # type: ignore[no-untyped-def]
+    from towpath.cdc import Position
+
+    return Position(buffer.commits[-1], buffer.seqs[-1])
+
+
+if __name__ == "__main__":
+    main()
