@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,16 @@ from towpath.project import Project
 from towpath.search import open_index
 
 
+_server_ids = itertools.count(100)
+
+
 class MyCase:
     def __init__(self, server: services.MySqlServer, root: Path, name: str) -> None:
         self.server, self.name = server, name
         self.project = Project.init(root / "proj")
         self.spec = self.project.root / f"{name}.cdc.yaml"
         self.spec.write_text(
-            f"name: {name}\nsource: {{type: mysql, dsn: '{server.dsn}', table: {name}, server_id: 77}}\n"
+            f"name: {name}\nsource: {{type: mysql, dsn: '{server.dsn}', table: {name}, server_id: {next(_server_ids)}}}\n"
             "batch: {max_rows: 400, max_seconds: 0.3}\n"
             f"targets:\n  - {{type: iceberg, table: lake.{name}, partition_by: ['truncate(10, id)']}}\n"
             f"  - {{type: search, index: {name}}}\n")

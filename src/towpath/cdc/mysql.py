@@ -81,9 +81,12 @@ class MysqlCdcSource:
     # -- catalog -------------------------------------------------------------------------------
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        except self._pymysql.err.OperationalError as exc:
+            raise SourceError(f"the MySQL source of {self.spec.name} failed: {exc}; run again to resume") from None
 
     def _check_binlog(self) -> None:
         variables = dict(self._rows("SHOW VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', "

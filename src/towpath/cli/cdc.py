@@ -22,7 +22,7 @@ def cli() -> None:
 
 
 def _result(result: Any) -> None:
-    how = "snapshot + stream" if result.snapshotted else "stream"
+    how = "snapshot+stream" if result.snapshotted else "stream"
     render.table([{
         "job": result.name, "mode": how, "snapshot rows": f"{result.snapshot_rows:,}",
         "changes": f"{result.changes:,}", "batches": result.batches, "rows/s": f"{result.rows_per_second:,.0f}",

@@ -63,7 +63,11 @@ def open_index(root: Path, name: str, *, create: bool = False) -> SearchIndex:
     path = index_path(root, name)
     if not (path / _META).exists():
         if not create:
-            raise UnknownNameError("search index", name, list_indexes(root))
+            known = list_indexes(root)
+            if not known:
+                raise SearchError(f"no search index '{name}': {root / SEARCH_DIR} has none yet "
+                                  "(a CDC job with a `type: search` target creates it)")
+            raise UnknownNameError("search index", name, known)
         path.mkdir(parents=True, exist_ok=True)
         _write_json(path / _META, {"meta": {}})
     return SearchIndex(name, path)
