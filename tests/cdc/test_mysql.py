@@ -15,7 +15,6 @@ from towpath.cdc import CdcResult, SchemaChangeError, SlotLostError, load_cdc_sp
 from towpath.project import Project
 from towpath.search import open_index
 
-
 _server_ids = itertools.count(100)
 
 

@@ -82,6 +82,7 @@ class PostgresCdcSource:
         self._ends: dict[int, int] = {}  # commit lsn -> end lsn of whole transactions not yet acknowledged
         self._target_lsn = 0
         self._idle_flushed, self._asked = 0, False
+        self._drained = False
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -224,7 +225,9 @@ class PostgresCdcSource:
             self._idle_flushed, self._asked = end, True
 
     def caught_up(self) -> bool:
-        return self._txn is None and int(self._cursor.wal_end or 0) >= self._target_lsn
+        # wal_end is the server's end of WAL as of the last message: it proves we have everything up to
+        # there only once the socket is drained (a data message carries it too, ahead of the data after it).
+        return self._drained and self._txn is None and int(self._cursor.wal_end or 0) >= self._target_lsn
 
     def lag(self, applied: Position | None) -> SourceLag:
         current = self._one("SELECT pg_current_wal_lsn()::text")
@@ -247,6 +250,7 @@ class PostgresCdcSource:
         try:
             while len(buffer) < max_rows:
                 msg = cursor.read_message()
+                self._drained = msg is None
                 if msg is None:
                     if len(buffer) == 0 and self._txn is None and not self._ends:
                         self._confirm_idle()
