@@ -21,7 +21,7 @@ The unions are built when a workflow model is first used and then kept, so a job
 type registered in code (`JOB_TYPES.register(...)`) must be registered before that.
 
 >>> sorted(JOB_TYPES)[:3]
-['audit', 'hwm', 'metadata']
+['audit', 'cdc', 'hwm']
 """
 
 from __future__ import annotations
