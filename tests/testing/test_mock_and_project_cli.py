@@ -188,7 +188,7 @@ def test_project_validate_reports_workflow_spec_errors(project: Project) -> None
     (project.root / "main.sch.yaml").write_text("id: wf\nsteps:\n  - job: {id: a, type: sqll, sql: SELECT 1}\n")
     [problem] = [str(p) for p in validate_project(project)]
     assert problem.startswith(f"{project.root / 'main.sch.yaml'}:3:24: steps[0].job.type: unknown job type 'sqll'; "
-                              "expected one of: audit, hwm, metadata,")
+                              "expected one of: audit, cdc, hwm, metadata,")
 
 
 DDL = """\

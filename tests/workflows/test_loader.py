@@ -265,7 +265,7 @@ def test_unknown_job_type_lists_the_known_ones_at_its_line(tmp_path):
         load_workflow(path, RUN)
     assert str(exc.value) == (
         f"{path}:5:13: steps[0].job.type: unknown job type 'sparkk'; "
-        "expected one of: audit, hwm, metadata, move, pipeline, pyspark, python, sql, stream, wait"
+        "expected one of: audit, cdc, hwm, metadata, move, pipeline, pyspark, python, sql, stream, wait"
     )
 
 
