@@ -43,6 +43,7 @@ class CdcJobSpec(JobSpec):
     spec: str
     """The `*.cdc.yaml`, relative to the workflow file."""
     until_caught_up: bool = True
+    """Stop once every change the source had committed when the step started is applied."""
     max_seconds: float | None = Field(default=None, gt=0)
     """Stop after this long even if not caught up (with `until_caught_up: false`, how long to stream)."""
 
