@@ -35,7 +35,7 @@ from towpath.config.unions import RegisteredUnion, tagged_union
 from towpath.registry import Registry
 
 __all__ = [
-    "CONNECTION_TYPES", "Connection", "ConnectionKind", "IcebergConnection", "KvConnection", "MySqlConnection",
+    "CONNECTION_TYPES", "Connection", "ConnectionKind", "IcebergConnection", "KvConnection", "KvTable", "MySqlConnection",
     "PostgresConnection", "RelationalConnection", "Secret", "SqliteConnection",
 ]
 
@@ -212,13 +212,34 @@ class SqliteConnection(RelationalConnection):
         return str(path)
 
 
+class KvTable(Spec):
+    """One KV namespace exposed as a table: its key columns, then its value columns, decoded."""
+
+    namespace: str | None = None
+    """The namespace or alias in the store (default: the table's name); an alias is resolved per query."""
+    schema_: str = Field(alias="schema")
+    """The namespace's generated protobuf schema as JSON (`ProtoSchema.to_json()`, what `towpath move`
+    records), project-relative or absolute."""
+
+
 class KvConnection(ConnectionSpec):
-    """A towpath KV store: each namespace reads as a table of `key` and its decoded value columns."""
+    """A towpath KV store: each of its `tables` reads as the key columns and the decoded value columns.
+
+    A join on the key columns looks the keys up (`get_many`); anything else scans the namespace.
+    """
 
     kind: ClassVar[ConnectionKind] = "kv"
     type: Literal["kv"]
-    url: str
-    """What `towpath.kv.open_store` opens: `embedded:///path`, `redis://...`, `postgresql://...`, `http://service`."""
+    url: str = "embedded"
+    """What `towpath.kv.open_store` opens: `embedded` (the project's `.towpath/kv/`), `redis://...`,
+    `postgresql://...`, or the KV service at `http://...` / `grpc://...`."""
+    token: Secret | None = None
+    """The KV service's token, if it asks for one."""
+    tables: dict[str, KvTable] = Field(default_factory=dict)
+    """SQL table name -> namespace: `SELECT ... FROM <connection>.<table>`."""
+
+    def token_value(self, root: Path, name: str) -> str | None:
+        return self.token.reveal(root, ("connections", name, "token")) if self.token else None
 
 
 class IcebergConnection(ConnectionSpec):

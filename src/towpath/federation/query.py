@@ -10,9 +10,11 @@ import pyarrow as pa
 from sqlglot import exp
 
 from towpath.catalog import Catalog
+from towpath.config.connections import KvConnection
 from towpath.config.project import ProjectConfig
 from towpath.errors import TableNotFoundError, UnknownNameError
 from towpath.federation._plan import FederatedQuery, plan_query
+from towpath.federation.kv import KvResolver
 
 if TYPE_CHECKING:
     from towpath.engines import Engine
@@ -32,6 +34,7 @@ class Federation:
         self.config, self.root, self.catalog = config, root, catalog
         self._duckdb: DuckDBFederation | None = None
         self._spark: SparkFederation | None = None
+        self._kv: KvResolver | None = None
         self._lock = threading.Lock()
 
     def plan(self, sql: str | exp.Expression, *, dialect: str | None = None) -> FederatedQuery:
@@ -61,17 +64,27 @@ class Federation:
         try:
             if not planned.sources and lake is not None and lake.name == kind:
                 return lake.query(planned.expression)
-            if kind == "spark":
-                return self._spark_federation().query(planned)
-            return self._duckdb_federation().query(planned)
+            executor = self._spark_federation() if kind == "spark" else self._duckdb_federation()
+            rows: dict[str, pa.Table] = {}
+            if any(isinstance(self.config.connections[r.connection], KvConnection) for r in planned.sources):
+                planned = self.kv.resolve(planned, lambda q: executor.query(q, extra_sources=rows), rows.__setitem__)
+            return executor.query(planned, extra_sources=rows)
         except TableNotFoundError as err:
             raise self._unknown_lake_table(err) from None
 
+    @property
+    def kv(self) -> KvResolver:
+        """The KV connections' stores and compiled schemas (opened on first use); `.lookups` tells what ran."""
+        with self._lock:
+            if self._kv is None:
+                self._kv = KvResolver(self.config.connections, self.root)
+            return self._kv
+
     def close(self) -> None:
-        for executor in (self._duckdb, self._spark):
+        for executor in (self._duckdb, self._spark, self._kv):
             if executor is not None:
                 executor.close()
-        self._duckdb = self._spark = None
+        self._duckdb = self._spark = self._kv = None
 
     def _duckdb_federation(self) -> DuckDBFederation:
         from towpath.federation.duckdb import DuckDBFederation

@@ -12,6 +12,7 @@ the pruned files and Spark reads them as Parquet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,11 +41,15 @@ class SparkFederation:
     def close(self) -> None:
         self._engine.close()
 
-    def query(self, planned: FederatedQuery) -> pa.Table:
-        """Run a planned statement: JDBC views for its connection tables, the catalog's files for the lake."""
+    def query(self, planned: FederatedQuery, *, extra_sources: Mapping[str, pa.Table] | None = None) -> pa.Table:
+        """Run a planned statement: JDBC views for its connection tables, the catalog's files for the lake,
+        and `extra_sources` (Arrow rows, e.g. KV lookups) as views of their names."""
         spark = self._engine.spark
         views: list[str] = []
         try:
+            for name, rows in (extra_sources or {}).items():
+                spark.createDataFrame(rows).createOrReplaceTempView(name)
+                views.append(name)
             for ref in planned.sources:
                 self._view(ref)
                 views.append(ref.placeholder)
