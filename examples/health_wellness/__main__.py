@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{urgent.num_rows} patients need urgent care:")
         from towpath.cli import render
 
-        shown = ["patient_id", "name", "conditions", "resting_pulse", "sleep_hours", "steps", "er_claims_30d"]
+        shown = ["patient_id", "name", "conditions", "resting_pulse", "sleep_hours", "er_claims_30d"]
         render.arrow_table(urgent.select(shown), limit=urgent.num_rows)
 
 

@@ -107,3 +107,11 @@ def test_a_star_reads_every_column_of_the_partner(kv_project: Project) -> None:
                               "WHERE p.id = 2")
     assert result.column_names == ["id", "name", "age", "state", "notes", "patient_id", "resting_pulse", "model"]
     assert result.num_rows == 1 and kv_project.federation.kv.lookups == [("devices.daily", 1)]
+
+
+def test_spark_runs_the_same_kv_lookup(kv_project: Project, spark: object) -> None:
+    sql = ("SELECT p.id, d.model FROM clinic.patients p JOIN devices.daily d ON d.patient_id = p.id "
+           "WHERE p.age = 7 ORDER BY p.id")
+    on_spark = kv_project.query(sql, engine="spark")
+    assert on_spark.to_pylist() == kv_project.query(sql, engine="duckdb").to_pylist()
+    assert kv_project.federation.kv.lookups == [("devices.daily", 12), ("devices.daily", 12)]
