@@ -28,6 +28,8 @@ def load(tmp_path: Path, text: str) -> None:
      r"towpath.yaml:6:5: connections.pg.password: expected exactly one of 'env' .* or 'file' \(a path\)$"),
     ("connections:\n  pg:\n    type: postgres\n    user: u\n    database: d\n    port: 99999\n",
      r"towpath.yaml:6:5: connections.pg.port: Input should be less than 65536 \(got 99999\)"),
+    ("connections:\n  k:\n    type: kv\n    tables:\n      d: {namespce: a, schema: b}\n",
+     r"towpath.yaml:5:\d+: connections.k.tables.d.namespce: unknown field 'namespce'; did you mean 'namespace'\?"),
 ])
 def test_a_mistake_is_reported_where_it_is(tmp_path: Path, yaml: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
@@ -40,7 +42,7 @@ def test_every_kind_parses(tmp_path: Path) -> None:
   b: {type: mariadb, user: u, database: d, password: {file: secret.txt}}
   c: {type: mysql, host: db, port: 3307, user: u, database: d}
   d: {type: sqlite, path: app.db}
-  e: {type: kv, url: "redis://127.0.0.1:6379/0"}
+  e: {type: kv, url: "redis://127.0.0.1:6379/0", tables: {daily: {schema: s.json}}}
   f: {type: iceberg, catalog: {type: rest, uri: "https://catalog.example.com"}}
 """)
     config = load_project_config(tmp_path)
