@@ -59,7 +59,7 @@ def test_the_partner_filter_still_reaches_postgres(kv_project: Project, audited_
     kv_project.query("SELECT p.name, d.model FROM devices.daily d JOIN clinic.patients p ON p.id = d.patient_id "
                      "WHERE p.age = 7 AND d.resting_pulse > 0")
     reads = [q for q in pg_statements(audited_postgres, "patients") if q.startswith("COPY")]  # type: ignore[arg-type]
-    assert len(reads) == 1 and 'WHERE "age" = ' in reads[0] and '"notes"' not in reads[0], reads
+    assert len(reads) == 1 and '"age" = ' in reads[0].split(" WHERE ", 1)[1] and '"notes"' not in reads[0], reads
 
 
 def test_a_kv_table_alone_is_scanned_and_decoded(kv_project: Project) -> None:
