@@ -22,6 +22,7 @@ as `'***'` in reprs, errors and logs.
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -32,6 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from towpath.config.base import SECRET_ERROR, Spec, invalid
 from towpath.config.unions import RegisteredUnion, tagged_union
+from towpath.errors import ConnectorError
 from towpath.registry import Registry
 
 __all__ = [
@@ -108,17 +110,17 @@ class RelationalConnection(ConnectionSpec):
     JDBC_JAR: ClassVar[str | None] = None
     """Where Debian installs that driver's jar."""
 
+    @abstractmethod
     def default_schema(self) -> str:
         """The schema a two-part name `conn.table` reads, as DuckDB names it once attached."""
-        raise NotImplementedError
 
+    @abstractmethod
     def duckdb_dsn(self, root: Path, name: str) -> str:
         """The connection string `ATTACH` takes (holds the secret: never log it)."""
-        raise NotImplementedError
 
     def jdbc(self, root: Path, name: str) -> tuple[str, dict[str, str]]:
-        """Spark's JDBC URL and properties (user, password, driver)."""
-        raise NotImplementedError
+        """Spark's JDBC URL and properties (user, password, driver); kinds without a driver refuse."""
+        raise ConnectorError(f"connection '{name}' ({self.type}) has no JDBC driver for Spark; query it with --engine duckdb")
 
     def secret_values(self, root: Path, name: str) -> list[str]:
         """The secrets this connection opens with, so error messages can hide them."""
