@@ -83,6 +83,7 @@ class PostgresCdcSource:
         self._target_lsn = 0
         self._idle_flushed, self._asked = 0, False
         self._drained = False
+        self._quiet_polls = 0
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -227,7 +228,11 @@ class PostgresCdcSource:
     def caught_up(self) -> bool:
         # wal_end is the server's end of WAL as of the last message: it proves we have everything up to
         # there only once the socket is drained (a data message carries it too, ahead of the data after it).
-        return self._drained and self._txn is None and int(self._cursor.wal_end or 0) >= self._target_lsn
+        # A drained socket can still be a moment ahead of a transaction the walsender is sending (seen in
+        # CI: a long transaction's changes came after the first quiet poll), so it must hold for two polls.
+        quiet = self._drained and self._txn is None and int(self._cursor.wal_end or 0) >= self._target_lsn
+        self._quiet_polls = self._quiet_polls + 1 if quiet else 0
+        return self._quiet_polls >= 2
 
     def lag(self, applied: Position | None) -> SourceLag:
         current = self._one("SELECT pg_current_wal_lsn()::text")
