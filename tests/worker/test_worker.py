@@ -31,7 +31,10 @@ def probe(ctx):
         "pid": os.getpid(), "ppid": os.getppid(), "umask": os.umask(0o022),
     }))
 '''
-WAIT_FOREVER = "import time\n\ndef stall(ctx):\n    time.sleep(600)\n"
+WAIT_FOREVER = (
+    "import os, pathlib, time\n\ndef stall(ctx):\n"
+    "    pathlib.Path(os.environ['STALL_MARK']).touch()\n    time.sleep(600)\n"
+)
 
 
 def launch(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs: object) -> subprocess.Popen[str]:
@@ -127,10 +130,10 @@ def test_the_exit_code_and_the_error_reach_the_caller(worker):
 
 def test_ctrl_c_interrupts_the_command_in_the_worker_and_exits_130(worker):
     workflow = write_workflow(worker, "stall", "stall", "stall", WAIT_FOREVER)
+    mark = worker / "stalling"
     proc = launch("workflow", "run", str(workflow), "--date", "2022-01-01", cwd=worker,
-                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(lambda: client.info(worker)["busy"] == 1, what="the command to start")  # type: ignore[index]
-    wait_for(lambda: Project(worker).state.list_runs(status="running"), what="the run to be recorded")
+                  env={"STALL_MARK": str(mark)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(mark.exists, what="the run's job to start")  # not the state store: polling it would contend
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -141,7 +144,7 @@ def test_ctrl_c_interrupts_the_command_in_the_worker_and_exits_130(worker):
 def test_kill_9_of_the_caller_kills_its_command_too(worker):
     workflow = write_workflow(worker, "stall", "stall", "stall", WAIT_FOREVER)
     proc = launch("workflow", "run", str(workflow), "--date", "2022-01-01", cwd=worker,
-                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                  env={"STALL_MARK": str(worker / "stalling")}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: client.info(worker)["busy"] == 1, what="the command to start")  # type: ignore[index]
     proc.kill()
     proc.wait()
