@@ -1,5 +1,6 @@
 # Two commands from a fresh clone: `make demo` and `make test`.
-# `make demo` installs the package with its default dependencies only (well under 400 MB);
+# `make demo` installs the package with its default dependencies only (no Spark, no dev tools;
+# about 500 MB with the DuckDB scanner wheels);
 # `make test` adds every extra and the dev tools. Each install has its own stamp, so running
 # the demo after the tests (or the other way round) installs only what is missing.
 PYTHON ?= python3
