@@ -159,7 +159,7 @@ def kv_service(redis_url: str, project: Project) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
     )
     try:
-        services.wait_for_port("127.0.0.1", grpc_port, timeout=60)
+        services.wait_for_port(grpc_port, timeout=60, what="towpath kv serve")
         yield f"grpc://127.0.0.1:{grpc_port}"
     finally:
         proc.terminate()
