@@ -148,6 +148,17 @@ def test_a_store_from_a_newer_towpath_is_refused(tmp_path: Path) -> None:
         StateStore(path)
 
 
+def test_opening_a_current_store_does_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """Every CLI process opens the store: a current one is checked with a read, not the write lock."""
+    path = tmp_path / "state.db"
+    run_id = StateStore(path).start_run("wf")
+    with sqlite3.connect(path, isolation_level=None) as writer:
+        writer.execute("BEGIN IMMEDIATE")  # another process in the middle of recording
+        reader = StateStore(path, timeout_s=0.2)
+        assert reader.get_run(run_id).run.workflow_id == "wf"
+        writer.execute("ROLLBACK")
+
+
 def test_reopening_keeps_data(location: str) -> None:
     run_id = StateStore(location).start_run("wf", params={})
     assert StateStore(location).get_run(run_id).run.workflow_id == "wf"

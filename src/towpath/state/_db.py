@@ -100,21 +100,35 @@ class Database:
         return engine
 
     def _migrate(self) -> None:
-        """Bring the schema up to date in one transaction (SQLite: `BEGIN IMMEDIATE`, Postgres: advisory lock)."""
+        """Bring the schema up to date, locking only when it is behind.
+
+        Every CLI process opens the store, so the common case (already current) is
+        a plain read: taking SQLite's write lock here would make concurrent runs
+        queue behind each other's opens. Only a store that needs migrating takes the
+        lock (SQLite: `BEGIN IMMEDIATE`, Postgres: an advisory lock) and reads the
+        version again under it, since another process may have migrated meanwhile.
+        """
+        with self.engine.connect() as conn:
+            if self._checked_version(conn) == _schema.SCHEMA_VERSION:
+                return
         with self.engine.connect() as conn:
             conn.info["immediate"] = True
             with conn.begin():
                 if not self.is_sqlite:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
-                version = _schema.read_version(conn)
-                if version > _schema.SCHEMA_VERSION:
-                    raise StateError(
-                        f"the state store {self.where} has schema version {version}, newer than this towpath "
-                        f"understands ({_schema.SCHEMA_VERSION}); upgrade towpath"
-                    )
+                version = self._checked_version(conn)
                 if version < _schema.SCHEMA_VERSION:
                     _schema.migrate(conn, version)
 
+    def _checked_version(self, conn: sa.Connection) -> int:
+        """The store's schema version, refused when it is newer than this towpath."""
+        version = _schema.read_version(conn)
+        if version > _schema.SCHEMA_VERSION:
+            raise StateError(
+                f"the state store {self.where} has schema version {version}, newer than this towpath "
+                f"understands ({_schema.SCHEMA_VERSION}); upgrade towpath"
+            )
+        return version
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid runs on this host (someone else's counts)."""
