@@ -33,11 +33,16 @@ def test_history_is_newest_first_and_includes_branch_only_snapshots(catalog: Cat
     assert snaps[1].summary["total-records"] == "5"
 
 
-def test_a_partition_overwrite_shows_as_its_delete_and_append(catalog: Catalog, results: str) -> None:
+def test_a_partition_overwrite_is_one_overwrite_snapshot(catalog: Catalog, results: str) -> None:
+    """Like Spark's INSERT OVERWRITE: the partition is never seen empty in between."""
     catalog.write(results, day_rows("2024-01-01", 3))
+    catalog.write(results, day_rows("2024-01-02", 2))
     catalog.write(results, day_rows("2024-01-01", 5), "dynamic_overwrite")
-    assert [s.operation for s in history(catalog, results)] == ["append", "delete", "append"]
-    assert catalog.read(results).num_rows == 5
+    catalog.write(results, day_rows("2024-01-03", 1), "dynamic_overwrite")  # nothing to replace: an append
+    snaps = history(catalog, results)
+    assert [s.operation for s in snaps] == ["append", "overwrite", "append", "append"]
+    assert snaps[1].summary["deleted-records"] == "3" and snaps[1].summary["added-records"] == "5"
+    assert catalog.read(results).num_rows == 5 + 2 + 1
 
 
 def test_rollback_moves_main_to_an_ancestor(catalog: Catalog, results: str) -> None:

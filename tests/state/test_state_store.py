@@ -159,6 +159,21 @@ def test_opening_a_current_store_does_not_wait_for_a_writer(tmp_path: Path) -> N
         writer.execute("ROLLBACK")
 
 
+def test_a_forked_child_records_through_its_own_connection(location: str) -> None:
+    """The worker and the scheduler fork per command; the pooled connection stays the parent's."""
+    store = StateStore(location)
+    store.start_run("parent")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            store.start_run("child")
+        finally:
+            os._exit(0 if len(store.list_runs()) == 2 else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    store.start_run("parent again")
+    assert sorted(r.workflow_id for r in store.list_runs()) == ["child", "parent", "parent again"]
+
+
 def test_reopening_keeps_data(location: str) -> None:
     run_id = StateStore(location).start_run("wf", params={})
     assert StateStore(location).get_run(run_id).run.workflow_id == "wf"

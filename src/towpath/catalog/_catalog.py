@@ -30,6 +30,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
 
 from towpath.catalog._commit import TableChange, commit_tables
+from towpath.catalog._overwrite import can_replace_partitions, replace_partitions
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
 from towpath.write_modes import TableWriteMode
@@ -115,11 +116,18 @@ class ScanPlan:
     must be read by Iceberg field id, not by column name."""
 
 
+_PLAN_CACHE_SIZE = 256
+"""Scan plans a catalog keeps (a long-lived worker plans many snapshots and never asks for old ones again)."""
+
+
 class Catalog:
     """A towpath project's Iceberg catalog (pyiceberg underneath)."""
 
     def __init__(self, iceberg: IcebergCatalog) -> None:
         self.iceberg = iceberg
+        self._plans: dict[tuple[str, str | None, str], ScanPlan] = {}
+        """Scan plans by (metadata file, ref, filter): a metadata file never changes, so neither does its
+        plan. A WAP's audits read the same branch with the same filter, and plan its manifests once."""
 
     @classmethod
     def open(cls, config: ProjectConfig, root: Path) -> Catalog:
@@ -187,6 +195,16 @@ class Catalog:
     ) -> ScanPlan:
         """Files to read for `row_filter` at `ref` (default: main), pruned by partitions and metrics."""
         table = self.table(identifier)
+        key = (table.metadata_location, ref, repr(row_filter))
+        if (known := self._plans.get(key)) is not None:
+            return known
+        plan = self._plan_scan(table, identifier, row_filter, ref)
+        if len(self._plans) >= _PLAN_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[key] = plan
+        return plan
+
+    def _plan_scan(self, table: Table, identifier: str, row_filter: BooleanExpression, ref: str | None) -> ScanPlan:
         snap = table.snapshot_by_name(ref) if ref else table.current_snapshot()
         if ref and snap is None and ref != MAIN:
             raise CatalogError(f"table '{identifier}' has no branch or tag '{ref}'")
@@ -247,6 +265,8 @@ class Catalog:
                 table.append(data, snapshot_properties=props, branch=branch)
             elif mode == "overwrite" or (mode == "dynamic_overwrite" and table.spec().is_unpartitioned()):
                 table.overwrite(data, snapshot_properties=props, branch=branch)
+            elif mode == "dynamic_overwrite" and can_replace_partitions(table):
+                replace_partitions(table, data, props, branch)
             elif mode == "dynamic_overwrite":
                 with warnings.catch_warnings():  # a first write of a partition has nothing to delete; that is fine
                     warnings.filterwarnings("ignore", "Delete operation did not match any records")

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from towpath.worker import WorkerLostError, client, protocol
+from towpath.worker.ending import exit_code, exit_without_teardown
 
 AUTO_START = {("workflow", "run"), ("workflow", "daily"), ("workflow", "backfill")}
 """Commands after which a worker is started if none runs (the edit-run loop)."""
@@ -52,10 +55,8 @@ def main() -> None:
         if code is not None:
             sys.exit(code)
         if mode == "auto" and command in AUTO_START:
-            _run_then_start_worker(root, argv)
-    from towpath.cli.main import main as run_in_process
-
-    run_in_process(argv)
+            _run_in_process(argv, then=lambda: start_worker(root))  # leave a worker warming up for the next one
+    _run_in_process(argv)
 
 
 def route(argv: list[str]) -> tuple[Path, tuple[str, str]] | None:
@@ -100,15 +101,19 @@ def start_worker(root: Path, *, idle_seconds: float = client.DEFAULT_IDLE_SECOND
     return client.spawn(root, entry=ENTRY, warm=WARM_MODULES, idle_seconds=idle_seconds, wait=wait)
 
 
-def _run_then_start_worker(root: Path, argv: list[str]) -> None:
-    """Run in-process, then leave a worker warming up for the next command."""
+def _run_in_process(argv: list[str], *, then: Callable[[], object] | None = None) -> NoReturn:
+    """Run the command here, then `then` (even if it failed); end without the interpreter's teardown."""
     from towpath.cli.main import main as run_in_process
 
+    code = 0
     try:
         run_in_process(argv)
+    except SystemExit as exc:
+        code = exit_code(exc)
     finally:
-        start_worker(root)
-
+        if then is not None:
+            then()
+    exit_without_teardown(code)
 
 if __name__ == "__main__":
     main()

@@ -4,10 +4,13 @@ SQLite runs in WAL mode so readers (`towpath runs list`) work while a run
 writes, and every write transaction is `BEGIN IMMEDIATE` with a busy timeout,
 so several processes (parallel backfill dates, the scheduler, a manual run)
 record at once without `database is locked` and without lock upgrades that
-deadlock. Connections are not pooled (`NullPool`): opening one costs well under
-a millisecond on SQLite and keeps the store safe after `fork` and across
-threads. On Postgres, migrations take an advisory lock so two processes opening
-a new store do not both create it.
+deadlock. Connections are pooled: with a pool of none, every transaction
+closed the last connection to the WAL database, and SQLite checkpoints (and
+fsyncs) on that close — 12 ms per recorded job, audit or heartbeat instead of
+0.04 ms. A connection is never used across `fork` (the worker and the scheduler
+fork per command): a child that checks out its parent's connection drops it and
+opens its own. On Postgres, migrations take an advisory lock so two processes
+opening a new store do not both create it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from towpath.state import _schema
 from towpath.state.errors import StateError
@@ -78,9 +80,9 @@ class Database:
 
     def _create_engine(self) -> sa.Engine:
         if not self.url.startswith("sqlite"):
-            return sa.create_engine(self.url, poolclass=NullPool)
-        engine = sa.create_engine(
-            self.url, poolclass=NullPool, connect_args={"timeout": self.timeout_s, "isolation_level": None}
+            return _fork_safe(sa.create_engine(self.url, pool_pre_ping=True))
+        engine = _fork_safe(
+            sa.create_engine(self.url, connect_args={"timeout": self.timeout_s, "isolation_level": None})
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -129,6 +131,27 @@ class Database:
                 f"understands ({_schema.SCHEMA_VERSION}); upgrade towpath"
             )
         return version
+
+def _fork_safe(engine: sa.Engine) -> sa.Engine:
+    """Pool connections per process: one inherited through `fork` is dropped, never shared.
+
+    SQLAlchemy's recipe for pools and `os.fork()`: the record remembers the pid that
+    opened it, and a checkout in another process detaches it (without closing the
+    parent's handle) and asks the pool for a fresh one.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_conn: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _refuse_inherited(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if record.info["pid"] != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise sa.exc.DisconnectionError("a connection opened by the parent process")
+
+    return engine
+
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid runs on this host (someone else's counts)."""

@@ -17,7 +17,6 @@ then runs the command itself), and stops after `idle` seconds without one.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import importlib
@@ -36,6 +35,7 @@ from typing import Any
 
 import towpath
 from towpath.worker import protocol
+from towpath.worker.ending import exit_code, exit_without_teardown
 
 
 @dataclass
@@ -239,18 +239,11 @@ def _run_in_child(entry: str, request: dict[str, Any], fds: list[int]) -> None:
             getattr(sys.modules[module], function)(list(request["argv"]))
             code = 0
         except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            if isinstance(exc.code, str):
-                print(exc.code, file=sys.stderr)
+            code = exit_code(exc)
     except KeyboardInterrupt:
         code = 130
     finally:
-        with contextlib.suppress(Exception):
-            atexit._run_exitfuncs()  # what a normal exit runs; the slow module teardown is skipped
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(code)
+        exit_without_teardown(code)
 
 
 def _forward(server: _Server, pidfd: int) -> None:
