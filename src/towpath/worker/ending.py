@@ -26,11 +26,13 @@ def exit_code(exc: SystemExit) -> int:
 
 
 def exit_without_teardown(code: int) -> NoReturn:
-    """Wait for non-daemon threads, run `atexit` handlers, flush stdio, then `os._exit(code)`."""
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
+    """Finish threads and `atexit` handlers as an exit does, flush stdio, then `os._exit(code)`.
+
+    `threading._shutdown` is the interpreter's own first exit step: it tells thread
+    pools their work is over (their workers wait for that) and joins every
+    non-daemon thread. Joining them by hand would wait forever on an idle pool.
+    """
+    threading._shutdown()  # type: ignore[attr-defined]
     with contextlib.suppress(Exception):
         atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
