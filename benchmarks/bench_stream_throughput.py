@@ -5,10 +5,13 @@ orders over `--partitions` partitions, then, each in its own process so peak
 RSS is the process's own:
 
 - baseline: the raw confluent-kafka consume loop over the same topic (assign
-  every partition, `consume(10_000)` until each partition's end, touch every value);
+  every partition, `consume(10_000)` until each partition's end, touch every value),
+  with towpath's fetch settings (the ratio's base) and with librdkafka's defaults;
 - towpath:  `towpath stream run orders.stream.yaml --until-caught-up` with 100k-message
   windows into a table partitioned by `days(created_at)` (one Iceberg commit with the
-  offsets per window, dead-letter table beside it, compaction every 10 windows).
+  offsets per window, dead-letter table beside it, compaction every 10 windows);
+- towpath's decode + commit path alone (`StreamJob.commit_window`) over the same
+  messages fetched into Arrow beforehand: the rate towpath's own CPU allows.
 
 Prints messages/s, the ratio to the raw loop and each process's peak RSS as a
 Markdown table. Run: `python -m benchmarks.bench_stream_throughput [--messages N]`.
@@ -31,11 +34,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 import services
 
 RAW_LOOP = """
-import sys, time
+import json, sys, time
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-servers, topic, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
+servers, topic, partitions, settings = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
 c = Consumer({"bootstrap.servers": servers, "group.id": "raw", "enable.auto.commit": False,
-              "enable.partition.eof": True})
+              "enable.partition.eof": True, **settings})
 start = time.perf_counter()
 c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
 n, size, ended = 0, 0, set()
@@ -49,6 +52,44 @@ while len(ended) < partitions:
 elapsed = time.perf_counter() - start
 c.close()
 print(n, elapsed, size)
+"""
+
+PREFETCHED = """
+import json, sys, time
+from pathlib import Path
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+from towpath.project import Project
+from towpath.streaming import StreamJob, StreamStats, client_config, load_stream_spec, message_batch, message_table
+root, spec_path, partitions, window = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+project = Project(root)
+spec = load_stream_spec(spec_path)
+topic = spec.source.topics[0]
+c = Consumer(client_config(spec, spec_path.parent))
+c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+batches, ended, n = [], set(), 0
+while len(ended) < partitions:
+    messages = c.consume(10_000, 1.0)
+    good = [m for m in messages if m.error() is None]
+    ended.update(m.partition() for m in messages if m.error() is not None
+                 and m.error().code() == KafkaError._PARTITION_EOF)
+    if good:
+        batches.append(message_batch(good, topic))
+c.close()
+table = message_table(batches)
+job = StreamJob(spec, spec_path.parent, project.catalog, project.state)
+stats = StreamStats(spec.name, "1/1")
+expected = {f"{topic}/{p}": None for p in range(partitions)}
+start = time.perf_counter()
+cpu = time.process_time()
+for first in range(0, table.num_rows, window):
+    chunk = table.slice(first, window)
+    ends = chunk.group_by("partition").aggregate([("offset", "max")]).to_pydict()
+    position = {f"{topic}/{p}": o + 1 for p, o in zip(ends["partition"], ends["offset_max"])}
+    begin = {key: expected[key] or 0 for key in position}
+    job.commit_window(chunk, begin, {k: expected[k] for k in position}, position, stats, expected)
+elapsed = time.perf_counter() - start
+print(stats.messages, elapsed, time.process_time() - cpu)
 """
 
 
@@ -79,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from towpath.project import Project
 
+    load_before = os.getloadavg()[0]
     with services.kafka_broker() as broker, tempfile.TemporaryDirectory(prefix="towpath-bench-stream-") as tmp:
         topic = "orders"
         broker.create_topic(topic, partitions=args.partitions)
@@ -95,8 +137,16 @@ def main(argv: list[str] | None = None) -> None:
             "sink": {"table": "lake.orders", "partition_by": ["days(created_at)"]},
         }))
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        from towpath.streaming import ConsumerSettings, SourceConfig, consumer_config
+
+        tuned = {k: v for k, v in consumer_config(
+            SourceConfig(bootstrap_servers=broker.bootstrap_servers, topics=[topic]), project.root,
+            ConsumerSettings("raw", 256 * 1024 * 1024)).items() if k.startswith(("queued.", "fetch.", "max.partition"))}
+        raw_default = run_measured([sys.executable, "-c", RAW_LOOP, broker.bootstrap_servers, topic,
+                                    str(args.partitions), "{}"], env)
         raw_out, _, raw_rss, raw_cpu = run_measured(
-            [sys.executable, "-c", RAW_LOOP, broker.bootstrap_servers, topic, str(args.partitions)], env)
+            [sys.executable, "-c", RAW_LOOP, broker.bootstrap_servers, topic, str(args.partitions), json.dumps(tuned)],
+            env)
         raw_n, raw_s, _ = raw_out.split()
         out, wall, rss, cpu = run_measured(
             [sys.executable, "-m", "towpath.cli.main", "-C", str(project.root), "stream", "run", str(spec),
@@ -104,19 +154,35 @@ def main(argv: list[str] | None = None) -> None:
         stats = json.loads(out)
         rows = project.catalog.read("lake.orders").num_rows
         assert stats["messages"] == args.messages == rows == int(raw_n), (stats["messages"], rows, raw_n)
-        raw_rate = int(raw_n) / float(raw_s)
-        rate = stats["messages"] / stats["elapsed_s"]
         files = len(list(project.catalog.table("lake.orders").scan().plan_files()))
+        other = Project.init(Path(tmp) / "prefetched", name="bench")
+        other_spec = other.root / "orders.stream.yaml"
+        other_spec.write_text(spec.read_text())
+        pre_out, _, pre_rss, _ = run_measured(
+            [sys.executable, "-c", PREFETCHED, str(other.root), str(other_spec), str(args.partitions),
+             str(args.window)], env)
+        pre_n, pre_s, pre_cpu = pre_out.split()
+        assert int(pre_n) == args.messages == other.catalog.read("lake.orders").num_rows
+        raw_rate = int(raw_n) / float(raw_s)
+        default_rate = int(raw_default[0].split()[0]) / float(raw_default[0].split()[1])
+        rate = stats["messages"] / stats["elapsed_s"]
+        pre_rate = int(pre_n) / float(pre_s)
         print(f"{args.messages:,} JSON messages of {avg:.0f} bytes, {args.partitions} partitions, "
               f"windows of {args.window:,} ({stats['windows']} commits, {stats['compactions']} compactions, "
-              f"{files} data files at the end)\n")
+              f"{files} data files at the end); load average before: {load_before:.1f} on {os.cpu_count()} cores\n")
         print("| run | msgs/s | ratio to raw | time | CPU s (process) | peak RSS |")
         print("| --- | --- | --- | --- | --- | --- |")
-        print(f"| raw confluent-kafka consume loop | {raw_rate:,.0f} | 1.00x | {float(raw_s):.2f} s | {raw_cpu:.2f} | "
-              f"{raw_rss:.0f} MiB |")
+        print(f"| raw confluent-kafka consume loop, librdkafka's default fetch settings | {default_rate:,.0f} | "
+              f"{default_rate / raw_rate:.2f}x | {float(raw_default[0].split()[1]):.2f} s | {raw_default[3]:.2f} | "
+              f"{raw_default[2]:.0f} MiB |")
+        print(f"| raw confluent-kafka consume loop, towpath's fetch settings | {raw_rate:,.0f} | 1.00x | "
+              f"{float(raw_s):.2f} s | {raw_cpu:.2f} | {raw_rss:.0f} MiB |")
         print(f"| towpath stream run (exactly-once into Iceberg) | {rate:,.0f} | {rate / raw_rate:.2f}x | "
               f"{stats['elapsed_s']:.2f} s (process {wall:.2f} s) | {cpu:.2f} | {rss:.0f} MiB |")
-        print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"| towpath decode + commit alone, on messages fetched beforehand | {pre_rate:,.0f} | "
+              f"{pre_rate / raw_rate:.2f}x | {float(pre_s):.2f} s | {float(pre_cpu):.2f} (this part) | "
+              f"{pre_rss:.0f} MiB (all {args.messages:,} held) |")
+        print(f"\nload average after the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"\ntarget: >= 300,000 msgs/s -> {'met' if rate >= 300_000 else 'NOT met'}")
 
 

@@ -14,7 +14,7 @@ from towpath.catalog._catalog import (
     normalize_identifier,
     write_scope,
 )
-from towpath.catalog._commit import require_multi_table_commit
+from towpath.catalog._commit import pause_point, require_multi_table_commit
 from towpath.catalog.branches import (
     create_branch,
     drop_branch,
@@ -94,6 +94,7 @@ __all__ = [
     "list_branches",
     "normalize_identifier",
     "parse_hwm",
+    "pause_point",
     "position_key",
     "position_properties",
     "publish_branch",

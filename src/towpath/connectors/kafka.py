@@ -25,6 +25,8 @@ from towpath.streaming import (
     consumer_config,
     decode,
     kafka,
+    message_batch,
+    message_table,
     recognise,
     start_offsets,
     topic_partitions,
@@ -51,38 +53,40 @@ class KafkaSource(Source):
             starts = start_offsets(consumer, partitions, self.source.start)
             consumer.assign([module.TopicPartition(p.topic, p.partition, starts[p]) for p in partitions])
             ended: set[tuple[str, int]] = set()
-            buffer: list[Any] = []
+            buffer: list[pa.RecordBatch] = []
+            count = 0
             while len(ended) < len(partitions):
-                for message in consumer.consume(num_messages=self.batch_size - len(buffer), timeout=POLL_S):
+                good: list[Any] = []
+                for message in consumer.consume(num_messages=self.batch_size - count, timeout=POLL_S):
                     error = message.error()
                     if error is None:
-                        buffer.append(message)
+                        good.append(message)
                     elif error.code() == module.KafkaError._PARTITION_EOF:
                         ended.add((message.topic(), message.partition()))
                     elif error.fatal():
                         from towpath.streaming import KafkaError
 
                         raise KafkaError(f"Kafka client error: {error.str()}")
-                if buffer and (len(buffer) >= self.batch_size or len(ended) == len(partitions)):
-                    yield from self._batches(buffer)
-                    buffer = []
+                if good:
+                    buffer.append(message_batch(good))
+                    count += len(good)
+                if buffer and (count >= self.batch_size or len(ended) == len(partitions)):
+                    yield from self._batches(message_table(buffer))
+                    buffer, count = [], 0
         finally:
             consumer.close()
 
-    def _batches(self, messages: list[Any]) -> Iterator[pa.RecordBatch]:
-        values = [m.value() for m in messages]
+    def _batches(self, window: pa.Table) -> Iterator[pa.RecordBatch]:
+        values = window.column("value")
         decoded = decode(values, self.fmt, None)
         meta = pa.table({
-            "_topic": pa.array([m.topic() for m in messages], pa.string()),
-            "_partition": pa.array([m.partition() for m in messages], pa.int32()),
-            "_offset": pa.array([m.offset() for m in messages], pa.int64()),
-            "_timestamp": pa.array([m.timestamp()[1] for m in messages], pa.int64())
-            .cast(pa.timestamp("ms", "UTC")),
-            "_key": pa.array([m.key() for m in messages], pa.binary()),
+            "_topic": window.column("topic").cast(pa.string()), "_partition": window.column("partition"),
+            "_offset": window.column("offset"), "_timestamp": window.column("timestamp").cast(pa.timestamp("ms", "UTC")),
+            "_key": window.column("key"),
         })
         if decoded.errors and getattr(self, "ctx", None) is not None and self.ctx.errors is not None:
             at = pa.array([i for i, _ in decoded.errors], pa.int32())
-            rejected = meta.take(at).append_column("_raw", pa.array([values[i] for i, _ in decoded.errors], pa.binary()))
+            rejected = meta.take(at).append_column("_raw", values.take(at))
             self.ctx.errors.put(rejected, self.name or "kafka", pa.array([r for _, r in decoded.errors], pa.string()))
         rows = recognise(decoded.rows) if decoded.rows.num_rows else decoded.rows
         taken = meta.take(decoded.index)

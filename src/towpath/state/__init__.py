@@ -7,7 +7,13 @@ lineage. One SQLite file next to the catalog by default, Postgres by URL; the
 schema is versioned and migrated when the store is opened.
 """
 
-from towpath.state.errors import LeaseHeldError, LeaseLostError, RunNotFoundError, StateError
+from towpath.state.errors import (
+    LeaseHeldError,
+    LeaseLostError,
+    OffsetConflictError,
+    RunNotFoundError,
+    StateError,
+)
 from towpath.state.records import (
     AlertFiring,
     JobRecord,
@@ -19,6 +25,7 @@ from towpath.state.records import (
     LineageUse,
     LineageWorkflow,
     MigrationRecord,
+    PendingWindow,
     RecordedAudit,
     RunDetail,
     RunRecord,
@@ -42,6 +49,8 @@ __all__ = [
     "LineageUse",
     "LineageWorkflow",
     "MigrationRecord",
+    "OffsetConflictError",
+    "PendingWindow",
     "RecordedAudit",
     "RunDetail",
     "RunNotFoundError",

@@ -136,6 +136,24 @@ stream_offsets = _table(
     sa.Column("committed_at", sa.Text, nullable=False),
 )
 
+stream_windows = _table(
+    "stream_windows", 3,
+    sa.Column("stream", sa.Text, primary_key=True),
+    sa.Column("window", sa.Text, primary_key=True),
+    sa.Column("moves", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+"""A committed window of a files sink whose staged files are still being moved into place (roll-forward log)."""
+
+stream_sink_meta = _table(
+    "stream_sink_meta", 3,
+    sa.Column("stream", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+"""What a files sink knows besides offsets: its Arrow schema, a CSV header read from the topic."""
+
 alert_firings = _table(
     "alert_firings", 3,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -31,3 +31,15 @@ class LeaseHeldError(StateError):
 
 class LeaseLostError(StateError):
     """Another process took a lease over (this one stopped renewing it in time)."""
+
+
+class OffsetConflictError(StateError):
+    """Another writer moved a stream's offsets since this writer read them (it is fenced; nothing was written)."""
+
+    def __init__(self, stream: str, moved: dict[str, tuple[int | None, int | None]]) -> None:
+        detail = ", ".join(f"{key}: expected {exp!r}, recorded {found!r}" for key, (exp, found) in sorted(moved.items()))
+        super().__init__(
+            f"stream '{stream}': another writer moved the recorded offsets ({detail}); this writer was fenced and "
+            "committed nothing (is a second instance of the same job running?)"
+        )
+        self.stream, self.moved = stream, moved

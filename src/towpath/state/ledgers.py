@@ -20,14 +20,14 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from towpath.state import _schema as t
 from towpath.state._db import Database, now, pid_alive
-from towpath.state.errors import LeaseHeldError, LeaseLostError, StateError
+from towpath.state.errors import LeaseHeldError, LeaseLostError, OffsetConflictError, StateError
 from towpath.state.records import (
     AlertFiring,
     KvAlias,
@@ -38,6 +38,7 @@ from towpath.state.records import (
     LineageUse,
     LineageWorkflow,
     MigrationRecord,
+    PendingWindow,
     Staging,
     StreamOffset,
 )
@@ -183,6 +184,71 @@ class OffsetLedger:
                  .order_by(t.stream_offsets.c.topic, t.stream_offsets.c.partition))
         with self.db.read() as conn:
             return [StreamOffset(**dict(row)) for row in conn.execute(query).mappings()]
+
+    def commit_window(
+        self, stream: str, *, expected: Mapping[tuple[str, int], int | None], offsets: Mapping[tuple[str, int], int],
+        window: str | None = None, moves: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Move `stream`'s offsets to `offsets` if they still are `expected` (None: never recorded), and log the
+        window's file moves, in one transaction: the commit point of a files sink.
+
+        Unlike `commit` (the mirror of offsets a table records) this is the record itself: it may move an offset
+        back (`stream reset`), and a writer that read stale offsets is refused.
+
+        Raises:
+            OffsetConflictError: another writer moved one of the offsets (fenced; nothing changed).
+        """
+        stamp = now().isoformat()
+        table = t.stream_offsets
+        with self.db.write() as conn:
+            rows = conn.execute(sa.select(table.c.topic, table.c.partition, table.c.next_offset)
+                                .where(table.c.stream == stream)).all()
+            recorded = {(topic, partition): value for topic, partition, value in rows}
+            moved = {f"{topic}/{partition}": (expected.get((topic, partition)), recorded.get((topic, partition)))
+                     for topic, partition in offsets if recorded.get((topic, partition)) != expected.get((topic, partition))}
+            if moved:
+                raise OffsetConflictError(stream, moved)
+            for (topic, partition), next_offset in offsets.items():
+                conn.execute(sa.delete(table).where(table.c.stream == stream, table.c.topic == topic,
+                                                    table.c.partition == partition))
+                conn.execute(sa.insert(table).values(stream=stream, topic=topic, partition=partition,
+                                                     next_offset=next_offset, snapshot_id=None, committed_at=stamp))
+            moves = list(moves)
+            if window is not None and moves:
+                conn.execute(sa.insert(t.stream_windows).values(
+                    stream=stream, window=window, moves=json.dumps(moves), created_at=stamp))
+
+    def pending_windows(self, stream: str) -> list[PendingWindow]:
+        """Committed windows of `stream` whose file moves were not all confirmed (oldest first)."""
+        query = (sa.select(t.stream_windows).where(t.stream_windows.c.stream == stream)
+                 .order_by(t.stream_windows.c.created_at, t.stream_windows.c.window))
+        with self.db.read() as conn:
+            return [PendingWindow(r["stream"], r["window"], [tuple(m) for m in json.loads(r["moves"])], r["created_at"])
+                    for r in conn.execute(query).mappings()]
+
+    def finish_window(self, stream: str, window: str) -> None:
+        """Every file of the window is in place: forget its moves."""
+        with self.db.write() as conn:
+            conn.execute(sa.delete(t.stream_windows).where(t.stream_windows.c.stream == stream,
+                                                           t.stream_windows.c.window == window))
+
+    def sink_meta(self, stream: str) -> dict[str, str]:
+        query = sa.select(t.stream_sink_meta.c.key, t.stream_sink_meta.c.value).where(
+            t.stream_sink_meta.c.stream == stream)
+        with self.db.read() as conn:
+            return {key: value for key, value in conn.execute(query).all()}
+
+    def update_sink_meta(self, stream: str, key: str, update: Callable[[str | None], str]) -> str:
+        """Set `key` to `update(current value)` in one transaction (concurrent writers merge, none is lost)."""
+        table = t.stream_sink_meta
+        where = (table.c.stream == stream, table.c.key == key)
+        with self.db.write() as conn:
+            current = conn.execute(sa.select(table.c.value).where(*where)).scalar()
+            value = update(current)
+            if value != current:
+                conn.execute(sa.delete(table).where(*where))
+                conn.execute(sa.insert(table).values(stream=stream, key=key, value=value, updated_at=now().isoformat()))
+            return value
 
 
 class AlertLedger:

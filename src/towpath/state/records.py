@@ -129,6 +129,17 @@ class StreamOffset:
 
 
 @dataclass(frozen=True)
+class PendingWindow:
+    """A files-sink window whose offsets are committed but whose files may not all be in place yet."""
+
+    stream: str
+    window: str
+    moves: list[tuple[str, str]]
+    """(staged path, final path) of each file, in order."""
+    created_at: str
+
+
+@dataclass(frozen=True)
 class MigrationRecord:
     migration_id: str
     checksum: str

@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "Decoded": "decoder",
     "decode": "decoder",
     "KafkaError": "errors",
+    "message_batch": "messages",
+    "message_table": "messages",
     "StreamError": "errors",
     "StreamFencedError": "errors",
     "RunOptions": "runner",
@@ -72,6 +74,8 @@ __all__ = [
     "decode",
     "kafka",
     "load_stream_spec",
+    "message_batch",
+    "message_table",
     "recognise",
     "reset_stream",
     "start_offsets",
@@ -96,6 +100,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from towpath.streaming.decoder import Decoded, decode
     from towpath.streaming.errors import KafkaError, StreamError, StreamFencedError
+    from towpath.streaming.messages import message_batch, message_table
     from towpath.streaming.runner import RunOptions, StreamJob, StreamStats
     from towpath.streaming.schema import recognise
     from towpath.streaming.spec import (

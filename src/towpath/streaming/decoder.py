@@ -12,10 +12,10 @@ dead-letter table. Nothing here loops over messages in Python in the common case
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -23,7 +23,7 @@ import pyarrow.json as pjson
 
 from towpath.streaming.spec import CsvFormat, JsonFormat
 
-Parser = Callable[[bytes], pa.Table]
+Parser = Callable[[pa.Buffer], pa.Table]
 MIN_BLOCK = 1 << 20
 
 
@@ -37,32 +37,45 @@ class Decoded:
     """(position in the window, why) of every message that could not be decoded."""
 
 
-def decode(values: Sequence[bytes | None], fmt: JsonFormat | CsvFormat, schema: pa.Schema | None) -> Decoded:
-    """Decode `values` with `schema` for the known columns (None: infer every column)."""
+def decode(
+    values: pa.Array | pa.ChunkedArray | Sequence[bytes | None], fmt: JsonFormat | CsvFormat, schema: pa.Schema | None
+) -> Decoded:
+    """Decode `values` (a binary array, or bytes) with `schema` for the known columns (None: infer every column)."""
     parse = _json_parser(schema) if isinstance(fmt, JsonFormat) else _csv_parser(fmt, schema)
+    array = _binary(values)
     errors: list[tuple[int, str]] = []
-    keep = list(range(len(values)))
-    if None in values or b"" in values:  # tombstones and empty messages: rare, so this loop is off the hot path
-        empty = {i for i, v in enumerate(values) if not v}
-        errors.extend((i, "empty message (no value)") for i in sorted(empty))
-        keep = [i for i in keep if i not in empty]
-    pieces: list[tuple[pa.Table, list[int]]] = []
-    _split(values, keep, parse, pieces, errors)
+    empty = pc.fill_null(pc.equal(pc.binary_length(array), 0), True)
+    keep = pa.array(np.arange(len(array), dtype=np.int32))
+    if array.null_count or pc.any(empty).as_py():  # tombstones and empty messages: rare
+        errors.extend((i, "empty message (no value)") for i in pc.indices_nonzero(empty).to_pylist())
+        keep = keep.filter(pc.invert(empty))
+    pieces: list[tuple[pa.Table, pa.Array]] = []
+    _split(array, keep, parse, pieces, errors)
     rows, index, conflicts = _concat(pieces)
     errors.extend(conflicts)
     errors.sort()
     return Decoded(rows, index, errors)
 
 
+def _binary(values: pa.Array | pa.ChunkedArray | Sequence[bytes | None]) -> pa.BinaryArray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, pa.binary())
+    if values.type != pa.binary():
+        values = values.cast(pa.binary())
+    return values
+
+
 def _split(
-    values: Sequence[bytes | None], keep: list[int], parse: Parser,
-    pieces: list[tuple[pa.Table, list[int]]], errors: list[tuple[int, str]],
+    values: pa.BinaryArray, keep: pa.Array, parse: Parser, pieces: list[tuple[pa.Table, pa.Array]],
+    errors: list[tuple[int, str]],
 ) -> None:
-    if not keep:
+    if not len(keep):
         return
-    body = _join([values[i] for i in keep])  # type: ignore[misc]
+    subset = values if len(keep) == len(values) else values.take(keep)
     try:
-        table = parse(body)
+        table = parse(join_lines(subset))
         if table.num_rows == len(keep):
             pieces.append((table, keep))
             return
@@ -70,64 +83,85 @@ def _split(
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         reason = str(exc)
     if len(keep) == 1:
-        errors.append((keep[0], reason))
+        errors.append((keep[0].as_py(), reason))
         return
     mid = len(keep) // 2
-    _split(values, keep[:mid], parse, pieces, errors)
-    _split(values, keep[mid:], parse, pieces, errors)
+    _split(values, keep.slice(0, mid), parse, pieces, errors)
+    _split(values, keep.slice(mid), parse, pieces, errors)
 
 
-def _join(values: list[bytes]) -> bytes:
-    body = b"\n".join(values)
-    if body.count(b"\n") != len(values) - 1:  # a pretty-printed message: newlines are whitespace in JSON
-        body = b"\n".join(v.replace(b"\r", b" ").replace(b"\n", b" ") for v in values)
-    return body
+def join_lines(values: pa.BinaryArray) -> pa.Buffer:
+    """The values one per line, in one Arrow buffer built in C (no Python object per value).
+
+    A value holding a line break itself (pretty-printed JSON) has its line
+    breaks turned into spaces (whitespace to JSON), so each value stays one line.
+    """
+    data = values.buffers()[2]
+    if data is not None:
+        raw = np.frombuffer(data, np.uint8)
+        if np.count_nonzero(raw == 10) or np.count_nonzero(raw == 13):
+            cleaned = np.where((raw == 10) | (raw == 13), np.uint8(32), raw)
+            values = pa.BinaryArray.from_buffers(pa.binary(), len(values), values.buffers()[:2] + [pa.py_buffer(cleaned)],
+                                                 offset=values.offset)
+    joined = pc.binary_join_element_wise(values, pa.scalar(b"", pa.binary()), pa.scalar(b"\n", pa.binary()))
+    offsets = np.frombuffer(joined.buffers()[1], np.int32, len(joined) + 1, joined.offset * 4)
+    return joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
 
 
-def _concat(pieces: list[tuple[pa.Table, list[int]]]) -> tuple[pa.Table, pa.Array, list[tuple[int, str]]]:
+def _concat(pieces: list[tuple[pa.Table, pa.Array]]) -> tuple[pa.Table, pa.Array, list[tuple[int, str]]]:
     """One table from the decoded pieces; a piece whose inferred new columns conflict with the first's is dead."""
     if not pieces:
         return pa.table({}), pa.array([], pa.int32()), []
     if len(pieces) == 1:
         table, keep = pieces[0]
-        return table, pa.array(keep, pa.int32()), []
+        return table, keep, []
     tables: list[pa.Table] = []
-    indices: list[int] = []
+    indices: list[pa.Array] = []
     errors: list[tuple[int, str]] = []
     unified = pieces[0][0].schema
     for table, keep in pieces:
         try:
             unified = pa.unify_schemas([unified, table.schema], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            errors.extend((i, f"type conflict between messages of the window: {exc}") for i in keep)
+            errors.extend((i, f"type conflict between messages of the window: {exc}") for i in keep.to_pylist())
             continue
         tables.append(table)
-        indices.extend(keep)
-    return pa.concat_tables(tables, promote_options="permissive"), pa.array(indices, pa.int32()), errors
+        indices.append(keep)
+    index = pa.concat_arrays(indices) if indices else pa.array([], pa.int32())
+    return pa.concat_tables(tables, promote_options="permissive"), index, errors
 
 
 def _json_parser(schema: pa.Schema | None) -> Parser:
     options = pjson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
 
-    def parse(body: bytes) -> pa.Table:
-        block = max(MIN_BLOCK, len(body) // 4 + 1)
-        return pjson.read_json(io.BytesIO(body), read_options=pjson.ReadOptions(block_size=block),
+    def parse(body: pa.Buffer) -> pa.Table:
+        block = max(MIN_BLOCK, body.size // 4 + 1)
+        return pjson.read_json(pa.BufferReader(body), read_options=pjson.ReadOptions(block_size=block),
                                parse_options=options)
 
     return parse
 
 
 def _csv_parser(fmt: CsvFormat, schema: pa.Schema | None) -> Parser:
+    if fmt.columns is None and fmt.header != "none":
+        raise ValueError("a CSV header taken from the first message must be resolved before decoding")
     types = {f.name: f.type for f in schema} if schema is not None else {}
-    read = pcsv.ReadOptions(column_names=fmt.columns)
+    read = (pcsv.ReadOptions(column_names=fmt.columns) if fmt.columns is not None
+            else pcsv.ReadOptions(autogenerate_column_names=True))
     options = pcsv.ParseOptions(delimiter=fmt.delimiter)
-    convert = pcsv.ConvertOptions(column_types={k: v for k, v in types.items() if k in fmt.columns},
-                                  strings_can_be_null=True)
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
 
-    def parse(body: bytes) -> pa.Table:
-        return pcsv.read_csv(io.BytesIO(body), read_options=read, parse_options=options, convert_options=convert)
+    def parse(body: pa.Buffer) -> pa.Table:
+        return pcsv.read_csv(pa.BufferReader(body), read_options=read, parse_options=options, convert_options=convert)
 
     return parse
+
+
+def csv_header(line: bytes, delimiter: str) -> list[str]:
+    """The column names of a CSV header line (quoting as in the data)."""
+    table = pcsv.read_csv(pa.BufferReader(line.rstrip(b"\r\n") + b"\n"),
+                          parse_options=pcsv.ParseOptions(delimiter=delimiter))
+    return [name.strip() for name in table.column_names]
 
 
 def missing_required(rows: pa.Table, required: Sequence[str]) -> pa.Array:

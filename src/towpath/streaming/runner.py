@@ -13,6 +13,7 @@ all flush the current window, commit it and return normally.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import signal
 import threading
@@ -26,35 +27,32 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from towpath.catalog import Catalog, compact, read_position
+from towpath.catalog import Catalog
 from towpath.config.params import parse_duration
 from towpath.notify import Notifier
-from towpath.publish import StreamWindowPublisher, WindowData
 from towpath.state import AlertFiring, StateStore
 from towpath.status import Status
 from towpath.streaming import alerts as alert_rules
+from towpath.streaming import messages
 from towpath.streaming import schema as table_schema
 from towpath.streaming.client import (
     Partition,
     Worker,
     client_config,
+    first_message,
     kafka,
     start_offsets,
     topic_partitions,
 )
-from towpath.streaming.decoder import decode, missing_required
+from towpath.streaming.decoder import csv_header, decode, missing_required
 from towpath.streaming.errors import KafkaError, StreamError, StreamFencedError
-from towpath.streaming.spec import StreamSpec
+from towpath.streaming.sinks import DEAD_LETTER_SCHEMA, Sink, open_sink
+from towpath.streaming.spec import CsvFormat, JsonFormat, StreamSpec
 
 log = logging.getLogger("towpath.stream")
 CONSUME_BATCH = 10_000
 POLL_S = 0.2
 KAFKA_TIMESTAMP = "kafka_timestamp"
-DEAD_LETTER_SCHEMA = pa.schema([
-    ("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
-    ("timestamp", pa.timestamp("us", "UTC")), ("key", pa.binary()), ("raw", pa.binary()),
-    ("error", pa.string()), ("stream", pa.string()),
-])
 
 
 @dataclass
@@ -116,9 +114,12 @@ class StreamJob:
         self.spec, self.root, self.catalog, self.state = spec, root, catalog, state
         self.notifier = notifier
         """The project's notification channels (`notify: project` alerts go there)."""
-        self.table = spec.sink.table
-        self.dead_letter_table = spec.sink.dead_letter_table
-        self.publisher = StreamWindowPublisher(catalog, self.table, self.dead_letter_table, source=spec.name)
+        self.sink: Sink = open_sink(spec, root, catalog, state)
+        self._csv: CsvFormat | None = None
+        """The CSV format with its header resolved (`header: first_message`), once known."""
+        self._header_lines: list[bytes] = []
+        self._header_from: Partition | None = None
+        """The partition whose earliest message is the CSV header (the first of all the job's partitions)."""
         self._stop = threading.Event()
         self._stop_reason = "signal"
         self._duckdb: Any = None
@@ -154,17 +155,27 @@ class StreamJob:
         restore = self._install_signals() if options.handle_signals else None
         status, error = Status.SUCCESS, None
         try:
-            owned = options.worker.owns(topic_partitions(consumer, self.spec.source))
+            partitions = topic_partitions(consumer, self.spec.source)
+            owned = options.worker.owns(partitions)
             if not owned:
                 raise StreamError(f"worker {options.worker} owns no partition (the topics have fewer partitions)")
-            recorded = read_position(self.catalog, self.table, self.spec.name) if self.catalog.exists(self.table) else {}
+            self._header_from = partitions[0]
+            self.sink = open_sink(self.spec, self.root, self.catalog, self.state, worker=_worker_key(owned))
+            self.sink.recover()
+            recorded = self.sink.position()
             fresh = [p for p in owned if p.key not in recorded]
             starts = {p: int(recorded[p.key]) for p in owned if p.key in recorded}
             starts.update(start_offsets(consumer, fresh, self.spec.source.start) if fresh else {})
             expected: dict[str, int | None] = {p.key: recorded.get(p.key) for p in owned}
             stats.positions = {p.key: starts[p] for p in owned}
             consumer.assign([TopicPartition(p.topic, p.partition, starts[p]) for p in owned])
-            self._loop(consumer, options, stats, expected, owned)
+            # the interpreter's ~300k long-lived objects (pyiceberg, pyarrow, DuckDB) would otherwise be walked by
+            # every full collection the loop's allocations trigger (measured: 3x consume's CPU); unfrozen at the end
+            gc.freeze()
+            try:
+                self._loop(consumer, options, stats, expected, owned)
+            finally:
+                gc.unfreeze()
         except StreamFencedError as exc:
             status, error = Status.FAILED, str(exc)
             raise
@@ -192,9 +203,11 @@ class StreamJob:
             timeout = parse_duration(self.spec.timeout).total_seconds()
         deadline = time.monotonic() + timeout if timeout else None
         eof: dict[str, int] = {}
+        topics = {p.topic for p in owned}
+        topic = next(iter(topics)) if len(topics) == 1 else None
         read_to = dict(stats.positions)
-        buffer: list[Any] = []
-        size = 0
+        buffer: list[pa.RecordBatch] = []
+        count = size = 0
         window_end = time.monotonic() + window.seconds
         last_report = 0.0
         pending: Future[None] | None = None
@@ -204,25 +217,29 @@ class StreamJob:
                 if deadline is not None and now >= deadline:
                     self.stop("timeout")
                 wait = max(0.0, min(POLL_S, window_end - now))
-                batch = consumer.consume(num_messages=min(CONSUME_BATCH, window.max_rows - len(buffer)), timeout=wait)
+                batch = consumer.consume(num_messages=min(CONSUME_BATCH, window.max_rows - count), timeout=wait)
                 good = [m for m in batch if m.error() is None]
                 if len(good) != len(batch):
                     _client_events(batch, eof)
-                buffer.extend(good)
-                size += sum(map(len, good))
+                if good:  # kept as Arrow columns: no Message object outlives this iteration
+                    buffer.append(messages.message_batch(good, topic))
+                    count += len(good)
+                    size += buffer[-1].column(0).nbytes
+                del batch, good
                 # librdkafka reports a partition's end once everything before it was delivered: all ends = caught up
                 caught_up = options.until_caught_up and len(eof) == len(owned)
                 stopping = self._stop.is_set() or caught_up
-                full = len(buffer) >= window.max_rows or size >= window.max_bytes
+                full = count >= window.max_rows or size >= window.max_bytes
                 if buffer and (full or stopping or time.monotonic() >= window_end):
                     position = _consumed_to(consumer, owned, read_to)
                     if pending is not None:
                         pending.result()  # the previous window is visible (or this raises its error)
                     start = {key: read_to[key] for key in position}
                     window_expected = {key: expected[key] for key in position}
-                    pending = committer.submit(self._commit, buffer, start, window_expected, position, stats, expected)
+                    pending = committer.submit(self.commit_window, messages.message_table(buffer), start,
+                                               window_expected, position, stats, expected)
                     read_to.update(position)
-                    buffer, size = [], 0
+                    buffer, count, size = [], 0, 0
                 if not buffer:  # a window's clock starts with its first message
                     window_end = time.monotonic() + window.seconds
                 if options.progress and (time.monotonic() - last_report > 0.5 or stopping):
@@ -239,46 +256,49 @@ class StreamJob:
 
     # -- one window (in the committer thread) ---------------------------------------------------------
 
-    def _commit(
-        self, buffer: list[Any], start: dict[str, int], expected_now: dict[str, int | None], position: dict[str, int],
+    def commit_window(
+        self, window: pa.Table, start: dict[str, int], expected_now: dict[str, int | None], position: dict[str, int],
         stats: StreamStats, expected: dict[str, int | None],
     ) -> None:
-        from towpath.catalog import PositionConflictError
+        """Decode one window of messages (`towpath.streaming.message_table`), commit it to the sink with its
+        offsets (`start` -> `position`, conditional on `expected_now`), fire alerts, compact every K windows.
 
-        values = [m.value() for m in buffer]
-        rows, dead = self._rows(buffer, values)
-        staged = self.publisher.stage(f"window-{stats.windows + 1}", attempt=1)
-        self.publisher.put(staged, WindowData(rows, dead, expected_now, position))
-        try:
-            published = self.publisher.publish(staged)
-        except PositionConflictError as exc:
-            raise StreamFencedError(
-                f"stream '{self.spec.name}': {exc} -- stopping; only one worker may own a partition "
-                "(check `towpath stream status` and --worker I/N)"
-            ) from None
-        snapshot_id = published.versions[self.table]
+        The run loop calls this in its committer thread; `bench_stream_throughput` calls it on messages fetched
+        beforehand, to measure what this path alone allows.
+        """
+        rows, dead = self._rows(window)
+        snapshot_id = self.sink.commit(f"window-{stats.windows + 1}", rows, dead, start, expected_now, position)
         expected.update(position)
         stats.positions.update(position)
         stats.windows += 1
         stats.rows += rows.num_rows
         stats.dead_letters += dead.num_rows
-        stats.messages += len(buffer)
+        stats.messages += window.num_rows
         ranges = {key: [start[key], end] for key, end in position.items()}
         self._after_commit(position, ranges, rows, snapshot_id, stats)
+        pa.default_memory_pool().release_unused()  # the allocator keeps freed decode/write buffers otherwise
 
-    def _rows(self, buffer: list[Any], values: list[bytes | None]) -> tuple[pa.Table, pa.Table]:
+    def _rows(self, window: pa.Table) -> tuple[pa.Table, pa.Table]:
         """Decode, add Kafka columns, transform, check required columns, evolve the table: (rows, dead letters)."""
         spec = self.spec
-        if not self.catalog.exists(self.table):
-            self._create_tables(values)
+        fmt = self._format()
+        values = window.column("value")
+        if isinstance(spec.format, CsvFormat) and spec.format.header == "first_message":
+            # the header message itself, and header lines repeated by producers, are not data
+            header = pc.fill_null(pc.is_in(values, pa.array(self._header_lines, pa.binary())), False)
+            if pc.any(header).as_py():
+                window = window.filter(pc.invert(header))
+                values = window.column("value")
+        if not self.sink.exists():
+            self._create_tables(values, fmt)
         incoming = None
         if spec.transform is None:  # messages map onto the table's columns: decode with its types
-            schema = self.catalog.table(self.table).schema().as_arrow()
+            schema = self.sink.schema()
             incoming = pa.schema([f for f in schema if f.name not in self._derived_columns()])
-        decoded = decode(values, spec.format, incoming)
+        decoded = decode(values, fmt, incoming)
         rows, index = decoded.rows, decoded.index
         bad: list[tuple[int, str]] = list(decoded.errors)
-        rows = self._kafka_columns(rows, index, buffer)
+        rows = self._kafka_columns(rows, index, window)
         if spec.transform is not None:
             rows = self._transform(rows)
         required = [c.name for c in spec.schema_ if c.required] if isinstance(spec.schema_, list) else []
@@ -290,17 +310,36 @@ class StreamJob:
                 bad.extend((i, f"a required field ({', '.join(required)}) is missing or null") for i in bad_index)
                 keep = pc.invert(missing)
                 rows, index = rows.filter(keep), index.filter(keep)
-        known = {name.lower() for name in self.catalog.table(self.table).schema().column_names}
+        known = {name.lower() for name in self.sink.schema().names}
         new = [name for name in rows.column_names if name.lower() not in known]
         if new and rows.num_rows:  # only new fields need their types recognised; known ones have the table's
             recognised = table_schema.recognise(rows.select(new))
             for name in new:
                 rows = rows.set_column(rows.column_names.index(name), name, recognised.column(name))
-        added = table_schema.add_columns(self.catalog, self.table, rows) if new and rows.num_rows else []
+        added = self.sink.add_columns(rows) if new and rows.num_rows else []
         if added:
-            log.info("stream %s: added column(s) %s to %s", spec.name, ", ".join(added), self.table)
-        dead = self._dead_letters(sorted(bad), buffer, values)
+            log.info("stream %s: added column(s) %s to %s", spec.name, ", ".join(added), self.sink.target)
+        dead = self._dead_letters(sorted(bad), window)
         return rows, dead
+
+    def _format(self) -> JsonFormat | CsvFormat:
+        """The message format, a CSV header taken from the first message resolved (read once, then recorded)."""
+        fmt = self.spec.format
+        if not isinstance(fmt, CsvFormat) or fmt.header != "first_message":
+            return fmt
+        if self._csv is None:
+            names = self.sink.csv_header()
+            if names is None:
+                assert self._header_from is not None
+                line = first_message(self.spec, self.root, self._header_from)
+                if line is None:
+                    raise StreamError(f"stream '{self.spec.name}': header: first_message, but partition "
+                                      f"{self._header_from.key} holds no message to take the header from")
+                self._header_lines.append(line)
+                names = self.sink.record_csv_header(csv_header(line, fmt.delimiter))
+            self._csv = fmt.with_columns(names)
+            self._header_lines.append(fmt.delimiter.join(names).encode())
+        return self._csv
 
     def _derived_columns(self) -> set[str]:
         names = set()
@@ -310,14 +349,11 @@ class StreamJob:
             names.add(self.spec.key_column)
         return names
 
-    def _kafka_columns(self, rows: pa.Table, index: pa.Array, buffer: list[Any]) -> pa.Table:
+    def _kafka_columns(self, rows: pa.Table, index: pa.Array, window: pa.Table) -> pa.Table:
         if self.spec.event_time == KAFKA_TIMESTAMP:
-            stamps = pa.array([m.timestamp()[1] for m in buffer], pa.int64())
-            millis = pc.take(stamps, index).cast(pa.timestamp("ms", "UTC")).cast(pa.timestamp("us", "UTC"))
-            rows = rows.append_column(KAFKA_TIMESTAMP, millis)
+            rows = rows.append_column(KAFKA_TIMESTAMP, messages.stamps(window.column("timestamp").take(index)))
         if self.spec.key_column:
-            keys = pa.array([m.key() for m in buffer], pa.binary())
-            rows = rows.append_column(self.spec.key_column, pc.take(keys, index).cast(pa.string()))
+            rows = rows.append_column(self.spec.key_column, window.column("key").take(index).cast(pa.string()))
         return rows
 
     def _transform(self, rows: pa.Table) -> pa.Table:
@@ -336,7 +372,7 @@ class StreamJob:
             self._duckdb = duckdb.connect()
         return self._duckdb
 
-    def _create_tables(self, values: list[bytes | None]) -> None:
+    def _create_tables(self, values: pa.ChunkedArray, fmt: JsonFormat | CsvFormat) -> None:
         """Create the target from the explicit columns or the first `detect_messages` messages, and the DLQ."""
         spec = self.spec
         if isinstance(spec.schema_, list):
@@ -345,9 +381,9 @@ class StreamJob:
                 columns[KAFKA_TIMESTAMP] = "timestamp"
             if spec.key_column:
                 columns[spec.key_column] = "string"
-            table_schema.create_table_from_columns(self.catalog, self.table, columns, spec.sink.partition_by)
+            self.sink.create_from_columns(columns)
         else:
-            sample = decode(values[: spec.detect_messages], spec.format, None)
+            sample = decode(values[: spec.detect_messages], fmt, None)
             if not sample.rows.num_columns:
                 raise StreamError(
                     f"stream '{spec.name}': cannot detect a schema, none of the first {len(sample.errors)} message(s) "
@@ -360,23 +396,17 @@ class StreamJob:
                 rows = rows.append_column(spec.key_column, pa.nulls(rows.num_rows, pa.string()))
             if spec.transform is not None:
                 rows = table_schema.recognise(self._transform(rows))
-            table_schema.create_table(self.catalog, self.table, rows.schema, spec.sink.partition_by)
-        table_schema.create_table(self.catalog, self.dead_letter_table, DEAD_LETTER_SCHEMA)
+            self.sink.create(rows.schema)
 
-    def _dead_letters(self, bad: list[tuple[int, str]], buffer: list[Any], values: list[bytes | None]) -> pa.Table:
+    def _dead_letters(self, bad: list[tuple[int, str]], window: pa.Table) -> pa.Table:
         if not bad:
             return DEAD_LETTER_SCHEMA.empty_table()
-        messages = [buffer[i] for i, _ in bad]
-        stamps = [m.timestamp()[1] for m in messages]
+        taken = window.take(pa.array([i for i, _ in bad], pa.int32()))
         return pa.table({
-            "topic": pa.array([m.topic() for m in messages], pa.string()),
-            "partition": pa.array([m.partition() for m in messages], pa.int32()),
-            "offset": pa.array([m.offset() for m in messages], pa.int64()),
-            "timestamp": pa.array([s if s and s > 0 else None for s in stamps], pa.int64())
-            .cast(pa.timestamp("ms", "UTC")).cast(pa.timestamp("us", "UTC")),
-            "key": pa.array([buffer[i].key() for i, _ in bad], pa.binary()),
-            "raw": pa.array([values[i] for i, _ in bad], pa.binary()),
-            "error": pa.array([reason for _, reason in bad], pa.string()),
+            "topic": taken.column("topic").cast(pa.string()), "partition": taken.column("partition"),
+            "offset": taken.column("offset"),
+            "timestamp": messages.stamps(taken.column("timestamp")), "key": taken.column("key"),
+            "raw": taken.column("value"), "error": pa.array([reason for _, reason in bad], pa.string()),
             "stream": pa.array([self.spec.name] * len(bad), pa.string()),
         }, schema=DEAD_LETTER_SCHEMA)
 
@@ -389,19 +419,16 @@ class StreamJob:
         from confluent_kafka import KafkaException, TopicPartition
 
         parsed = {Partition.parse(k): v for k, v in position.items()}
-        try:  # for monitoring tools only: the job itself reads its offsets from the table
-            self._consumer.commit(offsets=[TopicPartition(p.topic, p.partition, v) for p, v in parsed.items()],
-                                  asynchronous=True)
+        try:  # for monitoring tools only: the job itself reads its offsets from the sink
+            if self._consumer is not None:
+                self._consumer.commit(offsets=[TopicPartition(p.topic, p.partition, v) for p, v in parsed.items()],
+                                      asynchronous=True)
         except KafkaException as exc:
             log.warning("stream %s: could not mirror offsets to the consumer group: %s", self.spec.name, exc)
-        self.state.offsets.commit(self.spec.name, {(p.topic, p.partition): v for p, v in parsed.items()},
-                                  snapshot_id=snapshot_id)
         if self.spec.alerts and rows.num_rows:
             self._alerts(rows, snapshot_id, ranges, stats)
-        if self.spec.compaction.enabled and stats.windows % self.spec.compaction.every == 0:
-            result = compact(self.catalog, self.table, expire_older_than=dt.timedelta(0), retain_last=5)
-            if result.snapshot_id is not None:
-                stats.compactions += 1
+        if self.sink.maintain(stats.windows):
+            stats.compactions += 1
 
     def _alerts(
         self, rows: pa.Table, snapshot_id: int | None, window_offsets: dict[str, list[int]], stats: StreamStats,
@@ -457,3 +484,10 @@ def _consumed_to(consumer: Any, owned: list[Partition], read_to: Mapping[str, in
         if tp.offset >= 0 and tp.offset > read_to[p.key]:
             moved[p.key] = tp.offset
     return moved
+
+
+def _worker_key(owned: list[Partition]) -> str:
+    """A short name for the partitions a worker owns (a files sink's staging folder)."""
+    import hashlib
+
+    return hashlib.sha256(",".join(p.key for p in owned).encode()).hexdigest()[:12]

@@ -8,11 +8,11 @@ Example (`orders.stream.yaml`)::
       topics: [orders]
       security: {protocol: SSL, ca: certs/ca.pem, cert: certs/client.pem, key: certs/client.key}
       start: earliest
-    format: {type: json}
+    format: {type: json}                  # or {type: csv, header: first_message}
     schema: detect
     event_time: created_at
     window: {duration: 100s, max_rows: 100000}
-    sink: {table: lake.orders, partition_by: ["days(created_at)"]}
+    sink: {table: lake.orders, partition_by: ["days(created_at)"]}   # or {path: s3://lake/orders, format: parquet}
     alerts:
       - {name: big, when: "amount > 10000", notify: "https://hooks.example.com/x", sample: 5}
 """
@@ -121,8 +121,13 @@ class JsonFormat(Spec):
 class CsvFormat(Spec):
     type: Literal["csv"]
     delimiter: str = ","
-    columns: list[str]
-    """Column names of each message's fields, in order (CSV messages carry no header)."""
+    columns: list[str] | None = None
+    """The header as a list: column names of each message's fields, in order."""
+    header: Literal["first_message", "none"] | None = None
+    """`first_message`: the column names are the first message of the topic (the earliest message of its first
+    partition, read once and recorded with the sink, so retention deleting it later changes nothing); any message
+    equal to that header line is skipped (a producer that writes a header per partition or per restart).
+    `none`: no header, the columns are named `f0`, `f1`, ... Give either this or `columns`."""
 
     @field_validator("delimiter")
     @classmethod
@@ -130,6 +135,17 @@ class CsvFormat(Spec):
         if len(value) != 1:
             raise ValueError(f"delimiter must be one character, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _header(self) -> CsvFormat:
+        if (self.columns is None) == (self.header is None):
+            raise ValueError("give either `columns: [a, b, ...]` (the header list) or `header: first_message` "
+                             "(or `header: none`: columns f0, f1, ...)")
+        return self
+
+    def with_columns(self, columns: list[str]) -> CsvFormat:
+        """This format with the header resolved to `columns`."""
+        return CsvFormat(type="csv", delimiter=self.delimiter, columns=columns)
 
 
 Format = Annotated[JsonFormat | CsvFormat, Field(discriminator="type")]
@@ -211,17 +227,55 @@ class TransformConfig(Spec):
         return query.sql("duckdb")
 
 
+FILE_TRANSFORMS = ("years", "months", "days", "hours")
+
+
 class SinkConfig(Spec):
-    table: str
+    """An Iceberg table of the catalog (`table`), or Parquet/CSV files under a lake path (`path`)."""
+
+    table: str | None = None
     """`namespace.table` in the project catalog (created from the detected schema if missing)."""
+    path: str | None = None
+    """A folder (relative to the stream file) or `s3://bucket/prefix`: each window's files, hive-style folders."""
+    format: Literal["parquet", "csv"] | None = None
+    """The files' format (`path` sinks; default parquet)."""
     partition_by: list[str] = Field(default_factory=list)
-    """Spark partition transforms: `days(event_time)`, `bucket(16, id)`, `country`."""
+    """Spark partition transforms: `days(event_time)`, `bucket(16, id)`, `country`. A `path` sink takes
+    columns (`country=NL/` folders) and `years|months|days|hours(column)` (`created_at_day=2024-01-02/`)."""
     dead_letters: str | None = None
-    """Dead-letter table (default: `<table>_dead_letters`)."""
+    """Dead-letter table (default: `<table>_dead_letters`), or for a `path` sink the folder of the dead-letter
+    files (default: `<path>_dead_letters`)."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SinkConfig:
+        if (self.table is None) == (self.path is None):
+            raise ValueError("give exactly one of `table` (an Iceberg table) or `path` (a folder or s3:// prefix)")
+        if self.format is not None and self.path is None:
+            raise ValueError("`format` is for `path` sinks (an Iceberg table's files are Parquet)")
+        if self.path is not None:
+            for item in self.partition_by:
+                match = re.fullmatch(r"\s*(\w+)\s*\(\s*(\w+)\s*\)\s*", item)
+                if match and match.group(1).lower() in FILE_TRANSFORMS:
+                    continue
+                if not re.fullmatch(r"\w+", item.strip()):
+                    raise ValueError(f"partition_by '{item}': a path sink takes a column or "
+                                     f"{'|'.join(FILE_TRANSFORMS)}(column)")
+        return self
 
     @property
     def dead_letter_table(self) -> str:
+        assert self.table is not None, "a path sink has dead-letter files, not a table"
         return self.dead_letters or f"{self.table}_dead_letters"
+
+    @property
+    def dead_letter_path(self) -> str:
+        assert self.path is not None
+        return self.dead_letters or f"{self.path.rstrip('/')}_dead_letters"
+
+    @property
+    def target(self) -> str:
+        """What the sink writes, as status prints it (the table, or the path)."""
+        return self.table if self.table is not None else str(self.path)
 
 
 class AlertRule(Spec):

@@ -1,11 +1,12 @@
-"""`stream status` and `stream reset`: read and move the offsets a stream recorded in its table.
+"""`stream status` and `stream reset`: read and move the offsets a stream recorded in its sink.
 
 Status compares, per partition, the offset the table records (what is
 visible) with the broker's end offset, and derives the last commit time and
 the rate from the table's snapshot history: nothing but the table and the
 broker is needed, so it is true whichever worker (or host) wrote.
 Reset is a position commit with no rows, conditional like every other, and
-refused while a worker of the stream runs.
+refused while a worker of the stream runs. A files sink keeps its offsets (and
+their commit times) in the state store, so status reads them from there.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from towpath.catalog import Catalog, commit_with_position, read_position, snapshot_position
+from towpath.catalog import Catalog, commit_with_position, snapshot_position
 from towpath.state import RunRecord, StateStore
 from towpath.status import Status
-from towpath.streaming.client import client_config, end_offsets, kafka, start_offsets, topic_partitions
+from towpath.streaming.client import (
+    Partition,
+    client_config,
+    end_offsets,
+    kafka,
+    start_offsets,
+    topic_partitions,
+)
 from towpath.streaming.errors import StreamError
+from towpath.streaming.sinks import FileSink, Sink, open_sink
 from towpath.streaming.spec import StreamSpec
 
 HISTORY = 20
@@ -34,7 +43,7 @@ class PartitionStatus:
     topic: str
     partition: int
     committed: int | None
-    """The next offset the table has not got yet (None: never committed)."""
+    """The next offset the sink has not got yet (None: never committed)."""
     end: int
     lag: int
     last_commit: str | None
@@ -46,6 +55,7 @@ class PartitionStatus:
 class StreamStatus:
     stream: str
     table: str
+    """The sink: the table, or the files sink's path."""
     partitions: list[PartitionStatus]
     workers: list[RunRecord]
     """Runs of this stream that are running now."""
@@ -66,21 +76,27 @@ def stream_status(spec: StreamSpec, root: Path, catalog: Catalog, state: StateSt
         ends = end_offsets(consumer, partitions)
     finally:
         consumer.close()
+    sink = open_sink(spec, root, catalog, state)
     table = spec.sink.table
-    exists = catalog.exists(table)
-    recorded = read_position(catalog, table, spec.name) if exists else {}
-    history = _history(catalog, table, spec.name) if exists else []
-    dead = _dead_letters(catalog, spec) if exists else {}
+    exists = sink.exists() or bool(sink.position())
+    recorded = sink.position() if exists else {}
+    if table is not None:
+        history = _history(catalog, table, spec.name) if exists else []
+        dead = _dead_letters(catalog, spec) if exists else {}
+        ledger: dict[str, str] = {}
+    else:
+        history, dead = [], _dead_letter_files(sink) if exists else {}
+        ledger = {f"{o.topic}/{o.partition}": o.committed_at for o in state.offsets.of_stream(spec.name)}
     out = []
     for p in partitions:
         committed = recorded.get(p.key)
-        last, rate = _last_commit_and_rate(history, p.key)
+        last, rate = _last_commit_and_rate(history, p.key) if table is not None else (ledger.get(p.key), None)
         end = max(ends[p], committed or 0)
         out.append(PartitionStatus(
             p.topic, p.partition, committed, end, end - (committed or 0) if committed is not None else end,
             last, rate, dead.get(p.key, 0),
         ))
-    return StreamStatus(spec.name, table, out, running_workers(state, spec.name))
+    return StreamStatus(spec.name, sink.target, out, running_workers(state, spec.name))
 
 
 def _history(catalog: Catalog, table: str, source: str) -> list[tuple[int, dict[str, Any]]]:
@@ -115,8 +131,25 @@ def _last_commit_and_rate(history: list[tuple[int, dict[str, Any]]], key: str) -
 def _dead_letters(catalog: Catalog, spec: StreamSpec) -> dict[str, int]:
     if not catalog.exists(spec.sink.dead_letter_table):
         return {}
-    rows = catalog.read(spec.sink.dead_letter_table).select(["stream", "topic", "partition"])
-    rows = rows.filter(pc.equal(rows.column("stream"), spec.name))
+    return _count_dead(catalog.read(spec.sink.dead_letter_table), spec.name)
+
+
+def _dead_letter_files(sink: Sink) -> dict[str, int]:
+    import pyarrow.dataset as ds
+
+    assert isinstance(sink, FileSink)
+    folder = sink.dead
+    try:
+        rows = ds.dataset(folder.root, filesystem=folder.fs, format="parquet").to_table(
+            columns=["stream", "topic", "partition"])
+    except (FileNotFoundError, pa.ArrowInvalid):
+        return {}
+    return _count_dead(rows, sink.spec.name)
+
+
+def _count_dead(rows: pa.Table, stream: str) -> dict[str, int]:
+    rows = rows.select(["stream", "topic", "partition"])
+    rows = rows.filter(pc.equal(rows.column("stream"), stream))
     counts = rows.group_by(["topic", "partition"]).aggregate([("stream", "count")])
     return {
         f"{t}/{p}": n for t, p, n in zip(counts["topic"].to_pylist(), counts["partition"].to_pylist(),
@@ -147,8 +180,10 @@ def reset_stream(spec: StreamSpec, root: Path, catalog: Catalog, state: StateSto
         SourceConfig(bootstrap_servers="x", topics=["x"], start=to)
     except ValueError:
         raise StreamError(f"--to expects earliest, latest or an ISO timestamp, got '{to}'") from None
-    if not catalog.exists(spec.sink.table):
-        raise StreamError(f"stream '{spec.name}' has committed nothing yet ({spec.sink.table} does not exist); "
+    sink = open_sink(spec, root, catalog, state)
+    before = sink.position()
+    if not before:
+        raise StreamError(f"stream '{spec.name}' has committed nothing yet to {sink.target}; "
                           f"the job's `start` ({spec.source.start}) applies")
     consumer = kafka().Consumer(client_config(spec, root))
     try:
@@ -156,10 +191,13 @@ def reset_stream(spec: StreamSpec, root: Path, catalog: Catalog, state: StateSto
         target = start_offsets(consumer, partitions, to)
     finally:
         consumer.close()
-    before = read_position(catalog, spec.sink.table, spec.name)
     after = {p.key: offset for p, offset in target.items()}
     if to == "latest":  # a broker's reported end can trail what was read (Tansu, by a batch): never move back
         after = {key: max(offset, int(before.get(key, offset))) for key, offset in after.items()}
+    if spec.sink.table is None:
+        state.offsets.commit_window(spec.name, expected={Partition.parse(k).tp: before.get(k) for k in after},
+                                    offsets={Partition.parse(k).tp: v for k, v in after.items()})
+        return ResetResult(spec.name, before, after)
     commit_with_position(
         catalog, spec.sink.table, pa.table({}), source=spec.name, expected={k: before.get(k) for k in after},
         position=after, properties={"towpath.stream.reset": to},

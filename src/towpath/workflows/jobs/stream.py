@@ -74,7 +74,7 @@ class StreamJobType(JobType[StreamJobSpec]):
         except TowpathError as exc:
             preflight.at(str(exc), "worker")
             return
-        if isinstance(stream.schema_, list):  # later steps may read the table this step creates
+        if isinstance(stream.schema_, list) and stream.sink.table is not None:  # later steps may read the table
             columns = {c.name.lower(): c.type for c in stream.schema_}
             if stream.key_column:
                 columns[stream.key_column.lower()] = "string"
@@ -116,6 +116,8 @@ class StreamJobType(JobType[StreamJobSpec]):
         try:
             stream = load_stream_spec(workflow_dir / spec.spec)
         except (SpecError, OSError):
+            return []
+        if stream.sink.table is None:  # a files sink writes no catalog table
             return []
         return [Write(stream.sink.table, "spec"), Write(stream.sink.dead_letter_table, "spec")]
 
