@@ -5,7 +5,10 @@
 * `KvLedger`: numbered versions of key-value namespaces and the aliases readers
   use; a swap is one transaction that remembers the previous version.
 * `OffsetLedger`: the next Kafka offset per stream partition, committed with
-  the lake snapshot that made the earlier offsets visible.
+  the lake snapshot that made the earlier offsets visible (a mirror of the
+  table's record); for a stream's files sink it is the record itself
+  (`commit_window`: conditional offsets + the window's file-move log), with the
+  sink's schema and CSV header beside it.
 * `AlertLedger`: every firing of a stream alert, with the window's offsets.
 * `MigrationLedger`: applied schema migrations with the checksum of their text.
 * `LineageLedger`: static column lineage per workflow (edges, and where code names each column)

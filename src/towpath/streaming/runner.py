@@ -4,7 +4,10 @@ Each window is one `StreamWindowPublisher` commit (rows + dead letters +
 offsets). The offsets a run starts from are read from the table, never from
 the consumer group. A window closes on its duration, its row bound or its
 byte bound, whichever comes first, so memory is bounded by the window
-(plus librdkafka's prefetch queue, capped at one window's bytes).
+(plus librdkafka's prefetch queue, capped at `min(32 MiB, max_bytes)`). Messages
+are kept as Arrow columns (`towpath.streaming.messages`), never as the client's
+per-message objects. The sink is an Iceberg table or a files sink
+(`towpath.streaming.sinks`); either commits a window with its offsets atomically.
 
 Stopping: `timeout` (or `--timeout`), SIGTERM/SIGINT and `until_caught_up`
 all flush the current window, commit it and return normally.
