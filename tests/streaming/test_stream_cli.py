@@ -49,6 +49,9 @@ def test_run_status_and_reset(project: Project, kafka_broker: services.KafkaBrok
     assert moved.exit_code == 0, moved.output
     table = f"lake.{topic.replace('-', '_')}"
     assert read_position(project.catalog, table, topic) == {f"{topic}/0": 0, f"{topic}/1": 0}
+    again = invoke(project, "run", str(path), "--until-caught-up", "--json")  # re-reads everything after the reset
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["messages"] == 40 and project.catalog.read(table).num_rows == 76
     bad = invoke(project, "reset", str(path), "--to", "yesterday")
     assert bad.exit_code == 1 and "--to expects earliest, latest or an ISO timestamp" in bad.output
 

@@ -9,7 +9,9 @@ the rows readers see do not change, only the file count.
 
 The commit is checked against the table as compaction planned it (the branch
 head must not have moved), so a writer committing meanwhile makes compaction
-replan and redo rather than lose the writer's files. The new snapshot carries
+replan rather than lose the writer's files; when that writer only appended (a
+stream's next window), the replanned commit re-uses the files already
+rewritten, so compaction can run beside a stream that commits every second. The new snapshot carries
 every source position forward (`towpath.catalog.positions`): a stream or CDC
 job resuming after compaction and snapshot expiry reads the same positions.
 """
@@ -27,7 +29,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table
 
 from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
-from towpath.catalog._commit import pause_point
+from towpath.catalog._commit import TableChange, pause_point
 from towpath.catalog.history import expire_snapshots
 from towpath.catalog.positions import position_properties
 from towpath.errors import CatalogError
@@ -86,6 +88,8 @@ def compact(
     if min_files < 2:
         raise CatalogError(f"min_files must be at least 2 (got {min_files}): one file cannot be merged into fewer")
     ident = normalize_identifier(identifier)
+    rewritten: dict[tuple[str, frozenset[str]], tuple[list[DataFile], int]] = {}
+    """(partition, the files read) -> (the files written, rows): a retry after a concurrent append re-uses them."""
 
     def attempt(table: Table) -> CompactResult:
         groups = _small_files(table, target_file_size)
@@ -105,15 +109,29 @@ def compact(
         scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
         with txn.update_snapshot(snapshot_properties=position_properties(table)).overwrite() as rewrite:
             for path, tasks in sorted(groups.items()):
-                rows = scan.to_table(tasks)
-                new_files: list[DataFile] = list(_dataframe_to_data_files(table.metadata, rows, table.io))
+                live = {task.file.file_path for task in tasks}
+                # lost the commit race to a writer that only appended (a stream's next window): the files this
+                # partition was rewritten from are all still there, so swap in the same rewrite (the new small
+                # files wait for the next compaction) instead of reading and writing the partition again
+                reuse = [key for key in rewritten if key[0] == path and key[1] <= live]
+                if reuse:
+                    inputs = reuse[0][1]
+                    new_files, count = rewritten[reuse[0]]
+                    tasks = [task for task in tasks if task.file.file_path in inputs]
+                else:
+                    rows = scan.to_table(tasks)
+                    new_files = list(_dataframe_to_data_files(table.metadata, rows, table.io))
+                    count = rows.num_rows
+                    rewritten[(path, frozenset(live))] = (new_files, count)
                 for task in tasks:
                     rewrite.delete_data_file(task.file)
                 for data_file in new_files:
                     rewrite.append_data_file(data_file)
-                done.append(PartitionCompaction(path, len(tasks), len(new_files), rows.num_rows))
+                done.append(PartitionCompaction(path, len(tasks), len(new_files), count))
             pause_point("during-compaction")
-        txn.commit_transaction()
+        # one attempt, checked against the head this plan read: pyiceberg's own retry would rebase the rewrite on
+        # a newer head but keep the positions copied from this one (a stream would re-read a window)
+        catalog.commit_tables([TableChange(table, tuple(txn._requirements), tuple(txn._updates))])
         head = catalog.table(ident).snapshot_by_name(MAIN)
         return CompactResult(ident, head.snapshot_id if head else None, done)
 

@@ -127,6 +127,8 @@ class StreamJob:
         self._stop_reason = "signal"
         self._duckdb: Any = None
         self._consumer: Any = None
+        self._maintainer: ThreadPoolExecutor | None = None
+        self._maintenance: Future[None] | None = None
 
     @property
     def workflow_id(self) -> str:
@@ -214,7 +216,8 @@ class StreamJob:
         window_end = time.monotonic() + window.seconds
         last_report = 0.0
         pending: Future[None] | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="towpath-window-commit") as committer:
+        with ThreadPoolExecutor(1, thread_name_prefix="towpath-window-commit") as committer, \
+                ThreadPoolExecutor(1, thread_name_prefix="towpath-compaction") as self._maintainer:
             while True:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
@@ -252,6 +255,7 @@ class StreamJob:
                 if stopping:
                     if pending is not None:
                         pending.result()
+                    self._maintenance_done()
                     stats.ends.update({k: max(v, stats.ends.get(k, 0)) for k, v in eof.items()})
                     stats.stopped = "caught-up" if caught_up and not self._stop.is_set() else self._stop_reason
                     stats.finished = time.monotonic()
@@ -430,8 +434,28 @@ class StreamJob:
             log.warning("stream %s: could not mirror offsets to the consumer group: %s", self.spec.name, exc)
         if self.spec.alerts and rows.num_rows:
             self._alerts(rows, snapshot_id, ranges, stats)
-        if self.sink.maintain(stats.windows):
+        if self.sink.maintenance_due(stats.windows) and self._maintenance_done(wait=False):
+            # beside the next windows, not before them: a window's commit (an append) and compaction's rewrite
+            # race only on the catalog pointer, and compaction's retry re-uses the files it already rewrote
+            if self._maintainer is None:  # a window committed outside the run loop
+                self._maintain(stats)
+            else:
+                self._maintenance = self._maintainer.submit(self._maintain, stats)
+
+    def _maintain(self, stats: StreamStats) -> None:
+        if self.sink.maintain():
             stats.compactions += 1
+
+    def _maintenance_done(self, *, wait: bool = True) -> bool:
+        """Whether no compaction is running (raising the last one's error); `wait`: wait for it first."""
+        running = self._maintenance
+        if running is None:
+            return True
+        if not wait and not running.done():
+            return False
+        self._maintenance = None
+        running.result()
+        return True
 
     def _alerts(
         self, rows: pa.Table, snapshot_id: int | None, window_offsets: dict[str, list[int]], stats: StreamStats,

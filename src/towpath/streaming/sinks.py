@@ -65,7 +65,8 @@ class Sink(Protocol):
         position: dict[str, int],
     ) -> int | None: ...
     def recover(self) -> None: ...
-    def maintain(self, windows: int) -> bool: ...
+    def maintenance_due(self, windows: int) -> bool: ...
+    def maintain(self) -> bool: ...
 
 
 def open_sink(spec: StreamSpec, root: Path, catalog: Catalog, state: StateStore, *, worker: str = "all") -> Sink:
@@ -159,10 +160,13 @@ class TableSink:
     def recover(self) -> None:
         """Nothing to finish: a window is one commit (data files of a killed one are garbage for `table gc`)."""
 
-    def maintain(self, windows: int) -> bool:
+    def maintenance_due(self, windows: int) -> bool:
+        """Every `compaction.every` windows."""
         compaction = self.spec.compaction
-        if not compaction.enabled or windows % compaction.every:
-            return False
+        return compaction.enabled and windows % compaction.every == 0
+
+    def maintain(self) -> bool:
+        """Compact the table and expire old snapshots; whether a compaction snapshot was made."""
         result = compact(self.catalog, self.table, expire_older_than=dt.timedelta(0), retain_last=5)
         return result.snapshot_id is not None
 
@@ -240,8 +244,11 @@ class FileSink:
     def recover(self) -> None:
         self.publisher.recover()
 
-    def maintain(self, windows: int) -> bool:
-        """Nothing to compact: each window writes one file per partition (size it with the window's bounds)."""
+    def maintenance_due(self, windows: int) -> bool:
+        """Never: each window writes one file per partition folder (size them with the window's bounds)."""
+        return False
+
+    def maintain(self) -> bool:
         return False
 
 

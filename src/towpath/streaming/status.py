@@ -194,14 +194,18 @@ def reset_stream(spec: StreamSpec, root: Path, catalog: Catalog, state: StateSto
     after = {p.key: offset for p, offset in target.items()}
     if to == "latest":  # a broker's reported end can trail what was read (Tansu, by a batch): never move back
         after = {key: max(offset, int(before.get(key, offset))) for key, offset in after.items()}
-    if spec.sink.table is None:
+    offsets = {Partition.parse(k).tp: v for k, v in after.items()}
+    if spec.sink.table is None:  # the state store is the record
         state.offsets.commit_window(spec.name, expected={Partition.parse(k).tp: before.get(k) for k in after},
-                                    offsets={Partition.parse(k).tp: v for k, v in after.items()})
+                                    offsets=offsets)
         return ResetResult(spec.name, before, after)
     commit_with_position(
         catalog, spec.sink.table, pa.table({}), source=spec.name, expected={k: before.get(k) for k in after},
         position=after, properties={"towpath.stream.reset": to},
     )
+    # the state store's mirror moves too (the next window's mirror commit would otherwise refuse to go back)
+    mirrored = {(o.topic, o.partition): o.next_offset for o in state.offsets.of_stream(spec.name)}
+    state.offsets.commit_window(spec.name, expected={tp: mirrored.get(tp) for tp in offsets}, offsets=offsets)
     return ResetResult(spec.name, before, after)
 
 
