@@ -184,7 +184,19 @@ def test_a_second_files_worker_on_the_same_partitions_is_fenced(
     kafka_broker.produce(topic, orders(20))
     path = write_spec(project.root, kafka_broker.bootstrap_servers, topic, sink={"path": "lake/f"})
     stale = StreamJob(load_stream_spec(path), path.parent, project.catalog, project.state)
+    # what a live run of the same worker has staged stays; what a run that is gone left is deleted
+    live = project.state.start_run(f"stream:{topic}", kind="stream")
+    workspace = project.root / "lake" / "f" / "_towpath" / "staging" / topic
+    import hashlib
+
+    worker = hashlib.sha256(f"{topic}/0".encode()).hexdigest()[:12]
+    for run_id in (live, "gone-run"):
+        (workspace / worker / run_id).mkdir(parents=True)
+        (workspace / worker / run_id / "w-0000.parquet.tmp").write_bytes(b"staged")
     run(project, path)  # another instance commits the partition first (offset 20)
+    assert (workspace / worker / live / "w-0000.parquet.tmp").exists()
+    assert not (workspace / worker / "gone-run" / "w-0000.parquet.tmp").exists()
+    (workspace / worker / live / "w-0000.parquet.tmp").unlink()
     # the stale worker still believes the partition was never committed: its window is refused, nothing stays
     with pytest.raises(StreamFencedError, match="fenced"):
         stale.sink.commit("w", pa.table({"id": [1]}), pa.table({}), {f"{topic}/0": 0}, {f"{topic}/0": None},

@@ -7,7 +7,7 @@ never a window that was not committed:
 
 1. `put()` writes every file of the window (rows, split into hive-style
    `column=value/` folders, and dead letters) under a staging folder
-   `<path>/_towpath/staging/<stream>/<worker>/`, named `*.tmp`: invisible to
+   `<path>/_towpath/staging/<stream>/<worker>/<run>/`, named `*.tmp`: invisible to
    readers (`_`-prefixed folders are skipped by Spark, Hive and pyarrow, and
    `*.tmp` matches no data glob).
 2. `publish()` is the commit point: ONE state-store transaction moves the
@@ -18,7 +18,9 @@ never a window that was not committed:
    object appears whole), then the log entry is dropped.
 
 A kill before 2 leaves only staged files, which the worker deletes when it
-starts again and re-reads the window; a kill during 3 leaves a committed
+starts again (those of runs that are no longer running: a second instance
+started beside a live one leaves the live one's files alone, and is then
+fenced at its first commit) and re-reads the window; a kill during 3 leaves a committed
 window some of whose files are still staged: `recover()` finishes the moves
 when the worker starts (a move whose final file exists is already done). Final
 names are derived from the window's offset range (`part-<digest>-<n>`), so a
@@ -32,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -158,9 +160,12 @@ class FileWindowPublisher:
 
     def __init__(
         self, data: LakeFolder, dead_letters: LakeFolder, ledger: OffsetLedger, *, stream: str, worker: str,
+        run: str,
     ) -> None:
         self.data, self.dead, self.ledger, self.stream = data, dead_letters, ledger, stream
-        self.staging = f"{data.root}/{STAGING}/{stream}/{worker}"
+        self.workspace = f"{data.root}/{STAGING}/{stream}/{worker}"
+        """The staging folders of every run of this worker (one per run)."""
+        self.staging = f"{self.workspace}/{run}"
         self._pending: dict[str, tuple[FileWindow, list[tuple[str, str]]]] = {}
 
     @property
@@ -218,17 +223,22 @@ class FileWindowPublisher:
         """A staged window is never worth keeping (the next run re-reads it from the recorded offsets)."""
         self.discard(staged)
 
-    def recover(self) -> int:
-        """Finish the moves of committed windows a killed worker left, delete its uncommitted staged files.
+    def recover(self, running: Collection[str] = ()) -> int:
+        """Finish the moves of committed windows a killed worker left, delete the uncommitted staged files of
+        this worker's runs that are not `running` (run ids).
 
         Returns how many committed windows were rolled forward.
         """
         pending = self.ledger.pending_windows(self.stream)
         for window in pending:
             self._move(window.window, window.moves)
-        for info in self.data.fs.get_file_info(pafs.FileSelector(self.staging, allow_not_found=True)):
-            if info.type == pafs.FileType.File:
-                self._delete(info.path)
+        fs = self.data.fs
+        for folder in fs.get_file_info(pafs.FileSelector(self.workspace, allow_not_found=True)):
+            if folder.type != pafs.FileType.Directory or folder.base_name in running:
+                continue
+            for info in fs.get_file_info(pafs.FileSelector(folder.path, recursive=True)):
+                if info.type == pafs.FileType.File:
+                    self._delete(info.path)
         return len(pending)
 
     def _move(self, name: str, moves: Sequence[tuple[str, str]]) -> None:

@@ -165,7 +165,7 @@ class StreamJob:
             if not owned:
                 raise StreamError(f"worker {options.worker} owns no partition (the topics have fewer partitions)")
             self._header_from = partitions[0]
-            self.sink = open_sink(self.spec, self.root, self.catalog, self.state, worker=_worker_key(owned))
+            self.sink = open_sink(self.spec, self.root, self.catalog, self.state, worker=_worker_key(owned), run=run_id)
             self.sink.recover()
             recorded = self.sink.position()
             fresh = [p for p in owned if p.key not in recorded]

@@ -35,6 +35,7 @@ from towpath.publish import (
     open_path,
 )
 from towpath.state import OffsetConflictError, StateStore
+from towpath.status import Status
 from towpath.streaming import schema as table_schema
 from towpath.streaming.client import Partition
 from towpath.streaming.errors import StreamError, StreamFencedError
@@ -69,11 +70,13 @@ class Sink(Protocol):
     def maintain(self) -> bool: ...
 
 
-def open_sink(spec: StreamSpec, root: Path, catalog: Catalog, state: StateStore, *, worker: str = "all") -> Sink:
-    """The sink `spec.sink` names (`worker` keys a files sink's staging folder: the partitions it owns)."""
+def open_sink(
+    spec: StreamSpec, root: Path, catalog: Catalog, state: StateStore, *, worker: str = "all", run: str = "local",
+) -> Sink:
+    """The sink `spec.sink` names (`worker`, the partitions it owns, and `run` key a files sink's staging folder)."""
     if spec.sink.table is not None:
         return TableSink(spec, catalog, state)
-    return FileSink(spec, root, state, worker)
+    return FileSink(spec, root, state, worker, run)
 
 
 def fenced(stream: str, exc: Exception) -> StreamFencedError:
@@ -174,7 +177,7 @@ class TableSink:
 class FileSink:
     """Parquet/CSV files under a lake path; offsets, schema and the file-move log live in the state store."""
 
-    def __init__(self, spec: StreamSpec, root: Path, state: StateStore, worker: str) -> None:
+    def __init__(self, spec: StreamSpec, root: Path, state: StateStore, worker: str, run: str) -> None:
         sink = spec.sink
         assert sink.path is not None
         self.spec, self.state = spec, state
@@ -187,7 +190,8 @@ class FileSink:
         fmt = sink.format or "parquet"
         self.data = LakeFolder(fs, data_root, fmt, tuple(sink.partition_by))
         self.dead = LakeFolder(fs, dead_root, "parquet")  # dead letters keep raw bytes: always Parquet
-        self.publisher = FileWindowPublisher(self.data, self.dead, state.offsets, stream=spec.name, worker=worker)
+        self.publisher = FileWindowPublisher(self.data, self.dead, state.offsets, stream=spec.name, worker=worker,
+                                             run=run)
 
     def exists(self) -> bool:
         return "schema" in self.state.offsets.sink_meta(self.spec.name)
@@ -242,7 +246,9 @@ class FileSink:
         return None
 
     def recover(self) -> None:
-        self.publisher.recover()
+        """Roll committed windows forward; delete what runs of this worker that no longer run left staged."""
+        running = self.state.list_runs(workflow_id=f"stream:{self.spec.name}", status=Status.RUNNING, limit=1000)
+        self.publisher.recover({r.run_id for r in running})
 
     def maintenance_due(self, windows: int) -> bool:
         """Never: each window writes one file per partition folder (size them with the window's bounds)."""
