@@ -1,4 +1,4 @@
-"""PostgreSQL logical replication: a `pgoutput` slot read through psycopg2's replication connection.
+"""PostgreSQL logical replication: a `pgoutput` slot read over a walsender connection (`pg_wire.py`).
 
 The handoff: `CREATE_REPLICATION_SLOT ... LOGICAL pgoutput EXPORT_SNAPSHOT`
 returns the slot's consistent point and a snapshot name; the table is read in a
@@ -7,14 +7,15 @@ connectors room's `PostgresSource`), so it holds exactly the transactions that
 committed before the consistent point, and the slot streams exactly the ones
 after it. Nothing is lost or read twice.
 
-The slot's confirmed position only moves when `acknowledge` is called, i.e.
-after every target applied the changes durably, so the server retains the WAL a
-crashed job still needs and no more.
+The slot's confirmed position moves only to the end of a transaction every
+target applied durably (`acknowledge`), or, while nothing received is unapplied,
+to a keepalive's WAL end (WAL of other tables: without it an idle table would pin
+WAL forever). The server sends a keepalive after everything it decoded before
+that point, so nothing committed before it can still be on the way.
 """
 
 from __future__ import annotations
 
-import select
 import struct
 import time
 from typing import Any
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from towpath.cdc.changes import DELETE, INSERT, UPDATE, ChangeBuffer, Position
 from towpath.cdc.errors import CdcError, SchemaChangeError, SlotLostError, SourceError
+from towpath.cdc.pg_wire import KEEPALIVE, XLOGDATA, ReplicationConnection, WireError
 from towpath.cdc.source import Poll, Snapshot, SourceLag
 from towpath.cdc.spec import CdcSpec
 from towpath.errors import NotInstalledError
@@ -35,6 +37,11 @@ _PG_EPOCH = 946_684_800
 _NUMERIC_OID = 1700
 _BE_I16, _BE_I32, _BE_I64 = struct.Struct("!h"), struct.Struct("!i"), struct.Struct("!q")
 _BEGIN, _COMMIT = struct.Struct("!qqi"), struct.Struct("!bqqq")
+_KEEPALIVE = struct.Struct("!qqb")
+_XLOGDATA_HEADER = 25
+"""`w`, data start, WAL end, send time: the pgoutput message follows."""
+_SHORT_PAGE_HEADER, _LONG_PAGE_HEADER = 24, 40
+_RELEASE_SECONDS = 5.0
 
 
 def format_lsn(lsn: int) -> str:
@@ -46,14 +53,12 @@ def parse_lsn(text: str) -> int:
     return (int(high, 16) << 32) | int(low, 16)
 
 
-def _modules() -> tuple[Any, Any, Any]:
+def _psycopg() -> Any:
     try:
         import psycopg
-        import psycopg2
-        import psycopg2.extras
     except ImportError:
-        raise NotInstalledError("cdc source", "postgres", extra="postgres", missing="psycopg2") from None
-    return psycopg, psycopg2, psycopg2.extras
+        raise NotInstalledError("cdc source", "postgres", extra="postgres", missing="psycopg") from None
+    return psycopg
 
 
 class PostgresCdcSource:
@@ -64,7 +69,7 @@ class PostgresCdcSource:
         schema_name, _, table = spec.source.table.rpartition(".")
         self._schema_name, self._table = schema_name or "public", table
         self.table = f"{self._schema_name}.{self._table}"
-        psycopg, self._pg2, self._extras = _modules()
+        psycopg = _psycopg()
         try:
             self._sql = psycopg.connect(spec.source.dsn, autocommit=True)
         except psycopg.Error as exc:
@@ -74,16 +79,15 @@ class PostgresCdcSource:
             raise SourceError(f"the PostgreSQL source has wal_level={level}; change data capture needs "
                               "wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart it)")
         self.schema, self.primary_key, self._oid = self._describe()
-        self._repl: Any = None
-        self._cursor: Any = None
+        self._repl: ReplicationConnection | None = None
         self._columns: list[int] | None = None  # schema field i <- relation column _columns[i] (-1: absent)
         self._txn: tuple[int, int] | None = None  # (commit lsn, commit time µs) of the open transaction
         self._seq = 0
         self._ends: dict[int, int] = {}  # commit lsn -> end lsn of whole transactions not yet acknowledged
-        self._target_lsn = 0
-        self._idle_flushed, self._asked = 0, False
-        self._drained = False
-        self._quiet_polls = 0
+        self._target_lsn = 0  # the end of WAL when `start` ran: caught up once the stream is past it
+        self._received = 0  # the furthest WAL end the stream has shown (commits and keepalives)
+        self._flushed = 0  # what the slot was last told is applied
+        self._idle_end = 0  # a keepalive's WAL end that arrived while nothing received was unapplied
 
     # -- catalog -------------------------------------------------------------------------------
 
@@ -137,22 +141,32 @@ class PostgresCdcSource:
             self._sql.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
                 sql.Identifier(self.spec.publication), sql.Identifier(self._schema_name, self._table)))
 
-    def _connect_replication(self) -> None:
+    def _connect_replication(self) -> ReplicationConnection:
         if self._repl is None:
             try:
-                self._repl = self._pg2.connect(self.spec.source.dsn,
-                                               connection_factory=self._extras.LogicalReplicationConnection)
-            except self._pg2.Error as exc:
+                self._repl = ReplicationConnection(self.spec.source.dsn)
+            except WireError as exc:
                 raise SourceError(f"cannot open a replication connection to the source of {self.spec.name}: "
-                                  f"{str(exc).strip()} (the role needs REPLICATION)") from None
-            self._cursor = self._repl.cursor()
+                                  f"{exc} (the role needs REPLICATION)") from None
+        return self._repl
+
+    def _idle_slot(self) -> tuple[Any, ...] | None:
+        """The slot once no walsender holds it (None: there is none).
+
+        A job killed a moment ago leaves its walsender behind until the server
+        notices the closed socket, so a prompt restart waits a few seconds for it
+        before deciding another run holds the slot.
+        """
+        deadline = time.monotonic() + _RELEASE_SECONDS
+        while (slot := self._slot()) is not None and slot[2] is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if slot is not None and slot[2] is not None:
+            raise CdcError(f"replication slot {self.spec.slot} is in use by server process {slot[2]}: "
+                           "another `towpath cdc run` of this spec is running")
+        return slot
 
     def drop_stream(self) -> None:
-        slot = self._slot()
-        if slot is not None:
-            if slot[2] is not None:
-                raise CdcError(f"replication slot {self.spec.slot} is in use by server process {slot[2]}: "
-                               "another `towpath cdc run` of this spec is running")
+        if self._idle_slot() is not None:
             self._sql.execute("SELECT pg_drop_replication_slot(%s)", (self.spec.slot,))
 
     def snapshot(self) -> Snapshot:
@@ -160,12 +174,13 @@ class PostgresCdcSource:
         from towpath.pipeline import ProcessorContext
 
         self._ensure_publication()
-        self._connect_replication()
+        wire = self._connect_replication()
         try:
-            self._cursor.execute(f'CREATE_REPLICATION_SLOT "{self.spec.slot}" LOGICAL pgoutput EXPORT_SNAPSHOT')
-        except self._pg2.Error as exc:
-            raise SourceError(f"cannot create replication slot {self.spec.slot}: {str(exc).strip()}") from None
-        _, consistent, snapshot_name, _ = self._cursor.fetchone()
+            rows = wire.command(f'CREATE_REPLICATION_SLOT "{self.spec.slot}" LOGICAL pgoutput EXPORT_SNAPSHOT')
+        except WireError as exc:
+            raise SourceError(f"cannot create replication slot {self.spec.slot}: {exc}") from None
+        _, consistent, snapshot_name, _ = rows[0]
+        assert consistent is not None and snapshot_name is not None
         position = Position(parse_lsn(consistent), -1)
         reader = PostgresSource(self.spec.source.dsn, table=self.table, columns=self.schema.names,
                                 batch_size=256_000)
@@ -192,47 +207,66 @@ class PostgresCdcSource:
             raise SlotLostError(f"replication slot {self.spec.slot} was invalidated (wal_status=lost: the server "
                                 "removed WAL it held, see max_slot_wal_keep_size)", position=shown,
                                 spec_file=self.spec.file)
-        if slot[2] is not None:
-            raise CdcError(f"replication slot {self.spec.slot} is in use by server process {slot[2]}: "
-                           "another `towpath cdc run` of this spec is running")
+        slot = self._idle_slot()
+        assert slot is not None
         self._ensure_publication()
-        self._target_lsn = parse_lsn(self._one("SELECT pg_current_wal_lsn()::text"))
-        self._connect_replication()
+        self._target_lsn = self._wal_insert_end()
+        self._flushed = parse_lsn(slot[0]) if slot[0] else 0
+        wire = self._connect_replication()
+        publication = self.spec.publication.replace("'", "''")
         try:
-            self._cursor.start_replication(slot_name=self.spec.slot, decode=False, status_interval=5,
-                                           options={"proto_version": "1",
-                                                    "publication_names": self.spec.publication})
-        except self._pg2.Error as exc:
-            raise SourceError(f"cannot stream from slot {self.spec.slot}: {str(exc).strip()}") from None
+            wire.start(f'START_REPLICATION SLOT "{self.spec.slot}" LOGICAL 0/0 '
+                       f"(proto_version '1', publication_names '{publication}')")
+        except WireError as exc:
+            raise SourceError(f"cannot stream from slot {self.spec.slot}: {exc}") from None
+
+    def _wal_insert_end(self) -> int:
+        """The end of WAL as far as any committed transaction goes (asynchronous commits included).
+
+        `pg_current_wal_lsn()` is only the *written* WAL: with `synchronous_commit=off`
+        a transaction that already committed can lie beyond it, and a job that took it
+        as its target stopped "caught up" before receiving it (the CI flake of the long
+        transaction test). The insert position is past every commit; at the start of a
+        page it points after the page header, the same place as the end of the record
+        before it, so it is moved back onto the boundary the stream reports.
+        """
+        row = self._sql.execute("SELECT pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')::int, "
+                                "pg_size_bytes(current_setting('wal_segment_size'))").fetchone()
+        assert row is not None
+        lsn, block, segment = parse_lsn(row[0]), int(row[1]), int(row[2])
+        if lsn % segment == _LONG_PAGE_HEADER:
+            return lsn - _LONG_PAGE_HEADER
+        if lsn % block == _SHORT_PAGE_HEADER:
+            return lsn - _SHORT_PAGE_HEADER
+        return lsn
+
+    def _wire(self) -> ReplicationConnection:
+        assert self._repl is not None, "start() first"
+        return self._repl
+
+    def _settled(self) -> bool:
+        """Is everything received applied and acknowledged (no open transaction, no unacknowledged commit)?"""
+        return self._txn is None and not self._ends
+
+    def _confirm(self, lsn: int, *, reply: bool = False) -> None:
+        if lsn > self._flushed or reply:
+            self._flushed = max(self._flushed, lsn)
+            self._wire().status(self._flushed, reply=reply)
 
     def acknowledge(self, position: Position) -> None:
         ends = [c for c in self._ends if c <= position.commit]
-        flush = max((self._ends.pop(c) for c in ends), default=position.commit)
+        flush = max((self._ends.pop(c) for c in ends), default=0)
+        if self._settled():
+            flush = max(flush, self._idle_end)
         try:
-            self._cursor.send_feedback(write_lsn=flush, flush_lsn=flush, reply=True)
-        except self._pg2.Error as exc:
+            self._confirm(flush)
+        except WireError as exc:
             raise self._gone(exc) from None
 
-    def _confirm_idle(self) -> None:
-        """Nothing received is unapplied: confirm up to the stream's end (WAL of other tables, checkpoints).
-
-        Without it the slot would pin WAL while the table is idle, and a server
-        shutting down would wait for the confirmation (its walsender drains first).
-        Asking for a reply also brings a keepalive, which moves `wal_end` for `caught_up`.
-        """
-        end = int(self._cursor.wal_end or 0)
-        if end > self._idle_flushed or not self._asked:
-            self._cursor.send_feedback(write_lsn=end, flush_lsn=end, reply=True)
-            self._idle_flushed, self._asked = end, True
-
     def caught_up(self) -> bool:
-        # wal_end is the server's end of WAL as of the last message: it proves we have everything up to
-        # there only once the socket is drained (a data message carries it too, ahead of the data after it).
-        # A drained socket can still be a moment ahead of a transaction the walsender is sending (seen in
-        # CI: a long transaction's changes came after the first quiet poll), so it must hold for two polls.
-        quiet = self._drained and self._txn is None and int(self._cursor.wal_end or 0) >= self._target_lsn
-        self._quiet_polls = self._quiet_polls + 1 if quiet else 0
-        return self._quiet_polls >= 2
+        # Everything committed before the target was sent before any message showing a WAL end at or past it
+        # (a commit, in commit order, or a keepalive, which follows what the walsender decoded before it).
+        return self._txn is None and self._received >= self._target_lsn
 
     def lag(self, applied: Position | None) -> SourceLag:
         current = self._one("SELECT pg_current_wal_lsn()::text")
@@ -250,25 +284,34 @@ class PostgresCdcSource:
 
     def poll(self, buffer: ChangeBuffer, max_rows: int, timeout: float) -> Poll:
         deadline = time.monotonic() + timeout
-        cursor = self._cursor
-        self._asked = False
+        wire, asked = self._wire(), False
         try:
             while len(buffer) < max_rows:
-                msg = cursor.read_message()
-                self._drained = msg is None
+                msg = wire.read()
                 if msg is None:
-                    if len(buffer) == 0 and self._txn is None and not self._ends:
-                        self._confirm_idle()
+                    if self._settled():
+                        # Confirm other tables' WAL, and ask once for a keepalive (it shows the walsender's
+                        # position, for `caught_up`, and answers a server that waits to shut down).
+                        self._confirm(self._idle_end, reply=not asked)
+                        asked = True
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return Poll.TIMEOUT
-                    select.select([cursor], [], [], min(remaining, 1.0))
+                    wire.wait(min(remaining, 1.0))
                     continue
-                if self._decode(msg.payload, buffer):
-                    return Poll.SCHEMA
+                if msg[0] == XLOGDATA:
+                    if self._decode(msg[_XLOGDATA_HEADER:], buffer):
+                        return Poll.SCHEMA
+                elif msg[0] == KEEPALIVE:
+                    end, _, reply = _KEEPALIVE.unpack_from(msg, 1)
+                    self._received = max(self._received, end)
+                    if self._settled():
+                        self._idle_end = max(self._idle_end, end)
+                    if reply:  # the walsender's timeout: tell it what is applied, nothing more
+                        wire.status(self._flushed)
                 if time.monotonic() >= deadline:
                     return Poll.TIMEOUT
-        except self._pg2.Error as exc:
+        except WireError as exc:
             raise self._gone(exc) from None
         return Poll.FULL
 
@@ -305,6 +348,7 @@ class PostgresCdcSource:
         elif kind == 0x43:  # Commit
             _, commit_lsn, end_lsn, ts = _COMMIT.unpack_from(payload, 1)
             self._ends[commit_lsn] = end_lsn
+            self._received = max(self._received, end_lsn)
             buffer.last_complete = Position(commit_lsn, self._seq - 1)
             buffer.last_commit_time = ts / 1e6 + _PG_EPOCH
             self._txn = None
