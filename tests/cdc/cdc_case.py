@@ -52,6 +52,27 @@ class CdcCase:
         docs = open_index(self.project.root, self.name).documents()
         return {int(k): v for k, v in docs.items()}
 
+    def kv_rows(self) -> dict[int, dict[str, Any]]:
+        """The KV namespace decoded with the schema the job recorded: key -> key and value columns."""
+        from towpath.kv import open_store
+        from towpath.protobuf import Decoder, ProtoSchema, compile_schema
+
+        root = self.project.root
+        schema = ProtoSchema.from_json(json.loads((root / ".towpath" / "cdc" / f"{self.name}.schema.json").read_text()))
+        decoder = Decoder(compile_schema(schema))
+        rows: dict[int, dict[str, Any]] = {}
+        with open_store("embedded", root=root) as store:
+            cursor: str | None = None
+            while True:
+                page, cursor = store.scan(self.name, cursor, 1000)
+                if page:
+                    keys = decoder.decode_keys([k for k, _ in page]).to_pylist()
+                    values = decoder.decode_values([v for _, v in page]).to_pylist()
+                    for k, v in zip(keys, values, strict=True):
+                        rows[k["id"]] = {**k, **v}
+                if cursor is None:
+                    return rows
+
     def slot_flushed(self) -> str | None:
         with psycopg.connect(self.server.dsn) as conn:
             row = conn.execute("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
@@ -77,12 +98,16 @@ class CdcCase:
 
 
 def assert_targets_equal_source(case: CdcCase) -> None:
-    """The lake table and the search index each hold exactly the source's rows, value for value."""
+    """The lake table, the KV namespace and the search index each hold exactly the source's rows, value for value."""
     source = case.source_rows()
     lake = case.lake_rows()
     assert sorted(lake.keys() - source.keys()) == [] and sorted(source.keys() - lake.keys()) == []
     for key, row in source.items():
         assert lake[key] == row, key
+    kv = case.kv_rows()
+    assert sorted(kv.keys() - source.keys()) == [] and sorted(source.keys() - kv.keys()) == []
+    for key, row in source.items():
+        assert kv[key] == row, key
     docs = case.search_rows()
     assert sorted(docs.keys() - source.keys()) == [] and sorted(source.keys() - docs.keys()) == []
     for key, row in source.items():

@@ -27,7 +27,7 @@ def postgres_logical() -> Iterator[services.PostgresServer]:
 
 @pytest.fixture
 def cdc_case(postgres_logical: services.PostgresServer, tmp_path: Path) -> Iterator[CdcCase]:
-    """A fresh source table `cdcN (id, name, city, score, updated)`, a project and a spec with both targets."""
+    """A fresh source table `cdcN (id, name, city, score, updated)`, a project and a spec with all three targets."""
     name = f"cdc{os.getpid()}_{next(_names)}"
     project = Project.init(tmp_path / "proj")
     spec = project.root / f"{name}.cdc.yaml"
@@ -39,6 +39,7 @@ def cdc_case(postgres_logical: services.PostgresServer, tmp_path: Path) -> Itera
         "targets:\n"
         f"  - {{type: iceberg, table: lake.{name}, partition_by: ['bucket(4, id)'], compact_every: 5}}\n"
         f"  - {{type: search, index: {name}}}\n"
+        f"  - {{type: kv, namespace: {name}}}\n"
     )
     os.environ["CDC_TEST_DSN"] = postgres_logical.dsn
     case = CdcCase(postgres_logical, project, name, spec)

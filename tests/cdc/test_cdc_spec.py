@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from towpath.cdc import load_cdc_spec
+from towpath.cdc import CDC_SOURCES, CDC_TARGETS, TargetContext, TargetSpec, load_cdc_spec
 from towpath.errors import SpecError
 
 
@@ -32,6 +32,12 @@ def test_a_good_spec_reads_with_its_defaults(tmp_path: Path, monkeypatch: pytest
     (("type: postgres", "type: oracle"), r"p.cdc.yaml:2:\d+: source.type"),
     (("bucket(8, id)", "bucket(id)"), r"p.cdc.yaml:4:\d+: targets\[0\].partition_by.*bucket\(N, col\)"),
     (("index: patients", "index: my-index"), r"p.cdc.yaml:5:\d+: targets\[1\].index"),
+    (("type: postgres", "type: postgress"), (r"p.cdc.yaml:2:\d+: source.type: unknown CDC source 'postgress'; "
+                                            r"did you mean 'postgres'")),
+    (("type: search", "type: serach"), (r"p.cdc.yaml:5:\d+: targets\[1\].*expected a CDC target type: iceberg, kv, "
+                                      r"search")),
+    (("index: patients}", "index: patients}\n  - {type: kv, namespace: 'a b'}"),
+     r"p.cdc.yaml:6:\d+: targets\[2\].namespace: expected a KV namespace name"),
     (("name: patients", "name: patients\nbatchh: {}"), r"p.cdc.yaml:2:1: batchh: unknown field 'batchh'; did you mean 'batch'"),
 ])
 def test_mistakes_name_file_line_and_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -45,3 +51,35 @@ def test_an_undefined_variable_is_named(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.delenv("CDC_SPEC_DSN", raising=False)
     with pytest.raises(SpecError, match="CDC_SPEC_DSN"):
         load_cdc_spec(write(tmp_path, GOOD))
+
+
+def test_a_target_kind_is_one_registration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new target type validates, opens and reports the lake tables it writes through `CDC_TARGETS` alone."""
+    from typing import Literal
+
+    class AuditLogSpec(TargetSpec):
+        type: Literal["auditlog"]
+        path: str
+
+        def open(self, context: TargetContext):  # type: ignore[no-untyped-def]
+            return (context.job, self.path)
+
+        def lake_tables(self) -> list[str]:
+            return ["lake.audit"]
+
+    from towpath.cdc import spec as spec_module
+
+    monkeypatch.setenv("CDC_SPEC_DSN", "postgresql://u:p@h/db")
+    CDC_TARGETS.register("auditlog", AuditLogSpec)  # a plugin's entry point does this before the first spec loads
+    spec_module._target_union.cache_clear()
+    spec_module.CdcSpec.model_rebuild(force=True)
+    try:
+        spec = load_cdc_spec(write(tmp_path, GOOD + "  - {type: auditlog, path: x.log}\n"))
+        assert isinstance(spec.targets[2], AuditLogSpec)
+        assert spec.targets[2].open(TargetContext(None, tmp_path, spec.name)) == ("patients", "x.log")  # type: ignore[arg-type]
+        assert [t for target in spec.targets for t in target.lake_tables()] == ["lake.patients", "lake.audit"]
+    finally:
+        CDC_TARGETS._entries.pop("auditlog")
+        spec_module._target_union.cache_clear()
+        spec_module.CdcSpec.model_rebuild(force=True)
+    assert CDC_SOURCES.names() == ["mysql", "postgres"]

@@ -20,9 +20,9 @@ from towpath.catalog import Catalog
 from towpath.cdc.changes import ChangeBuffer, Position
 from towpath.cdc.errors import SchemaChangeError, SlotLostError
 from towpath.cdc.source import CdcSource, Poll, open_source
-from towpath.cdc.spec import CdcSpec, IcebergTargetSpec
+from towpath.cdc.spec import CdcSpec
 from towpath.cdc.status import JobReport, read_report, write_report
-from towpath.cdc.target import CdcTarget
+from towpath.cdc.target import CdcTarget, TargetContext
 
 __all__ = ["CdcResult", "CdcStatus", "TargetStatus", "cdc_status", "open_targets", "run_cdc"]
 
@@ -45,11 +45,9 @@ class CdcResult:
 
 
 def open_targets(spec: CdcSpec, catalog: Catalog, root: Path) -> list[CdcTarget]:
-    from towpath.cdc.to_iceberg import IcebergTarget
-    from towpath.cdc.to_search import SearchTarget
-
-    return [IcebergTarget(catalog, t) if isinstance(t, IcebergTargetSpec) else SearchTarget(root, t.index)
-            for t in spec.targets]
+    """Every target of `spec`, each opened by its kind (`CDC_TARGETS`)."""
+    context = TargetContext(catalog, root, spec.name)
+    return [t.open(context) for t in spec.targets]
 
 
 def run_cdc(

@@ -10,6 +10,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from towpath.cdc.changes import ChangeBuffer, Position
+from towpath.cdc.registry import CDC_SOURCES
 from towpath.cdc.spec import CdcSpec
 
 __all__ = ["CdcSource", "Poll", "Snapshot", "SourceLag", "open_source"]
@@ -91,12 +92,5 @@ class CdcSource(Protocol):
 
 
 def open_source(spec: CdcSpec) -> CdcSource:
-    """Connect to the spec's source and describe its table."""
-    if spec.source.type == "postgres":
-        from towpath.cdc.postgres import PostgresCdcSource
-
-        return PostgresCdcSource(spec)
-    from towpath.cdc.mysql import MysqlCdcSource
-
-    source: CdcSource = MysqlCdcSource(spec)
-    return source
+    """Connect to the spec's source (its `CDC_SOURCES` kind) and describe its table."""
+    return CDC_SOURCES.get(spec.source.type)(spec)

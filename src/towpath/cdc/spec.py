@@ -13,20 +13,34 @@
         compact_every: 50           # expire old snapshots every 50 batches
       - type: search
         index: patients
+      - type: kv
+        namespace: patients         # the towpath KV store (url: embedded by default), protobuf values
+
+The `type`s are the `CDC_SOURCES` / `CDC_TARGETS` registries (`registry.py`): a
+new target kind is a `TargetSpec` model here plus its implementation module, and
+one registration.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from abc import abstractmethod
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from towpath.config import Spec, invalid, load_yaml, parse_spec, substitute_all
+from towpath.cdc.registry import CDC_SOURCES, CDC_TARGETS
+from towpath.config import RegisteredUnion, Spec, invalid, load_yaml, parse_spec, substitute_all, tagged_union
 
-__all__ = ["BatchSpec", "CdcSpec", "IcebergTargetSpec", "SearchTargetSpec", "SourceSpec", "load_cdc_spec"]
+if TYPE_CHECKING:
+    from towpath.cdc.target import CdcTarget, TargetContext
+
+__all__ = ["BatchSpec", "CdcSpec", "IcebergTargetSpec", "KvTargetSpec", "SearchTargetSpec", "SourceSpec", "TargetSpec",
+           "load_cdc_spec"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TRANSFORM = re.compile(r"^\s*(?:(identity|year|month|day|hour)\((\w+)\)|(bucket|truncate)\((\d+),\s*(\w+)\)|(\w+))\s*$")
@@ -35,7 +49,8 @@ _TRANSFORM = re.compile(r"^\s*(?:(identity|year|month|day|hour)\((\w+)\)|(bucket
 class SourceSpec(Spec):
     """Where the changes come from."""
 
-    type: Literal["postgres", "mysql"]
+    type: str
+    """A `CDC_SOURCES` name: `postgres`, or `mysql` (MariaDB / MySQL with a ROW binlog)."""
     dsn: str
     """`postgresql://user:pw@host:port/db` or `mysql://user:pw@host:port/db` (use `${VAR}` for secrets)."""
     table: str
@@ -49,6 +64,16 @@ class SourceSpec(Spec):
     server_id: int = Field(default=5701, ge=1)
     """MySQL: the replica server id this job uses (unique among a source's replicas)."""
 
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CDC_SOURCES:
+            known = CDC_SOURCES.names()
+            close = difflib.get_close_matches(value, known, n=1)
+            raise invalid(f"unknown CDC source '{value}'" + (f"; did you mean '{close[0]}'?" if close else
+                                                              f"; expected one of {', '.join(known)}"))
+        return value
+
 
 class BatchSpec(Spec):
     """When a batch of changes is applied: whichever limit comes first (a batch is one commit per target)."""
@@ -57,7 +82,21 @@ class BatchSpec(Spec):
     max_seconds: float = Field(default=2.0, gt=0)
 
 
-class IcebergTargetSpec(Spec):
+class TargetSpec(Spec):
+    """One entry of `targets:`; its `type` names the kind in `CDC_TARGETS`."""
+
+    type: str
+
+    @abstractmethod
+    def open(self, context: TargetContext) -> CdcTarget:
+        """The target this entry describes, ready to report its position and apply batches."""
+
+    def lake_tables(self) -> list[str]:
+        """Lake tables the target writes (what a workflow's later steps may read)."""
+        return []
+
+
+class IcebergTargetSpec(TargetSpec):
     """A lake table merged on the primary key: one commit per batch, carrying the source position."""
 
     type: Literal["iceberg"]
@@ -67,6 +106,14 @@ class IcebergTargetSpec(Spec):
     """Iceberg transforms for a new table: `identity(col)`/`col`, `bucket(N, col)`, `truncate(N, col)`, `day(col)`..."""
     compact_every: int = Field(default=100, ge=0)
     """Expire old snapshots every N batches (0: never); each batch is a snapshot."""
+
+    def open(self, context: TargetContext) -> CdcTarget:
+        from towpath.cdc.to_iceberg import IcebergTarget
+
+        return IcebergTarget(context.catalog, self)
+
+    def lake_tables(self) -> list[str]:
+        return [self.table]
 
     @field_validator("partition_by")
     @classmethod
@@ -78,11 +125,16 @@ class IcebergTargetSpec(Spec):
         return value
 
 
-class SearchTargetSpec(Spec):
+class SearchTargetSpec(TargetSpec):
     """An embedded full-text index under `.towpath/search/<index>/`, queried by `towpath search`."""
 
     type: Literal["search"]
     index: str
+
+    def open(self, context: TargetContext) -> CdcTarget:
+        from towpath.cdc.to_search import SearchTarget
+
+        return SearchTarget(context.root, self.index)
 
     @field_validator("index")
     @classmethod
@@ -92,7 +144,50 @@ class SearchTargetSpec(Spec):
         return value
 
 
-Target = Annotated[IcebergTargetSpec | SearchTargetSpec, Field(discriminator="type")]
+class KvTargetSpec(TargetSpec):
+    """A towpath KV namespace: each key put (protobuf key and value messages) or deleted, the position beside it."""
+
+    type: Literal["kv"]
+    namespace: str
+    """The namespace written (created when missing); a schema `towpath move` recorded for it is reused."""
+    url: str = "embedded"
+    """What `towpath.kv.open_store` opens: `embedded`, `redis://...`, `postgresql://...`, the KV service
+    `http://...` / `grpc://...` (use `${VAR}` for secrets)."""
+    token: str | None = None
+    """The KV service's token, if it asks for one (`${VAR}`)."""
+    value_columns: list[str] | None = None
+    """Columns of the value message (default: every column not in the key)."""
+    schema_file: str | None = None
+    """Where to write the namespace's protobuf schema as JSON, for a `connections:` KV table (project-relative;
+    default `.towpath/cdc/<namespace>.schema.json`)."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,150}$", value):
+            raise invalid(f"expected a KV namespace name (letters, digits, _ . -), got '{value}'")
+        return value
+
+    def open(self, context: TargetContext) -> CdcTarget:
+        from towpath.cdc.to_kv import KvTarget
+
+        return KvTarget(context, self)
+
+
+@cache
+def _target_union() -> Any:
+    return tagged_union({name: model for name, model in CDC_TARGETS.items()}, suffix="target",
+                        error_type="invalid_cdc_target",
+                        message=f"expected a CDC target type: {', '.join(CDC_TARGETS.names())}")
+
+
+def _pick_target(data: Any) -> type[TargetSpec] | None:
+    kind = data.get("type") if isinstance(data, dict) else None
+    return CDC_TARGETS.get(kind) if isinstance(kind, str) and kind in CDC_TARGETS else None
+
+
+Target = Annotated[TargetSpec, RegisteredUnion(_target_union, _pick_target)]
+"""One entry of `targets:`, validated as the model its `type` names."""
 
 
 class CdcSpec(Spec):

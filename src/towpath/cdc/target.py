@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
 from towpath.cdc.changes import ChangeBatch, Position
 
-__all__ = ["CdcTarget", "SnapshotLoad"]
+if TYPE_CHECKING:
+    from towpath.catalog import Catalog
+
+__all__ = ["CdcTarget", "SnapshotLoad", "TargetContext"]
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What a target kind may open: the project's catalog and folder, and the job's name."""
+
+    catalog: Catalog
+    root: Path
+    job: str
 
 
 class SnapshotLoad(Protocol):

@@ -75,12 +75,11 @@ class CdcJob(JobType[CdcJobSpec]):
     @classmethod
     def writes(cls, spec: CdcJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
         from towpath.cdc import load_cdc_spec
-        from towpath.cdc.spec import IcebergTargetSpec
 
         path = _spec_path(spec, workflow_dir)
         if not path.is_file():
             return []
-        return [Write(t.table, "spec") for t in load_cdc_spec(path).targets if isinstance(t, IcebergTargetSpec)]
+        return [Write(table, "spec") for t in load_cdc_spec(path).targets for table in t.lake_tables()]
 
     @classmethod
     def run(cls, spec: CdcJobSpec, ctx: RunContext) -> JobResult:
