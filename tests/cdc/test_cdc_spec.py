@@ -83,3 +83,33 @@ def test_a_target_kind_is_one_registration(tmp_path: Path, monkeypatch: pytest.M
         spec_module._target_union.cache_clear()
         spec_module.CdcSpec.model_rebuild(force=True)
     assert CDC_SOURCES.names() == ["mysql", "postgres"]
+
+
+def test_a_source_named_by_its_project_connection(tmp_path: Path) -> None:
+    """`source.connection` takes host, user and the password (from its file) from towpath.yaml's `connections:`."""
+    from towpath.project import Project
+
+    root = Project.init(tmp_path / "proj").root
+    (root / ".secrets").mkdir()
+    (root / ".secrets" / "pw").write_text("s3cr/t@x\n")
+    (root / "towpath.yaml").write_text(
+        "name: proj\nconnections:\n"
+        "  ehr: {type: mariadb, host: 10.0.0.5, port: 3307, user: cdc, password: {file: .secrets/pw}, "
+        "database: health}\n  lakeside: {type: sqlite, path: x.db}\n")
+    spec = root / "cdc" / "p.cdc.yaml"
+    spec.parent.mkdir()
+    spec.write_text("name: p\nsource: {type: mysql, connection: ehr, table: health.patients}\n"
+                    "targets: [{type: search, index: p}]\n")
+    assert load_cdc_spec(spec).source.url == "mysql://cdc:s3cr%2Ft%40x@10.0.0.5:3307/health"
+    assert "s3cr" not in repr(load_cdc_spec(spec).source.connection)
+    for text, message in [
+        ("connection: ehrr", r"p.cdc.yaml:2:\d+: source.connection: no connection 'ehrr'.*did you mean 'ehr'"),
+        ("connection: lakeside", r"p.cdc.yaml:2:\d+: source.connection: connection 'lakeside' is a sqlite "
+                                 r"connection; a mysql source needs a mysql or mariadb one"),
+        ("connection: ehr, dsn: 'mysql://a@b/c'", r"p.cdc.yaml:2:\d+: source: expected exactly one of dsn and "
+                                                  r"connection"),
+    ]:
+        spec.write_text(f"name: p\nsource: {{type: mysql, {text}, table: health.patients}}\n"
+                        "targets: [{type: search, index: p}]\n")
+        with pytest.raises(SpecError, match=message):
+            load_cdc_spec(spec)

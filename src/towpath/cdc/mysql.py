@@ -53,7 +53,7 @@ class MysqlCdcSource:
     def __init__(self, spec: CdcSpec) -> None:
         self.spec = spec
         self._pymysql, self._repl = _modules()
-        parts = urlsplit(spec.source.dsn)
+        parts = urlsplit(spec.source.url)
         self._settings = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 3306,
                           "user": unquote(parts.username or "root"), "passwd": unquote(parts.password or "")}
         db, _, table = spec.source.table.rpartition(".")
@@ -157,7 +157,7 @@ class MysqlCdcSource:
         from towpath.connectors.mysql import MySqlSource
         from towpath.pipeline import ProcessorContext
 
-        reader = MySqlSource(self.spec.source.dsn, table=self.table, columns=self.schema.names, batch_size=100_000)
+        reader = MySqlSource(self.spec.source.url, table=self.table, columns=self.schema.names, batch_size=100_000)
         reader.consistent_snapshot = True
         reader.open(ProcessorContext(name=f"cdc:{self.spec.name}:snapshot"))
         batches = reader.read()

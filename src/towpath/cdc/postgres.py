@@ -71,7 +71,7 @@ class PostgresCdcSource:
         self.table = f"{self._schema_name}.{self._table}"
         psycopg = _psycopg()
         try:
-            self._sql = psycopg.connect(spec.source.dsn, autocommit=True)
+            self._sql = psycopg.connect(spec.source.url, autocommit=True)
         except psycopg.Error as exc:
             raise SourceError(f"cannot connect to the PostgreSQL source of {spec.name}: {exc}".strip()) from None
         level = self._one("SHOW wal_level")
@@ -144,7 +144,7 @@ class PostgresCdcSource:
     def _connect_replication(self) -> ReplicationConnection:
         if self._repl is None:
             try:
-                self._repl = ReplicationConnection(self.spec.source.dsn)
+                self._repl = ReplicationConnection(self.spec.source.url)
             except WireError as exc:
                 raise SourceError(f"cannot open a replication connection to the source of {self.spec.name}: "
                                   f"{exc} (the role needs REPLICATION)") from None
@@ -182,7 +182,7 @@ class PostgresCdcSource:
         _, consistent, snapshot_name, _ = rows[0]
         assert consistent is not None and snapshot_name is not None
         position = Position(parse_lsn(consistent), -1)
-        reader = PostgresSource(self.spec.source.dsn, table=self.table, columns=self.schema.names,
+        reader = PostgresSource(self.spec.source.url, table=self.table, columns=self.schema.names,
                                 batch_size=256_000)
         reader.snapshot = snapshot_name
 

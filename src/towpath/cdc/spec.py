@@ -31,10 +31,20 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from towpath.cdc.registry import CDC_SOURCES, CDC_TARGETS
-from towpath.config import RegisteredUnion, Spec, invalid, load_yaml, parse_spec, substitute_all, tagged_union
+from towpath.config import (
+    Document,
+    RegisteredUnion,
+    Spec,
+    invalid,
+    load_yaml,
+    parse_spec,
+    substitute_all,
+    tagged_union,
+)
+from towpath.errors import SpecError, TowpathError
 
 if TYPE_CHECKING:
     from towpath.cdc.target import CdcTarget, TargetContext
@@ -51,8 +61,11 @@ class SourceSpec(Spec):
 
     type: str
     """A `CDC_SOURCES` name: `postgres`, or `mysql` (MariaDB / MySQL with a ROW binlog)."""
-    dsn: str
+    dsn: str | None = None
     """`postgresql://user:pw@host:port/db` or `mysql://user:pw@host:port/db` (use `${VAR}` for secrets)."""
+    connection: str | None = None
+    """Instead of `dsn`: a PostgreSQL / MySQL / MariaDB entry of `towpath.yaml`'s `connections:` (its password
+    from the environment or a file, as there)."""
     table: str
     """`schema.table` (PostgreSQL) or `database.table` (MySQL); a bare name uses `public` / the DSN's database."""
     primary_key: list[str] | None = None
@@ -63,6 +76,17 @@ class SourceSpec(Spec):
     """PostgreSQL publication (default `towpath_<name>`), created for the table when missing."""
     server_id: int = Field(default=5701, ge=1)
     """MySQL: the replica server id this job uses (unique among a source's replicas)."""
+
+    @model_validator(mode="after")
+    def _one_address(self) -> SourceSpec:
+        if (self.dsn is None) == (self.connection is None):
+            raise invalid("expected exactly one of dsn and connection")
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.dsn is not None, "load_cdc_spec resolves a connection into its dsn"
+        return self.dsn
 
     @field_validator("type")
     @classmethod
@@ -228,9 +252,46 @@ def parse_transform(text: str) -> tuple[str, str, int | None]:
 
 
 def load_cdc_spec(path: Path | str) -> CdcSpec:
-    """Read a `*.cdc.yaml`; `${VAR}`s come from the environment, and every mistake names file:line:col."""
+    """Read a `*.cdc.yaml`; `${VAR}`s come from the environment, and every mistake names file:line:col.
+
+    A `source.connection` is resolved here, against the `towpath.yaml` of the
+    project holding the spec, into the source's URL.
+    """
     doc = load_yaml(path)
     data = substitute_all(doc.data, os.environ, where=str(path))
     if isinstance(data, dict):
         data = {**data, "file": str(path)}
-    return parse_spec(CdcSpec, doc, data)
+    spec = parse_spec(CdcSpec, doc, data)
+    if spec.source.connection is not None:
+        url = _connection_url(spec, doc)
+        spec = spec.model_copy(update={"source": spec.source.model_copy(update={"dsn": url})})
+    return spec
+
+
+def _connection_url(spec: CdcSpec, doc: Document) -> str:
+    from towpath.config import find_project_root, load_project_config
+
+    name = spec.source.connection
+    assert name is not None
+    line, col = doc.locate(("source", "connection"))
+
+    def error(message: str) -> SpecError:
+        return SpecError(message, file=Path(spec.file), line=line, col=col, field="source.connection")
+
+    try:
+        root = find_project_root(Path(spec.file).resolve().parent)
+    except TowpathError:
+        raise error(f"connection '{name}' needs the spec inside a towpath project (no towpath.yaml above it)") from None
+    connections = load_project_config(root).connections
+    entry = connections.get(name)
+    if entry is None:
+        close = difflib.get_close_matches(name, list(connections), n=1)
+        raise error(f"no connection '{name}' in {root / 'towpath.yaml'}" +
+                    (f"; did you mean '{close[0]}'?" if close else f"; it has {', '.join(connections) or 'none'}"))
+    url = getattr(entry, "url", None)
+    scheme = {"postgres": "postgresql", "mysql": "mysql"}.get(spec.source.type)
+    if not callable(url) or getattr(entry, "URL_SCHEME", None) != scheme:
+        raise error(f"connection '{name}' is a {entry.type} connection; a {spec.source.type} source needs a "
+                    f"{'postgres' if scheme == 'postgresql' else 'mysql or mariadb'} one")
+    text: str = url(root, name)
+    return text

@@ -140,6 +140,14 @@ class _ServerConnection(RelationalConnection):
     def secret_values(self, root: Path, name: str) -> list[str]:
         return [self._password(root, name)]
 
+    URL_SCHEME: ClassVar[str]
+
+    def url(self, root: Path, name: str) -> str:
+        """`scheme://user:password@host:port/database`, what a CDC source connects with (never printed)."""
+        secret = quote(self._password(root, name), safe="")
+        auth = quote(self.user, safe="") + (f":{secret}" if secret else "")
+        return f"{self.URL_SCHEME}://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
+
 
 class PostgresConnection(_ServerConnection):
     """PostgreSQL through DuckDB's `postgres_scanner` (filter and projection pushdown into `COPY (SELECT ...)`)."""
@@ -148,6 +156,7 @@ class PostgresConnection(_ServerConnection):
     port: int = Field(default=5432, gt=0, lt=65536)
     schema_: str = Field(default="public", alias="schema")
     """The schema `conn.table` reads; `conn.other_schema.table` reads any other."""
+    URL_SCHEME: ClassVar[str] = "postgresql"
     DUCKDB_TYPE: ClassVar[str] = "postgres"
     EXTENSION: ClassVar[str] = "postgres_scanner"
     JDBC_DRIVER: ClassVar[str | None] = "org.postgresql.Driver"
@@ -171,6 +180,7 @@ class MySqlConnection(_ServerConnection):
 
     type: Literal["mysql", "mariadb"]
     port: int = Field(default=3306, gt=0, lt=65536)
+    URL_SCHEME: ClassVar[str] = "mysql"
     DUCKDB_TYPE: ClassVar[str] = "mysql"
     EXTENSION: ClassVar[str] = "mysql_scanner"
     JDBC_DRIVER: ClassVar[str | None] = "org.mariadb.jdbc.Driver"
