@@ -1,5 +1,6 @@
 """One call sets the example up: the EHR/claims database in MariaDB, claim history in the lake,
-device summaries in the KV store, and a towpath project whose `connections:` name them.
+device summaries in the KV store, and a towpath project whose `connections:` name them (and
+whose `cdc/patients.cdc.yaml` streams the profiles into the lake and the search index).
 
     setup(project_dir, Database(host, port, user, password))
 
@@ -21,6 +22,9 @@ from towpath.project import Project
 
 SCHEMA = "health"
 """The MariaDB database holding `patients` and `claims`."""
+
+CDC_SPEC = Path(__file__).with_name("patients.cdc.yaml")
+"""Step 3's change-data-capture job, copied into the project as `cdc/patients.cdc.yaml`."""
 
 DEVICE_NAMESPACE = "device_daily"
 """The KV namespace of one device summary per patient (key: `patient_id`)."""
@@ -83,6 +87,8 @@ def setup(root: Path | str, db: Database, *, patients: int = 2000, seed: int = 1
     (secrets / "ehr_password").chmod(0o600)
     (root / ".gitignore").write_text(".towpath/\n.secrets/\n")
     (root / "towpath.yaml").write_text(project_yaml(db))
+    (root / "cdc").mkdir(exist_ok=True)
+    (root / "cdc" / "patients.cdc.yaml").write_text(CDC_SPEC.read_text())
     load_database(db, data)
     project = Project(root)
     load_lake(project, data.claim_history)

@@ -67,5 +67,9 @@ def test_cli_search_json_and_errors(index, tmp_path: Path) -> None:  # type: ign
                          capture_output=True, text=True, env=env, check=True)
     result = json.loads(out.stdout)
     assert result["total"] == 2 and len(result["hits"]) == 1
+    only = subprocess.run([*cmd, "patients", "condition:diabetes", "--fields", "name, city", "--json"],
+                          capture_output=True, text=True, env=env, check=True)
+    assert sorted((h["key"], tuple(h["fields"].items())) for h in json.loads(only.stdout)["hits"]) == [
+        ("1", (("name", "Ada Lovelace"), ("city", "Austin"))), ("3", (("name", "Alan Turing"), ("city", "Austin")))]
     bad = subprocess.run([*cmd, "patient", "x"], capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 1 and "Did you mean 'patients'" in bad.stderr and "Traceback" not in bad.stderr
