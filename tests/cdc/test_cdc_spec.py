@@ -104,10 +104,10 @@ def test_a_source_named_by_its_project_connection(tmp_path: Path) -> None:
     assert "s3cr" not in repr(load_cdc_spec(spec).source.connection)
     for text, message in [
         ("connection: ehrr", r"p.cdc.yaml:2:\d+: source.connection: no connection 'ehrr'.*did you mean 'ehr'"),
-        ("connection: lakeside", r"p.cdc.yaml:2:\d+: source.connection: connection 'lakeside' is a sqlite "
-                                 r"connection; a mysql source needs a mysql or mariadb one"),
-        ("connection: ehr, dsn: 'mysql://a@b/c'", r"p.cdc.yaml:2:\d+: source: expected exactly one of dsn and "
-                                                  r"connection"),
+        ("connection: lakeside", (r"p.cdc.yaml:2:\d+: source.connection: connection 'lakeside' is a sqlite "
+                                 r"connection; a mysql source needs a mysql or mariadb one")),
+        ("connection: ehr, dsn: 'mysql://a@b/c'", (r"p.cdc.yaml:2:\d+: source: expected exactly one of dsn and "
+                                                  r"connection")),
     ]:
         spec.write_text(f"name: p\nsource: {{type: mysql, {text}, table: health.patients}}\n"
                         "targets: [{type: search, index: p}]\n")

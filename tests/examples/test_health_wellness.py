@@ -67,7 +67,6 @@ def test_cdc_keeps_the_lake_copy_and_search_index_current_while_profiles_change(
     import subprocess
 
     import pymysql
-
     from examples.health_wellness.profile_updates import update_profiles
 
     db = Database(mysql_binlog.host, mysql_binlog.port, mysql_binlog.user, mysql_binlog.password)
