@@ -87,8 +87,8 @@ class CdcCase:
             raise AssertionError(f"towpath {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "PYTHONPATH": SRC}
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        env = {**os.environ, "PYTHONPATH": SRC, **(env or {})}
         return subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "-C", str(self.project.root), *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 

@@ -6,6 +6,7 @@ import random
 import signal
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -99,6 +100,38 @@ def test_kill_9_during_apply_several_times_then_restart(cdc_case: CdcCase) -> No
     assert '"state": "killed"' in status.stdout
     cdc_case.cli("cdc", "run", str(cdc_case.spec), "--until-caught-up")
     assert_targets_equal_source(cdc_case)
+
+
+def test_kill_9_during_compaction_then_restart(cdc_case: CdcCase, tmp_path: Path) -> None:
+    """Compaction every K batches runs after the batch's commit: killed inside it, nothing applied is lost."""
+    cdc_case.spec.write_text(cdc_case.spec.read_text().replace("compact_every: 5", "compact_every: 3, "
+                                                                                    "compact_min_files: 2"))
+    seed(cdc_case, 100)
+    run(cdc_case, until_caught_up=True)
+    marker = tmp_path / "paused"
+    writer = Writer(cdc_case, seed=23)
+    writer.start()
+    try:
+        proc = cdc_case.popen("cdc", "run", str(cdc_case.spec),
+                              env={"TOWPATH_DEBUG_PAUSE": "during-compaction", "TOWPATH_DEBUG_PAUSE_FILE": str(marker)})
+        while not marker.exists():  # three batches applied, the compaction's rewrite written, not committed
+            assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        writer.stop.set()
+        writer.join()
+    table = Project(cdc_case.project.root).catalog.table(f"lake.{cdc_case.name}")
+    compactions = [s for s in table.snapshots() if s.summary is not None
+                   and "towpath.cdc.position" not in s.summary.additional_properties]
+    assert compactions == []  # every snapshot is a load or a batch (with its position): the compaction never committed
+    cdc_case.spec.write_text(cdc_case.spec.read_text().replace("compact_every: 3", "compact_every: 1"))
+    cdc_case.cli("cdc", "run", str(cdc_case.spec), "--until-caught-up")
+    assert_targets_equal_source(cdc_case)
+    table = Project(cdc_case.project.root).catalog.table(f"lake.{cdc_case.name}")
+    compacted = [s for s in table.snapshots() if s.summary is not None and s.summary.operation.value == "overwrite"
+                 and "towpath.cdc.position" not in s.summary.additional_properties]
+    assert compacted, "the restarted job compacted"
 
 
 def test_many_updates_of_one_key_in_one_batch_last_write_wins(cdc_case: CdcCase) -> None:

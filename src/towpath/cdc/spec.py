@@ -10,7 +10,7 @@
       - type: iceberg
         table: lake.patients
         partition_by: ["bucket(8, id)"]
-        compact_every: 50           # expire old snapshots every 50 batches
+        compact_every: 50           # compact small files and expire old snapshots every 50 batches
       - type: search
         index: patients
       - type: kv
@@ -129,7 +129,11 @@ class IcebergTargetSpec(TargetSpec):
     partition_by: list[str] = Field(default_factory=list)
     """Iceberg transforms for a new table: `identity(col)`/`col`, `bucket(N, col)`, `truncate(N, col)`, `day(col)`..."""
     compact_every: int = Field(default=100, ge=0)
-    """Expire old snapshots every N batches (0: never); each batch is a snapshot."""
+    """Compact every N batches (0: never): each partition's small files rewritten into one when it has at
+    least `compact_min_files` of them (`towpath.catalog.compact`), then snapshots older than an hour expired
+    (each batch is one)."""
+    compact_min_files: int = Field(default=8, ge=2)
+    """A partition is rewritten once it has this many small files."""
 
     def open(self, context: TargetContext) -> CdcTarget:
         from towpath.cdc.to_iceberg import IcebergTarget

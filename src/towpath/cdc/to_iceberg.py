@@ -22,7 +22,8 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, GreaterTha
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from towpath.catalog import Catalog, conform, expire_snapshots, normalize_identifier
+from towpath.catalog import Catalog, conform, normalize_identifier
+from towpath.catalog import compact as compact_table
 from towpath.cdc.changes import DELETE, META, OP, ChangeBatch, Position, last_per_key
 from towpath.cdc.spec import IcebergTargetSpec, parse_transform
 
@@ -38,6 +39,8 @@ class IcebergTarget:
         self.identifier = normalize_identifier(spec.table)
         self.name = f"iceberg:{self.identifier}"
         self._batches = 0
+        self.compactions = 0
+        self.files_compacted = 0
 
     def position(self) -> Position | None:
         if not self.catalog.exists(self.identifier):
@@ -115,8 +118,17 @@ class IcebergTarget:
         return applied
 
     def compact(self) -> None:
-        """Expire the snapshots older than an hour (each batch is one), keeping the last 10."""
-        expire_snapshots(self.catalog, self.identifier, older_than=dt.timedelta(hours=1), retain_last=10)
+        """Merge each partition's small files, then expire snapshots older than an hour, keeping the last 10.
+
+        Runs after a batch's commit, so the data and the position are durable
+        first; the rewrite is one more commit that changes no row (the position is
+        a table property, which it keeps). A crash during it leaves only unreferenced
+        files; the next compaction starts over.
+        """
+        result = compact_table(self.catalog, self.identifier, min_files=self.spec.compact_min_files,
+                         expire_older_than=dt.timedelta(hours=1), retain_last=10)
+        self.compactions += 1
+        self.files_compacted += result.files_removed
 
     def evolve(self, schema: pa.Schema) -> None:
         if not self.catalog.exists(self.identifier):
