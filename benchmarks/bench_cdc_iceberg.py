@@ -7,9 +7,12 @@ rows (10 million by default), then in one run:
   COPY through ADBC) into a new Iceberg table, against the raw baseline of the
   same read with nothing written (`PostgresSource` alone);
 - stream: `--updates` row updates (1 million by default) over random keys, in
-  transactions of 10,000 rows, written while the job runs; row changes applied per
-  second from the first update until caught up, and the p99 lag (source commit to
-  Iceberg commit) over the batches;
+  transactions of 10,000 rows, written while the job runs (as fast as PostgreSQL
+  takes them, or paced at `--rate` row changes/s); row changes applied per second
+  from the first update until caught up, and the p99 lag (source commit to Iceberg
+  commit) over the batches. "changes" counts the row changes the source emitted
+  (checked against the writer's own count: none lost); "rows written" is fewer when
+  a key changed twice in one batch (its last version is written once);
 - decode: the same change stream read and decoded from a second slot into Arrow
   batches with nothing applied (the limit of the replication loop itself).
 
@@ -48,17 +51,24 @@ ALTER TABLE patients ADD PRIMARY KEY (id);
 """
 
 
-def update_stream(dsn: str, rows: int, updates: int, chunk: int = 10_000) -> float:
-    """`updates` row updates of random keys, `chunk` per transaction; returns when the last committed."""
+def update_stream(dsn: str, rows: int, updates: int, rate: float | None, chunk: int = 10_000) -> tuple[float, int]:
+    """`updates` row updates of random keys, `chunk` per transaction (at most `rate` rows/s).
+
+    Returns when the last one committed, and how many rows the updates changed
+    (a key drawn twice in one transaction is one row change).
+    """
     rand = random.Random(42)
+    started = time.perf_counter()
     with psycopg.connect(dsn) as conn:
         done = 0
         while done < updates:
             keys = [rand.randint(1, rows) for _ in range(min(chunk, updates - done))]
             cur = conn.execute("UPDATE patients SET balance = balance + 1, seen = now() WHERE id = ANY(%s)", (keys,))
             conn.commit()
-            done += cur.rowcount if cur.rowcount > 0 else len(keys)
-    return time.perf_counter()
+            done += cur.rowcount
+            if rate is not None:
+                time.sleep(max(0.0, started + done / rate - time.perf_counter()))
+    return time.perf_counter(), done
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--updates", type=int, default=1_000_000)
     parser.add_argument("--batch-rows", type=int, default=200_000)
+    parser.add_argument("--rate", type=float, default=None,
+                        help="pace the writer at this many row changes/s (default: as fast as it can)")
     args = parser.parse_args(argv)
     settings = {"wal_level": "logical", "max_replication_slots": "4", "max_wal_senders": "4",
                 "max_wal_size": "8GB", "shared_buffers": "512MB"}
@@ -102,13 +114,15 @@ def main(argv: list[str] | None = None) -> None:
             spec, catalog=project.catalog, root=project.root, stop=stop)), daemon=True)
         job.start()
         t0 = time.perf_counter()
-        writes_done = update_stream(pg.dsn, args.rows, args.updates)
+        writes_done, emitted = update_stream(pg.dsn, args.rows, args.updates, args.rate)
         stop.set()
         job.join()
         streamed = results[0]
         tail = run_cdc(spec, catalog=project.catalog, root=project.root, until_caught_up=True)
         t_stream = time.perf_counter() - t0
-        changes = streamed.changes + tail.changes  # type: ignore[attr-defined]
+        changes = streamed.received + tail.received  # type: ignore[attr-defined]
+        written = streamed.changes + tail.changes  # type: ignore[attr-defined]
+        assert changes == emitted, f"the source emitted {emitted:,} row changes, the job applied {changes:,}"
         p99 = max(x for x in (streamed.lag_seconds_p99, tail.lag_seconds_p99) if x is not None)  # type: ignore[attr-defined]
 
         decode_spec = spec.model_copy(update={"source": spec.source.model_copy(update={"slot": "bench_decode"})})
@@ -127,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
         t_decode = time.perf_counter() - d0
         source.close()
 
-        print(f"\n### CDC PostgreSQL -> Iceberg ({args.rows:,} rows, {args.updates:,} updates; "
-              f"writer finished after {writes_done - t0:.1f}s)\n")
+        pace = f"paced at {args.rate:,.0f}/s" if args.rate else "unpaced"
+        print(f"\n### CDC PostgreSQL -> Iceberg ({args.rows:,} rows, {emitted:,} row updates, writer {pace}, "
+              f"finished after {writes_done - t0:.1f}s)\n")
         print("| measure | rows | seconds | rows/s | vs baseline |")
         print("| --- | ---: | ---: | ---: | ---: |")
         print(f"| raw read: PostgresSource (binary COPY), nothing written | {raw_rows:,} | {t_raw:.1f} | "
@@ -139,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{decoded / t_decode:,.0f} | 1.00 |")
         print(f"| streaming into Iceberg, first update to caught up | {changes:,} | {t_stream:.1f} | "
               f"{changes / t_stream:,.0f} | {(changes / t_stream) / (decoded / t_decode):.2f} |")
-        print(f"\np99 lag (source commit -> Iceberg commit) over the stream's batches: {p99:.2f} s")
+        print(f"\n{written:,} rows written for {changes:,} changes (same-key changes in one batch collapse); "
+              f"p99 lag (source commit -> Iceberg commit) over the stream's batches: {p99:.2f} s")
 
 
 def buffer_end(buffer: ChangeBuffer):  # type: ignore[no-untyped-def]
