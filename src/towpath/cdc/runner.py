@@ -10,6 +10,7 @@ source holding everything after the slowest one, so the next run converges.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from towpath.catalog import Catalog
-from towpath.cdc.changes import ChangeBuffer, Position
+from towpath.cdc.changes import ChangeBatch, ChangeBuffer, Position
 from towpath.cdc.errors import SchemaChangeError, SlotLostError
 from towpath.cdc.source import CdcSource, Poll, open_source
 from towpath.cdc.spec import CdcSpec
@@ -118,6 +119,15 @@ def _handoff(spec: CdcSpec, source: CdcSource, targets: list[CdcTarget], report:
 def _stream(spec: CdcSpec, source: CdcSource, targets: list[CdcTarget], report: JobReport, root: Path,
             started: float, until_caught_up: bool, max_seconds: float | None, stop: threading.Event | None,
             progress: Callable[[JobReport], None] | None) -> tuple[int, bool]:
+    """Decode on this thread while the previous batch is applied on another; acknowledge what was applied.
+
+    The batch size adapts to the targets: while one batch is applied the stream
+    keeps decoding, and the next batch is whatever accumulated by the time the
+    applier is free (at most `batch.max_rows`). So a slow apply gets larger
+    batches (each commit's fixed cost is shared by more changes) and an idle
+    target gets each change almost at once. The source is only touched here:
+    positions come back from the applier and are acknowledged on this thread.
+    """
     positions = [t.position() for t in targets]
     known = [p for p in positions if p is not None]
     source.start(min(known) if known else None)
@@ -127,43 +137,155 @@ def _stream(spec: CdcSpec, source: CdcSource, targets: list[CdcTarget], report: 
             raise SchemaChangeError(source.table, f"column {gone[0]} was dropped (the target {target.name} has it)",
                                     position=source.format(min(known) if known else None))
         target.evolve(source.schema)
+    applier = _Applier(targets, source.primary_key)
     lags: list[float] = []
-    received, streaming_started, applying = 0, time.monotonic(), 0.0
+    received, streaming_started = 0, time.monotonic()
     caught_up = False
+    try:
+        while True:
+            buffer = ChangeBuffer(source.schema)
+            why = _fill(source, buffer, spec, applier)
+            received += len(buffer)
+            if len(buffer) or buffer.last_complete is not None:
+                applier.submit(buffer.to_batch(source.format(Position(buffer.commits[-1]))) if len(buffer) else None,
+                               buffer.last_complete)
+            if why is Poll.SCHEMA:
+                applier.wait_idle(lambda done: _applied(done, source, report, lags))
+                for target in targets:
+                    target.evolve(source.schema)
+            _applied(applier.finished(), source, report, lags)
+            elapsed = time.monotonic() - streaming_started
+            report.rows_per_second = report.changes / elapsed if elapsed > 0 else 0.0
+            write_report(root, report)
+            if progress is not None:
+                progress(report)
+            finishing = (stop is not None and stop.is_set()) or (
+                max_seconds is not None and time.monotonic() - started >= max_seconds)
+            if finishing or (until_caught_up and why is Poll.TIMEOUT and applier.idle and not len(buffer)):
+                applier.wait_idle(lambda done: _applied(done, source, report, lags))
+                write_report(root, report)
+                if finishing:
+                    break
+                if source.caught_up():
+                    caught_up = True
+                    break
+    finally:
+        applier.close()
+    return received, caught_up
+
+
+def _fill(source: CdcSource, buffer: ChangeBuffer, spec: CdcSpec, applier: _Applier) -> Poll:
+    """Decode into `buffer` until it is full, `batch.max_seconds` pass, or the applier is free to take it."""
+    deadline = time.monotonic() + spec.batch.max_seconds
     while True:
-        buffer = ChangeBuffer(source.schema)
-        why = source.poll(buffer, spec.batch.max_rows, spec.batch.max_seconds)
-        received += len(buffer)
-        if len(buffer):
-            batch = buffer.to_batch(source.format(Position(buffer.commits[-1])))
-            t0 = time.monotonic()
-            applied = max(target.apply(batch, source.primary_key) for target in targets)
-            applying += time.monotonic() - t0
-            report.changes += applied
+        remaining = deadline - time.monotonic()
+        why = source.poll(buffer, spec.batch.max_rows, min(_SLICE_SECONDS, max(remaining, 0.0)))
+        applier.raise_failure()
+        if why is not Poll.TIMEOUT or remaining <= _SLICE_SECONDS:
+            return why
+        if len(buffer) and applier.idle:
+            return Poll.TIMEOUT  # apply what accumulated while the last batch was applied
+
+
+_SLICE_SECONDS = 0.2
+"""How often the decoder looks whether the applier is free."""
+
+
+def _applied(done: list[_Done], source: CdcSource, report: JobReport, lags: list[float]) -> None:
+    """Account for batches every target applied, and let the source forget them."""
+    for item in done:
+        if item.batch is not None:
+            report.changes += item.applied
             report.batches += 1
-            if batch.commit_time is not None:
-                lags.append(max(0.0, time.time() - batch.commit_time))
+            if item.batch.commit_time is not None:
+                lags.append(max(0.0, item.finished_at - item.batch.commit_time))
                 report.lag_seconds = lags[-1]
                 report.lag_seconds_p99 = _p99(lags)
-            report.applied_position = batch.source_position
-        if buffer.last_complete is not None:
-            source.acknowledge(buffer.last_complete)
-        if why is Poll.SCHEMA:
-            for target in targets:
-                target.evolve(source.schema)
-        elapsed = time.monotonic() - streaming_started
-        report.rows_per_second = report.changes / elapsed if elapsed > 0 else 0.0
-        write_report(root, report)
-        if progress is not None:
-            progress(report)
-        if until_caught_up and why is Poll.TIMEOUT and source.caught_up():
-            caught_up = True
-            break
-        if stop is not None and stop.is_set():
-            break
-        if max_seconds is not None and time.monotonic() - started >= max_seconds:
-            break
-    return received, caught_up
+            report.applied_position = item.batch.source_position
+        if item.acknowledge is not None:
+            source.acknowledge(item.acknowledge)
+
+
+@dataclass(frozen=True)
+class _Done:
+    batch: ChangeBatch | None
+    acknowledge: Position | None
+    applied: int
+    finished_at: float
+    """Epoch seconds when the last target committed (for lag)."""
+
+
+class _Applier:
+    """One thread applying batches to every target in order, one at a time."""
+
+    def __init__(self, targets: list[CdcTarget], key: list[str]) -> None:
+        self._targets, self._key = targets, key
+        self._todo: queue.Queue[tuple[ChangeBatch | None, Position | None] | None] = queue.Queue(maxsize=1)
+        self._done: queue.Queue[_Done] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending = 0  # submitted, not yet applied
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="cdc-apply", daemon=True)
+        self._thread.start()
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return self._pending == 0
+
+    def submit(self, batch: ChangeBatch | None, acknowledge: Position | None) -> None:
+        """Queue a batch (None: nothing to apply, only a position to acknowledge); waits while one is queued."""
+        with self._lock:
+            self._pending += 1
+        while True:
+            self.raise_failure()
+            try:
+                self._todo.put((batch, acknowledge), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finished(self) -> list[_Done]:
+        out: list[_Done] = []
+        while True:
+            try:
+                out.append(self._done.get_nowait())
+            except queue.Empty:
+                return out
+
+    def wait_idle(self, each: Callable[[list[_Done]], None]) -> None:
+        """Until every submitted batch is applied (handing each finished one to `each`)."""
+        while not self.idle:
+            self.raise_failure()
+            each(self.finished())
+            time.sleep(0.01)
+        self.raise_failure()
+        each(self.finished())
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _run(self) -> None:
+        while True:
+            item = self._todo.get()
+            if item is None:
+                return
+            batch, acknowledge = item
+            try:
+                applied = max(t.apply(batch, self._key) for t in self._targets) if batch is not None else 0
+                self._done.put(_Done(batch, acknowledge, applied, time.time()))
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the decoding thread
+                self._failure = exc
+                return
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def close(self) -> None:
+        if self._thread.is_alive() and self._failure is None:
+            self._todo.put(None)
+            self._thread.join()
 
 
 def _p99(values: list[float]) -> float:
