@@ -70,7 +70,7 @@ def test_mistakes_are_one_line_errors(tmp_path: Path) -> None:
     assert bad_json.exit_code == 1 and "KEY_JSON is not JSON" in bad_json.output and "Traceback" not in bad_json.output
     bad_field = runner.invoke(cli, ["kv", "get", "profiles", '{"profile": 2}', "--store", url, "--proto-module", str(module)])
     assert bad_field.exit_code == 1 and "does not fit KeyMessage" in bad_field.output
-    unknown = runner.invoke(cli, ["kv", "get", "profile", '"x"', "--store", url])
+    unknown = runner.invoke(cli, ["kv", "get", "profile", '"x"', "--raw", "--store", url])
     assert unknown.exit_code == 1 and "Did you mean 'profiles'" in unknown.output
     no_module = runner.invoke(cli, ["kv", "scan", "profiles", "--store", url, "--proto-module", str(tmp_path / "no.py")])
     assert no_module.exit_code == 1 and "no such file" in no_module.output

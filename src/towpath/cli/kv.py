@@ -13,10 +13,12 @@ STORE = click.option("--store", "store_url", envvar="TOWPATH_KV_URL", default="e
                      help="KV store URL: embedded, redis://..., redis+cluster://..., postgresql://..., "
                           "or the service at grpc://host:port / http://host:port (env TOWPATH_KV_URL).")
 TOKEN = click.option("--token", envvar="TOWPATH_KV_TOKEN", help="Token for the KV service (env TOWPATH_KV_TOKEN).")
-PROTO = click.option("--proto-module", help="The namespace's generated *_pb2.py (file or dotted module): keys are "
-                                            "given as JSON of KeyMessage, values printed as ValueMessage.")
+PROTO = click.option("--proto-module", help="Override the schema the state room recorded for the namespace with a "
+                                            "generated *_pb2.py (file or dotted module).")
 KEY_MESSAGE = click.option("--key-message", default="KeyMessage", show_default=True,
                            help="The key message's name in --proto-module.")
+RAW = click.option("--raw", is_flag=True, help="No schema: KEY_JSON is a JSON string (the key's UTF-8 bytes), "
+                                               "keys and values print as base64.")
 
 
 def _open(ctx: click.Context, url: str, token: str | None) -> Any:
@@ -26,12 +28,31 @@ def _open(ctx: click.Context, url: str, token: str | None) -> Any:
     return open_store(url, token=token, root=root)
 
 
-def _key_class(module: str | None, message: str) -> Any:
-    if module is None:
-        return None
-    from towpath.kv.typed import load_key_class
+def _classes(ctx: click.Context, store: Any, name: str, module: str | None, key_message: str, raw: bool) -> Any:
+    """(key class, value class) to read `name` with: --proto-module's, else the state room's schema; None for --raw."""
+    from towpath.errors import TowpathError
+    from towpath.kv import KvError
 
-    return load_key_class(module, message)
+    if raw:
+        return None
+    if module is not None:
+        from towpath.kv.typed import load_classes
+
+        return load_classes(module, key_message)
+    from towpath.moves import recorded_schema
+    from towpath.protobuf import compile_schema
+
+    try:
+        project = project_from(ctx)
+    except TowpathError as exc:
+        raise KvError(f"no project to read the schema of '{name}' from ({str(exc).splitlines()[0]}): run in the "
+                      "project that moved it (-C DIR), or pass --proto-module FILE or --raw") from None
+    schema = recorded_schema(store, project.state, name)
+    if schema is None:
+        raise KvError(f"'{name}' has no schema recorded in the state room of {project.root} (`towpath move` records "
+                      "one with every version it writes): pass --proto-module FILE, or --raw to read bytes")
+    compiled = compile_schema(schema)
+    return compiled.key_class, compiled.value_class
 
 
 def _namespaces_table(r: dict[str, Any]) -> None:
@@ -63,7 +84,7 @@ def cli() -> None:
     Examples:
       towpath kv serve --engine redis://127.0.0.1:6379/0
       towpath kv namespaces --store grpc://127.0.0.1:8471
-      towpath kv get profiles '{"profile_id": 7}' --proto-module gen/profiles_pb2.py
+      towpath kv get profiles '{"profile_id": 7}'
       towpath kv scan profiles --limit 5 --json
     """
 
@@ -125,24 +146,27 @@ def namespaces(ctx: click.Context, store_url: str, token: str | None) -> Any:
 @TOKEN
 @PROTO
 @KEY_MESSAGE
+@RAW
 @output(_value, exit_code=lambda r: 0 if r["found"] else 1)
 @click.pass_context
 def get(ctx: click.Context, namespace: str, key_json: str, store_url: str, token: str | None,
-        proto_module: str | None, key_message: str) -> Any:
+        proto_module: str | None, key_message: str, raw: bool) -> Any:
     """Read one key of NAMESPACE (a namespace or an alias); exits 1 when it is missing.
+
+    KEY_JSON is JSON of the key message's fields, encoded (and the value
+    decoded) with the schema the move recorded for NAMESPACE in the state room.
 
     \b
     Example:
-      towpath kv get profiles '{"profile_id": 7}' --proto-module gen/profiles_pb2.py
+      towpath kv get profiles '{"profile_id": 7}' --json
     """
-    from towpath.kv.typed import decode_value, encode_key
+    from towpath.kv.typed import decode, encode_key
 
-    key_class = _key_class(proto_module, key_message)
-    key = encode_key(key_json, key_class)
     with _open(ctx, store_url, token) as store:
-        raw = store.get(namespace, key)
-    return {"namespace": namespace, "found": raw is not None,
-            "value": None if raw is None else decode_value(raw, key_class)}
+        key_class, value_class = _classes(ctx, store, namespace, proto_module, key_message, raw) or (None, None)
+        found = store.get(namespace, encode_key(key_json, key_class))
+    return {"namespace": namespace, "found": found is not None,
+            "value": None if found is None else decode(found, value_class)}
 
 
 @cli.command()
@@ -153,20 +177,21 @@ def get(ctx: click.Context, namespace: str, key_json: str, store_url: str, token
 @TOKEN
 @PROTO
 @KEY_MESSAGE
+@RAW
 @output(_rows)
 @click.pass_context
 def scan(ctx: click.Context, namespace: str, limit: int, cursor: str | None, store_url: str, token: str | None,
-         proto_module: str | None, key_message: str) -> Any:
-    """Show up to --limit rows of NAMESPACE, decoded with --proto-module.
+         proto_module: str | None, key_message: str, raw: bool) -> Any:
+    """Show up to --limit rows of NAMESPACE, decoded with the schema the state room recorded for it.
 
     \b
     Example:
-      towpath kv scan profiles --limit 5 --proto-module gen/profiles_pb2.py --json
+      towpath kv scan profiles --limit 5 --json
     """
-    from towpath.kv.typed import decode_key, decode_value
+    from towpath.kv.typed import decode
 
-    key_class = _key_class(proto_module, key_message)
     with _open(ctx, store_url, token) as store:
+        key_class, value_class = _classes(ctx, store, namespace, proto_module, key_message, raw) or (None, None)
         rows, next_cursor = store.scan(namespace, cursor, limit)
     return {"namespace": namespace, "next_cursor": next_cursor,
-            "rows": [{"key": decode_key(k, key_class), "value": decode_value(v, key_class)} for k, v in rows]}
+            "rows": [{"key": decode(k, key_class), "value": decode(v, value_class)} for k, v in rows]}

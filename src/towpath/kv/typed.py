@@ -1,9 +1,10 @@
 """Typed keys and values for people: a namespace's generated protobuf module, JSON keys in, JSON values out.
 
 `towpath kv get profiles '{"profile_id": 7}'` needs the key message class to
-encode the key and the value class to decode the answer. They come from the
-module `protoc` generated for the namespace (`--proto-module`, a `.py` file
-or a dotted module name).
+encode the key and the value class to decode the answer. By default they are
+compiled from the schema the state room recorded for the namespace's version
+(`towpath.moves.recorded_schema`); `--proto-module` (a generated `*_pb2.py`
+file or a dotted module name) overrides that, and `--raw` reads bytes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from google.protobuf.message import Message
 from towpath.kv.client import value_class_for
 from towpath.kv.errors import KvError
 
-__all__ = ["decode_key", "decode_value", "encode_key", "load_key_class"]
+__all__ = ["decode", "encode_key", "load_classes", "load_key_class"]
 
 
 def load_key_class(module: str, message: str = "KeyMessage") -> type[Message]:
@@ -48,15 +49,14 @@ def load_key_class(module: str, message: str = "KeyMessage") -> type[Message]:
 
 
 def encode_key(key_json: str, key_class: type[Message] | None) -> bytes:
-    """A key from the command line: JSON of the key message's fields, or (without a class) a JSON string as UTF-8."""
+    """A key from the command line: JSON of the key message's fields, or (`--raw`, no class) a JSON string as UTF-8."""
     try:
         parsed = json.loads(key_json)
     except json.JSONDecodeError as exc:
         raise KvError(f"KEY_JSON is not JSON ({exc.msg} at column {exc.colno}): {key_json!r}") from None
     if key_class is None:
         if not isinstance(parsed, str):
-            raise KvError("without --proto-module, KEY_JSON must be a JSON string (the key's UTF-8 bytes), "
-                          f"got {key_json!r}; pass --proto-module to encode a key message")
+            raise KvError(f"with --raw, KEY_JSON must be a JSON string (the key's UTF-8 bytes), got {key_json!r}")
         return parsed.encode()
     try:
         return json_format.ParseDict(parsed, key_class()).SerializeToString()
@@ -64,16 +64,15 @@ def encode_key(key_json: str, key_class: type[Message] | None) -> bytes:
         raise KvError(f"KEY_JSON does not fit {key_class.__name__}: {exc}") from None
 
 
-def decode_value(raw: bytes, key_class: type[Message] | None) -> Any:
-    """A stored value for printing: the value message as a dict, or base64 of the bytes without a schema."""
-    if key_class is None:
+def decode(raw: bytes, message_class: type[Message] | None) -> Any:
+    """A stored key or value for printing: the message as a dict, or base64 of the bytes without a class."""
+    if message_class is None:
         return {"base64": base64.b64encode(raw).decode()}
-    message = value_class_for(key_class).FromString(raw)
+    message = message_class.FromString(raw)
     return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
-def decode_key(raw: bytes, key_class: type[Message] | None) -> Any:
-    """A stored key for printing, like `decode_value`."""
-    if key_class is None:
-        return {"base64": base64.b64encode(raw).decode()}
-    return json_format.MessageToDict(key_class.FromString(raw), preserving_proto_field_name=True)
+def load_classes(module: str, key_message: str = "KeyMessage") -> tuple[type[Message], type[Message]]:
+    """(key class, value class) of a generated module: `key_message` and the value message beside it."""
+    key_class = load_key_class(module, key_message)
+    return key_class, value_class_for(key_class)

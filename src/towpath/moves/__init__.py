@@ -11,7 +11,15 @@ audits it, and points the alias at it through `publish.KvAliasPublisher`;
 from towpath.moves.audits import AuditOutcome
 from towpath.moves.run import MoveAuditError, MoveResult, MoveWorkspace, open_kv, run_move, write_batches
 from towpath.moves.spec import MoveSpec, load_move
-from towpath.moves.versions import MoveError, VersionView, apply_retention, list_versions, recover, rollback
+from towpath.moves.versions import (
+    MoveError,
+    VersionView,
+    apply_retention,
+    list_versions,
+    recorded_schema,
+    recover,
+    rollback,
+)
 
 __all__ = [
     "AuditOutcome",
@@ -25,6 +33,7 @@ __all__ = [
     "list_versions",
     "load_move",
     "open_kv",
+    "recorded_schema",
     "recover",
     "rollback",
     "run_move",

@@ -16,10 +16,13 @@ functions keep the two in step:
   current one, the rollback target (the newest complete version older than the
   current) nor what readers saw before the last swap; and failed versions kept
   for inspection once they are older than every kept version.
+- `recorded_schema`: the proto schema a version was written with, so a reader
+  (`towpath kv get`) decodes without being handed the generated module.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +31,12 @@ from towpath.status import Status
 
 if TYPE_CHECKING:
     from towpath.kv import KvStore
+    from towpath.protobuf import ProtoSchema
     from towpath.state import KvVersion, StateStore
 
 STARTED, ONLINE, ERROR, RETIRED = "started", "online", "error", "retired"
+_VERSIONED = re.compile(r"^(?P<alias>.+)_\d{14}$")
+"""A version's namespace: `<alias>_<YYYYMMDDhhmmss>`."""
 
 
 class MoveError(TowpathError):
@@ -201,3 +207,26 @@ def list_versions(store: KvStore, state: StateStore, alias: str) -> list[Version
             source=details.get("source", {}), audits=details.get("audits", []), reason=details.get("reason"),
         ))
     return views
+
+
+def recorded_schema(store: KvStore, state: StateStore, name: str) -> ProtoSchema | None:
+    """The proto schema the state room recorded for `name`, or None when no move wrote it.
+
+    `name` is an alias (the version the store's alias points at; else the
+    alias's newest version with a schema) or a version's own namespace
+    `<alias>_<YYYYMMDDhhmmss>`.
+    """
+    from towpath.protobuf import ProtoSchema
+
+    versions = state.kv.versions(name)
+    if versions:
+        target = store.alias(name)
+        chosen = [v for v in versions if namespace_of(v) == target] or versions
+    elif (match := _VERSIONED.match(name)) is not None:
+        chosen = [v for v in state.kv.versions(match["alias"]) if namespace_of(v) == name]
+    else:
+        chosen = []
+    for version in reversed(chosen):
+        if proto := version.details.get("proto"):
+            return ProtoSchema.from_json(proto)
+    return None
