@@ -31,3 +31,22 @@ def test_drop_unlinks_every_bucket_of_a_standalone_namespace(redis_server: servi
         store.drop_namespace("gone_1")
         assert raw.keys("layout2:d:*") == [] and store.namespaces() == []
         raw.close()
+
+
+def test_vectorised_crc32_is_zlibs_for_every_key_length_and_slice() -> None:
+    """The bucket of a key must be the same in every client: `crc32_of` over a column equals `zlib.crc32` per key."""
+    import random
+    import zlib
+
+    import numpy as np
+    import pyarrow as pa
+
+    from towpath.kv._resp import buckets_of, crc32_of
+
+    rng = random.Random(7)
+    keys = [b"", b"\x00", *(rng.randbytes(rng.randint(0, 64)) for _ in range(3000))]
+    column = pa.array(keys, pa.binary())
+    assert crc32_of(column).tolist() == [zlib.crc32(k) for k in keys]
+    assert crc32_of(column.slice(17, 500)).tolist() == [zlib.crc32(k) for k in keys[17:517]]
+    assert crc32_of(pa.array([], pa.binary())).dtype == np.uint32
+    assert buckets_of(keys, 256).tolist() == [zlib.crc32(k) % 256 for k in keys]

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "InvalidNameError": "errors",
     "EmbeddedStore": "embedded",
     "Client": "client",
+    "returning_memory": "memory",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NamespaceInUseError,
         NamespaceNotFoundError,
     )
+    from towpath.kv.memory import returning_memory
     from towpath.kv.store import Binaries, Cursor, KvStore
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "NamespaceInUseError",
     "NamespaceNotFoundError",
     "open_store",
+    "returning_memory",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {name: f"towpath.kv.{module}" for name, module in _EXPORTS.items()}, globals())

@@ -29,7 +29,7 @@ import numpy as np
 import redis
 import redis.cluster
 
-from towpath.kv._resp import bucket_of, buckets_of, packed_hset, to_binary_array
+from towpath.kv._resp import bucket_of, buckets_of, packed_batch
 from towpath.kv.engines import mask_url, url_options
 from towpath.kv.errors import (
     KvError,
@@ -44,6 +44,7 @@ from towpath.kv.store import (
     Binaries,
     Cursor,
     StoreBase,
+    as_binary_array,
     as_bytes_list,
     check_batch,
     check_name,
@@ -151,6 +152,8 @@ class RedisStore(StoreBase):
         """Bucket count of each namespace seen: fixed when a namespace is created, so safe to keep."""
         self._lock = threading.Lock()
         self._read_script: Any = None
+        self._names: dict[str, list[bytes]] = {}
+        self._slots: dict[bytes, int] = {}
 
     # -- namespaces ----------------------------------------------------------------------------------
 
@@ -195,17 +198,16 @@ class RedisStore(StoreBase):
     # -- writes --------------------------------------------------------------------------------------
 
     def put_batch(self, ns: str, keys: Binaries, values: Binaries) -> int:
-        key_list, value_list = as_bytes_list(keys, "keys"), as_bytes_list(values, "values")
-        check_batch(key_list, value_list)
+        key_array, value_array = as_binary_array(keys, "keys"), as_binary_array(values, "values")
+        check_batch(key_array, value_array)
         buckets = self._namespace_buckets(ns)
-        if not key_list:
+        if not len(key_array):
             return 0
-        names = self._bucket_keys(ns, buckets)
-        commands = packed_hset(to_binary_array(keys), to_binary_array(values), buckets_of(key_list, buckets),
-                               [n.encode() for n in names])
+        names = self._bucket_names(ns, buckets)
+        packed = packed_batch(key_array, value_array, buckets_of(key_array, buckets), names)
         with _mapped(self.url):
-            self._send_packed(names, commands)
-        return len(key_list)
+            self._send_packed(names, *packed)
+        return len(key_array)
 
     def delete_batch(self, ns: str, keys: Binaries) -> int:
         key_list = as_bytes_list(keys, "keys")
@@ -337,19 +339,27 @@ class RedisStore(StoreBase):
             groups[bucket].append(key)
         return groups
 
-    def _send_packed(self, names: list[str], commands: list[tuple[int, bytes]]) -> None:
-        """Send a batch's packed `HSET`s (`names[bucket]` is each one's key) and read every reply: one round trip."""
+    def _bucket_names(self, ns: str, buckets: int) -> list[bytes]:
+        """Every bucket's hash key, encoded (kept per namespace: a batch names up to all of them)."""
+        names = self._names.get(ns)
+        if names is None or len(names) != buckets:
+            names = self._names[ns] = [k.encode() for k in self._bucket_keys(ns, buckets)]
+        return names
+
+    def _send_packed(self, names: list[bytes], present: list[int], payload: bytearray, bounds: list[int]) -> None:
+        """Send a batch's packed `HSET`s (command i writes bucket `present[i]`, bytes `bounds[i]:bounds[i+1]`
+        of `payload`) and read every reply: one round trip."""
         del names
-        _pipelined(self.client.connection_pool, [c for _, c in commands], self.url)
+        _pipelined(self.client.connection_pool, payload, len(present), self.url)
 
 
-def _pipelined(pool: Any, commands: list[bytes], url: str) -> None:
-    """Write `commands` (packed RESP) on one pooled connection, then read one reply per command."""
+def _pipelined(pool: Any, payload: bytes | bytearray | memoryview, commands: int, url: str) -> None:
+    """Write `payload` (`commands` packed RESP commands) on one pooled connection, then read one reply per command."""
     conn = pool.get_connection()
     try:
-        conn.send_packed_command([b"".join(commands)], check_health=False)
+        conn.send_packed_command([payload], check_health=False)
         errors = []
-        for _ in commands:
+        for _ in range(commands):
             try:
                 conn.read_response()
             except redis.ResponseError as exc:
@@ -360,7 +370,7 @@ def _pipelined(pool: Any, commands: list[bytes], url: str) -> None:
     finally:
         pool.release(conn)
     if errors:
-        raise redis.ResponseError(f"{len(errors)} of {len(commands)} writes failed, first: {errors[0]}")
+        raise redis.ResponseError(f"{len(errors)} of {commands} writes failed, first: {errors[0]}")
 
 
 class RedisClusterStore(RedisStore):
@@ -368,17 +378,26 @@ class RedisClusterStore(RedisStore):
 
     SCRIPTED_READS = False
 
-    def _send_packed(self, names: list[str], commands: list[tuple[int, bytes]]) -> None:
+    def _slot(self, name: bytes) -> int:
+        """The cluster slot of a bucket's hash (CRC-16 of its `{ns:b}` tag), computed once per bucket name."""
+        slot = self._slots.get(name)
+        if slot is None:
+            slot = self._slots[name] = int(self.client.keyslot(name))
+        return slot
+
+    def _send_packed(self, names: list[bytes], present: list[int], payload: bytearray, bounds: list[int]) -> None:
+        view = memoryview(payload)
         for attempt in range(3):
-            by_node: dict[str, list[bytes]] = defaultdict(list)
+            by_node: dict[str, list[memoryview]] = defaultdict(list)
             nodes: dict[str, Any] = {}
-            for bucket, command in commands:
-                node = self.client.get_node_from_key(names[bucket])
-                by_node[node.name].append(command)
+            for i, bucket in enumerate(present):
+                node = self.client.nodes_manager.get_node_from_slot(self._slot(names[bucket]))
+                by_node[node.name].append(view[bounds[i]:bounds[i + 1]])
                 nodes[node.name] = node
             try:
-                for name, packed in by_node.items():
-                    _pipelined(self.client.get_redis_connection(nodes[name]).connection_pool, packed, self.url)
+                for name, commands in by_node.items():
+                    pool = self.client.get_redis_connection(nodes[name]).connection_pool
+                    _pipelined(pool, b"".join(commands), len(commands), self.url)
                 return
             except redis.ResponseError as exc:
                 # a slot moved (resharding): refresh the slot map and write the batch again (HSET is idempotent)

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from towpath.kv.errors import InvalidNameError, KvError
 
-__all__ = ["DEFAULT_SCAN_LIMIT", "Binaries", "Cursor", "KvStore", "as_bytes_list", "check_name"]
+__all__ = ["DEFAULT_SCAN_LIMIT", "Binaries", "Cursor", "KvStore", "as_binary_array", "as_bytes_list", "check_name"]
 
 Binaries: TypeAlias = "pa.BinaryArray | pa.LargeBinaryArray | pa.ChunkedArray | Sequence[bytes]"
 """Keys or values of a batch: an Arrow binary column or any sequence of `bytes`."""
@@ -68,7 +68,20 @@ def as_bytes_list(values: Binaries, what: str = "keys") -> list[bytes]:
     return out
 
 
-def check_batch(keys: list[bytes], values: list[bytes]) -> None:
+def as_binary_array(values: Binaries, what: str = "keys") -> pa.BinaryArray:
+    """`values` as one `pa.binary()` array without a Python object per row (Arrow input), refusing nulls."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        return pa.array(as_bytes_list(values, what), pa.binary())
+    if not pa.types.is_binary(values.type) and not pa.types.is_large_binary(values.type):
+        raise KvError(f"{what} must be an Arrow binary array, got {values.type}")
+    if values.null_count:
+        raise KvError(f"{what} contain {values.null_count} null(s): every key and value must be bytes")
+    return values if values.type == pa.binary() else values.cast(pa.binary())
+
+
+def check_batch(keys: list[bytes] | pa.Array, values: list[bytes] | pa.Array) -> None:
     """Refuse a batch whose keys and values differ in length (nothing is written)."""
     if len(keys) != len(values):
         raise KvError(f"put_batch got {len(keys)} keys but {len(values)} values")

@@ -122,6 +122,8 @@ def run_move(spec: MoveSpec, ws: MoveWorkspace, *, dry_run: bool = False, progre
         MoveAuditError: the version failed an audit (kept; the alias did not move).
         MoveError: another move of the alias is running.
     """
+    from towpath.kv import returning_memory
+
     started = time.perf_counter()
     store = open_kv(spec, ws.root)
     own_run = ws.run_id
@@ -129,7 +131,8 @@ def run_move(spec: MoveSpec, ws: MoveWorkspace, *, dry_run: bool = False, progre
         if own_run is None and not dry_run:
             own_run = ws.state.start_run(f"move:{spec.alias}", kind="move")
         try:
-            result = _run(spec, ws, store, own_run, dry_run, progress, started)
+            with returning_memory():  # batches stream through: freed Arrow memory goes back at once
+                result = _run(spec, ws, store, own_run, dry_run, progress, started)
         except BaseException as exc:
             if own_run is not None and ws.run_id is None:
                 ws.state.finish_run(own_run, Status.FAILED, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)

@@ -59,7 +59,9 @@ def validate(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -
     """Schema, null keys and duplicate keys (with `on_duplicate: error`), before anything is written."""
     proto = build_schema(spec, source, numbers)
     keys = spec.data_movement.key_columns
-    parts = []
+    key_type = source.schema.field(keys[0]).type if keys[0] in source.schema.names else None
+    integers = _IntegerKeys(key_type, source.rows) if len(keys) == 1 and key_type and pa.types.is_integer(key_type) else None
+    parts: list[pa.RecordBatch] = []
     rows = 0
     for batch in source.batches(keys, 1_000_000):
         for name in keys:
@@ -67,11 +69,14 @@ def validate(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -
             if column.null_count:
                 _raise(spec, f"key column '{name}' is null in {column.null_count} row(s) of this batch",
                        batch.filter(pc.is_null(column)).slice(0, SAMPLE))
-        parts.append(_plain(batch))
+        if integers is not None:
+            integers.extend(batch.column(0).to_numpy())
+        else:
+            parts.append(_plain(batch))
         rows += batch.num_rows
-    if not parts:
+    if not rows:
         return Validated(proto, 0, 0)
-    counts = _duplicates(parts, keys)
+    counts = integers.duplicates(keys[0]) if integers is not None else _duplicates(parts, keys)
     distinct = rows - int(pc.sum(pc.subtract(counts.column("count_all"), 1)).as_py() or 0)
     if distinct != rows and spec.data_movement.on_duplicate == "error":
         _raise(spec, f"{rows - distinct} duplicate key row(s) over {counts.num_rows} key(s) "
@@ -80,23 +85,40 @@ def validate(spec: MoveSpec, source: MoveSource, numbers: FieldNumbers | None) -
 
 
 def _duplicates(parts: list[pa.RecordBatch], keys: list[str]) -> pa.Table:
-    """The keys that occur more than once, with `count_all` (`parts` is emptied as it is read).
-
-    One integer key (the common case) is sorted in place in numpy: one copy of
-    the column, where a hash aggregation over 10M keys costs several times that.
-    """
-    dtype = parts[0].schema.field(keys[0]).type
-    if len(keys) == 1 and pa.types.is_integer(dtype):
-        values = np.concatenate([p.column(0).to_numpy() for p in parts])
-        parts.clear()
-        values.sort()
-        repeated = values[1:] == values[:-1]
-        dup_values, dup_counts = np.unique(values[1:][repeated], return_counts=True)
-        return pa.table({keys[0]: pa.array(dup_values, dtype), "count_all": pa.array(dup_counts + 1, pa.int64())})
+    """The keys that occur more than once, with `count_all` (`parts` is emptied as it is read)."""
     table = pa.Table.from_batches(parts)
     parts.clear()
     counts = table.group_by(keys, use_threads=True).aggregate([([], "count_all")])
     return counts.filter(pc.greater(counts.column("count_all"), 1))
+
+
+class _IntegerKeys:
+    """One integer key column (the common case), copied into one numpy array and sorted in place.
+
+    One copy of the column, sized up front when the source knows its row
+    count: a hash aggregation over 10M keys costs several times that, and
+    concatenating batches at the end would hold the column twice.
+    """
+
+    def __init__(self, dtype: pa.DataType, rows: int | None) -> None:
+        self.dtype = dtype
+        self.values = np.empty(rows or 1 << 16, dtype=dtype.to_pandas_dtype())
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self.values):
+            self.values = np.resize(self.values, max(end, len(self.values) * 3 // 2))
+        self.values[self.size:end] = values
+        self.size = end
+
+    def duplicates(self, name: str) -> pa.Table:
+        values = self.values[:self.size]
+        values.sort()
+        repeated = values[1:] == values[:-1]
+        dup_values, dup_counts = np.unique(values[1:][repeated], return_counts=True)
+        self.values = values[:0]
+        return pa.table({name: pa.array(dup_values, self.dtype), "count_all": pa.array(dup_counts + 1, pa.int64())})
 
 
 def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
