@@ -1,18 +1,23 @@
-"""The KV service over loopback: single-key gets at a fixed rate (p99 target < 5 ms at 2,000 req/s) and
-streamed put-batches over gRPC into Redis, each against its raw baseline in the same run.
+"""The KV service over loopback: single-key gets at a fixed rate WHILE a move writes through the same
+service into the same Redis (p99 target < 5 ms at 2,000 req/s), and streamed put-batches over gRPC, each
+against its raw baseline in the same run.
 
-Starts a throwaway `redis-server` (tests/services/), loads `--keys` protobuf-sized
-values through the service, then:
+Starts a throwaway `redis-server` (tests/services/) and `towpath kv serve` in its
+own process, loads `--keys` protobuf-sized values through the service, then:
 
 - reads: an open-loop asyncio load generator (`grpc.aio`) fires Get calls at
   `--rate` per second for `--seconds` (bounded to `--concurrency` in flight, so
   an overloaded service shows as latency, not as a queue in the generator), and
   the same schedule of direct `redis.asyncio` HGETs of the same buckets (the raw
-  baseline: no service, no alias resolution);
+  baseline: no service, no alias resolution). Both run twice: on an idle service,
+  then while `towpath move run` (a new process) moves a `--move-rows`-row Iceberg
+  table through the same service (gRPC) into the same Redis. The timed windows
+  start once the move's first rows are in and must end before the move does (the
+  table says if one did not); one second of warm-up before each is excluded;
 - writes: `--rows` rows streamed as Arrow IPC batches through `Client.put_batches`
   (gRPC) against `RedisStore.put_batch` straight into Redis.
 
-Usage: python -m benchmarks.bench_kv_service [--rate 2000] [--seconds 10] [--rows 1000000]
+Usage: python -m benchmarks.bench_kv_service [--rate 2000] [--seconds 10] [--move-rows 10000000]
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -34,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import services
+from benchmarks.bench_move_redis import MOVE, build_project
 from towpath.kv import Client, open_store
 from towpath.kv._api import SERVICE_NAME
 from towpath.kv._pb import kv_pb2 as pb
@@ -76,7 +84,7 @@ async def open_loop(call: Callable[[bytes], Awaitable[object]], keys: list[bytes
 
 
 async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buckets: int, keys: list[bytes],
-                args: argparse.Namespace) -> dict[str, tuple[list[float], float]]:
+                args: argparse.Namespace, when: str) -> dict[str, tuple[list[float], float]]:
     import grpc
     import redis.asyncio as aredis
 
@@ -91,7 +99,8 @@ async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buc
             return answer
 
         await open_loop(via_service, keys, args.rate, 1, args.concurrency)  # warm up
-        out["service gRPC Get (alias)"] = await open_loop(via_service, keys, args.rate, args.seconds, args.concurrency)
+        out[f"service gRPC Get (alias), {when}"] = await open_loop(via_service, keys, args.rate, args.seconds,
+                                                                   args.concurrency)
     client = aredis.Redis.from_url(redis_url, max_connections=args.concurrency)
 
     async def raw(key: bytes) -> object:
@@ -100,9 +109,27 @@ async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buc
         return value
 
     await open_loop(raw, keys, args.rate, 1, args.concurrency)
-    out["raw redis.asyncio HGET"] = await open_loop(raw, keys, args.rate, args.seconds, args.concurrency)
+    out[f"raw redis.asyncio HGET, {when}"] = await open_loop(raw, keys, args.rate, args.seconds, args.concurrency)
     await client.aclose()
     return out
+
+
+def start_move(root: Path, grpc_port: int) -> subprocess.Popen[bytes]:
+    """`towpath move run` of the project's `crm.profiles` through the service, in a new process."""
+    move_file = root / "profiles.move.yaml"
+    move_file.write_text(MOVE.format(url=f"grpc://127.0.0.1:{grpc_port}", namespace="profiles"))
+    return subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "-C", str(root), "move", "run", str(move_file),
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_writes(client: Client, move: subprocess.Popen[bytes]) -> None:
+    """Until the move's version namespace holds rows (validation is over and writes are streaming)."""
+    while move.poll() is None:
+        names = [n for n in client.namespaces() if n.startswith("profiles_")]
+        if names and client.count(names[0]) > 0:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"the move ended before the reads started: {move.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
 
 
 @contextlib.contextmanager
@@ -127,17 +154,28 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--move-rows", type=int, default=10_000_000, help="rows of the move running during the reads")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=20_000)
     args = parser.parse_args(argv)
-    with services.redis_server() as server, serving(f"{server.url}?prefix=bench") as grpc_port, \
-            Client(f"grpc://127.0.0.1:{grpc_port}") as client:
+    with tempfile.TemporaryDirectory(prefix="bench-kv-service-") as tmp, services.redis_server() as server, \
+            serving(f"{server.url}?prefix=bench") as grpc_port, Client(f"grpc://127.0.0.1:{grpc_port}") as client:
+        project = build_project(Path(tmp) / "proj", args.move_rows)
         url = f"{server.url}?prefix=bench"
         keys, values = dataset(args.keys)
         client.create_namespace("bench_1")
         client.put_batch("bench_1", keys, values)
         client.set_alias("bench", "bench_1")
-        lat = asyncio.run(reads(grpc_port, server.url, "bench", "bench_1", 256, keys.to_pylist(), args))
+        key_list = keys.to_pylist()
+        lat = asyncio.run(reads(grpc_port, server.url, "bench", "bench_1", 256, key_list, args, "idle"))
+        move = start_move(project.root, grpc_port)
+        wait_for_writes(client, move)
+        lat |= asyncio.run(reads(grpc_port, server.url, "bench", "bench_1", 256, key_list, args, "during the move"))
+        overlapped = move.poll() is None
+        out, err = move.communicate()
+        if move.returncode:
+            raise SystemExit(f"the move failed: {err.decode()[-2000:]}")
+        moved = json.loads(out)
 
         batches = [dataset(args.batch, offset=10**9 + i) for i in range(0, args.rows, args.batch)]
         client.create_namespace("move_grpc")
@@ -159,9 +197,12 @@ def main(argv: list[str]) -> None:
     for label, (values_, achieved) in lat.items():
         print(f"| {label} | {achieved:,.0f} | {percentile(values_, .5) * 1e3:.2f} | {percentile(values_, .99) * 1e3:.2f} "
               f"| {values_[-1] * 1e3:.2f} |")
-    service_p99 = percentile(lat["service gRPC Get (alias)"][0], .99)
-    raw_p99 = percentile(lat["raw redis.asyncio HGET"][0], .99)
-    print(f"\nservice p99 / raw p99: {service_p99 / raw_p99:.2f}x\n")
+    for when in ("idle", "during the move"):
+        service_p99 = percentile(lat[f"service gRPC Get (alias), {when}"][0], .99)
+        raw_p99 = percentile(lat[f"raw redis.asyncio HGET, {when}"][0], .99)
+        print(f"\nservice p99 / raw p99, {when}: {service_p99 / raw_p99:.2f}x")
+    print(f"\nthe move: {moved['keys']:,} rows through the service at {int(moved['rows_per_s']):,} rows/s "
+          f"({'it was still running when the reads ended' if overlapped else 'IT ENDED BEFORE THE READS DID'})\n")
     print(f"| writes ({args.rows:,} rows, batches of {args.batch:,}) | rows/s |")
     print("| --- | ---: |")
     print(f"| Client.put_batches over gRPC (Arrow IPC stream) into Redis | {grpc_rate:,.0f} |")

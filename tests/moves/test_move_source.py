@@ -24,7 +24,7 @@ def test_batches_equal_pyiceberg_across_a_rename_an_added_column_and_a_filter(pr
     table = project.catalog.table("crm.profiles")
     for columns, row_filter in ((["profile_id", "mail", "age"], None), (["profile_id", "mail", "tier"], None),
                                 (["profile_id", "country"], "age > 30")):
-        body = (f"data_movement:\n  source:\n    table: crm.profiles\n"
+        body = ("data_movement:\n  source:\n    table: crm.profiles\n"
                 + (f"    filter: \"{row_filter}\"\n" if row_filter else "") + "  key_columns: [profile_id]\n")
         source = open_source(load_move(move_file(project, "embedded", body)), project.catalog, None)
         got = pa.Table.from_batches(list(source.batches(columns, 3))).sort_by("profile_id")

@@ -107,14 +107,16 @@ def serve(ctx: click.Context, engine: str, host: str, port: int, grpc_port: int,
       towpath kv serve --engine redis://127.0.0.1:6379/0 --port 8470 --grpc-port 8471
       curl 127.0.0.1:8470/healthz
     """
+    import gc
     import threading
 
     from towpath.kv.service import KvService, ServiceConfig
 
     store = _open(ctx, engine, None)
-    config = ServiceConfig(engine=store.url, host=host, port=port, grpc_port=grpc_port, token=token,
+    config = ServiceConfig(engine=engine, host=host, port=port, grpc_port=grpc_port, token=token,
                            read_token=read_token)
     with KvService(config, store) as service:
+        gc.freeze()  # what startup built never moves again: full collections stay short while serving
         apis = [f"http://{host}:{service.port}" if service.port else "", f"grpc://{host}:{service.grpc_port}"
                 if service.grpc_port else ""]
         render.success(f"serving {store.url} at {' and '.join(a for a in apis if a)}"

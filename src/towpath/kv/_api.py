@@ -17,7 +17,7 @@ from towpath.kv.errors import KvError
 from towpath.kv.service import Access
 from towpath.kv.store import KvStore
 
-__all__ = ["METHODS", "Method", "arrow_batch", "put_batches", "rows_of"]
+__all__ = ["METHODS", "Method", "arrow_batch", "get_many_response", "get_response", "put_batches", "rows_of"]
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,20 @@ class Method:
     run: Callable[[KvStore, Any], Any]
 
 
-def _get(store: KvStore, req: pb.GetRequest) -> pb.GetResponse:
-    value = store.get(req.namespace, req.key)
+def get_response(value: bytes | None) -> pb.GetResponse:
     return pb.GetResponse(found=False) if value is None else pb.GetResponse(found=True, value=value)
 
 
-def _get_many(store: KvStore, req: pb.GetManyRequest) -> pb.GetManyResponse:
-    values = store.get_many(req.namespace, list(req.keys))
+def get_many_response(values: list[bytes | None]) -> pb.GetManyResponse:
     return pb.GetManyResponse(values=[v or b"" for v in values], found=[v is not None for v in values])
+
+
+def _get(store: KvStore, req: pb.GetRequest) -> pb.GetResponse:
+    return get_response(store.get(req.namespace, req.key))
+
+
+def _get_many(store: KvStore, req: pb.GetManyRequest) -> pb.GetManyResponse:
+    return get_many_response(store.get_many(req.namespace, list(req.keys)))
 
 
 def _scan(store: KvStore, req: pb.ScanRequest) -> pb.ScanResponse:

@@ -4,7 +4,9 @@ Why asyncio and not grpcio's thread-pool server: the thread-pool server hands
 every call to a worker thread and back, which cost more than the read itself
 (a Redis get is one ~80 µs round trip). Here reads run on the event loop
 directly (an engine call is short), and anything that writes runs in a thread
-pool so a big batch never holds the loop.
+pool so a big batch never holds the loop. Put-batches into a network engine
+go, still serialized, to writer processes (`_writers.py`): in this process
+their Arrow and RESP work would hold the GIL that every read waits for.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 
 import grpc
 
-from towpath.kv._api import METHODS, SERVICE_NAME, Method, put_batches
+from towpath.kv._api import METHODS, SERVICE_NAME, Method, get_many_response, get_response, put_batches
 from towpath.kv._pb import kv_pb2 as pb
+from towpath.kv._writers import WRITER_ENGINES, WriterPool
 from towpath.kv.errors import KvError
 from towpath.kv.service import ServiceCore, error_status
 
@@ -41,6 +44,9 @@ class GrpcServer:
     def __init__(self, core: ServiceCore, host: str, port: int) -> None:
         self.core = core
         self.pool = futures.ThreadPoolExecutor(max_workers=core.config.workers, thread_name_prefix="towpath-kv-write")
+        scheme = core.config.engine.split(":", 1)[0].lower()
+        processes = core.config.write_processes
+        self.writers = WriterPool(core.config.engine, processes) if processes and scheme in WRITER_ENGINES else None
         self._loop = asyncio.new_event_loop()
         self._server: Any = None
         self._ready = threading.Event()
@@ -50,7 +56,7 @@ class GrpcServer:
         self._thread.start()
         self._ready.wait(30)
         if self._failure is not None or not self.port:
-            self.pool.shutdown(wait=False)
+            self._shutdown_pools()
             why = f": {self._failure}" if self._failure is not None else " (in use?)"
             raise KvError(f"cannot listen for gRPC on {host}:{port}{why}")
 
@@ -60,7 +66,12 @@ class GrpcServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._server = None
+        self._shutdown_pools()
+
+    def _shutdown_pools(self) -> None:
         self.pool.shutdown(wait=False)
+        if self.writers is not None:
+            self.writers.close()
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -94,33 +105,39 @@ class GrpcServer:
                 await context.abort(getattr(grpc.StatusCode, error_status(exc)[1]), f"{type(exc).__name__}: {exc}")
 
         if name == "PutBatch":
-            async def stream(requests: AsyncIterator[pb.PutBatchRequest], context: Any) -> Any:
+            async def stream(requests: AsyncIterator[Any], context: Any) -> Any:
                 async def work() -> pb.PutBatchResponse:
-                    # one batch is written (in the pool) while the next is received and parsed
+                    # one batch is written (by a writer) while the next is received
                     rows = batches = 0
                     namespace = ""
-                    loop = asyncio.get_running_loop()
-                    pending: asyncio.Future[pb.PutBatchResponse] | None = None
+                    pending: asyncio.Future[tuple[str, int]] | None = None
                     async for request in requests:
-                        namespace = request.namespace or namespace
-                        request.namespace = namespace
                         if pending is not None:
-                            rows += (await pending).rows
-                        pending = loop.run_in_executor(self.pool, put_batches, core.store, [request])
+                            namespace, written = await pending
+                            rows += written
+                        pending = asyncio.ensure_future(self._put(request, namespace))
                         batches += 1
                     if pending is not None:
-                        rows += (await pending).rows
+                        rows += (await pending)[1]
                     core.rows_written.inc(rows)
                     return pb.PutBatchResponse(rows=rows, batches=batches)
 
                 return await guarded(context, work)
 
+            # writer processes parse the messages themselves: the loop only passes their bytes on
             return grpc.stream_unary_rpc_method_handler(
-                stream, request_deserializer=method.request.FromString,
+                stream, request_deserializer=None if self.writers is not None else method.request.FromString,
                 response_serializer=method.response.SerializeToString)
+
+        reads_async = bool(getattr(core.store, "reads_async", False))
 
         async def unary(request: Any, context: Any) -> Any:
             async def work() -> Any:
+                if name == "Get" and reads_async:  # awaited on the loop: many reads in flight at once
+                    return get_response(await core.store.get_async(request.namespace, request.key))  # type: ignore[attr-defined]
+                if name == "GetMany" and reads_async:
+                    keys = list(request.keys)
+                    return get_many_response(await core.store.get_many_async(request.namespace, keys))  # type: ignore[attr-defined]
                 if method.access == "read":
                     return method.run(core.store, request)  # short: on the loop, no thread hand-off
                 return await asyncio.get_running_loop().run_in_executor(self.pool, method.run, core.store, request)
@@ -129,3 +146,14 @@ class GrpcServer:
 
         return grpc.unary_unary_rpc_method_handler(
             unary, request_deserializer=method.request.FromString, response_serializer=method.response.SerializeToString)
+
+    async def _put(self, request: bytes | pb.PutBatchRequest, namespace: str) -> tuple[str, int]:
+        """Write one put-batch message (`namespace` when it names none): (its namespace, rows written)."""
+        if self.writers is not None:
+            assert isinstance(request, bytes)
+            return await self.writers.write(request, namespace)
+        assert isinstance(request, pb.PutBatchRequest)
+        request.namespace = request.namespace or namespace
+        loop = asyncio.get_running_loop()
+        written = await loop.run_in_executor(self.pool, put_batches, self.core.store, [request])
+        return request.namespace, written.rows

@@ -38,7 +38,7 @@ from towpath.kv.errors import (
 )
 from towpath.kv.store import DEFAULT_SCAN_LIMIT, Binaries, Cursor, StoreBase, as_bytes_list
 
-__all__ = ["Client", "open_client", "value_class_for"]
+__all__ = ["Client", "open_client", "rebuilt_error", "value_class_for"]
 
 M = TypeVar("M", bound=Message)
 
@@ -60,7 +60,12 @@ def _remote_error(code: str, details: str, kind: str | None = None) -> KvError:
             kind, message = "", details
     else:
         message = details
-    cls = _ERRORS.get(kind) or _BY_CODE.get(code, KvError)
+    return rebuilt_error(kind, message, _BY_CODE.get(code, KvError))
+
+
+def rebuilt_error(kind: str, message: str, default: type[KvError] = KvError) -> KvError:
+    """A `KvError` of class `kind` (a name from `towpath.kv.errors`) with `message`, raised elsewhere and sent here."""
+    cls = _ERRORS.get(kind) or default
     error = cls.__new__(cls)
     KvError.__init__(error, message)
     return error

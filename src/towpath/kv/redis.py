@@ -20,7 +20,7 @@ import contextlib
 import threading
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -63,12 +63,19 @@ def open_redis(url: str, *, token: str | None = None, root: Path | None = None) 
     """`redis://[user:password@]host:port/db?prefix=towpath&buckets=256&timeout=10` (`rediss://` for TLS)."""
     del root
     base, options = _split(url)
+    connect: dict[str, Any] = {"password": token or urlsplit(base).password,
+                               "socket_timeout": float(options.get("timeout", 10))}  # type: ignore[arg-type]
     try:
-        client = redis.Redis.from_url(base, password=token or urlsplit(base).password,
-                                      socket_timeout=float(options.get("timeout", 10)))  # type: ignore[arg-type]
+        client = redis.Redis.from_url(base, **connect)
     except ValueError as exc:
         raise KvUrlError(f"KV store URL {mask_url(url)!r}: {exc}") from None
-    return RedisStore(client, mask_url(url), **_store_options(options))
+
+    def asynchronous() -> Any:
+        import redis.asyncio
+
+        return redis.asyncio.Redis.from_url(base, **connect)
+
+    return RedisStore(client, mask_url(url), asynchronous=asynchronous, **_store_options(options))
 
 
 def open_redis_cluster(url: str, *, token: str | None = None, root: Path | None = None) -> RedisClusterStore:
@@ -137,7 +144,8 @@ class RedisStore(StoreBase):
     SCRIPTED_READS: bool = True
     """Reads resolve the alias and fetch in one Lua script (`_READ_SCRIPT`); a cluster cannot (keys on many nodes)."""
 
-    def __init__(self, client: Any, url: str, *, prefix: str = "towpath", buckets: int = DEFAULT_BUCKETS) -> None:
+    def __init__(self, client: Any, url: str, *, prefix: str = "towpath", buckets: int = DEFAULT_BUCKETS,
+                 asynchronous: Callable[[], Any] | None = None) -> None:
         if not prefix or any(c in prefix for c in "{}"):
             raise KvUrlError(f"{url}: prefix must be non-empty and without braces, got {prefix!r}")
         if not 1 <= buckets <= 65536:
@@ -153,6 +161,10 @@ class RedisStore(StoreBase):
         self._lock = threading.Lock()
         self._read_script: Any = None
         self._names: dict[str, list[bytes]] = {}
+        self._asynchronous = asynchronous
+        """Opens a `redis.asyncio` client of the same server (None: no `get_async`)."""
+        self._async: tuple[Any, Any, Any] | None = None
+        """(event loop, its asyncio client, its read script): an asyncio client belongs to one loop."""
         self._slots: dict[bytes, int] = {}
 
     # -- namespaces ----------------------------------------------------------------------------------
@@ -252,6 +264,26 @@ class RedisStore(StoreBase):
                 out[next(positions)] = value
         return out
 
+    @property
+    def reads_async(self) -> bool:
+        """Whether `get_async` / `get_many_async` exist here (a standalone server opened from a URL)."""
+        return self.SCRIPTED_READS and self._asynchronous is not None
+
+    async def get_async(self, ns_or_alias: str, key: bytes) -> bytes | None:
+        """`get` on the running event loop: awaits Redis instead of blocking the loop for the round trip.
+
+        The KV service's gRPC reads: with a blocking client, the loop serves one
+        read per Redis round trip, and a busy machine makes that round trip long.
+        """
+        return (await self._scripted_get_async(ns_or_alias, [key]))[0]
+
+    async def get_many_async(self, ns_or_alias: str, keys: Binaries) -> list[bytes | None]:
+        """`get_many` on the running event loop (up to 1000 keys in one script call, else `get_many`)."""
+        key_list = as_bytes_list(keys, "keys")
+        if not 0 < len(key_list) <= 1000:
+            return self.get_many(ns_or_alias, key_list)
+        return await self._scripted_get_async(ns_or_alias, key_list)
+
     def scan(self, ns: str, cursor: Cursor | None = None, limit: int = DEFAULT_SCAN_LIMIT) -> tuple[
         list[tuple[bytes, bytes]], Cursor | None
     ]:
@@ -292,20 +324,40 @@ class RedisStore(StoreBase):
 
     def close(self) -> None:
         self.client.close()
+        self._async = None  # its connections close with their event loop
 
     # -- internals -----------------------------------------------------------------------------------
 
-    def _scripted_get(self, name: str, keys: list[bytes]) -> list[bytes | None]:
+    def _script_args(self, name: str, keys: list[bytes]) -> list[bytes | str | int]:
         args: list[bytes | str | int] = [name, self.prefix]
         for key in keys:
             args += [key, zlib.crc32(key)]
-        with _mapped(self.url):
-            if self._read_script is None:
-                self._read_script = self.client.register_script(_READ_SCRIPT)
-            reply = self._read_script(keys=[self._aliases_key, self._namespaces_key], args=args)
+        return args
+
+    def _script_reply(self, name: str, reply: list[Any]) -> list[bytes | None]:
         if reply[0] == 0:
             raise NamespaceNotFoundError(name, self.url, self.known_names())
         return list(reply[1:])  # a missing key is nil, an empty value b""
+
+    def _scripted_get(self, name: str, keys: list[bytes]) -> list[bytes | None]:
+        with _mapped(self.url):
+            if self._read_script is None:
+                self._read_script = self.client.register_script(_READ_SCRIPT)
+            reply = self._read_script(keys=[self._aliases_key, self._namespaces_key], args=self._script_args(name, keys))
+        return self._script_reply(name, reply)
+
+    async def _scripted_get_async(self, name: str, keys: list[bytes]) -> list[bytes | None]:
+        import asyncio
+
+        assert self._asynchronous is not None
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = self._asynchronous()
+            self._async = (loop, client, client.register_script(_READ_SCRIPT))
+        script = self._async[2]
+        with _mapped(self.url):
+            reply = await script(keys=[self._aliases_key, self._namespaces_key], args=self._script_args(name, keys))
+        return self._script_reply(name, reply)
 
     def _bucket_key(self, ns: str, bucket: int) -> str:
         return f"{self.prefix}:d:{{{ns}:{bucket}}}"

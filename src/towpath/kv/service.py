@@ -61,6 +61,9 @@ class ServiceConfig:
     """When set, reads need it (or the write token) too."""
     workers: int = 16
     """Threads serving gRPC calls."""
+    write_processes: int = 2
+    """Processes writing gRPC put-batches into a network engine (Redis, PostgreSQL), at a lower CPU
+    priority, so a bulk load never holds the GIL the reads need (0: the service's threads write)."""
 
 
 def is_loopback(host: str) -> bool:
