@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,19 +86,41 @@ def build_project(folder: Path, rows: int) -> Project:
 
 
 def towpath_move(project: Project, move_file: Path, env: dict[str, str] | None = None) -> tuple[float, float, dict]:
-    """Seconds, peak RSS (MiB) and the JSON result of `towpath move run` in a new process."""
+    """Seconds, peak RSS (MiB) and the JSON result of `towpath move run` in a new process.
+
+    The peak is the child's own VmHWM, sampled from /proc until it exits: `wait4`'s
+    `ru_maxrss` would report THIS process's peak instead (a child started by
+    vfork + exec inherits the parent's high-water mark into its own).
+    """
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "towpath.cli.main", "-C", str(project.root), "move", "run", str(move_file), "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
     )
-    out, err = child.stdout.read(), child.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(child.pid, 0)
+    peak = [0.0]
+
+    def sample() -> None:
+        while child.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                peak[0] = max(peak[0], peak_rss(child.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
     seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
+    sampler.join()
     if child.returncode:
         raise SystemExit(f"towpath move run failed: {err.decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, json.loads(out)
+    return seconds, peak[0], json.loads(out)
+
+
+def peak_rss(pid: int) -> float:
+    """A running process's peak RSS so far (MiB), from /proc (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no VmHWM for process {pid}")
 
 
 def resp_file(project: Project, path: Path) -> int:
@@ -149,8 +172,8 @@ def handwritten(project: Project, port: int, rows: int) -> float:
 
 
 @contextlib.contextmanager
-def kv_service(redis_url: str, project: Project) -> Iterator[str]:
-    """`towpath kv serve --engine REDIS` on free ports; yields its grpc:// URL."""
+def kv_service(redis_url: str, project: Project) -> Iterator[tuple[str, int]]:
+    """`towpath kv serve --engine REDIS` on free ports; yields its grpc:// URL and pid."""
     port, grpc_port = services.free_port(), services.free_port()
     env = {**os.environ, "TOWPATH_KV_TOKEN": "bench-token"}
     proc = subprocess.Popen(
@@ -160,7 +183,7 @@ def kv_service(redis_url: str, project: Project) -> Iterator[str]:
     )
     try:
         services.wait_for_port(grpc_port, timeout=60, what="towpath kv serve")
-        yield f"grpc://127.0.0.1:{grpc_port}"
+        yield f"grpc://127.0.0.1:{grpc_port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -196,12 +219,16 @@ def main(argv: list[str]) -> None:
             (f"hand-written redis-py + protobuf per row ({min(args.handwritten_rows, args.rows):,} rows)", hand),
         ]
         if args.grpc:
-            with kv_service(server.url, project) as url:
+            with kv_service(server.url, project) as (url, pid):
                 move_file.write_text(MOVE.format(url=url, namespace="profiles_grpc"))
                 grpc_seconds, grpc_rss, grpc_result = towpath_move(project, move_file, {"TOWPATH_KV_TOKEN": "bench-token"})
+                service_rss = peak_rss(pid)  # the service's own process
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                writer_rss = max((peak_rss(int(c)) for c in children), default=0.0)  # its writer processes
                 assert grpc_result["keys"] == args.rows, grpc_result
-            rows.insert(1, (f"towpath move run via `towpath kv serve` gRPC (peak RSS {grpc_rss:,.0f} MiB)",
-                            args.rows / grpc_seconds))
+            label = (f"towpath move run via `towpath kv serve` gRPC (peak RSS: move {grpc_rss:,.0f} MiB, "
+                     f"service {service_rss:,.0f} MiB, each writer process at most {writer_rss:,.0f} MiB)")
+            rows.insert(1, (label, args.rows / grpc_seconds))
         client.close()
     limit = args.rows / pipe_seconds
     print(f"{args.rows:,} rows, Iceberg -> Redis, flat 8 columns\n")
