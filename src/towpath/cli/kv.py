@@ -136,9 +136,10 @@ def namespaces(ctx: click.Context, store_url: str, token: str | None) -> Any:
     Example:
       towpath kv namespaces --store redis://127.0.0.1:6379/0 --json
     """
+    from towpath.kv import overview
+
     with _open(ctx, store_url, token) as store:
-        names = store.namespaces()
-        return {"namespaces": names, "aliases": store.aliases(), "counts": {n: store.count(n) for n in names}}
+        return overview(store)
 
 
 @cli.command()
@@ -162,13 +163,11 @@ def get(ctx: click.Context, namespace: str, key_json: str, store_url: str, token
     Example:
       towpath kv get profiles '{"profile_id": 7}' --json
     """
-    from towpath.kv.typed import decode, encode_key
+    from towpath.kv.typed import lookup
 
     with _open(ctx, store_url, token) as store:
         key_class, value_class = _classes(ctx, store, namespace, proto_module, key_message, raw) or (None, None)
-        found = store.get(namespace, encode_key(key_json, key_class))
-    return {"namespace": namespace, "found": found is not None,
-            "value": None if found is None else decode(found, value_class)}
+        return lookup(store, namespace, key_json, key_class, value_class)
 
 
 @cli.command()

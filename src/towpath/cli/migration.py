@@ -136,12 +136,11 @@ def start(ctx: click.Context, migration_id: str) -> Any:
 @click.pass_context
 def status(ctx: click.Context, migration_id: str | None) -> Any:
     """Progress per consumer (code rescanned, a successful run after the change); all migrations without ID."""
-    from towpath.migrations import load_all, migration_status
+    from towpath.migrations import migration_status, summaries
 
     project = project_from(ctx)
     if migration_id is None:
-        return [{"id": m.id, "table": m.table, "change": m.change.describe(), "status": m.status,
-                 "deadline": m.deadline} for m in load_all(project.state)]
+        return summaries(project.state)
     return migration_status(project, migration_id).to_json()
 
 

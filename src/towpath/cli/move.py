@@ -196,38 +196,24 @@ def status(ctx: click.Context, namespace: str, file: str | None) -> dict[str, An
     Example:
       towpath move status profiles
     """
-    from towpath.moves import list_versions, recover
+    from towpath.moves import move_status
 
     project, spec = _find(ctx, namespace, file)
     store = _open(project, spec)
     try:
-        recovered = recover(store, project.state, namespace)
-        views = list_versions(store, project.state, namespace)
-        keys = store.count(namespace) if store.alias(namespace) else None
+        return move_status(store, project.state, namespace)
     finally:
         store.close()
-    current = next((v for v in views if v.current), None)
-    return {
-        "namespace": namespace, "current": current.to_json() if current else None, "keys": keys,
-        "versions": len(views), "recovered": recovered,
-        "failed": [v.to_json() for v in views if v.status == "error" and v.version > (current.version if current else 0)],
-    }
 
 
 def _find(ctx: click.Context, namespace: str, file: str | None) -> tuple[Project, MoveSpec | None]:
     """The project and the move file of `namespace` (its store URL); without one: the project's embedded store."""
-    from towpath.moves import load_move
+    from towpath.moves import find_move, load_move
 
     if file is not None:
         return project_from(ctx, near=file), load_move(file)
     project = project_from(ctx)
-    for path in sorted(project.root.rglob("*.move.yaml")):
-        if ".towpath" in path.parts:
-            continue
-        spec = load_move(path)
-        if spec.alias == namespace:
-            return project, spec
-    return project, None
+    return project, find_move(project.root, namespace)
 
 
 def _open(project: Project, spec: MoveSpec | None) -> Any:

@@ -20,12 +20,19 @@ def cli() -> None:
 @click.option("--workflow", "workflow_id", help="Only runs of this workflow id.")
 @click.option("--status", type=click.Choice([s.value for s in Status]), help="Only runs with this status (dead processes show as killed).")
 @click.option("--kind", type=click.Choice(["main", "daily", "backfill"]))
+@click.option("--since", metavar="DATE", help="Only runs whose execution date is on or after DATE.")
+@click.option("--until", metavar="DATE", help="Only runs whose execution date is on or before DATE.")
 @click.option("-n", "--limit", default=20, show_default=True)
 @output(render.runs_table)
 @click.pass_context
-def list_(ctx: click.Context, workflow_id: str | None, status: str | None, kind: str | None, limit: int) -> Any:
-    """List recent runs, newest first."""
-    return project_from(ctx).state.list_runs(limit=limit, workflow_id=workflow_id, status=status, kind=kind)
+def list_(ctx: click.Context, workflow_id: str | None, status: str | None, kind: str | None, since: str | None,
+          until: str | None, limit: int) -> Any:
+    """List recent runs, newest first.
+
+    Example: towpath runs list --status audit_failed --since 2024-01-01 --json
+    """
+    return project_from(ctx).state.list_runs(limit=limit, workflow_id=workflow_id, status=status, kind=kind,
+                                             since=since, until=until)
 
 
 @cli.command()

@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "KvStore": "store",
     "Binaries": "store",
     "Cursor": "store",
+    "overview": "store",
     "KV_ENGINES": "engines",
     "open_store": "engines",
     "KvError": "errors",
@@ -45,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NamespaceNotFoundError,
     )
     from towpath.kv.memory import returning_memory
-    from towpath.kv.store import Binaries, Cursor, KvStore
+    from towpath.kv.store import Binaries, Cursor, KvStore, overview
 
 __all__ = [
     "KV_ENGINES",
@@ -63,6 +64,7 @@ __all__ = [
     "NamespaceInUseError",
     "NamespaceNotFoundError",
     "open_store",
+    "overview",
     "returning_memory",
 ]
 

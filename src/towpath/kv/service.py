@@ -34,7 +34,9 @@ from towpath.kv.errors import (
 )
 from towpath.kv.store import KvStore
 
-__all__ = ["Access", "KvService", "ServiceConfig", "ServiceCore", "check_config", "error_status", "is_loopback"]
+__all__ = [
+    "Access", "KvService", "ServiceConfig", "ServiceCore", "check_config", "error_status", "is_loopback", "token_matches",
+]
 
 T = TypeVar("T")
 
@@ -122,11 +124,11 @@ class ServiceCore:
         """Raise `KvAuthError` unless `presented` grants `access`."""
         write, read = self.config.token, self.config.read_token
         if access == "write":
-            if write is not None and not _same(presented, write):
+            if write is not None and not token_matches(presented, write):
                 raise KvAuthError("this call needs the write token (Authorization: Bearer <token>)"
                                   if presented is None else "invalid token for a write call")
             return
-        if read is not None and not (_same(presented, read) or (write is not None and _same(presented, write))):
+        if read is not None and not (token_matches(presented, read) or (write is not None and token_matches(presented, write))):
             raise KvAuthError("this call needs the read token (Authorization: Bearer <token>)"
                               if presented is None else "invalid token for a read call")
 
@@ -148,7 +150,9 @@ class ServiceCore:
             self.requests.labels(api, method, outcome[0]).inc()
 
 
-def _same(presented: str | None, expected: str) -> bool:
+def token_matches(presented: str | None, expected: str) -> bool:
+    """Whether a presented bearer token is `expected`, compared in constant time (the console checks its own
+    token with this too, so both servers accept and refuse tokens the same way)."""
     return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol, Self, TypeAlias, runtime_checkable
+from typing import Any, Protocol, Self, TypeAlias, runtime_checkable
 
 import pyarrow as pa
 
@@ -184,3 +184,9 @@ class StoreBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def overview(store: KvStore) -> dict[str, Any]:
+    """The store's namespaces, the aliases pointing at them and each namespace's key count (`kv namespaces`)."""
+    names = store.namespaces()
+    return {"namespaces": names, "aliases": store.aliases(), "counts": {n: store.count(n) for n in names}}

@@ -15,7 +15,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -23,7 +23,10 @@ from google.protobuf.message import Message
 from towpath.kv.client import value_class_for
 from towpath.kv.errors import KvError
 
-__all__ = ["decode", "encode_key", "load_classes", "load_key_class"]
+if TYPE_CHECKING:
+    from towpath.kv.store import KvStore
+
+__all__ = ["decode", "encode_key", "load_classes", "load_key_class", "lookup"]
 
 
 def load_key_class(module: str, message: str = "KeyMessage") -> type[Message]:
@@ -76,3 +79,14 @@ def load_classes(module: str, key_message: str = "KeyMessage") -> tuple[type[Mes
     """(key class, value class) of a generated module: `key_message` and the value message beside it."""
     key_class = load_key_class(module, key_message)
     return key_class, value_class_for(key_class)
+
+
+def lookup(store: KvStore, namespace: str, key_json: str, key_class: type[Message] | None,
+           value_class: type[Message] | None) -> dict[str, Any]:
+    """One key of `namespace` (a namespace or an alias), typed: `towpath kv get`'s result.
+
+    `found` is False for a missing key; `value` is the decoded value message (base64 without a class).
+    """
+    raw = store.get(namespace, encode_key(key_json, key_class))
+    return {"namespace": namespace, "found": raw is not None,
+            "value": None if raw is None else decode(raw, value_class)}

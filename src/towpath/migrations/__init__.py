@@ -16,7 +16,7 @@ from towpath.migrations.errors import MigrationError, MigrationNotFoundError
 from towpath.migrations.notices import NoticeResult, draft, notify_migration, suggested_patch
 from towpath.migrations.plan import plan_migration
 from towpath.migrations.progress import ConsumerProgress, MigrationProgress, migration_status
-from towpath.migrations.record import Consumer, Migration, Reference, load, load_all
+from towpath.migrations.record import Consumer, Migration, Reference, load, load_all, summaries
 
 __all__ = [
     "Change",
@@ -39,4 +39,5 @@ __all__ = [
     "rollback_migration",
     "start_migration",
     "suggested_patch",
+    "summaries",
 ]

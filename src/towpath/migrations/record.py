@@ -117,6 +117,12 @@ def load_all(state: StateStore) -> list[Migration]:
     return [Migration.from_json(m.details) for m in state.migrations.applied() if "change" in m.details]
 
 
+def summaries(state: StateStore) -> list[dict[str, Any]]:
+    """One line per migration (id, table, change, status, deadline): `migration status` without an id."""
+    return [{"id": m.id, "table": m.table, "change": m.change.describe(), "status": m.status,
+             "deadline": m.deadline} for m in load_all(state)]
+
+
 def load(state: StateStore, migration_id: str) -> Migration:
     """Raises `MigrationNotFoundError` (with the closest id) for an unknown id."""
     found = load_all(state)

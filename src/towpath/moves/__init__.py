@@ -10,12 +10,13 @@ audits it, and points the alias at it through `publish.KvAliasPublisher`;
 
 from towpath.moves.audits import AuditOutcome
 from towpath.moves.run import MoveAuditError, MoveResult, MoveWorkspace, open_kv, run_move, write_batches
-from towpath.moves.spec import MoveSpec, load_move
+from towpath.moves.spec import MoveSpec, find_move, find_moves, load_move
 from towpath.moves.versions import (
     MoveError,
     VersionView,
     apply_retention,
     list_versions,
+    move_status,
     recorded_schema,
     recover,
     rollback,
@@ -30,8 +31,11 @@ __all__ = [
     "MoveWorkspace",
     "VersionView",
     "apply_retention",
+    "find_move",
+    "find_moves",
     "list_versions",
     "load_move",
+    "move_status",
     "open_kv",
     "recorded_schema",
     "recover",

@@ -155,3 +155,13 @@ def load_move(path: Path | str, params: Mapping[str, str] | None = None) -> Move
     spec = parse_spec(MoveSpec, document, data)
     spec._document = document
     return spec
+
+
+def find_moves(root: Path) -> list[MoveSpec]:
+    """Every `*.move.yaml` under a project folder (not under `.towpath/`), sorted by path."""
+    return [load_move(path) for path in sorted(root.rglob("*.move.yaml")) if ".towpath" not in path.parts]
+
+
+def find_move(root: Path, alias: str) -> MoveSpec | None:
+    """The move file of the project whose namespace (alias) is `alias`, or None."""
+    return next((spec for spec in find_moves(root) if spec.alias == alias), None)

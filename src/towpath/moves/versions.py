@@ -230,3 +230,17 @@ def recorded_schema(store: KvStore, state: StateStore, name: str) -> ProtoSchema
         if proto := version.details.get("proto"):
             return ProtoSchema.from_json(proto)
     return None
+
+
+def move_status(store: KvStore, state: StateStore, alias: str) -> dict[str, Any]:
+    """Which version `alias`'s readers see (after dropping partial versions of interrupted moves),
+    its key count, and the failed versions newer than it: `towpath move status`."""
+    recovered = recover(store, state, alias)
+    views = list_versions(store, state, alias)
+    keys = store.count(alias) if store.alias(alias) else None
+    current = next((v for v in views if v.current), None)
+    return {
+        "namespace": alias, "current": current.to_json() if current else None, "keys": keys,
+        "versions": len(views), "recovered": recovered,
+        "failed": [v.to_json() for v in views if v.status == ERROR and v.version > (current.version if current else 0)],
+    }

@@ -16,6 +16,7 @@ from towpath.state.errors import (
 )
 from towpath.state.records import (
     AlertFiring,
+    DateStatus,
     JobRecord,
     KvAlias,
     KvVersion,
@@ -29,6 +30,7 @@ from towpath.state.records import (
     RecordedAudit,
     RunDetail,
     RunRecord,
+    SavedChart,
     Staging,
     StreamOffset,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "HEARTBEAT_S",
     "STALE_AFTER",
     "AlertFiring",
+    "DateStatus",
     "JobRecord",
     "KvAlias",
     "KvVersion",
@@ -55,6 +58,7 @@ __all__ = [
     "RunDetail",
     "RunNotFoundError",
     "RunRecord",
+    "SavedChart",
     "Staging",
     "StateError",
     "StateStore",

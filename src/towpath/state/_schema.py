@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -47,6 +47,8 @@ runs = _table(
     _since(2, sa.Column("pid", sa.Integer)),
     _since(2, sa.Column("host", sa.Text)),
     _since(2, sa.Column("heartbeat_at", sa.Text)),
+    _since(4, sa.Column("workflow_path", sa.Text)),
+    _since(4, sa.Column("graph", sa.Text)),
     sa.Index("runs_by_workflow", "workflow_id", "kind", "status"),
     sa.Index("runs_by_parent", "parent_run_id"),
 )
@@ -247,6 +249,19 @@ leases = _table(
     sa.Column("acquired_at", sa.Text, nullable=False),
     sa.Column("heartbeat_at", sa.Text, nullable=False),
 )
+
+charts = _table(
+    "charts", 4,
+    sa.Column("chart_id", sa.Text, primary_key=True),
+    sa.Column("dashboard", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("table_name", sa.Text, nullable=False),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Index("charts_by_dashboard", "dashboard"),
+)
+"""Charts saved from the console's chart builder (`spec`: the builder's query as JSON), grouped by dashboard."""
 
 DATA_MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 """Version -> a step beyond adding tables and columns (none yet)."""

@@ -13,6 +13,7 @@
 * `MigrationLedger`: applied schema migrations with the checksum of their text.
 * `LineageLedger`: static column lineage per workflow (edges, and where code names each column)
   and dynamic lineage per job run (the tables and snapshot ids it read and wrote).
+* `ChartLedger`: charts saved from the console's chart builder, grouped into dashboards.
 * `LeaseLedger`: singleton roles (a project's scheduler) with their holder's pid, host and heartbeat.
 """
 
@@ -42,6 +43,7 @@ from towpath.state.records import (
     LineageWorkflow,
     MigrationRecord,
     PendingWindow,
+    SavedChart,
     Staging,
     StreamOffset,
 )
@@ -478,3 +480,48 @@ def _lease_free(row: sa.RowMapping, ttl_s: float, at: dt.datetime) -> bool:
     if row["host"] == socket.gethostname():
         return not pid_alive(row["pid"])
     return (at - dt.datetime.fromisoformat(row["heartbeat_at"])).total_seconds() > ttl_s
+
+
+class ChartLedger:
+    """Saved charts: a dashboard is the set of charts saved under its name (a project has `main` by default)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, *, dashboard: str, title: str, table: str, spec: Mapping[str, Any],
+             chart_id: str | None = None) -> SavedChart:
+        """Store a chart (a new id unless `chart_id` names one to replace); returns it as stored."""
+        stamp = now().isoformat()
+        chart_id = chart_id or f"c{secrets.token_hex(4)}"
+        values = {"dashboard": dashboard, "title": title, "table_name": table,
+                  "spec": json.dumps(dict(spec), sort_keys=True), "updated_at": stamp}
+        with self.db.write() as conn:
+            updated = conn.execute(sa.update(t.charts).where(t.charts.c.chart_id == chart_id).values(**values)).rowcount
+            if not updated:
+                conn.execute(sa.insert(t.charts).values(chart_id=chart_id, created_at=stamp, **values))
+        return self.get(chart_id)
+
+    def get(self, chart_id: str) -> SavedChart:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(t.charts).where(t.charts.c.chart_id == chart_id)).mappings().first()
+        if row is None:
+            raise StateError(f"no saved chart '{chart_id}'")
+        return _chart(row)
+
+    def of_dashboard(self, dashboard: str | None = None) -> list[SavedChart]:
+        """Charts of one dashboard (every dashboard's without a name), by dashboard then creation."""
+        query = sa.select(t.charts).order_by(t.charts.c.dashboard, t.charts.c.created_at, t.charts.c.chart_id)
+        if dashboard is not None:
+            query = query.where(t.charts.c.dashboard == dashboard)
+        with self.db.read() as conn:
+            return [_chart(row) for row in conn.execute(query).mappings()]
+
+    def delete(self, chart_id: str) -> bool:
+        with self.db.write() as conn:
+            return bool(conn.execute(sa.delete(t.charts).where(t.charts.c.chart_id == chart_id)).rowcount)
+
+
+def _chart(row: sa.RowMapping) -> SavedChart:
+    return SavedChart(chart_id=row["chart_id"], dashboard=row["dashboard"], title=row["title"],
+                      table=row["table_name"], spec=json.loads(row["spec"]), created_at=row["created_at"],
+                      updated_at=row["updated_at"])

@@ -29,6 +29,22 @@ class RunRecord:
     host: str | None = None
     heartbeat_at: str | None = None
     """Last sign of life of the process running it (refreshed while it runs)."""
+    workflow_path: str | None = None
+    """The workflow file that ran (None for runs recorded before schema version 4)."""
+    graph: dict[str, list[str]] | None = None
+    """Step id -> the step ids it waited for, in the workflow's order (its DAG)."""
+
+
+@dataclass(frozen=True)
+class DateStatus:
+    """One cell of a dates x status grid: a workflow's latest `main` run for an execution date."""
+
+    workflow_id: str
+    execution_date: str
+    status: Status
+    run_id: str
+    runs: int
+    """Runs recorded for that date (reruns included)."""
 
 
 @dataclass
@@ -231,3 +247,17 @@ class AlertFiring:
     notify: str
     delivery_error: str | None
     fired_at: str
+
+
+@dataclass(frozen=True)
+class SavedChart:
+    """A chart of a table saved from the console's chart builder, on a project's dashboard."""
+
+    chart_id: str
+    dashboard: str
+    title: str
+    table: str
+    spec: dict[str, Any]
+    """The builder's fields (`x`, `y`, `aggregate`, `series`, `filter`, `mark`) the chart is drawn from."""
+    created_at: str
+    updated_at: str

@@ -17,7 +17,7 @@ import secrets
 import socket
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from towpath.state._db import Database, now, pid_alive
 from towpath.state.errors import RunNotFoundError, StateError
 from towpath.state.ledgers import (
     AlertLedger,
+    ChartLedger,
     KvLedger,
     LeaseLedger,
     LineageLedger,
@@ -35,7 +36,7 @@ from towpath.state.ledgers import (
     OffsetLedger,
     StagingLedger,
 )
-from towpath.state.records import JobRecord, RecordedAudit, RunDetail, RunRecord
+from towpath.state.records import DateStatus, JobRecord, RecordedAudit, RunDetail, RunRecord
 from towpath.status import Status
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class StateStore:
         self.migrations = MigrationLedger(self.db)
         self.lineage = LineageLedger(self.db)
         self.leases = LeaseLedger(self.db)
+        self.charts = ChartLedger(self.db)
         self._open_runs: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -94,8 +96,14 @@ class StateStore:
         execution_date: str | None = None,
         parent_run_id: str | None = None,
         run_id: str | None = None,
+        workflow_path: str | None = None,
+        graph: Mapping[str, Sequence[str]] | None = None,
     ) -> str:
-        """Record a run as `running` by this process; returns its id (`new_run_id()`, unless the caller allocated one)."""
+        """Record a run as `running` by this process; returns its id (`new_run_id()`, unless the caller allocated one).
+
+        `workflow_path` (the file that ran) and `graph` (step id -> the step ids it waits for) let a
+        reader draw the run's step graph and rerun a date without finding the file again.
+        """
         started = now()
         given = run_id
         while True:
@@ -106,7 +114,8 @@ class StateStore:
                         run_id=run_id, workflow_id=workflow_id, kind=kind, status=Status.RUNNING.value,
                         execution_date=execution_date, params=json.dumps(dict(params or {}), sort_keys=True),
                         started_at=started.isoformat(), parent_run_id=parent_run_id, pid=os.getpid(),
-                        host=self.host, heartbeat_at=started.isoformat(),
+                        host=self.host, heartbeat_at=started.isoformat(), workflow_path=workflow_path,
+                        graph=None if graph is None else json.dumps({k: list(v) for k, v in graph.items()}),
                     ))
             except sa.exc.IntegrityError:  # 1 in 16 million in the same second: draw again
                 if given:
@@ -226,17 +235,73 @@ class StateStore:
         status: Status | str | None = None,
         kind: str | None = None,
         parent_run_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs, newest first, filtered by any of the given fields (dead processes reconciled first)."""
+        """Runs, newest first, filtered by any of the given fields (dead processes reconciled first).
+
+        `since`/`until` bound the execution date (ISO dates, both inclusive); `offset` skips that
+        many of the newest matches (paging).
+        """
         self.reconcile()
+        query = sa.select(t.runs).where(*self._run_filters(workflow_id, status, kind, parent_run_id, since, until))
+        query = query.order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc()).limit(limit).offset(offset)
+        with self.db.read() as conn:
+            return [_run(row) for row in conn.execute(query).mappings()]
+
+    def count_runs(
+        self, *, workflow_id: str | None = None, status: Status | str | None = None, kind: str | None = None,
+        since: str | None = None, until: str | None = None,
+    ) -> int:
+        """How many runs `list_runs` would page through with these filters."""
+        where = self._run_filters(workflow_id, status, kind, None, since, until)
+        with self.db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.runs).where(*where)).scalar() or 0)
+
+    def workflow_ids(self) -> list[str]:
+        """Every workflow with a recorded run, sorted."""
+        query = sa.select(t.runs.c.workflow_id).distinct().order_by(t.runs.c.workflow_id)
+        with self.db.read() as conn:
+            return [str(v) for v in conn.execute(query).scalars()]
+
+    def date_statuses(
+        self, *, workflow_id: str | None = None, since: str | None = None, until: str | None = None,
+    ) -> list[DateStatus]:
+        """Per workflow and execution date: the status of its latest `main` run, and how many runs it had.
+
+        What a grid of dates x status shows (a daily's and a backfill's dates are `main` runs too).
+        """
+        self.reconcile()
+        where = self._run_filters(workflow_id, None, "main", None, since, until)
+        latest = sa.select(
+            t.runs.c.workflow_id, t.runs.c.execution_date, t.runs.c.status, t.runs.c.run_id,
+            sa.func.row_number().over(
+                partition_by=(t.runs.c.workflow_id, t.runs.c.execution_date),
+                order_by=(t.runs.c.started_at.desc(), t.runs.c.run_id.desc()),
+            ).label("n"),
+            sa.func.count().over(partition_by=(t.runs.c.workflow_id, t.runs.c.execution_date)).label("runs"),
+        ).where(t.runs.c.execution_date.is_not(None), *where).subquery()
+        query = sa.select(latest).where(latest.c.n == 1).order_by(latest.c.workflow_id, latest.c.execution_date)
+        with self.db.read() as conn:
+            return [DateStatus(r.workflow_id, r.execution_date, Status(r.status), r.run_id, int(r.runs))
+                    for r in conn.execute(query)]
+
+    @staticmethod
+    def _run_filters(
+        workflow_id: str | None, status: Status | str | None, kind: str | None, parent_run_id: str | None,
+        since: str | None, until: str | None,
+    ) -> list[sa.ColumnElement[bool]]:
         filters = {
             t.runs.c.workflow_id: workflow_id, t.runs.c.status: _status(status).value if status else None,
             t.runs.c.kind: kind, t.runs.c.parent_run_id: parent_run_id,
         }
-        query = sa.select(t.runs).where(*(column == value for column, value in filters.items() if value is not None))
-        query = query.order_by(t.runs.c.started_at.desc(), t.runs.c.run_id.desc()).limit(limit)
-        with self.db.read() as conn:
-            return [_run(row) for row in conn.execute(query).mappings()]
+        where = [column == value for column, value in filters.items() if value is not None]
+        if since:
+            where.append(t.runs.c.execution_date >= since)
+        if until:
+            where.append(t.runs.c.execution_date <= until)
+        return where
 
     def get_run(self, run_id: str) -> RunDetail:
         """A run with its job runs and audit results; unknown ids raise `RunNotFoundError`."""
@@ -327,7 +392,8 @@ def _run(row: sa.RowMapping) -> RunRecord:
         execution_date=row["execution_date"], params=json.loads(row["params"]), started_at=row["started_at"],
         finished_at=row["finished_at"], duration_s=_duration(row["started_at"], row["finished_at"]),
         error=row["error"], parent_run_id=row["parent_run_id"], pid=row["pid"], host=row["host"],
-        heartbeat_at=row["heartbeat_at"],
+        heartbeat_at=row["heartbeat_at"], workflow_path=row["workflow_path"],
+        graph=json.loads(row["graph"]) if row["graph"] else None,
     )
 
 

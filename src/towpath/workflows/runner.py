@@ -112,7 +112,7 @@ def run_workflow(
     lineage = run_lineage(project, static, run_id=run_id, execution_date=execution_date)
     store.start_run(
         spec.id, kind=kind, params=dict(spec.resolved_params), execution_date=execution_date,
-        parent_run_id=parent_run_id, run_id=run_id,
+        parent_run_id=parent_run_id, run_id=run_id, workflow_path=str(path), graph=spec.dag(),
     )
     lineage.run_started()
     own_engine = engine is None
