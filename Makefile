@@ -41,7 +41,8 @@ DEBIAN_SERVICES := \
 	redis-server:/usr/bin/redis-server \
 	stunnel4:/usr/bin/stunnel4 \
 	libpostgresql-jdbc-java:/usr/share/java/postgresql.jar \
-	libmariadb-java:/usr/share/java/mariadb-java-client.jar
+	libmariadb-java:/usr/share/java/mariadb-java-client.jar \
+	chromium:/usr/bin/chromium
 
 services:
 	@missing=""; for entry in $(DEBIAN_SERVICES); do \

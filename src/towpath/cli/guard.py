@@ -81,7 +81,7 @@ def error_payload(message: str, kind: str, extras: dict[str, Any] | None = None)
 
 def _extras(exc: TowpathError) -> dict[str, Any]:
     """The facts an error keeps as attributes (file, line, field, suggestions, several errors, ...)."""
-    from towpath.cli.render import to_jsonable
+    from towpath.jsonable import to_jsonable
 
     facts = {k: v for k, v in vars(exc).items() if not k.startswith("_") and k != "msg"}
     if "errors" in facts:

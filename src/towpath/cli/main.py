@@ -61,6 +61,7 @@ for _name, _group in {
     "move": CommandGroup("towpath.cli.move:cli", "Move tables into key-value stores: versioned, audited, swapped."),
     "cdc": CommandGroup("towpath.cli.cdc:cli", "Capture database changes into Iceberg tables and search indexes."),
     "search": CommandGroup("towpath.cli.search:cli", "Search a project's full-text index (kept current by CDC)."),
+    "ui": CommandGroup("towpath.cli.ui:cli", "Serve the project's web console: runs, tables, charts, lineage, KV."),
 }.items():
     COMMAND_GROUPS.register(_name, _group)
 

@@ -89,7 +89,7 @@ def _write(data: pa.Table, fmt: str, output: Path | None) -> None:
         pa_csv.write_csv(data, buffer)
         text = buffer.getvalue().decode()
     else:
-        from towpath.cli.render import to_jsonable
+        from towpath.jsonable import to_jsonable
 
         text = json.dumps(to_jsonable(data.to_pylist()), indent=2, default=str) + "\n"
     if output is None:

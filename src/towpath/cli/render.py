@@ -6,9 +6,7 @@ command prints on its own except through these helpers.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import decimal
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from towpath.errors import OutputPathError
+from towpath.jsonable import to_jsonable
 from towpath.status import Status
 
 if TYPE_CHECKING:
@@ -25,30 +24,6 @@ if TYPE_CHECKING:
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Results as JSON values: an object's own `to_dict()` if it has one, dataclasses with their fields
-    and read-only properties (`ok`, `failed_audits`, ...), dates, decimals and bytes."""
-    if callable(getattr(value, "to_dict", None)):
-        return to_jsonable(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        derived = {name: getattr(value, name) for name, attr in vars(type(value)).items()
-                   if isinstance(attr, property) and not name.startswith("_")}
-        return {k: to_jsonable(v) for k, v in {**dataclasses.asdict(value), **derived}.items()}
-    if hasattr(value, "model_dump"):
-        return to_jsonable(value.model_dump())
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
 
 
 def json_out(value: Any) -> None:
@@ -512,7 +487,6 @@ def _since(stamp: str | None) -> str:
     """An ISO time as an age (`4.2m ago`): the column stays narrow at 80 columns (--json keeps the time)."""
     if stamp is None:
         return "-"
-    import datetime as dt
 
     return f"{_age((dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(stamp)).total_seconds())} ago"
 

@@ -76,6 +76,12 @@ class StagingLedger:
         with self.db.read() as conn:
             return {row["ref"]: Staging(**{k: row[k] for k in _STAGING_FIELDS}) for row in conn.execute(query).mappings()}
 
+    def of_run(self, run_id: str) -> list[Staging]:
+        """Every version a run staged (any publisher), in the order it staged them."""
+        query = sa.select(t.stagings).where(t.stagings.c.run_id == run_id).order_by(t.stagings.c.id)
+        with self.db.read() as conn:
+            return [Staging(**{k: row[k] for k in _STAGING_FIELDS}) for row in conn.execute(query).mappings()]
+
 
 _STAGING_FIELDS = ("publisher", "target", "ref", "run_id", "job_id", "attempt", "status", "reason", "created_at", "updated_at")
 

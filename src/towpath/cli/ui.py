@@ -1,0 +1,37 @@
+"""`towpath ui`: the project's web console (runs, audits, tables and charts, lineage, key-value, streams)."""
+
+from __future__ import annotations
+
+import click
+
+from towpath.cli.options import project_from
+
+
+@click.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (beyond loopback needs a token).")
+@click.option("--port", default=8480, show_default=True, help="TCP port (0: any free port).")
+@click.option("--token", envvar="TOWPATH_UI_TOKEN",
+              help="Token that allows actions: rerun a date, roll a KV alias back, save charts "
+                   "(env TOWPATH_UI_TOKEN). Without it the console is read-only.")
+@click.pass_context
+def cli(ctx: click.Context, host: str, port: int, token: str | None) -> None:
+    """Serve the project's web console until Ctrl-C.
+
+    Every page is also JSON: send `Accept: application/json` and get what the
+    matching CLI command's `--json` prints.
+
+    \b
+    Examples:
+      towpath ui                                  # http://127.0.0.1:8480, read-only
+      TOWPATH_UI_TOKEN=s3cret towpath ui --port 9000
+      curl -H 'Accept: application/json' 127.0.0.1:8480/runs?status=audit_failed
+    """
+    from towpath.cli import render
+    from towpath.ui import UiConfig, serve
+
+    project = project_from(ctx)
+    config = UiConfig(host=host, port=port, token=token)
+    serve(project, config, started=lambda url: render.success(
+        f"console of {project.config.name} at {url} ({'actions need the token' if token else 'read-only'}); "
+        "Ctrl-C stops"))

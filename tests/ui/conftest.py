@@ -1,0 +1,80 @@
+"""Session fixtures of the console tests: one built project, one server on a free port, one browser.
+
+The browser is Debian's chromium driven by Playwright (`executable_path`; Playwright's own
+browser download is never used). Each test gets a fresh page and saves screenshots under
+its tmp_path for a reviewer.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.project import build
+from towpath.project import Project
+
+CHROMIUM = "/usr/bin/chromium"
+TOKEN = "ui-test-token"
+
+
+@dataclass
+class Console:
+    url: str
+    project: Project
+    token: str
+
+
+@pytest.fixture(scope="session")
+def ui_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return build(tmp_path_factory.mktemp("ui") / "shop")
+
+
+@pytest.fixture(scope="session")
+def console(ui_project: Project) -> Iterator[Console]:
+    """The console of `ui_project`, served by uvicorn in a thread on a free loopback port."""
+    from towpath.ui import UiConfig
+    from towpath.ui.server import server
+
+    instance = server(ui_project, UiConfig(port=0, token=TOKEN))
+    thread = threading.Thread(target=instance.run, name="ui-server", daemon=True)
+    thread.start()
+    for _ in range(500):
+        if instance.started or not thread.is_alive():
+            break
+        threading.Event().wait(0.01)
+    assert instance.started, "the console did not start"
+    port = instance.servers[0].sockets[0].getsockname()[1]
+    yield Console(f"http://127.0.0.1:{port}", ui_project, TOKEN)
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make services does it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=["--no-sandbox", "--disable-gpu"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.shot = lambda name: opened.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+    yield opened
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
