@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.ui.project import build
+
 from towpath.project import Project
 
 CHROMIUM = "/usr/bin/chromium"

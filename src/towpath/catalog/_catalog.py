@@ -161,6 +161,19 @@ class Catalog:
             out.extend(".".join(ident) for ident in self.iceberg.list_tables(ns))
         return sorted(out)
 
+    def metadata_locations(self) -> dict[str, str] | None:
+        """`namespace.table` -> its current metadata file, for every table in one query; None where the
+        catalog cannot say without loading each table (REST). A reader that keeps loaded tables (the console)
+        reloads only those whose file changed: every commit writes a new one."""
+        from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+
+        if not isinstance(self.iceberg, SqlCatalog):
+            return None
+        query = sqlalchemy.select(IcebergTables.table_namespace, IcebergTables.table_name,
+                                  IcebergTables.metadata_location).where(IcebergTables.catalog_name == self.iceberg.name)
+        with self.iceberg.engine.connect() as conn:
+            return {f"{ns}.{name}": str(location) for ns, name, location in conn.execute(query) if location}
+
     def exists(self, identifier: str) -> bool:
         return bool(self.iceberg.table_exists(normalize_identifier(identifier)))
 

@@ -166,7 +166,11 @@ def drop_branch(catalog: Catalog, identifier: str, branch: str) -> None:
 
 def list_branches(catalog: Catalog, identifier: str) -> dict[str, int]:
     """Every branch (including `main`, once it has a snapshot) -> its head snapshot id."""
-    table = catalog.table(identifier)
+    return branch_heads(catalog.table(identifier))
+
+
+def branch_heads(table: Table) -> dict[str, int]:
+    """`list_branches` of a loaded table."""
     return {
         name: ref.snapshot_id
         for name, ref in sorted(table.metadata.refs.items())

@@ -20,8 +20,14 @@ from pyiceberg.table.update import (
 
 from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
 from towpath.catalog._commit import TableChange
-from towpath.catalog.branches import is_ancestor, list_branches
-from towpath.catalog.metadata import HWM, TableMetadata, get_hwm, get_metadata, hwm_for_snapshot
+from towpath.catalog.branches import branch_heads, is_ancestor
+from towpath.catalog.metadata import (
+    HWM,
+    TableMetadata,
+    get_hwm,
+    hwm_for_snapshot,
+    metadata_from_properties,
+)
 from towpath.errors import CatalogError, ConflictError
 
 
@@ -172,9 +178,13 @@ def expire_snapshots(
 
 def describe(catalog: Catalog, identifier: str) -> TableDescription:
     """Schema with docs and column kinds, partitioning, metadata, head, branches, mark and size."""
-    ident = normalize_identifier(identifier)
-    table = catalog.table(identifier)
-    metadata = get_metadata(catalog, identifier)
+    return describe_table(catalog.table(identifier), normalize_identifier(identifier))
+
+
+def describe_table(table: Table, identifier: str) -> TableDescription:
+    """`describe` of an already loaded table: everything comes from its one metadata file (a caller that
+    describes many tables, or keeps loaded ones, loads each once)."""
+    metadata = metadata_from_properties(table.properties, identifier)
     schema = table.schema()
     kinds = {k.lower(): v for k, v in metadata.column_types.items()}
     columns = [
@@ -184,15 +194,16 @@ def describe(catalog: Catalog, identifier: str) -> TableDescription:
     parts = [f"{schema.find_column_name(p.source_id)} ({p.transform})" for p in table.spec().fields]
     head = table.current_snapshot()
     summary: dict[str, Any] = head.summary.additional_properties if head and head.summary else {}
+    mark = table.properties.get(HWM)
     return TableDescription(
-        identifier=ident,
+        identifier=identifier,
         comment=table.properties.get("comment"),
         columns=columns,
         partition_spec=parts,
         metadata=metadata,
         current_snapshot=_info(table, head) if head else None,
-        branches=list_branches(catalog, identifier),
-        hwm=get_hwm(catalog, identifier),
+        branches=branch_heads(table),
+        hwm=dt.datetime.fromisoformat(mark) if mark else None,
         row_count=int(summary.get("total-records", 0)),
         data_files=int(summary.get("total-data-files", 0)),
         location=table.location(),

@@ -54,7 +54,7 @@ class TableMetadata:
 
 def get_metadata(catalog: Catalog, identifier: str) -> TableMetadata:
     """Read a table's metadata from its properties (missing keys -> empty values)."""
-    return _from_properties(catalog.table(identifier).properties, normalize_identifier(identifier))
+    return metadata_from_properties(catalog.table(identifier).properties, normalize_identifier(identifier))
 
 
 def set_metadata(
@@ -100,7 +100,7 @@ def set_metadata(
     changed = {key: value for key, value in updates.items() if current.get(key) != value}
     if changed:  # a daily rerun of the metadata step commits nothing (and adds no metadata file)
         _set_properties(catalog, ident, changed)
-    return _from_properties({**current, **changed}, ident)
+    return metadata_from_properties({**current, **changed}, ident)
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,9 @@ def _set_properties(catalog: Catalog, ident: str, updates: dict[str, str]) -> No
     catalog.commit_with_retry(ident, commit, what="updating its properties")
 
 
-def _from_properties(props: dict[str, str], ident: str) -> TableMetadata:
+def metadata_from_properties(props: dict[str, str], ident: str) -> TableMetadata:
+    """`get_metadata` of a loaded table's properties."""
+
     def _json(key: str, default: object) -> object:
         raw = props.get(key)
         if not raw:

@@ -287,6 +287,13 @@ class StateStore:
             return [DateStatus(r.workflow_id, r.execution_date, Status(r.status), r.run_id, int(r.runs))
                     for r in conn.execute(query)]
 
+    def last_execution_date(self, *, workflow_id: str | None = None) -> str | None:
+        """The newest execution date of any `main` run (of `workflow_id`), or None."""
+        where = self._run_filters(workflow_id, None, "main", None, None, None)
+        with self.db.read() as conn:
+            found = conn.execute(sa.select(sa.func.max(t.runs.c.execution_date)).where(*where)).scalar()
+        return str(found) if found is not None else None
+
     @staticmethod
     def _run_filters(
         workflow_id: str | None, status: Status | str | None, kind: str | None, parent_run_id: str | None,

@@ -37,10 +37,11 @@ class Console:
     """What every endpoint shares: the project, the config, the engine gate and the templates."""
 
     def __init__(self, project: Project, config: UiConfig) -> None:
-        from towpath.ui.tables import EngineGate
+        from towpath.ui.tables import Descriptions, EngineGate
 
         self.project, self.config = project, config
         self.gate = EngineGate(project)
+        self.descriptions = Descriptions(project)
         self.templates = Environment(loader=PackageLoader("towpath.ui", "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.templates.filters.update(status=_status_badge, number=_number, when=_when, size=_size)

@@ -99,19 +99,19 @@ def rerun(console: Console, request: Request, form: Form) -> Response:
 
 
 def grid(console: Console, request: Request, form: Form) -> Response:
-    data = runs.date_grid(console.project, _query(request))
+    data = runs.date_grid(console.project, console.descriptions, _query(request))
     return console.respond(request, "grid.html", data)
 
 
 # -- tables -------------------------------------------------------------------------------------
 
 def tables_list(console: Console, request: Request, form: Form) -> Response:
-    return console.respond(request, "tables.html", tables.table_list(console.project))
+    return console.respond(request, "tables.html", tables.table_list(console.descriptions))
 
 
 def table_detail(console: Console, request: Request, form: Form) -> Response:
     name = request.path_params["table"]
-    data = tables.table_page(console.project, name)
+    data = tables.table_page(console.project, console.descriptions, name)
     return console.respond(request, "table.html", data, aggregates=charts.AGGREGATES, marks=charts.MARKS)
 
 
@@ -125,7 +125,7 @@ def preview(console: Console, request: Request, form: Form) -> Response:
 def chart(console: Console, request: Request, form: Form) -> Response:
     name = request.path_params["table"]
     data = charts.chart(console.project, console.gate, charts.ChartQuery.parse(name, _query(request)))
-    desc = tables.table_page(console.project, name).description
+    desc = console.descriptions.one(name)
     return console.respond(request, "chart.html", data, description=desc, aggregates=charts.AGGREGATES,
                            marks=charts.MARKS)
 

@@ -22,6 +22,7 @@ from towpath.ui.config import UiInputError, UiNotFoundError
 if TYPE_CHECKING:
     from towpath.project import Project
     from towpath.state import DateStatus, JobRecord, RecordedAudit, RunDetail, RunRecord, Staging
+    from towpath.ui.tables import Descriptions
 
 
 @dataclass(frozen=True)
@@ -133,14 +134,14 @@ class Grid:
     until: str
 
 
-def date_grid(project: Project, query: dict[str, str], *, days: int = 31) -> Grid:
+def date_grid(project: Project, descriptions: Descriptions, query: dict[str, str], *, days: int = 31) -> Grid:
     """Dates x status for every workflow (or `workflow=`), `since`..`until` (default: the last `days`
     dates that have runs), with the marks of the tables each workflow writes."""
     state = project.state
+    workflow = query.get("workflow") or None
     until, since = _date(query, "until"), _date(query, "since")
-    cells = state.date_statuses(workflow_id=query.get("workflow") or None, since=since, until=until)
     if until is None:
-        until = max((c.execution_date for c in cells), default=dt.date.today().isoformat())
+        until = state.last_execution_date(workflow_id=workflow) or dt.date.today().isoformat()
     if since is None:
         since = (dt.date.fromisoformat(until) - dt.timedelta(days=days - 1)).isoformat()
     start, end = dt.date.fromisoformat(since), dt.date.fromisoformat(until)
@@ -148,14 +149,16 @@ def date_grid(project: Project, query: dict[str, str], *, days: int = 31) -> Gri
         raise UiInputError(f"until ({until}) is before since ({since})")
     if (end - start).days > 366:
         raise UiInputError("the grid shows at most 366 dates: narrow since/until")
+    cells = state.date_statuses(workflow_id=workflow, since=since, until=until)
     dates = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     rows: dict[str, GridRow] = {}
     for cell in cells:
         if since <= cell.execution_date <= until:
             rows.setdefault(cell.workflow_id, GridRow(cell.workflow_id, {})).cells[cell.execution_date] = cell
     writes = _written_tables(project)
+    marks = {d.identifier: d.hwm.date().isoformat() if d.hwm else None for d in descriptions.all()}
     for row in rows.values():
-        row.marks = {table: _mark(project, table) for table in writes.get(row.workflow_id, [])}
+        row.marks = {table: marks.get(table) for table in writes.get(row.workflow_id, []) if table in marks}
     return Grid(dates, sorted(rows.values(), key=lambda r: r.workflow_id), since, until)
 
 
@@ -165,17 +168,6 @@ def _written_tables(project: Project) -> dict[str, list[str]]:
         if edge.workflow_id:
             out.setdefault(edge.workflow_id, set()).add(edge.target)
     return {w: sorted(t) for w, t in out.items()}
-
-
-def _mark(project: Project, table: str) -> str | None:
-    from towpath.catalog import get_hwm
-    from towpath.errors import CatalogError
-
-    try:
-        mark = get_hwm(project.catalog, table)
-    except CatalogError:  # the lineage names a table the catalog no longer has
-        return None
-    return mark.date().isoformat() if mark else None
 
 
 @dataclass(frozen=True)

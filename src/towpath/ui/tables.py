@@ -42,11 +42,55 @@ def summary(desc: TableDescription) -> TableSummary:
                         desc.metadata.owner, desc.hwm.isoformat() if desc.hwm else None)
 
 
-def table_list(project: Project) -> list[TableSummary]:
-    from towpath.catalog import describe
+class Descriptions:
+    """Table descriptions kept between requests, each under the metadata file it was read from.
 
-    catalog = project.catalog
-    return [summary(describe(catalog, name)) for name in catalog.list_tables()]
+    Every commit writes a new metadata file, so a description is reused exactly while its table is
+    unchanged; one catalog query (`Catalog.metadata_locations`) tells which those are. Without it
+    (a REST catalog) every table is described afresh.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[str, TableDescription]] = {}
+
+    def all(self) -> list[TableDescription]:
+        """Every table's description, sorted by name (`towpath table list` order)."""
+        from towpath.catalog import describe
+
+        catalog = self.project.catalog
+        locations = catalog.metadata_locations()
+        if locations is None:
+            return [describe(catalog, name) for name in catalog.list_tables()]
+        with self._lock:
+            self._kept = {name: kept for name, kept in self._kept.items() if name in locations}
+        return [self._at(name, location) for name, location in sorted(locations.items())]
+
+    def one(self, table: str) -> TableDescription:
+        from towpath.catalog import describe, normalize_identifier
+
+        catalog = self.project.catalog
+        name = normalize_identifier(table)
+        location = (catalog.metadata_locations() or {}).get(name)
+        return describe(catalog, name) if location is None else self._at(name, location)
+
+    def _at(self, name: str, location: str) -> TableDescription:
+        from towpath.catalog import describe_table
+
+        with self._lock:
+            kept = self._kept.get(name)
+        if kept is not None and kept[0] == location:
+            return kept[1]
+        loaded = self.project.catalog.table(name)
+        found = describe_table(loaded, name)
+        with self._lock:
+            self._kept[name] = (loaded.metadata_location, found)
+        return found
+
+
+def table_list(descriptions: Descriptions) -> list[TableSummary]:
+    return [summary(d) for d in descriptions.all()]
 
 
 @dataclass(frozen=True)
@@ -64,11 +108,11 @@ class TablePage:
     history: list[SnapshotInfo]
 
 
-def table_page(project: Project, table: str) -> TablePage:
-    from towpath.catalog import describe, history
+def table_page(project: Project, descriptions: Descriptions, table: str) -> TablePage:
+    from towpath.catalog import history
 
     catalog = _known(project, table)
-    return TablePage(describe(catalog, table), partitions(project, table), history(catalog, table))
+    return TablePage(descriptions.one(table), partitions(project, table), history(catalog, table))
 
 
 def partitions(project: Project, table: str) -> list[Partition]:
