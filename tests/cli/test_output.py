@@ -61,7 +61,7 @@ def test_every_table_keeps_its_ids_whole_at_80_columns_in_a_pipe(ran: Path) -> N
 
 
 NO_JSON = {"workflow schema": "prints JSON Schema already", "schedule run": "a long-running loop",
-           "kv serve": "a long-running server"}
+           "kv serve": "a long-running server", "ui": "a long-running server (its pages answer JSON themselves)"}
 """The only commands without `--json`, and why."""
 
 

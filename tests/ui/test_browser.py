@@ -239,9 +239,10 @@ def test_rerun_a_date_from_the_run_page(console, page):
 
 def test_screenshots_for_the_readme(console, page, tmp_path: Path):
     """The README's two pictures (runs, a table chart), written to docs/images when TOWPATH_UI_DOCS_IMAGES names it."""
-    page.set_viewport_size({"width": 1200, "height": 760})
+    page.set_viewport_size({"width": 1200, "height": 500})
     page.goto(f"{console.url}/runs")
     page.screenshot(path=str(tmp_path / "ui-runs.png"))
+    page.set_viewport_size({"width": 1200, "height": 720})
     page.goto(f"{console.url}/tables/{RESULTS}/chart?x=country_code&aggregate=sum&y=view_hours&series=date"
               "&filter=country_code+IN+%28%27US%27%2C%27GB%27%2C%27DE%27%2C%27FR%27%2C%27BR%27%29&mark=bar")
     page.wait_for_selector("figure.chart[data-drawn=true]")
@@ -251,3 +252,37 @@ def test_screenshots_for_the_readme(console, page, tmp_path: Path):
         for name in ("ui-runs.png", "ui-chart.png"):
             shutil.copy(tmp_path / name, Path(target) / name)
     assert (tmp_path / "ui-runs.png").stat().st_size > 10_000
+
+
+def test_streams_show_lag_rates_and_dead_letters_with_raw_bytes(console, page, kafka_broker):
+    """A stream job of the project read a real (Tansu) topic three times: lag per partition, rows/s over its commits,
+    and the malformed messages as dead letters with their error and bytes."""
+    import yaml
+
+    from towpath.streaming import RunOptions, StreamJob, load_stream_spec
+
+    project = console.project
+    topic = "ui-orders"
+    kafka_broker.create_topic(topic, partitions=2)
+    spec = {"name": "orders", "source": {"bootstrap_servers": kafka_broker.bootstrap_servers, "topics": [topic],
+                                         "start": "earliest"},
+            "format": {"type": "json"}, "schema": "detect", "window": {"duration": "1s", "max_rows": 100_000},
+            "sink": {"table": "lake.orders"}}
+    path = project.root / "orders.stream.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    for batch in range(3):  # three commits: two rates to draw
+        messages = [json.dumps({"id": batch * 100 + i, "amount": i * 1.5}).encode() for i in range(100)]
+        kafka_broker.produce(topic, [*messages, b'{"id": 7, "amount": '], partitions=2)
+        StreamJob(load_stream_spec(path), project.root, project.catalog, project.state).run(
+            RunOptions(until_caught_up=True, handle_signals=False))
+    page.goto(f"{console.url}/streams")
+    section = page.locator("section", has_text="orders → lake.orders")
+    partitions = section.locator("table").first.locator("tbody tr")
+    assert partitions.count() == 2
+    lags = [r.locator("td").nth(3).inner_text() for r in partitions.all()]
+    assert lags == ["0", "0"]
+    assert section.locator("svg.sparkline polyline").count() == 1
+    dead = section.locator("h3:has-text('Dead letters') + div table tbody tr")
+    assert dead.count() == 3
+    assert '{"id": 7, "amount":' in dead.first.inner_text() and "JSON" in dead.first.inner_text()
+    page.shot("streams")

@@ -28,7 +28,13 @@ def cli(ctx: click.Context, host: str, port: int, token: str | None) -> None:
       curl -H 'Accept: application/json' 127.0.0.1:8480/runs?status=audit_failed
     """
     from towpath.cli import render
-    from towpath.ui import UiConfig, serve
+
+    try:
+        from towpath.ui import UiConfig, serve
+    except ImportError as exc:  # starlette, uvicorn or jinja2 missing: name the extra, not a traceback
+        from towpath.errors import NotInstalledError
+
+        raise NotInstalledError("command", "towpath ui", extra="ui", missing=exc.name) from None
 
     project = project_from(ctx)
     config = UiConfig(host=host, port=port, token=token)

@@ -135,7 +135,7 @@ def sparkline(points: Sequence[tuple[str, float]], *, label: str, width: int = 3
         return ""
     top = max(v for _, v in points) or 1.0
     step = (width - 8) / (len(points) - 1)
-    coords = " ".join(f"{4 + i * step:.1f},{height - 4 - (height - 8) * v / top:.1f}" for i, (_, v) in enumerate(points))
+    coords = " ".join(f"{4 + i * step:.1f},{height - 4 - (height - 20) * v / top:.1f}" for i, (_, v) in enumerate(points))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="sparkline" role="img" aria-label="{escape(label)}" '
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}"><polyline fill="none" stroke="#0b3d91" '
             f'stroke-width="2" points="{coords}"/><text x="4" y="12" font-size="11" fill="#212121">max '
