@@ -38,7 +38,9 @@ MOVE = textwrap.dedent("""\
 
 def build(root: Path) -> Project:
     """Runs: 2022-01-01 and 2022-01-02 publish; 2022-01-03 fails `values_between` (branch kept);
-    the move runs twice (two versions, so a rollback has somewhere to go)."""
+    the move runs twice (two versions, so a rollback has somewhere to go); a rename of a source column
+    is planned (the sample's write job is its consumer)."""
+    from towpath.migrations import one_change, plan_migration
     from towpath.moves import MoveWorkspace, load_move, run_move
     from towpath.samples import load_source_table, recipe_path
 
@@ -59,4 +61,6 @@ def build(root: Path) -> Project:
     workspace = MoveWorkspace(project.catalog, project.state, project.root, lambda: project.engine)
     for _ in range(2):
         run_move(load_move(move), workspace)
+    rename = one_change(add=None, drop=None, retype=None, repartition=None, rename=("country_code", "country"))
+    plan_migration(project, "some_db.source_table", rename, reason="a clearer name", deadline="2027-01-31")
     return project

@@ -4,6 +4,7 @@ keyboard navigation, labels and contrast. Every test saves screenshots under its
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -170,11 +171,25 @@ def test_lineage_graph_is_zoomable_and_shows_owners(console, page):
     assert graph.get_attribute("viewBox") != before
     page.click("[data-zoom-reset]")
     assert graph.get_attribute("viewBox") == before
-    assert os.environ.get("TOWPATH_USER", "") in page.locator("#main").inner_text()
+    owner = os.environ.get("TOWPATH_USER") or getpass.getuser()  # the sample table's `owner: ${username}`
+    assert graph.locator(f"[data-node='{RESULTS}']").text_content().endswith(owner)
     page.shot("lineage")
     page.click(f"svg.graph a[data-node='{RESULTS}']")
     page.wait_for_url("**/lineage?node=*")
     assert "Latest runs" in page.locator("#main").inner_text()
+
+
+def test_a_migration_lists_its_consumers_and_their_progress(console, page):
+    page.goto(f"{console.url}/migrations")
+    row = page.locator("table tbody tr", has_text="some_db.source_table")
+    assert "rename" in row.inner_text().lower() and "2027-01-31" in row.inner_text()
+    row.locator("a.primary").click()
+    page.wait_for_url("**/migrations/m*")
+    consumer = page.locator("table tbody tr").first
+    assert "dataflow_sparksql_sample.wap.write" in consumer.inner_text() and "breaking" in consumer.inner_text()
+    assert "0 of 1 consumers done" in page.locator("#main").inner_text()
+    _accessible(page)
+    page.shot("migration")
 
 
 def test_kv_versions_and_a_key_lookup_decoded_with_the_generated_schema(console, page):

@@ -64,16 +64,16 @@ def kv_page(project: Project) -> list[StoreView]:
 
 def lookup(project: Project, alias: str, key_json: str) -> dict[str, Any]:
     """`towpath kv get ALIAS KEY_JSON --proto-module <the move's generated module> --json`."""
-    from towpath.kv.typed import load_key_class
+    from towpath.kv.typed import load_classes
     from towpath.kv.typed import lookup as typed_lookup
 
     if not key_json.strip():
         raise UiInputError("key: give the key as JSON of the key message, e.g. {\"order_id\": 7}")
     spec = _spec(project, alias)
     module = _proto_module(spec)
-    key_class = load_key_class(module, spec.protobuf.key_message) if module else None
+    key_class, value_class = load_classes(module, spec.protobuf.key_message) if module else (None, None)
     with _open(project, spec) as store:
-        found = typed_lookup(store, alias, key_json, key_class)
+        found = typed_lookup(store, alias, key_json, key_class, value_class)
     return {**found, "key": key_json, "proto_module": module}
 
 

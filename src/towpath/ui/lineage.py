@@ -13,6 +13,7 @@ from towpath.ui.config import UiNotFoundError
 
 if TYPE_CHECKING:
     from towpath.project import Project
+    from towpath.ui.tables import Descriptions
 
 
 @dataclass
@@ -29,7 +30,8 @@ class LineagePage:
     tables: list[str] = field(default_factory=list)
 
 
-def lineage_page(project: Project, node: str | None) -> LineagePage:
+def lineage_page(project: Project, descriptions: Descriptions, node: str | None) -> LineagePage:
+    """The graph; a node's owner is its writing workflow's `owner`, else the table's metadata owner."""
     from towpath.lineage import LineageError, LineageGraph
 
     graph = LineageGraph.from_state(project.state)
@@ -57,6 +59,8 @@ def lineage_page(project: Project, node: str | None) -> LineagePage:
         if f"{workflow}.{job}" not in writers.setdefault(target, []):
             writers[target].append(f"{workflow}.{job}")
         owners[target] = owners.get(target) or graph.owner(workflow)
+    kept = {d.identifier: d.metadata.owner for d in descriptions.all()}
+    owners = {name: owner or kept.get(name) or kept.get(name.rpartition(".")[0]) for name, owner in owners.items()}
     return LineagePage(node, parents, owners, writers, view_json, graph.tables)
 
 

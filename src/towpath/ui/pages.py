@@ -176,7 +176,7 @@ def delete_chart(console: Console, request: Request, form: Form) -> Response:
 
 def lineage_graph(console: Console, request: Request, form: Form) -> Response:
     node = request.query_params.get("node") or None
-    data = lineage.lineage_page(console.project, node)
+    data = lineage.lineage_page(console.project, console.descriptions, node)
     subtitle = {n: (data.owners.get(n) or "no owner") for n in data.graph}
     graph_svg = svg.dag(data.graph, status={}, subtitle=subtitle, label="lineage graph",
                         links={n: "/lineage?" + urlencode({"node": n}) for n in data.graph})
