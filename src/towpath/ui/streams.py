@@ -26,6 +26,7 @@ class StreamView:
     name: str
     file: str
     table: str
+    """The sink: the table, or the files sink's path."""
     status: Any = None
     """`towpath stream status --json` (None when the broker could not be asked)."""
     error: str | None = None
@@ -59,16 +60,17 @@ def streams_page(project: Project) -> StreamsPage:
         except TowpathError as exc:
             streams.append(StreamView(path.stem, str(path), "?", error=str(exc)))
             continue
-        view = StreamView(spec.name, str(path), spec.sink.table)
+        view = StreamView(spec.name, str(path), spec.sink.target)
         try:
             view.status = stream_status(spec, path.parent, project.catalog, project.state)
         except TowpathError as exc:
             view.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a broker client error: show it on the job, keep the page
             view.error = f"{type(exc).__name__}: {exc}"
-        if project.catalog.exists(spec.sink.table):
-            view.rates = rates(project, spec.sink.table)
-        if project.catalog.exists(spec.sink.dead_letter_table):
+        table = spec.sink.table  # None for a files sink: its commits and dead letters are files, not a table
+        if table is not None and project.catalog.exists(table):
+            view.rates = rates(project, table)
+        if table is not None and project.catalog.exists(spec.sink.dead_letter_table):
             view.dead_letters = dead_letters(project, spec.sink.dead_letter_table, spec.name)
         streams.append(view)
     cdc = []
