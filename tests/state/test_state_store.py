@@ -139,6 +139,22 @@ def test_a_store_written_by_the_previous_release_is_migrated_on_open(tmp_path: P
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_store_of_the_last_release_gains_every_table_and_column_of_this_one(tmp_path: Path) -> None:
+    """A table tagged with a version the store already has is never created: a schema change needs a new version."""
+    import sqlalchemy as sa
+
+    from towpath.state._schema import metadata
+
+    path = tmp_path / "state.db"
+    shutil.copy(Path(__file__).parent / "data" / "state_v3.db", path)  # made by towpath 08a8f97, schema v3
+    run_id = StateStore(path).start_run("wf")
+    inspector = sa.inspect(sa.create_engine(f"sqlite:///{path}"))
+    for table in metadata.sorted_tables:
+        assert inspector.has_table(table.name), table.name
+        assert {c["name"] for c in inspector.get_columns(table.name)} >= set(table.columns.keys()), table.name
+    assert StateStore(path).get_run(run_id).run.workflow_id == "wf"
+
+
 def test_a_store_from_a_newer_towpath_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     StateStore(path).start_run("wf")

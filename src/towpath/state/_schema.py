@@ -139,7 +139,7 @@ stream_offsets = _table(
 )
 
 stream_windows = _table(
-    "stream_windows", 3,
+    "stream_windows", 4,
     sa.Column("stream", sa.Text, primary_key=True),
     sa.Column("window", sa.Text, primary_key=True),
     sa.Column("moves", sa.Text, nullable=False),
@@ -148,7 +148,7 @@ stream_windows = _table(
 """A committed window of a files sink whose staged files are still being moved into place (roll-forward log)."""
 
 stream_sink_meta = _table(
-    "stream_sink_meta", 3,
+    "stream_sink_meta", 4,
     sa.Column("stream", sa.Text, primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
