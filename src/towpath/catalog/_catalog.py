@@ -27,10 +27,11 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from towpath.catalog._commit import TableChange, commit_tables
-from towpath.catalog._overwrite import can_replace_partitions, replace_partitions
+from towpath.catalog._overwrite import can_replace_partitions, commit_data_files, replace_partitions
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
 from towpath.write_modes import TableWriteMode
@@ -266,27 +267,72 @@ class Catalog:
         data = conform(data, self.table(identifier).schema().as_arrow(), identifier)
         props = properties or {}
 
-        def attempt(table: Table) -> int | None:
-            if branch != MAIN and branch not in table.metadata.refs:
-                main_head = table.snapshot_by_name(MAIN)
-                if main_head is None:
-                    return self._write_first_snapshot_to_branch(identifier, table, data, branch, props)
-                # pyiceberg would start a parentless branch holding only `data`; cut it from main first.
-                table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()
-                table = self.table(identifier)
+        def change(table: Table, target: str | None, mode: WriteMode) -> None:
             if mode == "append":
-                table.append(data, snapshot_properties=props, branch=branch)
+                table.append(data, snapshot_properties=props, branch=target)
             elif mode == "overwrite" or (mode == "dynamic_overwrite" and table.spec().is_unpartitioned()):
-                table.overwrite(data, snapshot_properties=props, branch=branch)
+                table.overwrite(data, snapshot_properties=props, branch=target)
             elif mode == "dynamic_overwrite" and can_replace_partitions(table):
-                replace_partitions(table, data, props, branch)
+                replace_partitions(table, data, props, target or MAIN)
             elif mode == "dynamic_overwrite":
                 with warnings.catch_warnings():  # a first write of a partition has nothing to delete; that is fine
                     warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                    table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=branch)
+                    table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=target)
             else:
                 raise CatalogError(f"unknown write mode '{mode}'")
-            return None
+
+        return self._commit_to_branch(identifier, branch, mode, change)
+
+    def commit_files(
+        self,
+        identifier: str,
+        files: Sequence[DataFile],
+        mode: WriteMode = "append",
+        *,
+        branch: str = MAIN,
+        properties: dict[str, str] | None = None,
+    ) -> int | None:
+        """Commit data files written elsewhere (Spark's executors) to `branch` in one snapshot; the new snapshot id.
+
+        The files must hold the table's schema with its field ids and its
+        partition layout (pyiceberg's `_dataframe_to_data_files` writes them so).
+        Same modes, write scope, branch cutting and retries as `write`: only
+        the writing of the Parquet files happened somewhere else.
+        """
+        self.check_write(identifier, branch)
+        if mode not in ("append", "overwrite", "dynamic_overwrite"):
+            raise CatalogError(f"unknown write mode '{mode}'")
+        props = properties or {}
+
+        def change(table: Table, target: str | None, mode: WriteMode) -> None:
+            try:
+                commit_data_files(table, files, mode, props, target)
+            except ValueError as exc:
+                if "sequence number" in str(exc):
+                    raise  # a lost race: commit_with_retry redoes it
+                raise CatalogError(f"cannot write to '{normalize_identifier(identifier)}': {exc}") from None
+
+        return self._commit_to_branch(identifier, branch, mode, change)
+
+    def _commit_to_branch(
+        self, identifier: str, branch: str, mode: WriteMode, change: Callable[[Table, str | None, WriteMode], None]
+    ) -> int | None:
+        """Run `change(table, branch, mode)` with retries, cutting `branch` from main first; the branch's new head.
+
+        pyiceberg would start a missing branch as a parentless one holding only
+        the new rows, so it is cut from main's head first; on a table without
+        any snapshot see `_write_first_snapshot_to_branch`.
+        """
+
+        def attempt(table: Table) -> None:
+            if branch != MAIN and branch not in table.metadata.refs:
+                main_head = table.snapshot_by_name(MAIN)
+                if main_head is None:
+                    self._write_first_snapshot_to_branch(identifier, table, lambda t: change(t, None, "append"), branch)
+                    return
+                table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()
+                table = self.table(identifier)
+            change(table, branch, mode)
 
         self.commit_with_retry(identifier, attempt, what=f"writing to {branch}")
         table = self.table(identifier)
@@ -344,7 +390,7 @@ class Catalog:
         commit_tables(self.iceberg, changes)
 
     def _write_first_snapshot_to_branch(
-        self, identifier: str, table: Table, data: pa.Table, branch: str, props: dict[str, str]
+        self, identifier: str, table: Table, append: Callable[[Table], None], branch: str
     ) -> int:
         """Write to a new branch of a table that has no snapshot yet (WAP on an empty table).
 
@@ -358,7 +404,7 @@ class Catalog:
         from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
 
         before = {s.snapshot_id for s in table.snapshots()}
-        table.append(data, snapshot_properties=props, branch=None)
+        append(table)  # to no branch: an unreferenced snapshot
         table = self.table(identifier)
         new = [s for s in table.snapshots() if s.snapshot_id not in before]
         snapshot_id = new[-1].snapshot_id

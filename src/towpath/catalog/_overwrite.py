@@ -1,4 +1,4 @@
-"""Replace the partitions a write touches, in one snapshot.
+"""Commit data files in one snapshot: append, overwrite, or replace the partitions they touch.
 
 pyiceberg's `dynamic_partition_overwrite` commits a delete snapshot and then an
 append snapshot: two metadata rewrites per daily write (0.1-0.2 s of a seed
@@ -8,21 +8,31 @@ are found through partition pruning, and both go into ONE `overwrite` snapshot
 (`append` when there was nothing to replace) — the commit Spark's
 `INSERT OVERWRITE` makes.
 
-Only identity partitions of a table that never changed its spec are handled:
-there a file's partition value says exactly which rows it holds. Anything else
-is left to pyiceberg, which rewrites partially matching files.
+The commit half (`commit_data_files`) takes files already written, by this
+process (`replace_partitions`, DuckDB's path) or by Spark's executors (the
+Spark engine's distributed write), so both engines commit the same way.
+
+A partition replace needs a table that never changed its spec: there a file's
+partition value says exactly which rows it holds. Identity partitions are found
+through partition pruning; other transforms by reading the branch's manifests.
+`Catalog.write` leaves non-identity specs to pyiceberg, which can rewrite Arrow
+rows; files written elsewhere cannot be rewritten, so an evolved spec refuses.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import pyarrow as pa
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, IsNull, Or, Reference
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, IsNull, Or, Reference
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.typedef import Record
+
+from towpath.write_modes import TableWriteMode
 
 
 def can_replace_partitions(table: Table) -> bool:
@@ -39,40 +49,69 @@ def replace_partitions(table: Table, data: pa.Table, properties: dict[str, str],
     """Make `data` the whole content of each partition it has rows for, on `branch`, in one commit."""
     if data.num_rows == 0:
         return
-    commit_uuid = uuid.uuid4()
-    new_files = list(
-        _dataframe_to_data_files(table_metadata=table.metadata, write_uuid=commit_uuid, df=data, io=table.io)
-    )
-    partitions = {data_file.partition for data_file in new_files}
-    head = table.snapshot_by_name(branch)
-    replaced = (
-        [
+    files = list(_dataframe_to_data_files(table_metadata=table.metadata, write_uuid=uuid.uuid4(), df=data, io=table.io))
+    commit_data_files(table, files, "dynamic_overwrite", properties, branch)
+
+
+def commit_data_files(
+    table: Table,
+    files: Sequence[DataFile],
+    mode: TableWriteMode,
+    properties: dict[str, str],
+    branch: str | None,
+) -> None:
+    """Commit already written `files` to `branch` in one snapshot.
+
+    append adds them; overwrite makes them the branch's only files;
+    dynamic_overwrite makes them the whole content of the partitions they hold
+    (on an unpartitioned table: of the table). `branch=None` commits an
+    unreferenced snapshot (the first write of a branch on an empty table). A
+    dynamic overwrite without files changes nothing, as pyiceberg's does.
+
+    Raises:
+        ValueError: a partition replace on a table whose partition spec changed.
+    """
+    head = table.snapshot_by_name(branch) if branch is not None else None
+    if mode == "dynamic_overwrite" and not table.spec().is_unpartitioned():
+        if not files:
+            return
+        if len(table.metadata.partition_specs) != 1:
+            raise ValueError(
+                "cannot replace partitions with data files written elsewhere: the table's partition spec changed, "
+                "so old files may hold rows of several new partitions (rewrite the table, or write with DuckDB)"
+            )
+        partitions = {data_file.partition for data_file in files}
+        replaced = [] if head is None else [
             task.file
             for task in table.scan(row_filter=_matching(table, partitions), snapshot_id=head.snapshot_id).plan_files()
             if task.file.partition in partitions
         ]
-        if head is not None
-        else []
-    )
+    elif mode == "append" or head is None:
+        replaced = []
+    else:  # overwrite, or a dynamic overwrite of an unpartitioned table
+        replaced = [task.file for task in table.scan(snapshot_id=head.snapshot_id).plan_files()]
+    commit_uuid = uuid.uuid4()
     txn = table.transaction()
     update = txn.update_snapshot(snapshot_properties=properties, branch=branch)
     if not replaced:
         with update.fast_append() as append:
             append.commit_uuid = commit_uuid
-            for data_file in new_files:
+            for data_file in files:
                 append.append_data_file(data_file)
     else:
         with update.overwrite(commit_uuid=commit_uuid) as overwrite:
             for data_file in replaced:
                 overwrite.delete_data_file(data_file)
-            for data_file in new_files:
+            for data_file in files:
                 overwrite.append_data_file(data_file)
     txn.commit_transaction()
 
 
 def _matching(table: Table, partitions: set[Record]) -> BooleanExpression:
-    """A row filter selecting exactly these identity-partition values (for manifest pruning)."""
+    """A row filter selecting exactly these identity-partition values (for manifest pruning); all rows otherwise."""
     schema, spec = table.schema(), table.spec()
+    if not all(isinstance(field.transform, IdentityTransform) for field in spec.fields):
+        return AlwaysTrue()
     names = [schema.find_field(field.source_id).name for field in spec.fields]
     terms: list[BooleanExpression] = []
     for record in partitions:

@@ -10,6 +10,8 @@ registered Arrow tables, `INSERT` shaping, DDL through the catalog room, and
 writes of Arrow results through `Catalog.write` on the `refs` branch. A
 subclass supplies only the engine-specific hooks (`_session`, `_scan_source`,
 `_execute`), so the two engines cannot drift apart in what a statement means.
+An engine whose results should not come back to this process (Spark) also
+overrides `_write_query`, and writes the files where the rows are.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import itertools
 import threading
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar
 
@@ -29,13 +32,13 @@ from sqlglot import exp
 
 from towpath.catalog import MAIN, Catalog, ScanPlan, WriteMode, normalize_identifier
 from towpath.engines.base import StatementResult
-from towpath.engines.insert import insert_target, shape_insert
+from towpath.engines.insert import InsertTarget, insert_target, shape_insert
 from towpath.engines.pruning import row_filter
 from towpath.engines.script import Statement, describe, parse_script, unsupported
 from towpath.errors import CatalogError, SqlError, TableNotFoundError, located
 from towpath.sql import cte_names, table_key
 
-__all__ = ["DEFAULT_DIALECT", "Bound", "Source", "SqlEngine"]
+__all__ = ["DEFAULT_DIALECT", "Bound", "Shaping", "Source", "SqlEngine"]
 
 DEFAULT_DIALECT = "spark"
 _MAX_VIEW_DEPTH = 32
@@ -52,6 +55,17 @@ class Bound:
 
     def __init__(self, expression: exp.Expression, sources: dict[str, Source], scans: list[ScanPlan]) -> None:
         self.expression, self.sources, self.scans = expression, sources, scans
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """How an INSERT's query columns become the table's: `shape_insert`'s arguments besides the rows."""
+
+    columns: list[str]
+    """The table's columns, in order."""
+    target: InsertTarget
+    constants: dict[str, pa.Scalar]
+    """Static partition values, evaluated by the engine."""
 
 
 class SqlEngine(abc.ABC, Generic[S]):
@@ -193,13 +207,12 @@ class SqlEngine(abc.ABC, Generic[S]):
     ) -> StatementResult:
         expression = st.expression
         if st.type == "select":
-            data, sql = self._run_query(session, expression, refs, file, st.line)
             if target is None:
+                data, sql = self._run_query(session, expression, refs, file, st.line)
                 return StatementResult("select", st.line, sql, rows=data.num_rows, result=data)
             ident = normalize_identifier(target)
-            snapshot = self._write(ident, data, mode, refs, file, st.line)
-            return StatementResult("select", st.line, sql, table=ident, rows=data.num_rows, snapshot_id=snapshot,
-                                   action=mode)
+            rows, snapshot, sql = self._write_query(session, expression, ident, mode, refs, file, st.line)
+            return StatementResult("select", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode)
         if st.type == "insert":
             return self._insert(session, st, file, refs)
         if st.type == "create_table":
@@ -242,18 +255,14 @@ class SqlEngine(abc.ABC, Generic[S]):
             columns = [f.name for f in self.catalog.table(ident).schema().fields]
         except CatalogError as err:
             raise located(err, file=file, line=st.line) from None
-        data, sql = self._run_query(session, query, refs, file, st.line)
         constants = {name: self._constant(session, value, file, st.line) for name, value in target.static.items()}
-        try:
-            data = shape_insert(data, columns, target, constants)
-        except ValueError as err:
-            raise SqlError(f"INSERT into {ident}: {err}", file=file, line=st.line) from None
         mode: WriteMode = "dynamic_overwrite" if target.overwrite else "append"
         # An empty result is still written: the catalog then cuts the `refs` branch, so audits of a
         # Write-Audit-Publish run find the branch even on a day without data.
-        snapshot = self._write(ident, data, mode, refs, file, st.line)
-        return StatementResult("insert", st.line, sql, table=ident, rows=data.num_rows, snapshot_id=snapshot,
-                               action=mode)
+        rows, snapshot, sql = self._write_query(
+            session, query, ident, mode, refs, file, st.line, Shaping(columns, target, constants)
+        )
+        return StatementResult("insert", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode)
 
     def _create_table(self, st: Statement, file: Path | str | None, dialect: str, allow_evolution: bool) -> StatementResult:
         from towpath.catalog.ddl import apply_ddl  # the DDL room is optional for engines that only read
@@ -322,12 +331,42 @@ class SqlEngine(abc.ABC, Generic[S]):
         *,
         record: bool = True,
     ) -> tuple[pa.Table, str]:
+        bound, sql = self._bind_query(query, refs, file, line, record=record)
+        return self._execute(session, sql, bound.sources, file, line), sql
+
+    def _bind_query(
+        self, query: exp.Expression, refs: dict[str, str], file: Path | str | None, line: int, *, record: bool = True
+    ) -> tuple[Bound, str]:
+        """`query` bound to what the engine reads, and its SQL in the engine's dialect; its scans recorded."""
         bound = self.bind(query, refs, file, line)
         if record:
             with self._lock:
                 self.scans.extend(bound.scans)
-        sql = bound.expression.sql(dialect=self.dialect)
-        return self._execute(session, sql, bound.sources, file, line), sql
+        return bound, bound.expression.sql(dialect=self.dialect)
+
+    def _write_query(
+        self,
+        session: S,
+        query: exp.Expression,
+        ident: str,
+        mode: WriteMode,
+        refs: dict[str, str],
+        file: Path | str | None,
+        line: int,
+        shaping: Shaping | None = None,
+    ) -> tuple[int, int | None, str]:
+        """Run `query` and write its rows to `ident` (shaped as an INSERT's if `shaping`): rows, snapshot, SQL.
+
+        Here the rows come back as Arrow and go through `Catalog.write`; an
+        engine with executors of its own overrides it to write where the rows are.
+        """
+        data, sql = self._run_query(session, query, refs, file, line)
+        if shaping is not None:
+            try:
+                data = shape_insert(data, shaping.columns, shaping.target, shaping.constants)
+            except ValueError as err:
+                raise SqlError(f"INSERT into {ident}: {err}", file=file, line=line) from None
+        return data.num_rows, self._write(ident, data, mode, refs, file, line), sql
 
     def _constant(self, session: S, value: exp.Expression, file: Path | str | None, line: int) -> pa.Scalar:
         """Evaluate a static partition value (`'2022-01-01'`, `DATE '2022-01-01'`, `3`) in the engine."""

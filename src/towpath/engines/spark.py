@@ -9,11 +9,15 @@ exactly as for DuckDB, and replaced in the AST by a temporary view over
 `spark.read.schema(<Iceberg schema>).parquet(*files)`. An empty table (or an
 empty scan) reads as an empty DataFrame with the table's columns.
 
-Writing: a statement's result is collected as Arrow (`DataFrame.toArrow()`)
-and committed with `Catalog.write` on the `refs` branch, the same path as
-DuckDB, so Write-Audit-Publish (branch, audits, publish) is unchanged.
-Collecting on the driver bounds a write by the driver's memory: fine for
-daily partitions of the size towpath's samples write, not for terabytes.
+Writing: an `INSERT`, a `sql` job's SELECT with a `target`, or a pyspark
+job's DataFrame is never collected. The statement's DataFrame is shaped to
+the table in Spark (static partition values, column order, casts), its
+executors write the Parquet data files into the table's location and the
+driver commits only those files, on the `refs` branch, with
+`Catalog.commit_files` (see `_spark_write`). Write-Audit-Publish (branch,
+audits, publish) is the DuckDB path's, and a write is bounded by the
+executors' disks, not the driver's memory. A `query()` still returns Arrow to
+the caller: that is what it is for.
 
 Audits run on this engine too (they arrive as DuckDB SQL and are transpiled),
 so the branch is checked by the engine that wrote it.
@@ -34,11 +38,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 from sqlglot import exp
 
-from towpath.catalog import Catalog, ScanPlan
+from towpath.catalog import MAIN, Catalog, ScanPlan, WriteMode, normalize_identifier
 from towpath.config.project import EngineConfig
 from towpath.engines._spark_session import shared_session
-from towpath.engines._sql_engine import Source, SqlEngine
-from towpath.errors import EngineError, SqlError, first_line
+from towpath.engines._spark_write import spark_arrow_schema, write_frame
+from towpath.engines._sql_engine import Shaping, Source, SqlEngine
+from towpath.engines.base import StatementResult
+from towpath.engines.insert import arity_problem, filled_columns
+from towpath.errors import CatalogError, EngineError, SqlError, first_line, located
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -72,8 +79,6 @@ class SparkEngine(SqlEngine["SparkSession"]):
         The scan is planned without a filter; Spark prunes rows itself, and
         partition pruning of a DataFrame read happens when the job filters it.
         """
-        from towpath.catalog import normalize_identifier
-
         ident = normalize_identifier(identifier)
         query = exp.select("*").from_(exp.to_table(ident))
         bound = self.bind(query, refs or {}, None, 0)
@@ -86,6 +91,27 @@ class SparkEngine(SqlEngine["SparkSession"]):
         if isinstance(source, ScanPlan):
             return self._frame(self.spark, source)
         return self.spark.createDataFrame(source)  # a registered Arrow table shadows the catalog table
+
+    def write(
+        self,
+        identifier: str,
+        data: pa.Table | pa.RecordBatchReader | Any,
+        *,
+        mode: WriteMode,
+        refs: Mapping[str, str] | None = None,
+    ) -> StatementResult:
+        """Write a Spark DataFrame from the executors (see the module docstring); other data as the base class does."""
+        if not _is_frame(data):
+            return super().write(identifier, data, mode=mode, refs=refs)
+        from pyspark.errors import PySparkException
+
+        ident = normalize_identifier(identifier)
+        branch = {normalize_identifier(k): v for k, v in (refs or {}).items()}.get(ident, MAIN)
+        try:
+            rows, snapshot = write_frame(self.catalog, data, ident, mode, branch=branch)
+        except PySparkException as err:
+            raise EngineError(f"the Spark DataFrame could not be written to {ident}: {_message(err)}") from None
+        return StatementResult("insert", 0, "", table=ident, rows=rows, snapshot_id=snapshot, action=mode)
 
     def close(self) -> None:
         """Nothing to release: the SparkSession is shared by the process (see `_spark_session`)."""
@@ -107,6 +133,39 @@ class SparkEngine(SqlEngine["SparkSession"]):
     def _execute(
         self, spark: SparkSession, sql: str, sources: Mapping[str, Source], file: Path | str | None, line: int
     ) -> pa.Table:
+        with self._statement(spark, sources, file, line):
+            table = spark.sql(sql).toArrow()
+            assert isinstance(table, pa.Table)
+            return table
+
+    def _write_query(
+        self,
+        spark: SparkSession,
+        query: exp.Expression,
+        ident: str,
+        mode: WriteMode,
+        refs: dict[str, str],
+        file: Path | str | None,
+        line: int,
+        shaping: Shaping | None = None,
+    ) -> tuple[int, int | None, str]:
+        """Write the query's DataFrame from the executors: only data file paths and statistics reach the driver."""
+        bound, sql = self._bind_query(query, refs, file, line)
+        with self._statement(spark, bound.sources, file, line):
+            frame = spark.sql(sql)
+            if shaping is not None:
+                frame = _shape(frame, shaping, ident, file, line)
+            try:
+                rows, snapshot = write_frame(self.catalog, frame, ident, mode, branch=refs.get(ident, MAIN))
+            except CatalogError as err:  # a ConflictError stays one: callers retry on it
+                raise located(err, file=file, line=line) from None
+        return rows, snapshot, sql
+
+    @contextmanager
+    def _statement(
+        self, spark: SparkSession, sources: Mapping[str, Source], file: Path | str | None, line: int
+    ) -> Iterator[None]:
+        """`sources` as temporary views for the block; Spark's errors in it as `SqlError` at file:line."""
         from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
 
@@ -115,7 +174,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
                 frame = self._frame(spark, source) if isinstance(source, ScanPlan) else spark.createDataFrame(source)
                 frame.createTempView(name)
             try:
-                return spark.sql(sql).toArrow()
+                yield
             finally:
                 for name in sources:
                     spark.catalog.dropTempView(name)
@@ -126,7 +185,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
         """The files of a planned scan as a DataFrame with the table's (Iceberg) schema."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        schema = from_arrow_schema(_plain(plan.schema))
+        schema = from_arrow_schema(spark_arrow_schema(plan.schema))
         if not plan.files:
             return spark.createDataFrame([], schema=schema)
         return spark.read.schema(schema).parquet(*plan.files)
@@ -156,19 +215,34 @@ class SparkEngine(SqlEngine["SparkSession"]):
             ) from None
 
 
-def _plain(schema: pa.Schema) -> pa.Schema:
-    """`schema` with large string/binary types as plain ones (Spark's Arrow conversion knows both; be safe)."""
-    fields = []
-    for field in schema:
-        kind = field.type
-        if pa.types.is_large_string(kind):
-            kind = pa.string()
-        elif pa.types.is_large_binary(kind):
-            kind = pa.binary()
-        fields.append(pa.field(field.name, kind, field.nullable))
-    return pa.schema(fields)
+def _shape(frame: DataFrame, shaping: Shaping, ident: str, file: Path | str | None, line: int) -> DataFrame:
+    """`shape_insert` in Spark: the query's columns renamed to the ones they fill, static partition values added."""
+    from pyspark.sql import functions as F
+
+    filled = filled_columns(frame.columns, shaping.columns, shaping.target)
+    if filled is None:
+        raise SqlError(
+            f"INSERT into {ident}: {arity_problem(frame.columns, shaping.columns, shaping.target)}", file=file, line=line
+        )
+    if filled != frame.columns:
+        frame = frame.toDF(*filled)
+    for name, value in shaping.constants.items():
+        frame = frame.withColumn(name, F.lit(value.as_py()))
+    return frame
+
+
+def _is_frame(data: Any) -> bool:
+    """A Spark DataFrame (classic or Connect), without importing pyspark for other data."""
+    return type(data).__name__ == "DataFrame" and type(data).__module__.startswith("pyspark.")
 
 
 def _message(err: BaseException) -> str:
-    """Spark's message without the plan dump, SQLSTATE or Java stack that follow it."""
-    return _SQLSTATE.sub("", first_line(err)).rstrip(" ;")
+    """Spark's message without the plan dump, SQLSTATE or Java stack that follow it.
+
+    A failed job reaches Python as py4j's "An error occurred while calling
+    o62.getResult." with the Java exception on the next line: that line is the message.
+    """
+    text = str(err)
+    if text.startswith("An error occurred while calling"):
+        text = text.partition("\n")[2].lstrip(": ").removeprefix("org.apache.spark.SparkException: ")
+    return _SQLSTATE.sub("", first_line(Exception(text))).rstrip(" ;")
