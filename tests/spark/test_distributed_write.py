@@ -52,7 +52,7 @@ def test_a_write_the_driver_could_not_collect_is_written_by_the_executors(tmp_pa
     assert all(f"/part={part}/" in path for path in files for part in [_only_part(path)])
     field_ids = [field.metadata[b"PARQUET:field_id"] for field in pq.read_schema(files[0])]
     assert field_ids == [b"1", b"2", b"3", b"4"]
-    assert {path.rsplit("/", 3)[0] for path in files} == {table.location().removesuffix("/") + "/data"}
+    assert {path.rsplit("/", 2)[0] for path in files} == {table.location().removesuffix("/") + "/data"}
 
 
 def _only_part(path: str) -> int:

@@ -56,6 +56,8 @@ _VIEW_NAMES = itertools.count()
 """Temporary views live in the shared session: names are unique per process, not per engine."""
 
 _SQLSTATE = re.compile(r"\s*SQLSTATE: \w+.*$")
+_JAVA_CLASS = re.compile(r"^(?:[a-z]\w*\.)+[A-Z][\w$]*: ")
+"""`org.apache.spark.SparkException: ` in front of a Java exception's message."""
 
 
 class SparkEngine(SqlEngine["SparkSession"]):
@@ -240,9 +242,12 @@ def _message(err: BaseException) -> str:
     """Spark's message without the plan dump, SQLSTATE or Java stack that follow it.
 
     A failed job reaches Python as py4j's "An error occurred while calling
-    o62.getResult." with the Java exception on the next line: that line is the message.
+    o62.getResult." with the Java exception and its stack below: the message
+    is then the deepest "Caused by" (or the exception's own line), without its class name.
     """
     text = str(err)
     if text.startswith("An error occurred while calling"):
-        text = text.partition("\n")[2].lstrip(": ").removeprefix("org.apache.spark.SparkException: ")
+        java = text.partition("\n")[2].lstrip(": ")
+        causes = [line.removeprefix("Caused by: ") for line in java.splitlines() if line.startswith("Caused by: ")]
+        text = _JAVA_CLASS.sub("", causes[-1] if causes else java)
     return _SQLSTATE.sub("", first_line(Exception(text))).rstrip(" ;")
