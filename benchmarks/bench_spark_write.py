@@ -9,8 +9,9 @@ with `INSERT OVERWRITE` into a fresh project:
 - collect, with `spark.driver.maxResultSize=2m`: the path `engine: spark` had
   before (the result collected as Arrow with `toArrow()`, then `Catalog.write`);
   expected to fail, which is the point;
-- collect, with `spark.driver.maxResultSize=0` (unlimited): the old path's time,
-  the baseline (it needs the whole result in the driver's memory).
+- collect, with `spark.driver.maxResultSize=0` (unlimited) and Spark's default 1g
+  driver, then a 4g driver: the old path's time, the baseline (it needs the whole
+  result in the driver's memory).
 
 Times are from the INSERT's start to its commit (the JVM is already up).
 Run: `python -m benchmarks.bench_spark_write [--rows N]`.
@@ -30,14 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "spark" / "big_write.py"
 
 
-def leg(rows: int, max_result_size: str, path: str) -> dict[str, Any]:
-    """One write in a new process: its JSON line (`seconds`, `rows`, or `error`)."""
+def leg(rows: int, max_result_size: str, path: str, driver_memory: str) -> dict[str, Any]:
+    """One write in a new process: its JSON line (`seconds`, `rows`, or `error`; a crashed process is an error)."""
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
-            [sys.executable, str(WORKER), str(Path(tmp) / "p"), str(rows), max_result_size, path],
-            capture_output=True, text=True, check=True,
+            [sys.executable, str(WORKER), str(Path(tmp) / "p"), str(rows), max_result_size, path, driver_memory],
+            capture_output=True, text=True, check=False,
         )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        last = [line for line in done.stderr.splitlines() if line.strip()][-1:] or [f"exit {done.returncode}"]
+        return {"error": f"the process died: {last[0]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
     return result
 
 
@@ -46,22 +51,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     args = parser.parse_args(argv)
     legs = [
-        ("distributed (executors write)", "2m", "distributed"),
-        ("collect to the driver (old path)", "2m", "collect"),
-        ("collect to the driver (old path), no limit", "0", "collect"),
+        ("distributed (executors write)", "2m", "1g", "distributed"),
+        ("collect to the driver (old path)", "2m", "1g", "collect"),
+        ("collect to the driver (old path)", "0", "1g", "collect"),
+        ("collect to the driver (old path)", "0", "4g", "collect"),
     ]
-    results = [(name, limit, leg(args.rows, limit, path)) for name, limit, path in legs]
-    baseline = results[2][2].get("seconds")
+    results = [(name, limit, memory, leg(args.rows, limit, path, memory)) for name, limit, memory, path in legs]
+    baseline = next((r["seconds"] for *_, r in results[2:] if "rows" in r), None)
     print(f"{args.rows:,} rows, local[2], INSERT OVERWRITE into 5 identity partitions\n")
-    print("| path | maxResultSize | result | seconds | rows/s | vs old path |")
-    print("|---|---|---|---:|---:|---:|")
-    for name, limit, result in results:
+    print("| path | maxResultSize | driver memory | result | seconds | rows/s | vs old path |")
+    print("|---|---|---|---|---:|---:|---:|")
+    for name, limit, memory, result in results:
         if "error" in result:
-            print(f"| {name} | {limit} | fails: {result['error'][:90]} | – | – | – |")
+            print(f"| {name} | {limit} | {memory} | fails: {result['error'][:100]} | – | – | – |")
             continue
         seconds = result["seconds"]
         ratio = f"{seconds / baseline:.2f}x" if baseline else "–"
-        print(f"| {name} | {limit} | {result['rows']:,} rows | {seconds:.1f} | {result['rows'] / seconds:,.0f} | {ratio} |")
+        print(f"| {name} | {limit} | {memory} | {result['rows']:,} rows | {seconds:.1f} | {result['rows'] / seconds:,.0f} "
+              f"| {ratio} |")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Run by tests/spark/test_distributed_write.py and benchmarks/bench_spark_write.py:
 
-    python big_write.py ROOT ROWS MAX_RESULT_SIZE PATH[,PATH...]
+    python big_write.py ROOT ROWS MAX_RESULT_SIZE PATH[,PATH...] [DRIVER_MEMORY]
 
 `distributed` is `engine: spark`'s INSERT (the executors write the files);
 `collect` is the path it replaced, kept only to measure against: the same
@@ -32,20 +32,21 @@ def query(rows: int) -> str:
     return f"SELECT id, CAST(id % {PARTS} AS INT) AS part, concat('row-', id) AS label, id * 0.5 AS amount FROM range({rows})"
 
 
-def make_project(root: Path, max_result_size: str, master: str = "local[2]") -> Project:
-    """A Spark project whose driver refuses results above `max_result_size`."""
+def make_project(root: Path, max_result_size: str, driver_memory: str = "1g", master: str = "local[2]") -> Project:
+    """A Spark project whose driver refuses results above `max_result_size` (`0`: no limit)."""
     Project.init(root, name="big")
     (root / "towpath.yaml").write_text(
         "engine:\n  type: spark\n  spark:\n"
         f"    master: {master}\n"
-        f"    conf: {{spark.driver.maxResultSize: {max_result_size}, spark.sql.shuffle.partitions: '4'}}\n"
+        f"    conf: {{spark.driver.maxResultSize: '{max_result_size}', spark.driver.memory: {driver_memory}, "
+        "spark.sql.shuffle.partitions: '4'}\n"
     )
     return Project(root)
 
 
 def main(argv: list[str]) -> int:
     root, rows, max_result_size = Path(argv[0]), int(argv[1]), argv[2]
-    project = make_project(root, max_result_size)
+    project = make_project(root, max_result_size, argv[4] if len(argv) > 4 else "1g")
     engine = project.engine
     engine.run_script(DDL)
     engine.query("SELECT 1")  # start the JVM before the clock
