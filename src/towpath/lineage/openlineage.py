@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from towpath.config import OpenLineageConfig, field_error
+from towpath.lineage.external import dataset_namespace
 
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
@@ -124,7 +125,8 @@ class OpenLineageEmitter:
     def _input(self, table: str, snapshot: int | None) -> InputDataset:
         from openlineage.client.event_v2 import InputDataset
 
-        return InputDataset(namespace=self._namespace_of(table), name=table, facets=self._facets(table, snapshot))
+        namespace, name = self._dataset(table)
+        return InputDataset(namespace=namespace, name=name, facets=self._facets(table, snapshot))
 
     def _output(self, table: str, snapshot: int | None, columns: Mapping[str, Sequence[tuple[str, str]]]) -> OutputDataset:
         from openlineage.client.event_v2 import OutputDataset
@@ -134,11 +136,12 @@ class OpenLineageEmitter:
         if columns:
             facets["columnLineage"] = cl.ColumnLineageDatasetFacet(fields={
                 column: cl.Fields(inputFields=[
-                    cl.InputField(namespace=self._namespace_of(src), name=src, field=src_column)
+                    cl.InputField(namespace=self._dataset(src)[0], name=self._dataset(src)[1], field=src_column)
                     for src, src_column in sources])
                 for column, sources in sorted(columns.items())
             })
-        return OutputDataset(namespace=self._namespace_of(table), name=table, facets=facets)
+        namespace, name = self._dataset(table)
+        return OutputDataset(namespace=namespace, name=name, facets=facets)
 
     def _facets(self, table: str, snapshot: int | None) -> dict[str, Any]:
         from openlineage.client.facet_v2 import dataset_version_dataset, schema_dataset
@@ -162,7 +165,11 @@ class OpenLineageEmitter:
         except CatalogError:
             return []
 
-    def _namespace_of(self, table: str) -> str:
-        """Catalog tables live in the project's dataset namespace; `postgres:public.orders` in `postgres`."""
+    def _dataset(self, table: str) -> tuple[str, str]:
+        """(namespace, name): `kafka://host:9092/orders` is `orders` in `kafka://host:9092`; catalog tables
+        live in the project's dataset namespace; `postgres:public.orders` (a pipeline's connector) in `postgres`."""
+        external = dataset_namespace(table)
+        if external is not None:
+            return external
         kind, sep, _ = table.partition(":")
-        return kind if sep else self.dataset_namespace
+        return (kind, table) if sep else (self.dataset_namespace, table)

@@ -10,7 +10,9 @@ first), each as `file:line[:column]: message`:
   callables, marks), with one difference: a table described by a mock in the
   workflow's folder counts as existing (a source a job fills on its first run
   exists nowhere else yet);
-* every mock file (`mocks/*.yaml`) parses, and matches its table when the table exists.
+* every mock file (`mocks/*.yaml`) parses, and matches its table when the table exists;
+* every `*.move.yaml`, `*.stream.yaml` and `*.cdc.yaml` that no workflow step runs loads, and
+  its lineage is recorded (`towpath.lineage.standalone_lineage`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from towpath.errors import SpecError, SpecErrors, TowpathError
+from towpath.errors import ParameterError, SpecError, SpecErrors, TowpathError
+from towpath.lineage import STANDALONE_SUFFIXES
 
 if TYPE_CHECKING:
     from towpath.project import Project
 
 __all__ = ["SKIPPED_DIRS", "Problem", "validate_project"]
+
+_JOB_FILE_FIELDS = {"move": "file", "stream": "spec", "cdc": "spec"}
+"""Job type -> its field naming the job file it runs (that file is not also a standalone job)."""
 
 SKIPPED_DIRS = frozenset({".towpath", ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache"})
 """Folders never searched for workflows and mocks."""
@@ -53,6 +59,9 @@ def validate_project(project: Project) -> list[Problem]:
     checker = _Checker(project)
     for path in _files(project.root, "*.sch.yaml"):
         checker.workflow(path)
+    for path in _files(project.root, "*.yaml"):
+        if any(path.name.endswith(suffix) for suffix in STANDALONE_SUFFIXES) and path.resolve() not in checker.run_files:
+            checker.standalone(path)
     for recorded in project.state.lineage.workflows():  # a workflow whose file is gone feeds nothing any more
         if recorded.workflow_id not in checker.seen:
             project.state.lineage.forget(recorded.workflow_id)
@@ -74,6 +83,8 @@ class _Checker:
     problems: list[Problem] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     """Ids of the main workflows found (their lineage is refreshed; others' is forgotten)."""
+    run_files: set[Path] = field(default_factory=set)
+    """Move, stream and CDC files a workflow step runs (their lineage is the step's)."""
 
     def add(self, error: SpecError) -> None:
         where = f"{error.field}: " if error.field else ""
@@ -107,6 +118,10 @@ class _Checker:
             if not isinstance(spec, WorkflowSpec):
                 return
             self.seen.add(spec.id)
+            for placed in spec.jobs:
+                name = getattr(placed.job, _JOB_FILE_FIELDS.get(placed.job.type, ""), None)
+                if isinstance(name, str):
+                    self.run_files.add(spec.relative(name).resolve())
             lineage = WorkflowLineage(spec.id, spec.path, spec.owner)
             problems = check_workflow(self.project, spec, strict=False, described=self.mocked_tables(path.parent),
                                       lineage=lineage)
@@ -116,6 +131,22 @@ class _Checker:
                 save_static(self.project.state, lineage)  # validating refreshes the workflow's lineage
         except TowpathError as exc:
             self.add_error(exc, path)
+
+    def standalone(self, path: Path) -> None:
+        """A move, stream or CDC file run on its own: it loads, and its lineage is recorded."""
+        from towpath.lineage import save_static, standalone_lineage
+        from towpath.sql import CatalogSchemas
+
+        try:
+            lineage = standalone_lineage(path, self.project.root, CatalogSchemas(self.project.catalog),
+                                         project=self.project.config.name)
+        except ParameterError:
+            return  # a `${VAR}` given only at run time (a DSN from the environment): nothing to name yet
+        except TowpathError as exc:
+            self.add_error(exc, path)
+            return
+        self.seen.add(lineage.workflow_id)
+        save_static(self.project.state, lineage)
 
     def mocked_tables(self, folder: Path) -> dict[str, dict[str, str]]:
         """Tables the workflow's mocks describe: `db.table` -> columns.

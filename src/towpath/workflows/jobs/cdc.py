@@ -73,6 +73,21 @@ class CdcJob(JobType[CdcJobSpec]):
             preflight.at("with until_caught_up: false the job needs max_seconds (it would never end)", "max_seconds")
 
     @classmethod
+    def lineage(cls, spec: CdcJobSpec, preflight: Preflight) -> None:
+        """The source table -> each target: Iceberg table, KV namespace, search index (`towpath.lineage.cdc_lineage`)."""
+        from towpath.cdc import load_cdc_spec
+        from towpath.config import load_yaml
+        from towpath.lineage import cdc_lineage
+
+        path = _spec_path(spec, preflight.spec.path.parent if preflight.spec.path else Path.cwd())
+        try:
+            cdc = load_cdc_spec(path)
+        except (TowpathError, OSError):
+            return  # `check` reported it
+        cdc_lineage(preflight.lineage, preflight.job, cdc, load_yaml(path), preflight.tables,
+                    project=preflight.project.config.name)
+
+    @classmethod
     def writes(cls, spec: CdcJobSpec, workflow_dir: Path, params: Mapping[str, str]) -> list[Write]:
         from towpath.cdc import load_cdc_spec
 

@@ -71,6 +71,22 @@ class MoveJob(JobType[MoveJobSpec]):
             preflight.table(move.data_movement.source.table, "file", read=True)
 
     @classmethod
+    def lineage(cls, spec: MoveJobSpec, preflight: Preflight) -> None:
+        """The source table (or the query's tables) -> the KV namespace, key and value columns
+        (`towpath.lineage.move_lineage`)."""
+        from towpath.lineage import move_lineage
+        from towpath.moves import load_move
+        from towpath.workflows.loader import job_params
+
+        if preflight.skip(spec.file):
+            return
+        try:
+            move = load_move(preflight.spec.relative(spec.file), job_params(preflight.spec, spec))
+        except (TowpathError, OSError):
+            return  # `check` reported it
+        move_lineage(preflight.lineage, preflight.job, move, preflight.tables, project=preflight.project.config.name)
+
+    @classmethod
     def run(cls, spec: MoveJobSpec, ctx: RunContext) -> JobResult:
         from towpath.moves import MoveWorkspace, load_move, run_move
 

@@ -83,6 +83,20 @@ class StreamJobType(JobType[StreamJobSpec]):
             preflight.tables.create(normalize_identifier(stream.sink.table), columns)
 
     @classmethod
+    def lineage(cls, spec: StreamJobSpec, preflight: Preflight) -> None:
+        """Kafka topic(s) -> the sink table and its dead-letter table (`towpath.lineage.stream_lineage`)."""
+        from towpath.config import load_yaml
+        from towpath.lineage import stream_lineage
+        from towpath.streaming import load_stream_spec
+
+        path = preflight.spec.relative(spec.spec)
+        try:
+            stream = load_stream_spec(path)
+        except (TowpathError, OSError):
+            return  # `check` reported it
+        stream_lineage(preflight.lineage, preflight.job, stream, load_yaml(path), preflight.tables)
+
+    @classmethod
     def run(cls, spec: StreamJobSpec, ctx: RunContext) -> JobResult:
         from towpath.streaming import RunOptions, StreamJob, Worker, load_stream_spec
 
