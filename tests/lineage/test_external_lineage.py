@@ -127,6 +127,13 @@ STANDALONE = {
             SELECT url, ms / 1000 AS seconds FROM window WHERE ms > 0
         sink: {table: lake.clicks, dead_letters: lake.bad_clicks}
         """,
+    "streams/raw.stream.yaml": """\
+        name: raw
+        source: {bootstrap_servers: 'broker:29092', topics: [web.raw]}
+        schema:
+          - {name: url, type: string}
+        sink: {path: s3://lake/raw, format: parquet}
+        """,
     "moves/totals.move.yaml": """\
         data_movement:
           source:
@@ -156,11 +163,15 @@ def test_standalone_job_files_are_collected_by_project_validate(project):
         (source, "id", "tantivy://test/patients", "id"), (source, "name", "tantivy://test/patients", "name"),
     }
     assert {w.workflow_id for w in graph.workflows} == {
-        "cdc/patients.cdc.yaml", "streams/clicks.stream.yaml", "moves/totals.move.yaml"}
-    assert _edges(graph, "stream") == {
+        "cdc/patients.cdc.yaml", "streams/clicks.stream.yaml", "streams/raw.stream.yaml", "moves/totals.move.yaml"}
+    assert _edges(graph, "stream") >= {
         ("kafka://broker:29092/web.clicks", "url", "lake.clicks", "url"),
         ("kafka://broker:29092/web.clicks", "ms", "lake.clicks", "seconds"),
         ("kafka://broker:29092/web.clicks", None, "lake.bad_clicks", None),
+    }
+    assert _edges(graph, "stream") >= {
+        ("kafka://broker:29092/web.raw", "url", "s3://lake/raw", "url"),
+        ("kafka://broker:29092/web.raw", None, "s3://lake/raw_dead_letters", None),
     }
     totals = "embedded://test/totals"
     assert _edges(graph, "move") == {

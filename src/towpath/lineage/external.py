@@ -6,8 +6,9 @@ namespace URI plus a name, written `namespace/name`: `kafka://host:9092/orders`,
 `redis://host:6379/profiles`, `postgres://host:5432/app.public.patients`,
 `mysql://host:3306/crm.patients`. Credentials in a URL are never part of a name.
 Stores embedded in the project are `embedded://<project>/<namespace>` (KV) and
-`tantivy://<project>/<index>` (search). Catalog tables stay `db.table` (the
-project's `iceberg://` dataset namespace).
+`tantivy://<project>/<index>` (search); a stream's files sink is its `s3://` prefix
+or `file:///absolute/folder`. Catalog tables stay `db.table` (the project's
+`iceberg://` dataset namespace).
 
 The same functions serve a job of a workflow (its `JobType.lineage`) and a
 standalone `*.move.yaml` / `*.stream.yaml` / `*.cdc.yaml` that `project validate`
@@ -70,6 +71,8 @@ def dataset_namespace(dataset: str) -> tuple[str, str] | None:
     scheme, sep, rest = dataset.partition("://")
     if not sep:
         return None
+    if scheme == "file":  # OpenLineage's local files: namespace `file`, the absolute path as the name
+        return "file", rest
     authority, _, name = rest.partition("/")
     return f"{scheme}://{authority}", name
 
@@ -110,6 +113,13 @@ def database_dataset(kind: str, dsn: str, table: str) -> str:
     if database and (scheme == "postgres" and len(parts) == 2 or scheme == "mysql" and len(parts) == 1):
         parts = [database.lower(), *parts]
     return f"{scheme}://{_authority(scheme, dsn)}/{'.'.join(parts)}"
+
+
+def _files_dataset(path: str, base: Path) -> str:
+    """A folder of files: `s3://bucket/prefix` as it is, a local folder as `file:///absolute/path`."""
+    if "://" in path:
+        return path.rstrip("/")
+    return f"file://{(base / path).resolve()}"
 
 
 def _identifier(name: str) -> str:
@@ -219,7 +229,11 @@ def stream_lineage(lineage: WorkflowLineage, job: str, stream: StreamSpec, doc: 
     for i, source in enumerate(sources):
         lineage.read(job, source, file=file, line=line("source", "topics", i) if stream.source.topics
                      else line("source", "topic_pattern"))
-    sink, dead = _identifier(stream.sink.table), _identifier(stream.sink.dead_letter_table)
+    if stream.sink.table is not None:
+        sink, dead = _identifier(stream.sink.table), _identifier(stream.sink.dead_letter_table)
+    else:  # Parquet/CSV files under a folder (relative to the stream file) or an s3:// prefix
+        base = file.parent if file is not None else Path.cwd()
+        sink, dead = _files_dataset(stream.sink.path or "", base), _files_dataset(stream.sink.dead_letter_path, base)
     lineage.write(job, sink, file=file, line=line("sink", "table"))
     lineage.write(job, dead, file=file, line=line("sink", "dead_letters") or line("sink", "table"))
     inputs: list[str] | None = None
