@@ -297,7 +297,7 @@ def cdc_lineage(lineage: WorkflowLineage, job: str, cdc: CdcSpec, doc: Document,
     def line(*loc: str | int) -> int | None:
         return doc.locate(loc)[0]
 
-    source = database_dataset(cdc.source.type, cdc.source.dsn, cdc.source.table)
+    source = database_dataset(cdc.source.type, cdc.source.url, cdc.source.table)
     lineage.read(job, source, file=file, line=line("source", "table"))
     for i, column in enumerate(cdc.source.primary_key or []):
         lineage.read(job, source, column.lower(), file=file, line=line("source", "primary_key", i))
