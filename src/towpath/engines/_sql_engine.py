@@ -36,7 +36,7 @@ from towpath.engines.insert import InsertTarget, insert_target, shape_insert
 from towpath.engines.pruning import row_filter
 from towpath.engines.script import Statement, describe, parse_script, unsupported
 from towpath.errors import CatalogError, SqlError, TableNotFoundError, located
-from towpath.sql import cte_names, table_key
+from towpath.sql import CatalogSchemas, ColumnAlias, cte_names, resolve_aliases, table_key, warn_deprecated
 
 __all__ = ["DEFAULT_DIALECT", "Bound", "Shaping", "Source", "SqlEngine"]
 
@@ -53,8 +53,16 @@ S = TypeVar("S")
 class Bound:
     """A query rewritten for the engine plus the sources it reads under internal names."""
 
-    def __init__(self, expression: exp.Expression, sources: dict[str, Source], scans: list[ScanPlan]) -> None:
+    def __init__(self, expression: exp.Expression, sources: dict[str, Source], scans: list[ScanPlan],
+                 aliases: list[ColumnAlias] | None = None) -> None:
         self.expression, self.sources, self.scans = expression, sources, scans
+        self.aliases = aliases or []
+        """Renamed columns the query read by their old name (each also a `DeprecatedColumnWarning`)."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One message per renamed column read by its old name, for the statement's result."""
+        return tuple(alias.message() for alias in self.aliases)
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,11 @@ class SqlEngine(abc.ABC, Generic[S]):
         if not isinstance(expression, exp.Query):
             raise SqlError(f"query() runs a SELECT, got {describe(expression)}", file=file, line=line)
         with self._session() as session:
-            return self._run_query(session, expression, _refs(refs), file, line)[0]
+            bound = self.bind(expression, _refs(refs), file, line)
+            with self._lock:
+                self.scans.extend(bound.scans)
+            warn_deprecated(bound.aliases)
+            return self._execute(session, bound.expression.sql(dialect=self.dialect), bound.sources, file, line)
 
     def run_script(
         self,
@@ -208,11 +220,12 @@ class SqlEngine(abc.ABC, Generic[S]):
         expression = st.expression
         if st.type == "select":
             if target is None:
-                data, sql = self._run_query(session, expression, refs, file, st.line)
-                return StatementResult("select", st.line, sql, rows=data.num_rows, result=data)
+                data, sql, notes = self._run_query(session, expression, refs, file, st.line)
+                return StatementResult("select", st.line, sql, rows=data.num_rows, result=data, warnings=notes)
             ident = normalize_identifier(target)
-            rows, snapshot, sql = self._write_query(session, expression, ident, mode, refs, file, st.line)
-            return StatementResult("select", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode)
+            rows, snapshot, sql, notes = self._write_query(session, expression, ident, mode, refs, file, st.line)
+            return StatementResult("select", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode,
+                                   warnings=notes)
         if st.type == "insert":
             return self._insert(session, st, file, refs)
         if st.type == "create_table":
@@ -259,10 +272,11 @@ class SqlEngine(abc.ABC, Generic[S]):
         mode: WriteMode = "dynamic_overwrite" if target.overwrite else "append"
         # An empty result is still written: the catalog then cuts the `refs` branch, so audits of a
         # Write-Audit-Publish run find the branch even on a day without data.
-        rows, snapshot, sql = self._write_query(
+        rows, snapshot, sql, notes = self._write_query(
             session, query, ident, mode, refs, file, st.line, Shaping(columns, target, constants)
         )
-        return StatementResult("insert", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode)
+        return StatementResult("insert", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode,
+                               warnings=notes)
 
     def _create_table(self, st: Statement, file: Path | str | None, dialect: str, allow_evolution: bool) -> StatementResult:
         from towpath.catalog.ddl import apply_ddl  # the DDL room is optional for engines that only read
@@ -330,9 +344,10 @@ class SqlEngine(abc.ABC, Generic[S]):
         line: int,
         *,
         record: bool = True,
-    ) -> tuple[pa.Table, str]:
+    ) -> tuple[pa.Table, str, tuple[str, ...]]:
+        """Rows, the SQL the engine ran, and a warning for each renamed column read by its old name."""
         bound, sql = self._bind_query(query, refs, file, line, record=record)
-        return self._execute(session, sql, bound.sources, file, line), sql
+        return self._execute(session, sql, bound.sources, file, line), sql, bound.warnings
 
     def _bind_query(
         self, query: exp.Expression, refs: dict[str, str], file: Path | str | None, line: int, *, record: bool = True
@@ -354,19 +369,20 @@ class SqlEngine(abc.ABC, Generic[S]):
         file: Path | str | None,
         line: int,
         shaping: Shaping | None = None,
-    ) -> tuple[int, int | None, str]:
-        """Run `query` and write its rows to `ident` (shaped as an INSERT's if `shaping`): rows, snapshot, SQL.
+    ) -> tuple[int, int | None, str, tuple[str, ...]]:
+        """Run `query` and write its rows to `ident` (shaped as an INSERT's if `shaping`).
 
-        Here the rows come back as Arrow and go through `Catalog.write`; an
-        engine with executors of its own overrides it to write where the rows are.
+        Returns the rows written, the snapshot, the SQL and the renamed-column
+        warnings. Here the rows come back as Arrow and go through `Catalog.write`;
+        an engine with executors of its own overrides it to write where the rows are.
         """
-        data, sql = self._run_query(session, query, refs, file, line)
+        data, sql, notes = self._run_query(session, query, refs, file, line)
         if shaping is not None:
             try:
                 data = shape_insert(data, shaping.columns, shaping.target, shaping.constants)
             except ValueError as err:
                 raise SqlError(f"INSERT into {ident}: {err}", file=file, line=line) from None
-        return data.num_rows, self._write(ident, data, mode, refs, file, line), sql
+        return data.num_rows, self._write(ident, data, mode, refs, file, line), sql, notes
 
     def _constant(self, session: S, value: exp.Expression, file: Path | str | None, line: int) -> pa.Scalar:
         """Evaluate a static partition value (`'2022-01-01'`, `DATE '2022-01-01'`, `3`) in the engine."""
@@ -379,7 +395,9 @@ class SqlEngine(abc.ABC, Generic[S]):
         Order of resolution for a name: a CTE of the query, a session view, a
         registered Arrow table, then (if qualified) the catalog. Views expand
         into subqueries here, so their tables are pruned and redirected by
-        `refs` like any other read.
+        `refs` like any other read. A column named by the old name of a rename
+        still in its grace period reads the new column (`towpath.sql.resolve_aliases`);
+        the aliases used are on the result, for the caller to warn about.
         """
         refs = _refs(refs)
         root = query.copy()
@@ -389,6 +407,8 @@ class SqlEngine(abc.ABC, Generic[S]):
             views = dict(self._views)
             registered = dict(self._registered)
         holder = exp.Subquery(this=root)  # lets us replace the root itself
+        schemas = CatalogSchemas(self.catalog)  # each table loaded once per query, for aliases and pruning
+        aliases: list[ColumnAlias] = []
         pending: list[tuple[exp.Expression, int]] = [(root, 0)]
         while pending:
             node, depth = pending.pop()
@@ -412,36 +432,36 @@ class SqlEngine(abc.ABC, Generic[S]):
                     table.replace(_aliased(exp.to_table(internal), table))
                 elif table.args.get("db"):
                     catalog_tables[id(table)] = (table, normalize_identifier(key))
-            for table, plan in self._plan(catalog_tables, registered, refs, file, line):
+            if any(schemas.aliases(ident) for _, ident in catalog_tables.values()):  # scopes only when needed
+                for alias in resolve_aliases(node, schemas, schemas.aliases):
+                    if alias not in aliases:
+                        aliases.append(alias)
+            for table, plan in self._plan(catalog_tables, schemas, registered, refs, file, line):
                 scans.append(plan)
                 table.replace(_aliased(self._scan_source(plan, sources), table))
-        return Bound(holder.this, sources, scans)
+        return Bound(holder.this, sources, scans, aliases)
 
     def _plan(
         self,
         tables: dict[int, tuple[exp.Table, str]],
+        schemas: CatalogSchemas,
         registered: Mapping[str, pa.Table],
         refs: dict[str, str],
         file: Path | str | None,
         line: int,
     ) -> list[tuple[exp.Table, ScanPlan]]:
-        """Plan every catalog table of one query (before any is replaced, so joins see each other's columns)."""
-        schemas = {}
+        """Plan every catalog table of one query (before any is replaced, so joins see each other's columns:
+        `towpath.sql` attributes each WHERE column to its table from the same `schemas`)."""
+        loaded = {}
         for key, (_, ident) in tables.items():
-            try:
-                schemas[key] = self.catalog.table(ident).schema()
-            except TableNotFoundError:
+            iceberg = schemas.table(ident)
+            if iceberg is None:
                 known = self.catalog.list_tables() + [n for n in registered if "." in n]
-                raise located(TableNotFoundError(ident, known), file=file, line=line) from None
-
-        def columns_of(source: exp.Expr) -> set[str] | None:
-            if id(source) in schemas:
-                return {f.name.lower() for f in schemas[id(source)].fields}
-            return None
-
+                raise located(TableNotFoundError(ident, known), file=file, line=line)
+            loaded[key] = iceberg.schema()
         out = []
         for key, (table, ident) in tables.items():
-            predicate: BooleanExpression = row_filter(table, schemas[key], columns_of)
+            predicate: BooleanExpression = row_filter(table, loaded[key], schemas)
             try:
                 plan = self.catalog.plan_scan(ident, predicate, refs.get(ident))
             except CatalogError as err:

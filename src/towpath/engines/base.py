@@ -42,6 +42,8 @@ class StatementResult:
     """`created`, `unchanged`, `evolved` (DDL), the write mode of a write, `view`, `dropped`, `ignored`."""
     result: pa.Table | None = None
     """Rows of a SELECT that had no target."""
+    warnings: tuple[str, ...] = ()
+    """What the statement's user should change (a renamed column read by its old name)."""
 
 
 @runtime_checkable

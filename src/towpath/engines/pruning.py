@@ -12,7 +12,7 @@ rows that a pruned scan would change). Anything else is skipped, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import reduce
 from typing import Any
@@ -49,10 +49,9 @@ from pyiceberg.types import (
 )
 from sqlglot import exp
 
-__all__ = ["row_filter"]
+from towpath.sql import Schemas, column_owner, table_key
 
-ColumnsOf = Callable[[exp.Expr], Collection[str] | None]
-"""Lower-cased column names of another source in the same FROM, or None if unknown."""
+__all__ = ["row_filter"]
 
 # pyiceberg's predicate classes are pydantic models whose typed signatures hide the positional
 # `EqualTo("col", value)` form its docs use; they are called through `Callable[..., ...]` on purpose.
@@ -81,14 +80,18 @@ class _Skip(Exception):
     """This conjunct cannot be translated soundly; leave it to the engine."""
 
 
-def row_filter(table: exp.Table, schema: Schema, columns_of: ColumnsOf = lambda _: None) -> BooleanExpression:
+def row_filter(table: exp.Table, schema: Schema, known: Schemas | None = None) -> BooleanExpression:
     """The pyiceberg filter implied by the WHERE of the SELECT whose FROM/JOIN holds `table`.
+
+    A column is `table`'s by `towpath.sql.column_owner`, the attribution every SQL
+    analysis of towpath shares: qualified by its alias, or unqualified and no other
+    source of the SELECT can have it.
 
     Args:
         table: the table reference inside a parsed query.
         schema: the Iceberg schema of that table.
-        columns_of: column names of the other sources of the same SELECT; needed
-            to attribute an unqualified column when the SELECT joins several sources.
+        known: schemas of the tables the query reads, `table`'s included (`towpath.sql.CatalogSchemas`);
+            without them an unqualified column is attributed only when `table` is the SELECT's one source.
 
     Returns:
         `AlwaysTrue()` when nothing can be pushed down soundly.
@@ -104,25 +107,22 @@ def row_filter(table: exp.Table, schema: Schema, columns_of: ColumnsOf = lambda 
     where = select.args.get("where") if select is not None else None
     if select is None or where is None:
         return AlwaysTrue()
-    sources = [select.args["from_"].this] if select.args.get("from_") else []
-    sources += [join.this for join in select.args.get("joins") or []]
-    names = {table.alias_or_name.lower()}
-    others = [s for s in sources if s is not table]
+    nodes = [select.args["from_"].this] if select.args.get("from_") else []
+    nodes += [join.this for join in select.args.get("joins") or []]
+    sources = {node.alias_or_name.lower(): node for node in nodes}
+    name = table.alias_or_name.lower()
+    if sources.get(name) is not table:
+        return AlwaysTrue()  # two sources under one name: nothing is attributed
+    schemas: Schemas = known if known is not None else {
+        table_key(table): dict.fromkeys((f.name.lower() for f in schema.fields), "")}
 
     def field_of(column: exp.Expr) -> NestedField:
         if not isinstance(column, exp.Column) or not isinstance(column.this, exp.Identifier):
             raise _Skip
-        name = column.name.lower()
-        qualifier = column.table.lower()
-        if qualifier and qualifier not in names:
+        if column_owner(column, sources, schemas) != name:
             raise _Skip
-        if not qualifier:
-            for other in others:
-                known = columns_of(other)
-                if known is None or name in known:
-                    raise _Skip
         try:
-            return schema.find_field(name, case_sensitive=False)
+            return schema.find_field(column.name.lower(), case_sensitive=False)
         except ValueError:
             raise _Skip from None
 

@@ -46,6 +46,7 @@ from towpath.engines._sql_engine import Shaping, Source, SqlEngine
 from towpath.engines.base import StatementResult
 from towpath.engines.insert import arity_problem, filled_columns
 from towpath.errors import CatalogError, EngineError, SqlError, first_line, located
+from towpath.sql import warn_deprecated
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -86,6 +87,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
         bound = self.bind(query, refs or {}, None, 0)
         with self._lock:
             self.scans.extend(bound.scans)
+        warn_deprecated(bound.aliases)
         sources = list(bound.sources.values())
         if len(sources) != 1:  # a session view: several sources behind one name
             raise EngineError(f"ctx.table() reads a catalog or registered table; '{ident}' is a view, use ctx.spark.sql")
@@ -150,7 +152,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
         file: Path | str | None,
         line: int,
         shaping: Shaping | None = None,
-    ) -> tuple[int, int | None, str]:
+    ) -> tuple[int, int | None, str, tuple[str, ...]]:
         """Write the query's DataFrame from the executors: only data file paths and statistics reach the driver."""
         bound, sql = self._bind_query(query, refs, file, line)
         with self._statement(spark, bound.sources, file, line):
@@ -161,7 +163,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
                 rows, snapshot = write_frame(self.catalog, frame, ident, mode, branch=refs.get(ident, MAIN))
             except CatalogError as err:  # a ConflictError stays one: callers retry on it
                 raise located(err, file=file, line=line) from None
-        return rows, snapshot, sql
+        return rows, snapshot, sql, bound.warnings
 
     @contextmanager
     def _statement(
@@ -190,6 +192,9 @@ class SparkEngine(SqlEngine["SparkSession"]):
         schema = from_arrow_schema(spark_arrow_schema(plan.schema))
         if not plan.files:
             return spark.createDataFrame([], schema=schema)
+        if plan.evolved:  # renamed or added columns: match the files' columns by Iceberg field id, not name
+            spark.conf.set("spark.sql.parquet.fieldId.read.enabled", "true")
+            schema = _with_field_ids(schema, plan.schema)
         return spark.read.schema(schema).parquet(*plan.files)
 
     def to_arrow(self, data: Any) -> pa.Table:
@@ -251,3 +256,16 @@ def _message(err: BaseException) -> str:
         causes = [line.removeprefix("Caused by: ") for line in java.splitlines() if line.startswith("Caused by: ")]
         text = _JAVA_CLASS.sub("", causes[-1] if causes else java)
     return _SQLSTATE.sub("", first_line(Exception(text))).rstrip(" ;")
+
+
+def _with_field_ids(schema: Any, arrow: pa.Schema) -> Any:
+    """`schema` (a Spark StructType) with each top-level field's Iceberg field id as `parquet.field.id`
+    metadata, which Spark's Parquet reader matches on when `spark.sql.parquet.fieldId.read.enabled`."""
+    from pyspark.sql.types import StructField, StructType
+
+    fields = []
+    for field, source in zip(schema.fields, arrow, strict=True):
+        raw = (source.metadata or {}).get(b"PARQUET:field_id")
+        metadata = {**(field.metadata or {}), "parquet.field.id": int(raw)} if raw is not None else field.metadata
+        fields.append(StructField(field.name, field.dataType, field.nullable, metadata))
+    return StructType(fields)

@@ -37,6 +37,7 @@ from towpath.errors import SqlError, first_line
 from towpath.federation._plan import FederatedQuery
 from towpath.federation._refs import SourceRef, hide_qualified, restore
 from towpath.federation.errors import ConnectionFailedError, FederationError, UnknownSourceTableError
+from towpath.sql import warn_deprecated
 
 __all__ = ["DuckDBFederation"]
 
@@ -88,6 +89,7 @@ class DuckDBFederation:
             elif ref.placeholder not in sources:
                 raise FederationError(f"connection '{ref.connection}' (type {spec.type}) is not a table source here")
         bound = self._lake.bind(expression, {}, None, 1)
+        warn_deprecated(bound.aliases)
         sources.update({k: v for k, v in bound.sources.items() if isinstance(v, pa.Table | ds.Dataset)})
         sql = restore(bound.expression, replacements).sql(dialect="duckdb")
         self._set_up_lake_reads()

@@ -7,7 +7,10 @@ drop, a narrowing type change) creates a new table `<table>_v2` and backfills
 it from the old one; the old table stays until `finish`. Before anything is
 changed, the table's current schema id, partition spec id and snapshot id are
 recorded: `rollback` sets the schema and spec back (Iceberg keeps every schema)
-and drops the new table.
+and drops the new table. A rename keeps the old name readable until `finish`:
+the same commit records it in the table property `towpath.column-aliases`,
+which every query towpath qualifies reads (`towpath.sql.resolve_aliases`);
+`finish` marks it finished (errors then name the rename), `rollback` removes it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from towpath.migrations.errors import MigrationError
 from towpath.migrations.record import Migration, save
+from towpath.sql import ALIASES_PROPERTY, ColumnAlias, with_alias, without_aliases
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -73,13 +77,19 @@ def start_migration(project: Project, migration_id: str) -> Migration:
     else:
         from towpath.types import parse_type
 
-        with table.update_schema() as schema:
-            if change.kind == "add_column":
-                schema.add_column(change.column or "", parse_type(change.type or ""))
-            elif change.kind == "rename_column":
-                schema.rename_column(change.column or "", change.new_name or "")
-            elif change.kind == "change_type":
-                schema.update_column(change.column or "", field_type=parse_type(change.type or ""))
+        with table.transaction() as transaction:
+            with transaction.update_schema() as schema:
+                if change.kind == "add_column":
+                    schema.add_column(change.column or "", parse_type(change.type or ""))
+                elif change.kind == "rename_column":
+                    schema.rename_column(change.column or "", change.new_name or "")
+                elif change.kind == "change_type":
+                    schema.update_column(change.column or "", field_type=parse_type(change.type or ""))
+            if change.kind == "rename_column":  # the old name stays readable until `finish` (same commit)
+                alias = ColumnAlias(migration.table, change.column or "", (change.new_name or "").lower(),
+                                    migration.id, migration.deadline)
+                transaction.set_properties({ALIASES_PROPERTY: with_alias(table.properties, alias)})
+                migration.applied["alias"] = alias.old
     after = catalog.table(migration.table)
     migration.applied.update({"new_schema_id": after.schema().schema_id, "new_spec_id": after.spec().spec_id})
     _status(migration, "started")
@@ -107,6 +117,7 @@ def rollback_migration(project: Project, migration_id: str) -> Migration:
             updates += (SetCurrentSchemaUpdate(schema_id=applied["schema_id"]),)  # type: ignore[call-arg]
         if table.spec().spec_id != applied["spec_id"]:
             updates += (SetDefaultSpecUpdate(spec_id=applied["spec_id"]),)  # type: ignore[call-arg]
+        updates += _alias_updates(table.properties, migration.id, finished=None)
         if updates:
             catalog.iceberg.commit_table(
                 table, (AssertCurrentSchemaId(current_schema_id=table.schema().schema_id),), updates)  # type: ignore[call-arg]
@@ -132,6 +143,11 @@ def finish_migration(project: Project, migration_id: str, *, force: bool = False
     if migration.new_table and project.catalog.exists(migration.table):
         project.catalog.iceberg.drop_table(migration.table)
         migration.applied["dropped"] = migration.table
+    elif migration.applied.get("alias"):  # the old name is no longer readable; errors name the rename
+        table = project.catalog.table(migration.table)
+        updates = _alias_updates(table.properties, migration.id, finished=dt.datetime.now(dt.UTC).isoformat())
+        if updates:
+            project.catalog.iceberg.commit_table(table, (), updates)
     _status(migration, "finished")
     migration.finished_at = migration.history[-1]["at"]
     save(project.state, migration)
@@ -178,6 +194,20 @@ def _new_table(project: Project, migration: Migration, table: Table) -> None:
     if data.num_rows:
         migration.applied["new_snapshot_id"] = catalog.write(migration.new_table or "", data, "append")
     migration.applied["backfilled_rows"] = data.num_rows
+
+
+def _alias_updates(properties: dict[str, str], migration_id: str, *, finished: str | None) -> tuple[Any, ...]:
+    """The property updates that end `migration_id`'s column aliases: removed (rollback) or marked finished."""
+    from pyiceberg.table.update import RemovePropertiesUpdate, SetPropertiesUpdate
+
+    if ALIASES_PROPERTY not in properties:
+        return ()
+    value = without_aliases(properties, migration_id, finished=finished)
+    if value == properties[ALIASES_PROPERTY]:
+        return ()
+    if value is None:
+        return (RemovePropertiesUpdate(removals=[ALIASES_PROPERTY]),)
+    return (SetPropertiesUpdate(updates={ALIASES_PROPERTY: value}),)
 
 
 def _transform(name: str, n: int | None) -> Any:

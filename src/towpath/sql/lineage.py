@@ -21,7 +21,7 @@ from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
 
-from towpath.sql.resolve import Schemas, cte_names, node_line, table_key
+from towpath.sql.resolve import Schemas, aliases_of, cte_names, node_line, table_key
 
 __all__ = ["ColumnRead", "ColumnSource", "QueryLineage", "query_lineage"]
 
@@ -111,6 +111,7 @@ def _schema_for(expression: exp.Expr, known: Schemas) -> dict[str, object]:
     """
     nested: dict[str, object] = {}
     ctes = cte_names(expression)
+    star = expression.find(exp.Star) is not None
     for table in expression.find_all(exp.Table):
         if not table.db or (table.name.lower() in ctes and not table.db):
             continue
@@ -120,7 +121,9 @@ def _schema_for(expression: exp.Expr, known: Schemas) -> dict[str, object]:
             db, _, name = key.partition(".")
             tables = nested.setdefault(db, {})
             assert isinstance(tables, dict)
-            tables[name] = dict.fromkeys(columns, "text")
+            # A renamed column's old name, still readable, is a read of it (a migration waits for those lines
+            # to change); not with a `*`, which would expand to the old name too.
+            tables[name] = dict.fromkeys([*columns, *([] if star else aliases_of(known, key))], "text")
     return nested
 
 

@@ -8,7 +8,7 @@ that shows one problem per run makes users run it ten times.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -18,7 +18,18 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from towpath.errors import first_line
 
-__all__ = ["Schemas", "SqlProblem", "cte_names", "node_line", "resolve_query", "table_key", "unknown_table"]
+__all__ = [
+    "Schemas",
+    "SqlProblem",
+    "aliases_of",
+    "column_owner",
+    "cte_names",
+    "node_line",
+    "resolve_query",
+    "source_columns",
+    "table_key",
+    "unknown_table",
+]
 
 Schemas: TypeAlias = Mapping[str, Mapping[str, str]]
 """`db.table` -> {column name, lower case -> type}: what a statement may read."""
@@ -102,7 +113,7 @@ def _columns(query: exp.Query, start_line: int, known: Schemas) -> list[SqlProbl
         return [SqlProblem(start_line, f"cannot analyse the query: {first_line(err)}")]
     problems = []
     for scope in scopes:
-        sources = {name.lower(): _source_columns(source, known) for name, (_, source) in scope.selected_sources.items()}
+        sources = {name.lower(): _readable(source, known) for name, (_, source) in scope.selected_sources.items()}
         # ORDER BY / HAVING / QUALIFY may name a projection's alias.
         aliases = {s.alias.lower() for s in scope.expression.selects if isinstance(s, exp.Alias)} if isinstance(
             scope.expression, exp.Select) else set()
@@ -117,28 +128,29 @@ def _columns(query: exp.Query, start_line: int, known: Schemas) -> list[SqlProbl
                     continue  # an outer-scope (correlated) reference, or a struct field access
                 columns = sources[qualifier]
                 if columns is not None and name not in columns:
-                    problems.append(SqlProblem(
-                        line, f"unknown column '{column.name}' in {_describe(scope, qualifier)}{_hint(name, columns)}"))
+                    hint = _renamed(scope, [qualifier], name, known) or _hint(name, columns)
+                    problems.append(SqlProblem(line, f"unknown column '{column.name}' in {_describe(scope, qualifier)}{hint}"))
                 continue
             if name in aliases or any(c is None for c in sources.values()):
                 continue
             if not any(name in (c or set()) for c in sources.values()):
                 everything = set().union(*(c or set() for c in sources.values())) if sources else set()
                 where = ", ".join(sorted(sources)) or "the query"
-                problems.append(SqlProblem(
-                    line, f"unknown column '{column.name}' (not in {where}){_hint(name, everything)}"))
+                hint = _renamed(scope, list(sources), name, known) or _hint(name, everything)
+                problems.append(SqlProblem(line, f"unknown column '{column.name}' (not in {where}){hint}"))
     return problems
 
 
-def _source_columns(source: Any, known: Schemas) -> set[str] | None:
-    """Column names a FROM/JOIN source provides; None when unknown (no schema, `SELECT *`, a function)."""
+def source_columns(source: Any, known: Schemas) -> set[str] | None:
+    """Column names a FROM/JOIN source provides (a catalog table, a subquery or its scope); None when
+    unknown (no schema, `SELECT *`, a function, a table bound to something else)."""
     if isinstance(source, exp.Table):
         if not isinstance(source.this, exp.Identifier) or not source.db:
             return None
         columns = known.get(table_key(source))
         return set(columns) if columns is not None else None
-    if isinstance(source, Scope):
-        expression = source.expression
+    if isinstance(source, (Scope, exp.Subquery)):
+        expression = source.expression if isinstance(source, Scope) else source.this
         if not isinstance(expression, exp.Query):
             return None
         selects = expression.selects
@@ -149,11 +161,65 @@ def _source_columns(source: Any, known: Schemas) -> set[str] | None:
     return None
 
 
+def column_owner(column: exp.Column, sources: Mapping[str, Any], known: Schemas, *,
+                 extra: Callable[[str], Collection[str]] = lambda _: ()) -> str | None:
+    """Which of a SELECT's FROM/JOIN `sources` (by lower-case alias) provides `column`; None when that is
+    not certain.
+
+    Qualified, it is its qualifier's source. Unqualified, it is the one source that has
+    a column of that name, and only when every other source's columns are known
+    (an unknown one might have it too). `extra(source name)` adds names a source also
+    answers to (a renamed column's old name during its grace period).
+
+    The one attribution rule of towpath's SQL analysis: the engines' scan pruning
+    and column aliases both ask it (the validator's "no source has it" is its empty case).
+    """
+    if column.table:
+        qualifier = column.table.lower()
+        return qualifier if qualifier in sources else None
+    name = column.name.lower()
+    owners = []
+    for source_name, source in sources.items():
+        columns = source_columns(source, known)
+        if columns is None:
+            return None
+        if name in columns or name in extra(source_name):
+            owners.append(source_name)
+    return owners[0] if len(owners) == 1 else None
+
+
+def _readable(source: Any, known: Schemas) -> set[str] | None:
+    """`source_columns` plus the old names a table's column aliases keep readable."""
+    columns = source_columns(source, known)
+    if columns is not None and isinstance(source, exp.Table):
+        columns |= set(aliases_of(known, table_key(source)))
+    return columns
+
+
+def aliases_of(known: Schemas, ident: str) -> Mapping[str, Any]:
+    """The column aliases (old name -> `ColumnAlias`) of `ident` when `known` records them (`CatalogSchemas`)."""
+    lookup = getattr(known, "aliases", None)
+    return lookup(ident) if callable(lookup) else {}
+
+
 def _describe(scope: Scope, qualifier: str) -> str:
     _, source = scope.selected_sources.get(qualifier, (None, None))
     if isinstance(source, exp.Table) and source.db:
         return f"table {table_key(source)}"
     return f"'{qualifier}'"
+
+
+def _renamed(scope: Scope, names: list[str], column: str, known: Schemas) -> str:
+    """`; it was renamed to 'x' by migration M (finished ...)` when a finished rename took that name away."""
+    lookup = getattr(known, "renamed", None)
+    for name in names:
+        _, source = scope.selected_sources.get(name, (None, None))
+        if isinstance(source, exp.Table) and source.db and callable(lookup):
+            alias = lookup(table_key(source)).get(column)
+            if alias is not None:
+                return (f"; it was renamed to '{alias.new}' by migration {alias.migration} "
+                        f"(finished {str(alias.finished)[:10]}): use '{alias.new}'")
+    return ""
 
 
 def _hint(name: str, columns: set[str]) -> str:

@@ -3,6 +3,8 @@
 The preflight (validation), static lineage and migrations' impact analysis all
 resolve a workflow's SQL against the same thing: the catalog's tables, plus the
 tables earlier DDL steps of the workflow create, plus tables a mock describes.
+The engines plan their scans from the same object (one load of each table per
+query), and it knows each table's column aliases (`towpath.sql.aliases`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from towpath.errors import CatalogError
+from towpath.sql.aliases import ColumnAlias, aliases_from
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
     from towpath.catalog import Catalog
     from towpath.sql.resolve import Schemas
 
@@ -30,21 +35,41 @@ class CatalogSchemas(Mapping[str, Mapping[str, str]]):
     def __init__(self, catalog: Catalog, described: Schemas | None = None) -> None:
         self.catalog, self.described = catalog, described or {}
         self.created: dict[str, dict[str, str]] = {}
+        self._tables: dict[str, Table | None] = {}
         self._loaded: dict[str, dict[str, str] | None] = {}
 
     def create(self, ident: str, columns: dict[str, str]) -> None:
         """An earlier step's DDL creates (or evolves) `ident` with `columns`."""
         self.created[ident] = columns
 
+    def table(self, ident: str) -> Table | None:
+        """The catalog's table (loaded once per analysis: the engines plan scans from it too), or None."""
+        if ident not in self._tables:
+            try:
+                self._tables[ident] = self.catalog.table(ident)
+            except CatalogError:
+                self._tables[ident] = None
+        return self._tables[ident]
+
+    def aliases(self, ident: str) -> dict[str, ColumnAlias]:
+        """Old names of `ident`'s renamed columns still readable (a rename migration in its grace period)."""
+        return {old: a for old, a in self._aliases(ident).items() if a.finished is None}
+
+    def renamed(self, ident: str) -> dict[str, ColumnAlias]:
+        """Old names of `ident`'s columns whose rename migration finished (for errors that name the rename)."""
+        return {old: a for old, a in self._aliases(ident).items() if a.finished is not None}
+
+    def _aliases(self, ident: str) -> dict[str, ColumnAlias]:
+        table = self.table(ident) if ident not in self.created else None
+        return aliases_from(ident, table.properties) if table is not None else {}
+
     def __getitem__(self, ident: str) -> Mapping[str, str]:
         if ident in self.created:
             return self.created[ident]
         if ident not in self._loaded:
-            try:
-                schema = self.catalog.table(ident).schema()
-                self._loaded[ident] = {f.name.lower(): str(f.field_type) for f in schema.fields}
-            except CatalogError:
-                self._loaded[ident] = None
+            table = self.table(ident)
+            self._loaded[ident] = ({f.name.lower(): str(f.field_type) for f in table.schema().fields}
+                                   if table is not None else None)
         columns = self._loaded[ident]
         if columns is None:
             if ident in self.described:

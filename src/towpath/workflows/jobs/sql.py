@@ -100,6 +100,7 @@ class SqlJob(JobType[SqlJobSpec]):
             duration_s=time.perf_counter() - started,
             rows_written=sum(s.rows or 0 for s in written) if written else None,
             snapshots=snapshots,
+            warnings=list(dict.fromkeys(w for s in statements for w in s.warnings)),
             details={"statements": [{"kind": s.kind, "line": s.line, "table": s.table, "action": s.action,
                                      "rows": s.rows} for s in statements]},
         )
