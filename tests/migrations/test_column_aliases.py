@@ -96,7 +96,7 @@ def test_a_name_of_another_source_is_not_rewritten(renamed):
 
 
 def test_after_finish_the_old_name_is_an_error_naming_the_rename(renamed):
-    from towpath.errors import SpecError
+    from towpath.errors import SpecError, SqlError
 
     project, migration_id = renamed
 
@@ -112,6 +112,10 @@ def test_after_finish_the_old_name_is_an_error_naming_the_rename(renamed):
     assert f"renamed to 'order_amount' by migration {migration_id}" in message
     problems = [str(p) for p in validate_project(project)]
     assert any("daily_totals/load.sql:2" in p and "renamed to 'order_amount'" in p for p in problems), problems
+    with pytest.raises(SqlError, match=f"unknown column 'amount' of sales.orders: it was renamed to 'order_amount' "
+                                       f"by migration {migration_id}"):
+        project.query("SELECT amount FROM sales.orders")
+    assert project.query("SELECT SUM(order_amount) AS s FROM sales.orders").to_pylist() == [{"s": 360.0}]
 
 
 def test_rollback_removes_the_alias(renamed):
@@ -123,3 +127,22 @@ def test_rollback_removes_the_alias(renamed):
     assert ALIASES_PROPERTY not in table.properties
     assert [f.name for f in table.schema().fields] == ["order_id", "amount", "day"]
     assert project.query("SELECT SUM(amount) AS s FROM sales.orders").to_pylist() == [{"s": 360.0}]
+
+
+def test_a_standalone_move_file_is_a_consumer_tracked_by_its_code(chained, edit):
+    from towpath.migrations import migration_status
+
+    project = chained
+    move = project.root / "exports" / "orders.move.yaml"
+    move.parent.mkdir()
+    move.write_text("data_movement:\n  source: {table: sales.orders}\n  key_columns: [order_id]\n"
+                    "  value_columns: [amount]\nkey_value_dal: {namespace: orders}\n")
+
+    migration = plan_migration(project, "sales.orders", RENAME)
+
+    [consumer] = [c for c in migration.consumers if c.workflow == "exports/orders.move.yaml"]
+    assert consumer.impact == "breaking" and [r.at for r in consumer.references] == [f"{move}:4"]
+    start_migration(project, migration.id)
+    edit(move, "[amount]", "[order_amount]")
+    by = {c.consumer: c for c in migration_status(project, migration.id).consumers}
+    assert by[consumer.key].done and by[consumer.key].ran_at == "untracked"

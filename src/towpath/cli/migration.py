@@ -45,9 +45,13 @@ def _notified(results: Any) -> None:
 
 def _applied(m: Any) -> None:
     render.console.print(f"[bold]{m['id']}[/bold]  {m['table']}: {_describe(m)}  ({m['status']})")
-    applied = m.get("applied") or {}
+    applied = dict(m.get("applied") or {})
+    alias = applied.pop("alias", None)
     if applied:
         render.console.print(", ".join(f"{k} {v}" for k, v in applied.items()))
+    if alias and m["status"] in ("started", "complete"):
+        render.console.print(f"'{alias}' stays readable (as the new name, with a warning) until "
+                             f"`towpath migration finish {m['id']}`")
 
 
 def _status(s: Any) -> None:

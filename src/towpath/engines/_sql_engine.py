@@ -432,8 +432,10 @@ class SqlEngine(abc.ABC, Generic[S]):
                     table.replace(_aliased(exp.to_table(internal), table))
                 elif table.args.get("db"):
                     catalog_tables[id(table)] = (table, normalize_identifier(key))
-            if any(schemas.aliases(ident) for _, ident in catalog_tables.values()):  # scopes only when needed
-                for alias in resolve_aliases(node, schemas, schemas.aliases):
+            if any(schemas.column_aliases(ident) for _, ident in catalog_tables.values()):  # scopes only if needed
+                for alias in resolve_aliases(node, schemas, schemas.column_aliases):
+                    if alias.finished is not None:
+                        raise SqlError(alias.gone(), file=file, line=line)
                     if alias not in aliases:
                         aliases.append(alias)
             for table, plan in self._plan(catalog_tables, schemas, registered, refs, file, line):

@@ -112,6 +112,9 @@ def draft(migration: Migration, owner: str, status: str, *, reminder: int | None
     if migration.new_table:
         lines += [(f"- **New table:** `{migration.new_table}` (backfilled from `{migration.table}`, which is "
                    "dropped when the migration finishes)")]
+    if change.kind == "rename_column":
+        lines += [(f"- **Grace period:** once applied, queries naming `{change.column}` still read "
+                   f"`{change.new_name}` (with a warning) until the migration finishes; then they fail")]
     lines.append("")
     if owner == migration.table_owner:
         lines += [f"You own `{migration.table}`.", ""]

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from towpath.lineage import STANDALONE_SUFFIXES
 from towpath.migrations.record import Migration, Reference, load, save
 
 if TYPE_CHECKING:
@@ -70,14 +71,20 @@ def migration_status(project: Project, migration_id: str) -> MigrationProgress:
         remaining = [Reference(u.file, u.line, u.column, u.role) for u in graph.uses
                      if u.workflow_id == consumer.workflow and u.job_id == consumer.job
                      and u.table == migration.table and old is not None and u.column == old]
-        progress.append(ConsumerProgress(consumer.key, consumer.owner, consumer.impact, remaining,
-                                         _ran_since(project, consumer.workflow, consumer.job, migration.started_at or "")))
+        ran = (STANDALONE_RUN if consumer.workflow.endswith(tuple(STANDALONE_SUFFIXES))
+               else _ran_since(project, consumer.workflow, consumer.job, migration.started_at or ""))
+        progress.append(ConsumerProgress(consumer.key, consumer.owner, consumer.impact, remaining, ran))
     result = MigrationProgress(migration, progress)
     if migration.status == "started" and result.complete:
         migration.status = "complete"
         migration.history.append({"status": "complete", "at": dt.datetime.now(dt.UTC).isoformat()})
         save(project.state, migration)
     return result
+
+
+STANDALONE_RUN = "untracked"
+"""`ran_at` of a standalone move, stream or CDC file: its runs are not workflow runs, so its updated
+code is all `status` can check."""
 
 
 def _ran_since(project: Project, workflow: str, job: str, since: str) -> str | None:

@@ -61,6 +61,11 @@ class ColumnAlias:
     finished: str | None = None
     """When the migration finished (the old name is no longer readable; errors still name the rename)."""
 
+    def gone(self) -> str:
+        """Why the old name no longer reads, once the migration finished."""
+        return (f"unknown column '{self.old}' of {self.table}: it was renamed to '{self.new}' by migration "
+                f"{self.migration} (finished {str(self.finished)[:10]}); use '{self.new}'")
+
     def message(self) -> str:
         until = f" (deadline {self.deadline})" if self.deadline else ""
         return (f"column '{self.old}' of {self.table} was renamed to '{self.new}' by migration {self.migration}: "
@@ -134,7 +139,9 @@ def resolve_aliases(query: exp.Expression, known: Schemas,
         aliases: a table (`db.table`) -> its aliases by old name.
 
     Returns:
-        The aliases used, each once, in order of first use.
+        The aliases used, each once, in order of first use. One whose migration
+        finished is returned but not rewritten: the caller reports the old name as
+        gone, naming what it became.
     """
     try:
         scopes = traverse_scope(query)
@@ -159,6 +166,8 @@ def resolve_aliases(query: exp.Expression, known: Schemas,
             if alias is None:
                 continue
             used.setdefault((alias.table, alias.old), alias)
+            if alias.finished is not None:
+                continue
             new = exp.column(alias.new, table=column.table or None)
             if isinstance(column.parent, exp.Select) and any(s is column for s in column.parent.selects):
                 column.replace(exp.alias_(new, column.name))

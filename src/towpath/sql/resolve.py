@@ -217,8 +217,7 @@ def _renamed(scope: Scope, names: list[str], column: str, known: Schemas) -> str
         if isinstance(source, exp.Table) and source.db and callable(lookup):
             alias = lookup(table_key(source)).get(column)
             if alias is not None:
-                return (f"; it was renamed to '{alias.new}' by migration {alias.migration} "
-                        f"(finished {str(alias.finished)[:10]}): use '{alias.new}'")
+                return "; " + alias.gone().split(": ", 1)[1]
     return ""
 
 

@@ -59,6 +59,10 @@ class CatalogSchemas(Mapping[str, Mapping[str, str]]):
         """Old names of `ident`'s columns whose rename migration finished (for errors that name the rename)."""
         return {old: a for old, a in self._aliases(ident).items() if a.finished is not None}
 
+    def column_aliases(self, ident: str) -> dict[str, ColumnAlias]:
+        """Every alias `ident`'s properties record, in a grace period or finished."""
+        return self._aliases(ident)
+
     def _aliases(self, ident: str) -> dict[str, ColumnAlias]:
         table = self.table(ident) if ident not in self.created else None
         return aliases_from(ident, table.properties) if table is not None else {}
