@@ -57,7 +57,8 @@ class Bound:
                  aliases: list[ColumnAlias] | None = None) -> None:
         self.expression, self.sources, self.scans = expression, sources, scans
         self.aliases = aliases or []
-        """Renamed columns the query read by their old name (each also a `DeprecatedColumnWarning`)."""
+        """Renamed columns the query read by their old name (the caller warns: a statement's `warnings`,
+        or `towpath.sql.warn_deprecated`)."""
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -137,11 +138,10 @@ class SqlEngine(abc.ABC, Generic[S]):
         if not isinstance(expression, exp.Query):
             raise SqlError(f"query() runs a SELECT, got {describe(expression)}", file=file, line=line)
         with self._session() as session:
-            bound = self.bind(expression, _refs(refs), file, line)
-            with self._lock:
-                self.scans.extend(bound.scans)
-            warn_deprecated(bound.aliases)
-            return self._execute(session, bound.expression.sql(dialect=self.dialect), bound.sources, file, line)
+            bound, sql = self._bind_query(expression, _refs(refs), file, line)
+            data = self._execute(session, sql, bound.sources, file, line)
+        warn_deprecated(bound.aliases)
+        return data
 
     def run_script(
         self,

@@ -10,13 +10,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from towpath.errors import first_line
+
+if TYPE_CHECKING:
+    from towpath.sql.aliases import ColumnAlias
 
 __all__ = [
     "Schemas",
@@ -196,10 +199,12 @@ def _readable(source: Any, known: Schemas) -> set[str] | None:
     return columns
 
 
-def aliases_of(known: Schemas, ident: str) -> Mapping[str, Any]:
-    """The column aliases (old name -> `ColumnAlias`) of `ident` when `known` records them (`CatalogSchemas`)."""
-    lookup = getattr(known, "aliases", None)
-    return lookup(ident) if callable(lookup) else {}
+def aliases_of(known: Schemas, ident: str, kind: str = "aliases") -> Mapping[str, ColumnAlias]:
+    """The column aliases (old name -> `ColumnAlias`) of `ident` when `known` records them (`CatalogSchemas`):
+    those in their grace period (`aliases`), or those whose migration finished (`renamed`)."""
+    lookup = getattr(known, kind, None)
+    found: Mapping[str, ColumnAlias] = lookup(ident) if callable(lookup) else {}
+    return found
 
 
 def _describe(scope: Scope, qualifier: str) -> str:
@@ -211,11 +216,10 @@ def _describe(scope: Scope, qualifier: str) -> str:
 
 def _renamed(scope: Scope, names: list[str], column: str, known: Schemas) -> str:
     """`; it was renamed to 'x' by migration M (finished ...)` when a finished rename took that name away."""
-    lookup = getattr(known, "renamed", None)
     for name in names:
         _, source = scope.selected_sources.get(name, (None, None))
-        if isinstance(source, exp.Table) and source.db and callable(lookup):
-            alias = lookup(table_key(source)).get(column)
+        if isinstance(source, exp.Table) and source.db:
+            alias = aliases_of(known, table_key(source), "renamed").get(column)
             if alias is not None:
                 return "; " + alias.gone().split(": ", 1)[1]
     return ""
