@@ -61,11 +61,7 @@ def mysql_server() -> Iterator[services.MySqlServer]:
     developer's machine only: under CI (`CI` set, where `make test` runs as root and installs
     `mariadb-server` itself) a missing MariaDB fails them, so a skip can never hide the tests.
     """
-    if services.mariadb_binaries() is None:
-        message = f"MariaDB is not installed; install it with: {services.MARIADB_INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (`make test` installs it when run as root)")
-        pytest.skip(message)
+    _require_installed("MariaDB", services.mariadb_binaries() is not None, services.MARIADB_INSTALL_HINT)
     with services.mysql_server() as server:
         yield server
 
@@ -73,11 +69,7 @@ def mysql_server() -> Iterator[services.MySqlServer]:
 @pytest.fixture(scope="session")
 def mysql_binlog() -> Iterator[services.MySqlServer]:
     """A MariaDB writing a ROW binlog (a separate server from `mysql_server`): CDC tests and the example."""
-    if services.mariadb_binaries() is None:
-        message = f"MariaDB is not installed; install it with: {services.MARIADB_INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    _require_installed("MariaDB", services.mariadb_binaries() is not None, services.MARIADB_INSTALL_HINT)
     with services.mysql_server(binlog=True) as server:
         yield server
 
@@ -141,12 +133,18 @@ def spark() -> Iterator[Any]:
 
 
 def _require_redis() -> None:
-    """Skip without redis-server on a developer's machine; fail under CI, where `make test` installs it."""
-    if services.redis_binaries() is None:
-        message = f"redis-server is not installed; install it with: {services.REDIS_INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (`make test` installs it when run as root)")
-        pytest.skip(message)
+    _require_installed("redis-server", services.redis_binaries() is not None, services.REDIS_INSTALL_HINT)
+
+
+def _require_installed(what: str, installed: bool, hint: str) -> None:
+    """Skip without a Debian-packaged server on a developer's machine, naming the install command;
+    fail under CI (`CI` set), where `make test` runs as root and installs it, so a skip never hides tests."""
+    if installed:
+        return
+    message = f"{what} is not installed; install it with: {hint}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (`make test` installs it when run as root)")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
