@@ -241,6 +241,36 @@ def test_failing_rows_are_counted_in_the_engine_and_only_a_sample_is_fetched(wh,
     assert any("COUNT(*)" in q for q in wh.queries) and any(q.endswith("LIMIT 3") for q in wh.queries)
 
 
+def test_audits_that_pass_cost_one_engine_query_together(titles, wh, query):
+    specs = [
+        audit("table_should_not_be_empty"),
+        audit("columns_should_not_have_nulls", columns=["country_code"]),
+        audit("accepted_values", column="country_code", values=["US", "CA", "BR"]),
+    ]
+    results = run_audits(specs, query, default_table=titles)
+    assert [r.passed for r in results] == [True, True, True]
+    assert len(wh.queries) == 1  # the three counts in one query: one bind, one scan plan, one round trip
+
+
+def test_audits_counted_together_fetch_samples_only_for_the_failing_ones(titles, wh, query):
+    specs = [
+        audit("table_should_not_be_empty"),
+        audit("columns_should_not_have_nulls", columns=["title_id"]),
+        audit("accepted_values", column="country_code", values=["US"]),
+    ]
+    empty, nulls, values = run_audits(specs, query, default_table=titles)
+    assert empty.passed and (nulls.failing_rows, values.failing_rows) == (1, 3)
+    assert nulls.sample == [{"date": dt.date(2024, 1, 2), "country_code": "BR", "title_id": None, "title_rank": 3}]
+    assert sorted(r["country_code"] for r in values.sample) == ["BR", "CA", "CA"]
+    assert len(wh.queries) == 3  # the counts together, then one sample query per failing audit
+
+
+def test_a_broken_audit_among_others_is_named_in_the_error(titles, query):
+    specs = [audit("table_should_not_be_empty"), audit("columns_should_not_have_nulls", columns=["nope"])]
+    with pytest.raises(AuditError, match=r"audit columns_should_not_have_nulls on db.titles could not run: .*nope"):
+        run_audits(specs, query, default_table=titles)
+
+
 def test_every_result_keeps_name_blocking_and_sql(titles, query):
     specs = [
         AuditSpec(function="table_should_not_be_empty", name="has_rows", blocking=False),
