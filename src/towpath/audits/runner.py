@@ -113,7 +113,9 @@ class _Planned:
         return cls(spec, audit, audit.failing_rows())
 
     def count_query(self, alias: str) -> exp.Select:
-        return exp.select(exp.alias_(exp.Count(this=exp.Star()), alias)).from_(self.failing.subquery("failing"))
+        """`SELECT COUNT(*) AS alias` over a copy of the failing-rows query."""
+        count = exp.alias_(exp.Count(this=exp.Star()), alias)
+        return exp.select(count).from_(self.failing.subquery("failing"), copy=False)
 
     def finish(self, query: QueryFn, sample_size: int, target_dialect: str, *, count: int | None = None) -> AuditResult:
         """The result, counting the failing rows first unless `count` is already known."""
@@ -154,9 +156,10 @@ def _count_together(planned: Sequence[_Planned], query: QueryFn, target_dialect:
     The counts are one-row aggregates cross-joined, which every engine runs; a
     failure (one audit's bad column) leaves the per-audit path to name the culprit.
     """
-    combined: exp.Select = exp.select(exp.Star()).from_(planned[0].count_query("c0").subquery("a0"))
-    for index, plan in enumerate(planned[1:], start=1):
-        combined = combined.join(plan.count_query(f"c{index}").subquery(f"a{index}"), join_type="cross")
+    combined = exp.select(exp.Star()).from_(planned[0].count_query("c0").subquery("a0", copy=False), copy=False)
+    for index, plan in enumerate(planned[1:], start=1):  # copy=False: sqlglot would copy the whole tree per join
+        counted = plan.count_query(f"c{index}").subquery(f"a{index}", copy=False)
+        combined = combined.join(counted, join_type="cross", copy=False)
     try:
         row = query(combined.sql(dialect=target_dialect))
     except EngineError:

@@ -34,8 +34,10 @@ WARM_MODULES = (
     "towpath.engines.duckdb", "towpath.audits", "towpath.audits.builtin", "towpath.publish", "towpath.sql",
     "pyiceberg.catalog.sql", "pyiceberg.io.pyarrow", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "duckdb",
     "sqlalchemy", "sqlglot", "sqlglot.dialects.spark", "sqlglot.dialects.duckdb", "rich.console", "rich.table",
+    "towpath.workflows.spec:build_models",
 )
-"""What a `workflow run` imports, imported once by the worker; a command imports the rest in its fork."""
+"""What a `workflow run` imports (and the workflow models it builds), once in the worker; a command
+imports the rest in its fork."""
 
 _GLOBAL_FLAGS = {"-v", "--verbose", "--no-worker"}
 _GLOBAL_VALUED = {"-C", "--project"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import importlib
 import io
 import json
@@ -85,7 +86,8 @@ def serve(root: Path, *, entry: str, warm: Sequence[str] = (), idle_seconds: flo
     """Run the worker of the project at `root` until it is stopped or idle for `idle_seconds`.
 
     Each command calls `entry` (`module:function`, taking the argv) in a fork; `warm` are the
-    modules to import before the first one. The caller (the CLI) chooses both, so this room
+    modules to import before the first one (`module:function`: also call the function, which
+    builds what the module builds lazily). The caller (the CLI) chooses both, so this room
     knows nothing of the commands it runs.
     """
     root = root.resolve()
@@ -97,7 +99,8 @@ def serve(root: Path, *, entry: str, warm: Sequence[str] = (), idle_seconds: flo
         raise WorkerRunningError(f"a towpath worker already serves {root}") from None
     started = time.monotonic()
     for name in (*warm, entry.partition(":")[0]):
-        importlib.import_module(name)
+        _warm(name)
+    gc.freeze()  # what the warm-up built is never collected: a command's collections skip it, and leave its pages shared
     info = WorkerInfo(
         pid=os.getpid(), host=socket.gethostname(), root=str(root), started_at=time.time(),
         idle_seconds=idle_seconds, executable=sys.executable, towpath=_towpath_dir(), entry=entry,
@@ -298,6 +301,14 @@ def _same_user(conn: socket.socket) -> bool:
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
     _pid, uid, _gid = (int.from_bytes(creds[i:i + 4], sys.byteorder) for i in (0, 4, 8))
     return uid == os.getuid()
+
+
+def _warm(name: str) -> None:
+    """Import `module`, or import `module:function` and call the function."""
+    module, _, function = name.partition(":")
+    imported = importlib.import_module(module)
+    if function:
+        getattr(imported, function)()
 
 
 def _towpath_dir() -> str:
