@@ -13,6 +13,7 @@ import towpath
 MODULES = sorted(
     name for _, name, _ in pkgutil.walk_packages(towpath.__path__, "towpath.")
     if ".samples.recipes." not in name  # recipe folders are templates a user copies, not package modules
+    and not name.startswith("towpath.airflow")  # imports Apache Airflow, which lives in its own venv (tests/airflow)
 )
 
 

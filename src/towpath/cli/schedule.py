@@ -1,7 +1,8 @@
-"""`towpath schedule run|status`: the project's scheduler service."""
+"""`towpath schedule run|status|export`: the project's scheduler service, and its schedules as data."""
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Any
 
@@ -85,3 +86,34 @@ def status(ctx: click.Context) -> dict[str, Any]:
         return {"running": False}
     return {"running": True, "pid": lease.pid, "host": lease.host, "since": lease.acquired_at,
             "heartbeat_at": lease.heartbeat_at}
+
+
+def _show_export(schedules: list[dict[str, Any]]) -> None:
+    rows = [
+        {"workflow": s["id"], "type": s["type"],
+         "when": s.get("schedule") or (f"{s['start'] or '?'} to {s['end'] or '?'}" if s["type"] == "backfill" else ""),
+         "trigger": (s.get("trigger") or {}).get("hwm_of", ""), "file": os.path.relpath(s["file"])}
+        for s in schedules
+    ]
+    if rows:
+        render.table(rows, ["workflow", "type", "when", "trigger", "file"], title="Schedules")
+    else:
+        render.console.print("no daily or backfill workflow in this project")
+
+
+@cli.command()
+@output(_show_export)
+@click.pass_context
+def export(ctx: click.Context) -> list[dict[str, Any]]:
+    """List every daily and backfill workflow as data, for an orchestrator (the Airflow DAG factory).
+
+    Each file is read exactly as `schedule run` reads it; a broken file is an
+    error at its file:line and nothing is exported.
+
+    \b
+    Example:
+      towpath schedule export --json
+    """
+    from towpath.workflows.scheduler import export_schedules
+
+    return export_schedules(project_from(ctx))

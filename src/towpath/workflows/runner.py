@@ -187,6 +187,7 @@ def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobRes
     job_run = store.start_job(ctx.run_id, job_id or node.id, node.type, parent_job=ctx.parent_job, attempt=ctx.attempt)
     if ctx.lineage is not None:
         ctx.lineage.job_started(job_id or node.id, node.type)
+    log.info("run %s: step %s (%s) started", ctx.run_id, job_id or node.id, node.type)  # `towpath -v` streams these
     started = time.perf_counter()
     node_ctx = ctx.with_params(getattr(node, "parameters", None) or {})
     try:
@@ -208,6 +209,8 @@ def run_node(node: Any, ctx: RunContext, *, job_id: str | None = None) -> JobRes
             details={"traceback": traceback.format_exc()},
         )
     job.duration_s = job.duration_s or (time.perf_counter() - started)
+    rows = f", {job.rows_written:,} rows" if job.rows_written is not None else ""
+    log.info("run %s: step %s %s in %.2f s%s", ctx.run_id, job_id or node.id, job.status, job.duration_s, rows)
     store.finish_job(
         job_run, job.status, rows_written=job.rows_written, snapshots=job.snapshots, error=job.error,
         details={**job.details, "warnings": job.warnings},

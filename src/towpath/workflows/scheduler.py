@@ -16,10 +16,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from croniter import croniter
 
+from towpath.errors import SpecError, SpecErrors
 from towpath.workflows.context import Workspace
 from towpath.workflows.daily import load_daily
 from towpath.workflows.params import zone
@@ -64,6 +65,53 @@ def discover(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*.sch.yaml")):
         if not SKIP_DIRS.intersection(path.relative_to(root).parts):
             yield path
+
+
+def export_schedules(project: Workspace) -> list[dict[str, Any]]:
+    """Every daily and backfill file of the project as plain data, for an orchestrator outside towpath.
+
+    Each file is read with the loader the scheduler uses (`strict=False`: `${...}`
+    left for the run), so Airflow's DAG factory sees exactly what `towpath schedule
+    run` and `workflow daily|backfill` see. Every broken file is reported, each at
+    its file:line, as one `SpecErrors`; nothing is exported then (a DAG generated
+    from half a project would silently lose workflows).
+    """
+    from towpath.workflows.loader import load_workflow
+    from towpath.workflows.spec import BackfillSpec, DailySpec
+
+    exported: list[dict[str, Any]] = []
+    errors: list[SpecError] = []
+    for path in discover(project.root):
+        try:
+            spec = load_workflow(path, dict(project.config.params), strict=False)
+            if not isinstance(spec, DailySpec | BackfillSpec):
+                continue
+            main = load_workflow(spec.workflow_path, dict(project.config.params), strict=False)
+        except SpecError as exc:
+            errors.append(exc)
+            continue
+        entry: dict[str, Any] = {
+            "id": spec.id, "type": spec.type, "file": str(path), "workflow": str(spec.workflow_path),
+            "workflow_id": main.id, "description": spec.description, "owner": spec.owner,
+            "params": dict(spec.params),
+        }
+        if isinstance(spec, DailySpec):
+            entry |= {
+                "schedule": spec.schedule, "timezone": spec.timezone or project.config.timezone,
+                "lookback_days": spec.lookback_days,
+                "trigger": {"hwm_of": spec.trigger.hwm_of} if spec.trigger and spec.trigger.hwm_of else None,
+                "hwm": list(spec.hwm),
+            }
+        else:
+            entry |= {
+                "start": spec.start.isoformat() if spec.start else None,
+                "end": spec.end.isoformat() if spec.end else None,
+                "parallel": spec.parallel, "timezone": project.config.timezone,
+            }
+        exported.append(entry)
+    if errors:
+        raise SpecErrors(errors)
+    return exported
 
 
 def due_workflows(
