@@ -45,6 +45,8 @@ def lifecycle(venv: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Proj
         {"dag": "event_counts_on_raw", "date": "2024-02-02T00:00:00+00:00",
          "move_mark": {"table": "raw.events", "to": "2024-01-03"}},
         {"dag": "event_counts_backfill", "date": "2024-02-03T00:00:00+00:00"},
+        {"dag": "event_counts_backfill", "date": "2024-02-04T00:00:00+00:00",
+         "conf": {"start": BAD_DAY, "end": BAD_DAY}},
     ])
     return project, result
 
@@ -93,7 +95,8 @@ def test_a_failing_audit_fails_the_task_without_retries_and_publishes_nothing(
     assert counts(project, BAD_DAY) == {}
     log = log_of(run)
     assert "AirflowFailException" in log
-    assert "1 blocking audit(s) failed on branch" in log and "Nothing was published" in log
+    assert f"AirflowFailException: {BAD_DAY}: step 'wap' (wap) audit failed: 1 blocking audit(s) failed on branch" in log
+    assert "Nothing was published" in log
     assert "(towpath exit code 1)" in log
     failed = project.state.list_runs(workflow_id="event_counts", limit=10)
     assert any(r.execution_date == BAD_DAY and r.status == "audit_failed" for r in failed)
@@ -168,3 +171,17 @@ def test_towpath_airflow_needs_only_airflow_and_the_standard_library(venv: Any) 
                                   "towpath.airflow.dags", "towpath.airflow.operator", "towpath.airflow.sensor"}
     assert seen["found"] == []
     assert Path(TOWPATH_BIN[0]).exists()
+
+
+def test_a_backfill_run_takes_its_range_from_the_dag_params_and_fails_on_a_failed_date(
+    lifecycle: tuple[Project, dict[str, Any]],
+) -> None:
+    project, result = lifecycle
+    run = result["runs"][5]
+    assert run["state"] == "failed"
+    assert run["tasks"]["backfill"]["try_number"] == 1  # an audit failed: no retry
+    log = log_of(run)
+    assert f"--start={BAD_DAY} --end={BAD_DAY}" in log
+    assert (f"AirflowFailException: 1 dates of {BAD_DAY}..{BAD_DAY} failed:\n"
+            f"{BAD_DAY}: step 'wap' (wap) audit failed: 1 blocking audit(s) failed") in log
+    assert counts(project, BAD_DAY) == {}

@@ -152,12 +152,11 @@ def failed_audits(doc: Mapping[str, Any]) -> list[str]:
 
 
 def failure_message(doc: Mapping[str, Any]) -> str:
-    """One message for a failed run, daily or backfill: its error, the failed audits and what was not published."""
-    audits = failed_audits(doc)
-    if audits:
-        return f"blocking audits failed, nothing was published: {', '.join(audits)}"
-    if doc.get("failed"):  # a backfill: date -> error
-        return "; ".join(f"{date}: {error}" for date, error in doc["failed"].items())
+    """towpath's own message for a failed run or daily (its `error`), or each failed date of a backfill."""
+    if doc.get("failed"):  # a backfill: date -> error; the first line of each says what failed
+        failed = doc["failed"]
+        lines = [f"{date}: {str(error).strip().splitlines()[0]}" for date, error in sorted(failed.items())]
+        return f"{len(failed)} dates of {doc.get('start')}..{doc.get('end')} failed:\n" + "\n".join(lines)
     return str(doc.get("error") or f"the run ended {doc.get('status', 'without a result')}")
 
 
