@@ -83,13 +83,15 @@ def build_project(root: Path, days: list[dt.date]) -> Project:
 
 
 def drive(venv: AirflowVenv, home: Path, project_dir: Path, *, runs: list[dict[str, Any]] | None = None,
-          towpath_bin: list[str] | None = None, factory: dict[str, Any] | None = None) -> dict[str, Any]:
+          towpath_bin: list[str] | None = None, factory: dict[str, Any] | None = None,
+          kill: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `dag_driver.py` in the Airflow venv (a fresh Airflow home under `home`) over a project."""
     (home / "dags").mkdir(parents=True)
     shutil.copy(venv.template_db, home / "airflow.db")
     out = home / "out.json"
     spec = {"out": str(out), "project": str(project_dir), "towpath_bin": towpath_bin or TOWPATH_BIN,
-            "env": {"TOWPATH_WORKER": "off", "PYTHONPATH": str(SRC)}, "runs": runs or [], "factory": factory or {}}
+            "env": {"TOWPATH_WORKER": "off", "PYTHONPATH": str(SRC)}, "runs": runs or [], "factory": factory or {},
+            "kill": kill}
     env = {**airflow_env(home, home / "airflow.db"), "PYTHONPATH": str(SRC)}
     done = subprocess.run([str(venv.python), str(DRIVER), json.dumps(spec)], env=env, capture_output=True, check=False,
                           text=True, timeout=300)

@@ -112,7 +112,26 @@ def main(argv: list[str]) -> int:
                                  "hwm": ti.xcom_pull(task_ids=ti.task_id, key="hwm")}
         out["runs"].append({"dag": run["dag"], "state": dr.state, "tasks": tasks,
                             "logical_date": dr.logical_date.isoformat(), "log": capture.lines[start:]})
+    if spec.get("kill"):
+        out["kill"] = kill_mid_run(capture, spec, **spec["kill"])
     return write(spec["out"], out)
+
+
+def kill_mid_run(capture: Capture, spec: dict[str, Any], workflow: str, date: str, after: str) -> dict[str, Any]:
+    """Run the operator on `workflow` and kill the task (Airflow's `on_kill`) once towpath logged `after`."""
+    from towpath.airflow import TowpathWorkflowOperator
+
+    op = TowpathWorkflowOperator(task_id="killed", workflow=workflow, date=date, project_dir=spec["project"],
+                                 towpath_bin=spec["towpath_bin"], env=spec["env"])
+    capture.waiting_for = after
+    capture.seen.clear()
+    killer = threading.Thread(target=lambda: capture.seen.wait(120) and op.on_kill(), daemon=True)
+    killer.start()
+    try:
+        op.execute({})  # in this (the main) thread: Airflow's execute guard is per thread
+    except Exception as exc:  # noqa: BLE001 - the error the task fails with, asserted by the test
+        return {"error": f"{type(exc).__name__}: {exc}", "killed": capture.seen.is_set()}
+    return {"error": None, "killed": capture.seen.is_set()}
 
 
 def write(path: str, out: dict[str, Any]) -> int:

@@ -185,3 +185,18 @@ def test_a_backfill_run_takes_its_range_from_the_dag_params_and_fails_on_a_faile
     assert (f"AirflowFailException: 1 dates of {BAD_DAY}..{BAD_DAY} failed:\n"
             f"{BAD_DAY}: step 'wap' (wap) audit failed: 1 blocking audit(s) failed") in log
     assert counts(project, BAD_DAY) == {}
+
+
+def test_killing_the_task_interrupts_towpath_which_records_it(run_dags: RunDags, tmp_path: Path) -> None:
+    project = build_project(tmp_path / "proj", DAYS[:1])
+    waits = project.root / "waits.sch.yaml"  # a run that waits for a mark that never comes
+    waits.write_text("id: waits\nsteps:\n  - job: {id: wait, type: wait, table: raw.events, until: '2099-01-01',"
+                     " timeout: 300, poll_interval: 0.2}\n")
+
+    result = run_dags(project.root, kill={"workflow": str(waits), "date": "2024-01-01",
+                                          "after": "step wait (wait) started"})
+
+    assert result["kill"]["killed"] is True
+    assert result["kill"]["error"] == "AirflowException: interrupted (SIGINT) (towpath exit code 130)"  # retryable
+    [run] = project.state.list_runs(workflow_id="waits", limit=5)
+    assert run.status == "interrupted" and run.error == "interrupted (Ctrl-C)"

@@ -81,6 +81,7 @@ def run_towpath(
         proc = subprocess.Popen(
             list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(env),
             start_new_session=True,  # Airflow's SIGTERM of the task reaches towpath through on_kill, once
+            preexec_fn=_interruptible,  # noqa: PLW1509 - it only resets a signal disposition, no lock is taken
         )
     except OSError as exc:
         raise TowpathCommandError(
@@ -133,7 +134,9 @@ def check(done: Completed) -> Any:
     else:  # a result that failed: a run, a daily or a backfill
         message, retryable = failure_message(doc), not failed_audits(doc)
     if done.exit_code < 0 or done.exit_code == 130:
-        message, retryable = f"interrupted ({_signal_name(done.exit_code)}): {message}", True
+        signal_name = _signal_name(done.exit_code)
+        message = f"interrupted ({signal_name})" + ("" if message.startswith("interrupted") else f": {message}")
+        retryable = True
     raise TowpathCommandError(message, exit_code=done.exit_code, retryable=retryable, argv=done.argv)
 
 
@@ -158,6 +161,11 @@ def failure_message(doc: Mapping[str, Any]) -> str:
         lines = [f"{date}: {str(error).strip().splitlines()[0]}" for date, error in sorted(failed.items())]
         return f"{len(failed)} dates of {doc.get('start')}..{doc.get('end')} failed:\n" + "\n".join(lines)
     return str(doc.get("error") or f"the run ended {doc.get('status', 'without a result')}")
+
+
+def _interruptible() -> None:
+    """In the child: SIGINT interrupts towpath (Ctrl-C), even where the worker ignores it (a detached daemon)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _document(argv: Sequence[str], code: int, stdout: str) -> Any:
