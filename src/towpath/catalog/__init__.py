@@ -23,7 +23,7 @@ from towpath.catalog.branches import (
     publish_branch,
     publish_branches,
 )
-from towpath.catalog.compact import CompactResult, PartitionCompaction, compact
+from towpath.catalog.compact import CompactResult, PartitionCompaction, compact, last_compacted
 from towpath.catalog.ddl import DdlCheck, DdlError, DdlResult, apply_ddl, check_ddl
 from towpath.catalog.gc import GcResult, remove_orphan_files
 from towpath.catalog.history import (
@@ -93,6 +93,7 @@ __all__ = [
     "history",
     "hwm_for_snapshot",
     "is_ancestor",
+    "last_compacted",
     "list_branches",
     "normalize_identifier",
     "parse_hwm",

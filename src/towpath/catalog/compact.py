@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table
 
 from towpath.catalog._catalog import MAIN, Catalog, normalize_identifier
 from towpath.catalog._commit import TableChange, pause_point
+from towpath.catalog.datafiles import write_data_files
 from towpath.catalog.history import expire_snapshots
 from towpath.catalog.positions import position_properties
 from towpath.errors import CatalogError
@@ -38,6 +39,8 @@ TARGET_FILE_SIZE_PROPERTY = "write.target-file-size-bytes"
 DEFAULT_TARGET_FILE_SIZE = 512 * 1024 * 1024
 SMALL_FRACTION = 0.75
 """A file under this fraction of the target size is small (worth rewriting)."""
+COMPACTION_PROPERTY = "towpath.compaction"
+"""Set in the summary of every compaction snapshot, so a job can tell when the table was last compacted."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ def compact(
         done: list[PartitionCompaction] = []
         txn = table.transaction()
         scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
-        with txn.update_snapshot(snapshot_properties=position_properties(table)).overwrite() as rewrite:
+        properties = {**position_properties(table), COMPACTION_PROPERTY: "rewrite"}
+        with txn.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
             for path, tasks in sorted(groups.items()):
                 live = {task.file.file_path for task in tasks}
                 # lost the commit race to a writer that only appended (a stream's next window): the files this
@@ -120,7 +124,7 @@ def compact(
                     tasks = [task for task in tasks if task.file.file_path in inputs]
                 else:
                     rows = scan.to_table(tasks)
-                    new_files = list(_dataframe_to_data_files(table.metadata, rows, table.io))
+                    new_files = write_data_files(table, rows)
                     count = rows.num_rows
                     rewritten[(path, frozenset(live))] = (new_files, count)
                 for task in tasks:
@@ -140,6 +144,16 @@ def compact(
         expired = expire_snapshots(catalog, ident, older_than=expire_older_than, retain_last=retain_last)
         result = CompactResult(result.table, result.snapshot_id, result.partitions, expired)
     return result
+
+
+def last_compacted(catalog: Catalog, identifier: str) -> dt.datetime | None:
+    """When `compact` last committed to the table (among its unexpired snapshots); None if never."""
+    table = catalog.table(identifier)
+    stamps = [
+        s.timestamp_ms for s in table.snapshots()
+        if s.summary is not None and COMPACTION_PROPERTY in s.summary.additional_properties
+    ]
+    return dt.datetime.fromtimestamp(max(stamps) / 1000, dt.UTC) if stamps else None
 
 
 def _tasks(table: Table) -> list[FileScanTask]:

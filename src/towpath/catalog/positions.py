@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from towpath.catalog._catalog import MAIN, Catalog, conform, normalize_identifier
 from towpath.catalog._commit import TableChange, pause_point
+from towpath.catalog.datafiles import write_data_files
 from towpath.errors import ConflictError
 
 POSITION_PREFIX = "towpath.position."
@@ -175,7 +175,7 @@ def _data_files(table: Table, data: pa.Table, identifier: str) -> list[DataFile]
     if data.num_rows == 0:
         return []
     conformed = conform(data, table.schema().as_arrow(), identifier)
-    return list(_dataframe_to_data_files(table_metadata=table.metadata, df=conformed, io=table.io))
+    return write_data_files(table, conformed)
 
 
 def _fast_append(table: Table, files: Sequence[DataFile], properties: dict[str, str]) -> TableChange:
