@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "KafkaError": "errors",
     "message_batch": "messages",
     "message_table": "messages",
+    "WindowBuffer": "messages",
     "StreamError": "errors",
     "StreamFencedError": "errors",
     "RunOptions": "runner",
@@ -68,6 +69,7 @@ __all__ = [
     "StreamSpec",
     "StreamStats",
     "StreamStatus",
+    "WindowBuffer",
     "Worker",
     "client_config",
     "consumer_config",
@@ -100,7 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from towpath.streaming.decoder import Decoded, decode
     from towpath.streaming.errors import KafkaError, StreamError, StreamFencedError
-    from towpath.streaming.messages import message_batch, message_table
+    from towpath.streaming.messages import WindowBuffer, message_batch, message_table
     from towpath.streaming.runner import RunOptions, StreamJob, StreamStats
     from towpath.streaming.schema import recognise
     from towpath.streaming.spec import (

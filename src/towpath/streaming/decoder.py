@@ -38,10 +38,22 @@ class Decoded:
 
 
 def decode(
-    values: pa.Array | pa.ChunkedArray | Sequence[bytes | None], fmt: JsonFormat | CsvFormat, schema: pa.Schema | None
+    values: pa.Array | pa.ChunkedArray | Sequence[bytes | None], fmt: JsonFormat | CsvFormat, schema: pa.Schema | None,
+    *, lines: bytes | None = None,
 ) -> Decoded:
-    """Decode `values` (a binary array, or bytes) with `schema` for the known columns (None: infer every column)."""
+    """Decode `values` (a binary array, or bytes) with `schema` for the known columns (None: infer every column).
+
+    `lines`: the same values already joined one per line (none empty, none holding a line break), parsed as
+    they are; only if that fails are `values` split to find the bad messages.
+    """
     parse = _json_parser(schema) if isinstance(fmt, JsonFormat) else _csv_parser(fmt, schema)
+    if lines is not None:
+        try:
+            table = parse(pa.py_buffer(lines))
+            if table.num_rows == len(values):
+                return Decoded(table, pa.array(np.arange(len(values), dtype=np.int32)), [])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            pass  # a bad message among them: find it below
     array = _binary(values)
     errors: list[tuple[int, str]] = []
     empty = pc.fill_null(pc.equal(pc.binary_length(array), 0), True)

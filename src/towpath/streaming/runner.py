@@ -203,6 +203,7 @@ class StreamJob:
         """Consume into the window buffer; a closed window is committed by one background thread while the next
         fills (commits stay in order: a window is handed over only once the one before it is visible)."""
         window = self.spec.window
+        message_error = kafka().Message.error
         timeout = options.timeout_s
         if timeout is None and self.spec.timeout:
             timeout = parse_duration(self.spec.timeout).total_seconds()
@@ -211,8 +212,7 @@ class StreamJob:
         topics = {p.topic for p in owned}
         topic = next(iter(topics)) if len(topics) == 1 else None
         read_to = dict(stats.positions)
-        buffer: list[pa.RecordBatch] = []
-        count = size = 0
+        buffer = messages.WindowBuffer(topic)
         window_end = time.monotonic() + window.seconds
         last_report = 0.0
         pending: Future[None] | None = None
@@ -223,29 +223,28 @@ class StreamJob:
                 if deadline is not None and now >= deadline:
                     self.stop("timeout")
                 wait = max(0.0, min(POLL_S, window_end - now))
-                batch = consumer.consume(num_messages=min(CONSUME_BATCH, window.max_rows - count), timeout=wait)
-                good = [m for m in batch if m.error() is None]
-                if len(good) != len(batch):
+                batch = consumer.consume(num_messages=min(CONSUME_BATCH, window.max_rows - buffer.count), timeout=wait)
+                good = batch
+                if any(map(message_error, batch)):  # partition ends and client errors come as messages too
+                    good = [m for m in batch if m.error() is None]
                     _client_events(batch, eof)
                 if good:  # kept as Arrow columns: no Message object outlives this iteration
-                    buffer.append(messages.message_batch(good, topic))
-                    count += len(good)
-                    size += buffer[-1].column(0).nbytes
+                    buffer.add(good)
                 del batch, good
                 # librdkafka reports a partition's end once everything before it was delivered: all ends = caught up
                 caught_up = options.until_caught_up and len(eof) == len(owned)
                 stopping = self._stop.is_set() or caught_up
-                full = count >= window.max_rows or size >= window.max_bytes
+                full = buffer.count >= window.max_rows or buffer.size >= window.max_bytes
                 if buffer and (full or stopping or time.monotonic() >= window_end):
                     position = _consumed_to(consumer, owned, read_to)
                     if pending is not None:
                         pending.result()  # the previous window is visible (or this raises its error)
                     start = {key: read_to[key] for key in position}
                     window_expected = {key: expected[key] for key in position}
-                    pending = committer.submit(self.commit_window, messages.message_table(buffer), start,
-                                               window_expected, position, stats, expected)
+                    pending = committer.submit(self.commit_window, buffer.table(), start, window_expected, position,
+                                               stats, expected, lines=buffer.lines())
                     read_to.update(position)
-                    buffer, count, size = [], 0, 0
+                    buffer = messages.WindowBuffer(topic)
                 if not buffer:  # a window's clock starts with its first message
                     window_end = time.monotonic() + window.seconds
                 if options.progress and (time.monotonic() - last_report > 0.5 or stopping):
@@ -265,15 +264,16 @@ class StreamJob:
 
     def commit_window(
         self, window: pa.Table, start: dict[str, int], expected_now: dict[str, int | None], position: dict[str, int],
-        stats: StreamStats, expected: dict[str, int | None],
+        stats: StreamStats, expected: dict[str, int | None], *, lines: bytes | None = None,
     ) -> None:
         """Decode one window of messages (`towpath.streaming.message_table`), commit it to the sink with its
-        offsets (`start` -> `position`, conditional on `expected_now`), fire alerts, compact every K windows.
+        offsets (`start` -> `position`, conditional on `expected_now`), fire alerts, compact when due.
+        `lines`: the window's values one per line, when the reader joined them already (`WindowBuffer.lines`).
 
         The run loop calls this in its committer thread; `bench_stream_throughput` calls it on messages fetched
         beforehand, to measure what this path alone allows.
         """
-        rows, dead = self._rows(window)
+        rows, dead = self._rows(window, lines)
         snapshot_id = self.sink.commit(f"window-{stats.windows + 1}", rows, dead, start, expected_now, position)
         expected.update(position)
         stats.positions.update(position)
@@ -285,7 +285,7 @@ class StreamJob:
         self._after_commit(position, ranges, rows, snapshot_id, stats)
         pa.default_memory_pool().release_unused()  # the allocator keeps freed decode/write buffers otherwise
 
-    def _rows(self, window: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def _rows(self, window: pa.Table, lines: bytes | None = None) -> tuple[pa.Table, pa.Table]:
         """Decode, add Kafka columns, transform, check required columns, evolve the table: (rows, dead letters)."""
         spec = self.spec
         fmt = self._format()
@@ -295,14 +295,14 @@ class StreamJob:
             header = pc.fill_null(pc.is_in(values, pa.array(self._header_lines, pa.binary())), False)
             if pc.any(header).as_py():
                 window = window.filter(pc.invert(header))
-                values = window.column("value")
+                values, lines = window.column("value"), None
         if not self.sink.exists():
             self._create_tables(values, fmt)
         incoming = None
         if spec.transform is None:  # messages map onto the table's columns: decode with its types
             schema = self.sink.schema()
             incoming = pa.schema([f for f in schema if f.name not in self._derived_columns()])
-        decoded = decode(values, fmt, incoming)
+        decoded = decode(values, fmt, incoming, lines=lines)
         rows, index = decoded.rows, decoded.index
         bad: list[tuple[int, str]] = list(decoded.errors)
         rows = self._kafka_columns(rows, index, window)
