@@ -8,7 +8,7 @@ the same partitions is fenced (`StreamFencedError`).
 
 - `TableSink`: one Iceberg commit per window, the offsets in its snapshot
   summary (`towpath.publish.StreamWindowPublisher`); the table is the record,
-  the state store's offset ledger a mirror. Compacts every K windows.
+  the state store's offset ledger a mirror. Compacts every `compaction.interval`.
 - `FileSink`: staged files, one state-store transaction (offsets + the file
   moves), idempotent moves (`towpath.publish.FileWindowPublisher`); the state
   store is the record of offsets and of the sink's schema.
@@ -19,13 +19,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
 
-from towpath.catalog import Catalog, compact, read_position
+from towpath.catalog import Catalog, compact, expire_snapshots, last_compacted, read_position
 from towpath.publish import (
     FileWindow,
     FileWindowPublisher,
@@ -47,6 +48,9 @@ DEAD_LETTER_SCHEMA = pa.schema([
     ("error", pa.string()), ("stream", pa.string()),
 ])
 CSV_HEADER = "csv_header"
+EXPIRE_EVERY = 20
+"""A table sink expires old snapshots every this many windows (and after each compaction)."""
+RETAIN_SNAPSHOTS = 5
 
 
 class Sink(Protocol):
@@ -95,6 +99,9 @@ class TableSink:
         self.target = self.table = spec.sink.table
         self.dead_letter_table = spec.sink.dead_letter_table
         self.publisher = StreamWindowPublisher(catalog, self.table, self.dead_letter_table, source=spec.name)
+        self._compacted: float | None = None
+        """When the table was last compacted (epoch seconds), read from it once, then kept by this run."""
+        self._compact_next = False
 
     def exists(self) -> bool:
         return self.catalog.exists(self.table)
@@ -164,13 +171,41 @@ class TableSink:
         """Nothing to finish: a window is one commit (data files of a killed one are garbage for `table gc`)."""
 
     def maintenance_due(self, windows: int) -> bool:
-        """Every `compaction.every` windows."""
+        """Compaction: `compaction.interval` after the table's last one, or every `compaction.every` windows;
+        snapshot expiry alone every `EXPIRE_EVERY` windows in between (each commit copies the table metadata,
+        so its snapshot list must stay short however rarely the job compacts)."""
         compaction = self.spec.compaction
-        return compaction.enabled and windows % compaction.every == 0
+        if not compaction.enabled:
+            return False
+        self._compact_next = self._compaction_due(windows)
+        return self._compact_next or windows % EXPIRE_EVERY == 0
+
+    def _compaction_due(self, windows: int) -> bool:
+        compaction = self.spec.compaction
+        if compaction.every is not None and windows % compaction.every == 0:
+            return True
+        interval = compaction.interval_s
+        if interval is None:
+            return False
+        if self._compacted is None:
+            self._compacted = self._last_compacted()
+        return time.time() - self._compacted >= interval
+
+    def _last_compacted(self) -> float:
+        """When the table was last compacted (never: its oldest snapshot, the age of its oldest small files)."""
+        last = last_compacted(self.catalog, self.table)
+        if last is not None:
+            return last.timestamp()
+        stamps = [s.timestamp_ms for s in self.catalog.table(self.table).snapshots()]
+        return min(stamps) / 1000 if stamps else time.time()
 
     def maintain(self) -> bool:
-        """Compact the table and expire old snapshots; whether a compaction snapshot was made."""
-        result = compact(self.catalog, self.table, expire_older_than=dt.timedelta(0), retain_last=5)
+        """Compact the table when due, and expire old snapshots; whether a compaction snapshot was made."""
+        if not self._compact_next:
+            expire_snapshots(self.catalog, self.table, older_than=dt.timedelta(0), retain_last=RETAIN_SNAPSHOTS)
+            return False
+        self._compacted = time.time()  # the next one is due an interval from now, even if this one fails
+        result = compact(self.catalog, self.table, expire_older_than=dt.timedelta(0), retain_last=RETAIN_SNAPSHOTS)
         return result.snapshot_id is not None
 
 

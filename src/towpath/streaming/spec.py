@@ -290,9 +290,27 @@ class AlertRule(Spec):
 
 
 class CompactionConfig(Spec):
-    every: int = Field(default=10, ge=1)
-    """Compact the partitions written every this many windows."""
+    """When the job compacts its table (and expires old snapshots) between windows.
+
+    By wall time, not by window count: a window closes on its row bound many
+    times a second on a busy topic, and each compaction re-reads the partitions
+    it rewrites, so a window-count cadence would spend more on compaction the
+    faster the stream runs. The clock is the table's: the time since its last
+    compaction (or, never compacted, its oldest snapshot), so short
+    `--until-caught-up` runs of a daily workflow compact too, once it is due.
+    """
+
+    interval: str | None = "10m"
+    """Compact at the first window after this long since the table's last compaction (null: never by time)."""
+    every: int | None = Field(default=None, ge=1)
+    """Also compact every this many windows of a run."""
     enabled: bool = True
+
+    _check = field_validator("interval")(classmethod(lambda cls, v: v if v is None else _check_duration(v)))
+
+    @property
+    def interval_s(self) -> float | None:
+        return None if self.interval is None else parse_duration(self.interval).total_seconds()
 
 
 class StreamSpec(Spec):
