@@ -58,6 +58,8 @@ SCHEDULES = {
                       "timezone: UTC\nowner: data-eng@example.com\n",
     "on_raw.sch.yaml": "id: event_counts_on_raw\ntype: daily\nworkflow: main.sch.yaml\n"
                        "trigger: {hwm_of: raw.events}\ntimezone: UTC\n",
+    "both.sch.yaml": 'id: event_counts_both\ntype: daily\nworkflow: main.sch.yaml\nschedule: "30 7 * * 1"\n'
+                     "timezone: Europe/Paris\ntrigger: {hwm_of: raw.events}\n",
     "backfill.sch.yaml": "id: event_counts_backfill\ntype: backfill\nworkflow: main.sch.yaml\n"
                          "start: 2024-01-01\nend: 2024-01-02\nparallel: 2\n",
 }

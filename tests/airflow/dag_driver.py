@@ -54,6 +54,7 @@ def describe(dag: Any) -> dict[str, Any]:
     return {
         "trigger_round_trip": [trigger_round_trip(s) for s in sensors],
         "schedule": str(dag.timetable.summary), "timetable": type(dag.timetable).__name__,
+        "timezone": str(getattr(dag.timetable, "_timezone", "")),
         "catchup": dag.catchup, "max_active_runs": dag.max_active_runs, "tags": sorted(dag.tags),
         "owner": dag.owner, "start_date": dag.start_date.isoformat() if dag.start_date else None,
         "tasks": {t.task_id: {"type": type(t).__name__, "retries": t.retries, "deferrable": getattr(t, "deferrable", None),

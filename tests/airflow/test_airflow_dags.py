@@ -54,7 +54,13 @@ def lifecycle(venv: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Proj
 def test_the_factory_builds_one_dag_per_schedule_file(lifecycle: tuple[Project, dict[str, Any]]) -> None:
     _, result = lifecycle
     dags = result["dags"]
-    assert sorted(dags) == ["event_counts_backfill", "event_counts_daily", "event_counts_on_raw"]
+    assert sorted(dags) == ["event_counts_backfill", "event_counts_both", "event_counts_both__hwm",
+                            "event_counts_daily", "event_counts_on_raw"]
+    # a daily with a schedule and a trigger: the cron DAG (in its own time zone) and the mark's DAG
+    assert (dags["event_counts_both"]["timetable"], dags["event_counts_both"]["schedule"]) == (
+        "CronTriggerTimetable", "30 7 * * 1")
+    assert dags["event_counts_both"]["timezone"] == "Europe/Paris" and dags["event_counts_daily"]["timezone"] == "UTC"
+    assert dags["event_counts_both__hwm"]["tasks"]["daily"]["upstream"] == ["wait_for_hwm"]
     daily = dags["event_counts_daily"]
     assert (daily["timetable"], daily["schedule"], daily["catchup"], daily["max_active_runs"]) == (
         "CronTriggerTimetable", "0 6 * * *", False, 1)
