@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +55,8 @@ class CdcCase:
         docs = open_index(self.project.root, self.name).documents()
         return {int(k): v for k, v in docs.items()}
 
-    def kv_rows(self) -> dict[int, dict[str, Any]]:
-        """The KV namespace decoded with the schema the job recorded: key -> key and value columns."""
+    def kv_rows(self, url: str = "embedded") -> dict[int, dict[str, Any]]:
+        """The KV namespace in the store at `url`, decoded with the schema the job recorded: key -> key and values."""
         from towpath.kv import open_store
         from towpath.protobuf import Decoder, ProtoSchema, compile_schema
 
@@ -61,7 +64,7 @@ class CdcCase:
         schema = ProtoSchema.from_json(json.loads((root / ".towpath" / "cdc" / f"{self.name}.schema.json").read_text()))
         decoder = Decoder(compile_schema(schema))
         rows: dict[int, dict[str, Any]] = {}
-        with open_store("embedded", root=root) as store:
+        with open_store(url, root=root) as store:
             cursor: str | None = None
             while True:
                 page, cursor = store.scan(self.name, cursor, 1000)
@@ -115,3 +118,36 @@ def assert_targets_equal_source(case: CdcCase) -> None:
         assert doc["name"] == row["name"] and doc.get("city") == row["city"], key
         assert (doc.get("score") is None) == (row["score"] is None) and (
             row["score"] is None or abs(doc["score"] - float(row["score"])) < 1e-9), key
+
+
+class Writer(threading.Thread):
+    """Random inserts, updates and deletes over a small key space, in small transactions, until stopped."""
+
+    def __init__(self, case: CdcCase, keys: int = 200, seed: int = 7) -> None:
+        super().__init__(daemon=True)
+        self.case, self.keys, self.rand = case, keys, random.Random(seed)
+        self.stop = threading.Event()
+        self.transactions = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.case.server.dsn, autocommit=False) as conn:
+            while not self.stop.is_set():
+                for _ in range(self.rand.randint(1, 5)):
+                    key, what = self.rand.randint(1, self.keys), self.rand.random()
+                    if what < 0.5:
+                        conn.execute(f"INSERT INTO {self.case.name} (id, name, city, score) VALUES (%s, %s, %s, %s) "
+                                     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, score = EXCLUDED.score",
+                                     (key, f"patient {key} v{self.transactions}", self.rand.choice(["Austin", None]),
+                                      Decimal(self.rand.randint(0, 99999)) / 100))
+                    elif what < 0.8:
+                        conn.execute(f"UPDATE {self.case.name} SET city = %s, updated = now() WHERE id = %s",
+                                     (f"city{self.transactions}", key))
+                    else:
+                        conn.execute(f"DELETE FROM {self.case.name} WHERE id = %s", (key,))
+                conn.commit()
+                self.transactions += 1
+
+
+def seed(case: CdcCase, rows: int) -> None:
+    case.sql(f"INSERT INTO {case.name} (id, name, city, score) SELECT g, 'patient ' || g, "
+             f"CASE WHEN g % 3 = 0 THEN 'Boston' END, g * 1.25 FROM generate_series(1, {rows}) g")

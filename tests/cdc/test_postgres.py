@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import signal
-import threading
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
-from cdc_case import CdcCase, assert_targets_equal_source
+from cdc_case import CdcCase, Writer, assert_targets_equal_source, seed
 
 import services
 from towpath.cdc import CdcResult, SchemaChangeError, SlotLostError, SourceError, load_cdc_spec, run_cdc
@@ -22,39 +19,6 @@ def run(case: CdcCase, *, until_caught_up: bool = False, max_seconds: float | No
     project = Project(case.project.root)
     return run_cdc(load_cdc_spec(case.spec), catalog=project.catalog, root=project.root,
                    until_caught_up=until_caught_up, max_seconds=max_seconds, resnapshot=resnapshot)
-
-
-class Writer(threading.Thread):
-    """Random inserts, updates and deletes over a small key space, in small transactions, until stopped."""
-
-    def __init__(self, case: CdcCase, keys: int = 200, seed: int = 7) -> None:
-        super().__init__(daemon=True)
-        self.case, self.keys, self.rand = case, keys, random.Random(seed)
-        self.stop = threading.Event()
-        self.transactions = 0
-
-    def run(self) -> None:
-        with psycopg.connect(self.case.server.dsn, autocommit=False) as conn:
-            while not self.stop.is_set():
-                for _ in range(self.rand.randint(1, 5)):
-                    key, what = self.rand.randint(1, self.keys), self.rand.random()
-                    if what < 0.5:
-                        conn.execute(f"INSERT INTO {self.case.name} (id, name, city, score) VALUES (%s, %s, %s, %s) "
-                                     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, score = EXCLUDED.score",
-                                     (key, f"patient {key} v{self.transactions}", self.rand.choice(["Austin", None]),
-                                      Decimal(self.rand.randint(0, 99999)) / 100))
-                    elif what < 0.8:
-                        conn.execute(f"UPDATE {self.case.name} SET city = %s, updated = now() WHERE id = %s",
-                                     (f"city{self.transactions}", key))
-                    else:
-                        conn.execute(f"DELETE FROM {self.case.name} WHERE id = %s", (key,))
-                conn.commit()
-                self.transactions += 1
-
-
-def seed(case: CdcCase, rows: int) -> None:
-    case.sql(f"INSERT INTO {case.name} (id, name, city, score) SELECT g, 'patient ' || g, "
-             f"CASE WHEN g % 3 = 0 THEN 'Boston' END, g * 1.25 FROM generate_series(1, {rows}) g")
 
 
 def test_snapshot_then_stream_while_writes_continue(cdc_case: CdcCase) -> None:

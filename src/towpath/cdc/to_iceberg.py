@@ -13,18 +13,18 @@ table, whose position then filters the batch again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, GreaterThanOrEqual, LessThanOrEqual
+from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from towpath.catalog import Catalog, conform, normalize_identifier
 from towpath.catalog import compact as compact_table
 from towpath.cdc.changes import DELETE, META, OP, ChangeBatch, Position, last_per_key
+from towpath.cdc.rewrite import Rewrite, Rewriter, discard
 from towpath.cdc.spec import IcebergTargetSpec, parse_transform
 
 __all__ = ["POSITION_PROPERTY", "IcebergTarget"]
@@ -41,6 +41,9 @@ class IcebergTarget:
         self._batches = 0
         self.compactions = 0
         self.files_compacted = 0
+        self.rows_rewritten = 0
+        """Unchanged rows copied into new files by the batches (copy-on-write's cost)."""
+        self._rewriter = Rewriter()
 
     def position(self) -> Position | None:
         if not self.catalog.exists(self.identifier):
@@ -103,12 +106,20 @@ class IcebergTarget:
             changes = last_per_key(batch.after(_position(table)), key)
             if changes.num_rows == 0:
                 return 0
+            arrow = table.schema().as_arrow()
             upserts = changes.filter(pc.not_equal(changes[OP], DELETE)).drop_columns(list(META))
+            keys = conform(changes.select(key), pa.schema([arrow.field(k) for k in key]), self.identifier)
+            rewrite = self._rewriter.rewrite(table, keys, conform(upserts, arrow, self.identifier))
             props = _props(batch.end, batch.source_position)  # type: ignore[arg-type]
-            tx = table.transaction()
-            _merge(tx, table, changes.select(key), conform(upserts, table.schema().as_arrow(), self.identifier), props)
-            tx.set_properties(props)
-            tx.commit_transaction()
+            try:
+                tx = table.transaction()
+                _commit(tx, rewrite, props)
+                tx.set_properties(props)
+                tx.commit_transaction()
+            except BaseException:
+                discard(table, rewrite.added)  # a lost race is redone from the reloaded table
+                raise
+            self.rows_rewritten += rewrite.rows_rewritten
             return int(changes.num_rows)
 
         applied = self.catalog.commit_with_retry(self.identifier, attempt, what="applying changes")
@@ -149,7 +160,7 @@ class IcebergTarget:
         self.catalog.commit_with_retry(self.identifier, attempt, what="adding columns")
 
     def close(self) -> None:
-        """Nothing held open."""
+        self._rewriter.close()
 
 
 class _Load:
@@ -194,60 +205,13 @@ def _iceberg_schema(schema: pa.Schema) -> Schema:
     return pyarrow_to_schema(schema, name_mapping=mapping)
 
 
-def _merge(tx: Any, table: Table, keys: pa.Table, upserts: pa.Table, props: dict[str, str]) -> None:
-    """One overwrite snapshot: rewrite the files holding any of `keys` without those rows, add `upserts`.
-
-    This is pyiceberg's copy-on-write `Transaction.delete` with the row test done
-    by Arrow (`is_in` on the key columns) instead of an `In` expression of every
-    key, which pyiceberg binds and evaluates per file and costs most of the
-    apply at batch sizes of 10^4-10^5 keys (profiled); files are pruned by the
-    key range first.
-    """
-    import itertools
-    import uuid
-
-    from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
-
-    metadata, io = tx.table_metadata, table.io
-    names = keys.column_names
-    scan = table.scan(row_filter=_key_range(keys)) if len(names) == 1 else table.scan()
-    needles = _row_keys(keys)
-    commit_uuid, counter = uuid.uuid4(), itertools.count(0)
-    with tx.update_snapshot(snapshot_properties=props).overwrite(commit_uuid=commit_uuid) as overwrite:
-        for task in scan.plan_files():
-            probe = ArrowScan(table_metadata=metadata, io=io, projected_schema=metadata.schema().select(*names),
-                              row_filter=AlwaysTrue()).to_table(tasks=[task])
-            found = _row_keys(probe)
-            hit = pc.is_in(found, value_set=needles.cast(found.type))
-            if not pc.any(hit).as_py():
-                continue
-            rows = ArrowScan(table_metadata=metadata, io=io, projected_schema=metadata.schema(),
-                             row_filter=AlwaysTrue()).to_table(tasks=[task])
-            kept = rows.filter(pc.invert(hit))
-            overwrite.delete_data_file(task.file)
-            if kept.num_rows:
-                for data_file in _dataframe_to_data_files(table_metadata=metadata, df=kept, io=io,
-                                                          write_uuid=commit_uuid, counter=counter):
-                    overwrite.append_data_file(data_file)
-        if upserts.num_rows:
-            for data_file in _dataframe_to_data_files(table_metadata=metadata, df=upserts, io=io,
-                                                      write_uuid=commit_uuid, counter=counter):
-                overwrite.append_data_file(data_file)
-
-
-def _key_range(keys: pa.Table) -> BooleanExpression:
-    """`min <= k <= max`: lets the scan skip files (by their column metrics) that cannot hold a changed key."""
-    column = keys.column(0)
-    bounds = pc.min_max(column)
-    return _AND(_GTE(keys.column_names[0], bounds["min"].as_py()), _LTE(keys.column_names[0], bounds["max"].as_py()))
-
-
-def _row_keys(keys: pa.Table) -> pa.Array:
-    """One comparable value per row: the key column itself, or the key columns as text joined by U+001F."""
-    if keys.num_columns == 1:
-        return keys.column(0).combine_chunks()
-    parts = [pc.cast(keys.column(i), pa.string()) for i in range(keys.num_columns)]
-    return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+def _commit(tx: Any, rewrite: Rewrite, props: dict[str, str]) -> None:
+    """One overwrite snapshot: exactly the rewritten files out, their replacements in."""
+    with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
+        for data_file in rewrite.removed:
+            overwrite.delete_data_file(data_file)
+        for data_file in rewrite.added:
+            overwrite.append_data_file(data_file)
 
 
 def _props(position: Position, source_position: str) -> dict[str, str]:
@@ -258,10 +222,3 @@ def _position(table: Table) -> Position | None:
     text = table.properties.get(POSITION_PROPERTY)
     return Position.parse(text) if text else None
 
-
-# pyiceberg's predicates are pydantic models whose typed signatures hide the positional `In("col", values)`
-# form its docs use (see engines/pruning.py): call them through `Callable[..., ...]`.
-_Predicate = Callable[..., BooleanExpression]
-_AND: _Predicate = And
-_GTE: _Predicate = GreaterThanOrEqual
-_LTE: _Predicate = LessThanOrEqual
