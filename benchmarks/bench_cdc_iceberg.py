@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| streaming into Iceberg, first update to caught up | {changes:,} | {t_stream:.1f} | "
               f"{changes / t_stream:,.0f} | {(changes / t_stream) / (decoded / t_decode):.2f} |")
         print(f"\n{written:,} rows written for {changes:,} changes (same-key changes in one batch collapse); "
-              f"p99 lag (source commit -> Iceberg commit) over the stream's batches: {p99:.2f} s")
+              f"p99 lag (source commit -> Iceberg commit) over the stream's batches: {p99:.2f} s; "
+              f"{streamed.batches} batches ({changes / max(streamed.batches, 1):,.0f} changes each on average)")
 
 
 def buffer_end(buffer: ChangeBuffer):  # type: ignore[no-untyped-def]

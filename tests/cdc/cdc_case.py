@@ -121,11 +121,16 @@ def assert_targets_equal_source(case: CdcCase) -> None:
 
 
 class Writer(threading.Thread):
-    """Random inserts, updates and deletes over a small key space, in small transactions, until stopped."""
+    """Random inserts, updates and deletes over a small key space, in small transactions, until stopped.
 
-    def __init__(self, case: CdcCase, keys: int = 200, seed: int = 7) -> None:
+    `growing`: only inserts, of new keys above the key space (as into a table with a sequence key): a batch
+    then touches no data file, so each adds files of its own, for compaction.
+    """
+
+    def __init__(self, case: CdcCase, keys: int = 200, seed: int = 7, growing: bool = False) -> None:
         super().__init__(daemon=True)
-        self.case, self.keys, self.rand = case, keys, random.Random(seed)
+        self.case, self.keys, self.rand, self.growing = case, keys, random.Random(seed), growing
+        self.next_key = keys
         self.stop = threading.Event()
         self.transactions = 0
 
@@ -134,6 +139,9 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 for _ in range(self.rand.randint(1, 5)):
                     key, what = self.rand.randint(1, self.keys), self.rand.random()
+                    if self.growing:
+                        what, self.next_key = 0.0, self.next_key + 1
+                        key = self.next_key
                     if what < 0.5:
                         conn.execute(f"INSERT INTO {self.case.name} (id, name, city, score) VALUES (%s, %s, %s, %s) "
                                      "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, score = EXCLUDED.score",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import psycopg
@@ -73,13 +74,15 @@ def test_kill_9_during_compaction_then_restart(cdc_case: CdcCase, tmp_path: Path
     seed(cdc_case, 100)
     run(cdc_case, until_caught_up=True)
     marker = tmp_path / "paused"
-    writer = Writer(cdc_case, seed=23)
+    writer = Writer(cdc_case, seed=23, growing=True)  # new keys: each batch adds a file in the partitions
     writer.start()
     try:
         proc = cdc_case.popen("cdc", "run", str(cdc_case.spec),
                               env={"TOWPATH_DEBUG_PAUSE": "during-compaction", "TOWPATH_DEBUG_PAUSE_FILE": str(marker)})
+        deadline = time.monotonic() + 240
         while not marker.exists():  # three batches applied, the compaction's rewrite written, not committed
             assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the job never reached its compaction"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:

@@ -54,7 +54,7 @@ from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.typedef import Record
-from pyiceberg.types import ListType, MapType, NestedField, StructType
+from pyiceberg.types import ListType, MapType, NestedField, PrimitiveType, StructType
 from sqlglot import exp
 
 __all__ = ["Rewrite", "Rewriter", "discard"]
@@ -175,12 +175,12 @@ class _Inputs:
         return self._copy(query, partition)
 
     def _kept(self, files: Sequence[DataFile]) -> exp.Select:
-        source: exp.Expression = self._read(files)
+        source: exp.Expr = self._read(files)
         return (exp.select(*self.columns).from_(source)
                 .join(exp.to_identifier(self.keys, quoted=True), using=[exp.to_identifier(k, quoted=True) for k in self.key],
                       join_type="anti"))
 
-    def _read(self, files: Sequence[DataFile]) -> exp.Expression:
+    def _read(self, files: Sequence[DataFile]) -> exp.Expr:
         """`read_parquet` of the files by Iceberg field id (so files from before an added column read it as NULL)."""
         if not self.local:
             return exp.to_identifier(self.register(_stream(self.table, files)), quoted=True)
@@ -188,7 +188,7 @@ class _Inputs:
         return exp.func("read_parquet", paths, exp.EQ(this=exp.column("schema"), expression=self._field_map()),
                         dialect="duckdb")
 
-    def _field_map(self) -> exp.Expression:
+    def _field_map(self) -> exp.Expr:
         """`MAP {field id: {name, type, default_value}}`, read_parquet's `schema` (as the DuckDB engine reads)."""
         types = self.con.from_arrow(self.schema.as_arrow().empty_table()).types
         return exp.ToMap(this=exp.Struct(expressions=[
@@ -201,7 +201,7 @@ class _Inputs:
     def _copy(self, query: exp.Query, partition: Record) -> list[DataFile]:
         properties = self.table.metadata.properties
         codec = properties.get("write.parquet.compression-codec", "zstd").lower()
-        params: dict[str, exp.Expression] = {
+        params: dict[str, exp.Expr] = {
             "FORMAT": exp.var("parquet"),
             "FIELD_IDS": _field_ids(self.schema.fields),
             "COMPRESSION": exp.var("lz4_raw" if codec == "lz4" else codec),
@@ -276,7 +276,9 @@ def _may_hold(data_file: DataFile, ordered: list[Any], field: NestedField) -> bo
     lower, upper = data_file.lower_bounds.get(field.field_id), data_file.upper_bounds.get(field.field_id)
     if lower is None or upper is None:
         return True
-    low, high = from_bytes(field.field_type, lower), from_bytes(field.field_type, upper)
+    kind = field.field_type
+    assert isinstance(kind, PrimitiveType), "a primary key column is primitive"
+    low, high = from_bytes(kind, lower), from_bytes(kind, upper)
     at = bisect.bisect_left(ordered, low)
     return at < len(ordered) and bool(ordered[at] <= high)
 
@@ -288,15 +290,16 @@ def _sorted_keys(keys: pa.Table) -> list[Any]:
         column = column.cast(pa.int32())
     elif pa.types.is_timestamp(column.type):
         column = column.cast(pa.int64())
-    return column.take(pc.sort_indices(column)).to_pylist()
+    ordered: list[Any] = column.take(pc.sort_indices(column)).to_pylist()
+    return ordered
 
 
 def _field_ids(fields: Sequence[NestedField]) -> exp.Struct:
     """DuckDB's `FIELD_IDS` for Iceberg fields: `{col: id}`, nested as `{col: {__duckdb_field_id: id, child: ...}}`."""
-    entries: list[exp.Expression] = []
+    entries: list[exp.Expr] = []
     for field in fields:
         children = _children(field)
-        value: exp.Expression = exp.Literal.number(field.field_id)
+        value: exp.Expr = exp.Literal.number(field.field_id)
         if children:
             value = exp.Struct(expressions=[
                 exp.PropertyEQ(this=exp.to_identifier("__duckdb_field_id"), expression=value),

@@ -1,9 +1,10 @@
 """CDC into an Iceberg table: one commit per batch merging on the primary key, the position inside it.
 
-Each batch keeps the last change of every key (commit order), deletes those keys'
-current rows and appends the surviving versions (copy-on-write), and sets the
-table property `towpath.cdc.position` — all in one pyiceberg transaction, so the
-data and the position move together. The snapshot summary carries the position
+Each batch keeps the last change of every key (commit order), replaces the data
+files that may hold those keys by files without them plus the surviving
+versions (copy-on-write, written by DuckDB: `cdc/rewrite.py`), and sets the
+table property `towpath.cdc.position` — one overwrite snapshot and the property
+in one pyiceberg transaction, so the data and the position move together. The snapshot summary carries the position
 too (`towpath.cdc.position`, `towpath.cdc.source-position`), for history.
 Exactly-once: a restarted job skips every change at or before the table's
 recorded position, and a commit that lost a race is redone on the reloaded
