@@ -45,17 +45,29 @@ def test_pages_as_json_are_the_cli_json(client, ui_project):
     assert client.get("/migrations", headers=JSON).json() == cli_json(ui_project, "migration", "status")
 
 
-def test_a_key_lookup_is_kv_get(client, ui_project):
-    row = ui_project.query(f"SELECT title_id FROM {RESULTS} WHERE date = DATE '2022-01-01' AND country_code = 'NO' "
-                           "LIMIT 1").to_pylist()[0]
+def test_a_key_lookup_is_kv_get_with_the_recorded_schema(client, ui_project):
+    """The lookup decodes with the schema the state room recorded, as `kv get` does: it works with the move's
+    generated module folder gone (and `kv get --proto-module` of that module agrees)."""
+    row = ui_project.query(f"SELECT title_id, title_rank FROM {RESULTS} WHERE date = DATE '2022-01-01' "
+                           "AND country_code = 'NO' LIMIT 1").to_pylist()[0]
     key = json.dumps({"country_code": "NO", "title_id": row["title_id"]})
-    page = client.get("/kv/top_titles/lookup", params={"key": key}, headers=JSON).json()
-    module = ui_project.root / "proto" / "top_titles_pb2.py"
-    shown = cli_json(ui_project, "kv", "get", "top_titles", key, "--proto-module", str(module))
-    assert page["found"] and {k: page[k] for k in ("namespace", "found", "value")} == shown
-    missing = client.get("/kv/top_titles/lookup", params={"key": '{"country_code": "XX", "title_id": 1}'},
-                         headers=JSON).json()
-    assert missing["found"] is False
+    generated = ui_project.root / "proto"
+    with_module = cli_json(ui_project, "kv", "get", "top_titles", key, "--proto-module",
+                           str(generated / "top_titles_pb2.py"))
+    moved = generated.rename(ui_project.root / "proto-moved-away")
+    try:
+        page = client.get("/kv/top_titles/lookup", params={"key": key}, headers=JSON).json()
+        assert page["found"] and page["value"]["title_rank"] == row["title_rank"]
+        assert page["schema"] == "demo.top_titles.v1.KeyMessage -> demo.top_titles.v1.ValueMessage"
+        assert {k: page[k] for k in ("namespace", "found", "value")} == cli_json(
+            ui_project, "kv", "get", "top_titles", key) == with_module
+        kv = client.get("/kv", headers=JSON).json()
+        assert kv[0]["aliases"][0]["schema"] == page["schema"]
+        missing = client.get("/kv/top_titles/lookup", params={"key": '{"country_code": "XX", "title_id": 1}'},
+                             headers=JSON).json()
+        assert missing["found"] is False
+    finally:
+        moved.rename(generated)
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [

@@ -3,13 +3,16 @@ alias's versions (source snapshot, rows, audits), a typed key lookup, and rollba
 
 The data is `towpath.kv.overview` (`towpath kv namespaces --json`), `towpath.moves.list_versions`
 (`towpath move versions --json`), `towpath.kv.typed.lookup` (`towpath kv get --json`) and
-`towpath.moves.rollback` (`towpath move rollback`).
+`towpath.moves.rollback` (`towpath move rollback`). Keys are encoded and values decoded with the schema
+the state room recorded for the alias's current version (`towpath.moves.recorded_schema`, as `kv get`
+does), never with the move's generated `*_pb2.py`: a lookup works after that folder is deleted, and
+reads a rolled-back version with the schema it was written with.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from towpath.ui.config import UiInputError, UiNotFoundError
@@ -18,14 +21,16 @@ if TYPE_CHECKING:
     from towpath.kv import KvStore
     from towpath.moves import MoveSpec, VersionView
     from towpath.project import Project
+    from towpath.protobuf import CompiledSchema, ProtoSchema
 
 
 @dataclass
 class AliasView:
     alias: str
     move_file: str | None
-    proto_module: str | None
-    """The generated `*_pb2.py` keys are encoded and values decoded with (None: raw bytes)."""
+    schema: str | None
+    """The recorded key and value messages lookups use (`package.KeyMessage -> package.ValueMessage`;
+    None: no version recorded one, values show as base64)."""
     versions: list[VersionView]
 
 
@@ -40,7 +45,7 @@ class StoreView:
 
 def kv_page(project: Project) -> list[StoreView]:
     from towpath.errors import TowpathError
-    from towpath.moves import find_moves, list_versions
+    from towpath.moves import find_moves, list_versions, recorded_schema
 
     by_url: dict[str, list[MoveSpec]] = {"embedded": []}
     for spec in find_moves(project.root):
@@ -54,8 +59,10 @@ def kv_page(project: Project) -> list[StoreView]:
 
                 view.overview = overview(store)
                 for spec in specs:
-                    view.aliases.append(AliasView(spec.alias, str(spec.path) if spec.path else None,
-                                                  _proto_module(spec), list_versions(store, project.state, spec.alias)))
+                    view.aliases.append(AliasView(
+                        spec.alias, str(spec.path) if spec.path else None,
+                        _schema_name(recorded_schema(store, project.state, spec.alias)),
+                        list_versions(store, project.state, spec.alias)))
         except TowpathError as exc:
             view.error = str(exc)
         views.append(view)
@@ -63,18 +70,41 @@ def kv_page(project: Project) -> list[StoreView]:
 
 
 def lookup(project: Project, alias: str, key_json: str) -> dict[str, Any]:
-    """`towpath kv get ALIAS KEY_JSON --proto-module <the move's generated module> --json`."""
-    from towpath.kv.typed import load_classes
+    """`towpath kv get ALIAS KEY_JSON --json`: typed with the schema recorded for the alias's current version."""
     from towpath.kv.typed import lookup as typed_lookup
+    from towpath.moves import recorded_schema
 
     if not key_json.strip():
         raise UiInputError("key: give the key as JSON of the key message, e.g. {\"order_id\": 7}")
     spec = _spec(project, alias)
-    module = _proto_module(spec)
-    key_class, value_class = load_classes(module, spec.protobuf.key_message) if module else (None, None)
     with _open(project, spec) as store:
-        found = typed_lookup(store, alias, key_json, key_class, value_class)
-    return {**found, "key": key_json, "proto_module": module}
+        schema = recorded_schema(store, project.state, alias)
+        compiled = _compiled(schema) if schema is not None else None
+        found = typed_lookup(store, alias, key_json, compiled.key_class if compiled else None,
+                             compiled.value_class if compiled else None)
+    return {**found, "key": key_json, "schema": _schema_name(schema)}
+
+
+_compiled_lock = threading.Lock()
+_compiled_by_text: dict[str, CompiledSchema] = {}
+
+
+def _compiled(schema: ProtoSchema) -> CompiledSchema:
+    """The schema's message classes, compiled by protoc once per distinct schema text (a lookup is then ~1 ms)."""
+    from towpath.protobuf import compile_schema
+
+    text = schema.to_proto()
+    with _compiled_lock:
+        found = _compiled_by_text.get(text)
+    if found is None:
+        found = compile_schema(schema)
+        with _compiled_lock:
+            _compiled_by_text[text] = found
+    return found
+
+
+def _schema_name(schema: ProtoSchema | None) -> str | None:
+    return None if schema is None else f"{schema.package}.{schema.key.name} -> {schema.package}.{schema.value.name}"
 
 
 def rollback(project: Project, alias: str, to: int | None) -> dict[str, Any]:
@@ -102,15 +132,3 @@ def _open(project: Project, spec: MoveSpec | None) -> KvStore:
     from towpath.moves import open_kv
 
     return open_kv(spec, project.root) if spec is not None else open_store("embedded", root=project.root)
-
-
-def _proto_module(spec: MoveSpec) -> str | None:
-    """The move's generated Python module: `<output>/<alias>_pb2.py`, else the only `*_pb2.py` there."""
-    folder = spec.output_folder()
-    if folder is None or not folder.is_dir():
-        return None
-    named = folder / f"{spec.alias}_pb2.py"
-    if named.is_file():
-        return str(named)
-    found = sorted(Path(folder).glob("*_pb2.py"))
-    return str(found[0]) if len(found) == 1 else None
