@@ -162,3 +162,21 @@ def test_layers_put_each_step_after_its_furthest_dependency():
     assert layers({"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["a", "d"]}) == {
         "a": 0, "b": 1, "c": 1, "d": 2, "e": 3}
     assert layers({"a": ["b"], "b": ["a"]}) in ({"a": 1, "b": 0}, {"a": 0, "b": 1})  # a cycle does not hang
+
+
+def test_the_console_warms_every_local_page_up_before_it_listens(ui_project):
+    """The lifespan startup (which uvicorn awaits before it binds) renders each local page once, without error;
+    the streams page (brokers, databases) is not among them."""
+    app = create_app(ui_project, UiConfig())
+    assert app.state.warm_up is None
+    with TestClient(app) as started:
+        warm = app.state.warm_up
+        assert warm is not None and warm.failed == {}
+        run_id = ui_project.state.list_runs(limit=1)[0].run_id
+        assert {"templates", "imports", "/runs", f"/runs/{run_id}", "/grid", "/tables", "/lineage", "/migrations",
+                "/dashboards", "/kv"} <= set(warm.steps)
+        assert any(s.endswith("/chart") for s in warm.steps) and not any("streams" in s for s in warm.steps)
+        assert started.get("/tables", headers=JSON).status_code == 200
+    unwarmed = create_app(ui_project, UiConfig(warm_up=False))
+    with TestClient(unwarmed):
+        assert unwarmed.state.warm_up is None

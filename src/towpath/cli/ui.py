@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from towpath.cli.options import project_from
@@ -38,6 +40,8 @@ def cli(ctx: click.Context, host: str, port: int, token: str | None) -> None:
 
     project = project_from(ctx)
     config = UiConfig(host=host, port=port, token=token)
+    began = time.perf_counter()
+    render.console.print(f"starting the console of {project.config.name}: warming its pages up before it listens")
     serve(project, config, started=lambda url: render.success(
-        f"console of {project.config.name} at {url} ({'actions need the token' if token else 'read-only'}); "
-        "Ctrl-C stops"))
+        f"console of {project.config.name} at {url} ({'actions need the token' if token else 'read-only'}; "
+        f"ready in {time.perf_counter() - began:.1f}s); Ctrl-C stops"))

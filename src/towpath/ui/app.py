@@ -5,13 +5,16 @@ benchmark drive. Endpoints are plain functions (run in Starlette's thread pool),
 computing one data object from `towpath.ui.<panel>` and handing it to `respond`,
 which renders a template or, for `Accept: application/json`, prints the object with
 `towpath.jsonable.to_jsonable` (the conversion `--json` uses). Every answer carries
-`Server-Timing: app;dur=<ms>`, the server time the benchmark reads.
+`Server-Timing: app;dur=<ms>`, the server time the benchmark reads. The app's lifespan startup
+runs `towpath.ui.warmup.warm_up` (unless `UiConfig.warm_up` is off), which uvicorn awaits before it
+binds the port.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -92,9 +95,20 @@ def create_app(project: Project, config: UiConfig | None = None) -> Starlette:
             return JSONResponse({"error": message, "type": type(exc).__name__}, status_code=status)
         return console.respond(request, "error.html", {"error": message, "status": status}, status=status)
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if console.config.warm_up:
+            from starlette.concurrency import run_in_threadpool
+
+            from towpath.ui.warmup import warm_up
+
+            app.state.warm_up = await run_in_threadpool(warm_up, console)
+        yield
+
     app = Starlette(routes=routes, middleware=[Middleware(ServerTiming)],
-                    exception_handlers={TowpathError: error, Exception: error})
+                    exception_handlers={TowpathError: error, Exception: error}, lifespan=lifespan)
     app.state.console = console
+    app.state.warm_up = None
     return app
 
 

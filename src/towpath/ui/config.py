@@ -39,6 +39,8 @@ class UiConfig:
     """The action token (`TOWPATH_UI_TOKEN`): without it the console is read-only."""
     page_size: int = 50
     """Rows per page of the runs list and the data preview."""
+    warm_up: bool = True
+    """Render every local page once at startup, before the port opens (`towpath.ui.warmup`)."""
 
 
 def check_config(config: UiConfig) -> None:

@@ -22,11 +22,11 @@ def server(project: Project, config: UiConfig) -> uvicorn.Server:
     check_config(config)
     app = create_app(project, config)
     return uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
-                                         access_log=False, lifespan="off"))
+                                         access_log=False, lifespan="on"))
 
 
 def serve(project: Project, config: UiConfig, *, started: Callable[[str], None] | None = None) -> None:
-    """Serve until Ctrl-C/SIGTERM; `started(url)` is called once the socket listens."""
+    """Serve until Ctrl-C/SIGTERM; `started(url)` is called once the console is warm and the socket listens."""
     instance = server(project, config)
     if started is not None:
         original = instance.startup
