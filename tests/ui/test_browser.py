@@ -301,3 +301,56 @@ def test_streams_show_lag_rates_and_dead_letters_with_raw_bytes(console, page, k
     assert dead.count() == 3
     assert '{"id": 7, "amount":' in dead.first.inner_text() and "JSON" in dead.first.inner_text()
     page.shot("streams")
+
+
+def test_a_files_sink_shows_its_windows_files_offsets_and_dead_letters(console, page, kafka_broker):
+    """A stream into Parquet files (the streaming room's files sink): committed offsets per partition, committed
+    windows, files and bytes as they are on disk, the last commit, rows/s per window, and the dead-letter files'
+    messages with their error and raw bytes."""
+    import pyarrow.dataset as ds
+    import yaml
+
+    from towpath.streaming import RunOptions, StreamJob, load_stream_spec
+
+    project = console.project
+    topic = "ui-clicks"
+    kafka_broker.create_topic(topic, partitions=2)
+    spec = {"name": "clicks", "source": {"bootstrap_servers": kafka_broker.bootstrap_servers, "topics": [topic],
+                                         "start": "earliest"},
+            "format": {"type": "json"}, "schema": "detect", "window": {"duration": "1s", "max_rows": 100_000},
+            "sink": {"path": "lake/clicks", "format": "parquet"}}
+    path = project.root / "clicks.stream.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    for batch in range(3):
+        messages = [json.dumps({"id": batch * 100 + i, "page": f"/p{i % 7}"}).encode() for i in range(100)]
+        kafka_broker.produce(topic, [*messages, b'{"id": 9, "page": \xff'], partitions=2)
+        StreamJob(load_stream_spec(path), project.root, project.catalog, project.state).run(
+            RunOptions(until_caught_up=True, handle_signals=False))
+    folder = project.root / "lake" / "clicks"
+    written = [p for p in folder.rglob("part-*.parquet") if "_towpath" not in p.parts]
+    assert ds.dataset([str(p) for p in written], format="parquet").count_rows() == 300
+    windows = {p.name.rsplit("-", 1)[0] for p in written}
+    offsets = {f"{o.topic}/{o.partition}": o.next_offset for o in project.state.offsets.of_stream("clicks")}
+    assert sum(offsets.values()) == 303
+
+    page.goto(f"{console.url}/streams")
+    section = page.locator("section", has_text="clicks → lake/clicks")
+    rows = section.locator("table").first.locator("tbody tr")
+    assert {r.locator("td").nth(0).inner_text(): int(r.locator("td").nth(1).inner_text().replace(",", ""))
+            for r in rows.all()} == offsets
+    assert [r.locator("td").nth(3).inner_text() for r in rows.all()] == ["0", "0"]
+    facts = section.locator("dl.files-sink")
+    assert facts.locator("[data-fact=windows]").inner_text() == str(len(windows)) and len(windows) >= 3
+    assert facts.locator("[data-fact=files]").inner_text().startswith(f"{len(written)} (")
+    assert facts.locator("[data-fact=last-commit]").inner_text().startswith(
+        max(o.committed_at for o in project.state.offsets.of_stream("clicks"))[:16].replace("T", " "))
+    assert facts.locator("[data-fact=pending]").inner_text() == "none"
+    assert facts.locator("[data-fact=dead-files]").inner_text().endswith("3 file(s)")
+    assert section.locator("svg.sparkline polyline").count() == 1  # rows/s over the windows
+    dead = section.locator("h3:has-text('Dead letters') + div table tbody tr")
+    assert dead.count() == 3
+    assert '{"id": 9, "page": \\xff' in dead.first.inner_text()  # the raw bytes, the bad one escaped
+    page.shot("streams-files")
+    shown = page.request.get(f"{console.url}/streams", headers={"Accept": "application/json"}).json()
+    files = next(s for s in shown["streams"] if s["name"] == "clicks")["files"]
+    assert files["bytes"] == sum(p.stat().st_size for p in written) and files["staged_files"] == 0
