@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from tests.ui.project import build
 
+import services
 from towpath.project import Project
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,6 +54,14 @@ def console(ui_project: Project) -> Iterator[Console]:
     yield Console(f"http://127.0.0.1:{port}", ui_project, TOKEN)
     instance.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres_wal() -> Iterator[services.PostgresServer]:
+    """A PostgreSQL with `wal_level=logical` for the CDC panel's test (its own server, as tests/cdc have theirs)."""
+    with services.postgres_server(settings={"wal_level": "logical", "max_replication_slots": "4",
+                                            "max_wal_senders": "4"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

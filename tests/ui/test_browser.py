@@ -354,3 +354,60 @@ def test_a_files_sink_shows_its_windows_files_offsets_and_dead_letters(console, 
     shown = page.request.get(f"{console.url}/streams", headers={"Accept": "application/json"}).json()
     files = next(s for s in shown["streams"] if s["name"] == "clicks")["files"]
     assert files["bytes"] == sum(p.stat().st_size for p in written) and files["staged_files"] == 0
+
+
+def test_the_cdc_panel_shows_a_real_job_its_lag_positions_rows_and_targets(console, page, postgres_wal, monkeypatch):
+    """A `*.cdc.yaml` from a real PostgreSQL (logical WAL) into a lake table and the embedded KV store, run twice
+    with `towpath cdc run --until-caught-up` (a snapshot, then changes); then rows the job has not read yet: the panel
+    shows the job's state, its lag in bytes, the applied and source positions, rows and changes, and each target at
+    the applied position, behind the source; the same as `towpath cdc status --json`."""
+    import subprocess
+    import sys
+
+    import psycopg
+
+    project = console.project
+    monkeypatch.setenv("UI_CDC_DSN", postgres_wal.dsn)
+    with psycopg.connect(postgres_wal.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE profiles (id int PRIMARY KEY, name text NOT NULL, city text)")
+        conn.execute("INSERT INTO profiles SELECT i, 'user ' || i, 'city ' || (i % 5) FROM generate_series(1, 50) i")
+    spec = project.root / "profiles.cdc.yaml"
+    spec.write_text("name: profiles\nsource: {type: postgres, dsn: '${UI_CDC_DSN}', table: public.profiles}\n"
+                    "batch: {max_rows: 100, max_seconds: 0.3}\n"
+                    "targets:\n  - {type: iceberg, table: lake.profiles}\n  - {type: kv, namespace: profiles}\n")
+
+    def towpath(*args: str) -> str:
+        src = str(Path(__file__).resolve().parents[2] / "src")
+        done = subprocess.run([sys.executable, "-m", "towpath.cli.main", "-C", str(project.root), *args],
+                              check=False, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": src})
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    towpath("cdc", "run", str(spec), "--until-caught-up")
+    with psycopg.connect(postgres_wal.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE profiles SET city = 'moved' WHERE id <= 10")
+        conn.execute("DELETE FROM profiles WHERE id > 45")
+    towpath("cdc", "run", str(spec), "--until-caught-up")
+    assert project.catalog.read("lake.profiles").num_rows == 45
+    with psycopg.connect(postgres_wal.dsn, autocommit=True) as conn:  # not read yet: the job lags
+        conn.execute("INSERT INTO profiles SELECT i, 'late ' || i, NULL FROM generate_series(100, 119) i")
+    status = json.loads(towpath("cdc", "status", str(spec), "--json"))
+    status = status[0] if isinstance(status, list) else status
+    assert status["lag_bytes"] > 0 and status["snapshot_rows"] == 0 and status["changes"] == 15  # of the last run
+
+    page.goto(f"{console.url}/streams")
+    section = page.locator("section", has=page.locator("h2", has_text="profiles"))
+    facts = section.locator("dl.cdc")
+    fact = {name: facts.locator(f"[data-fact={name}]").inner_text() for name in (
+        "state", "source", "applied", "source-position", "lag", "snapshot-rows", "changes", "stream")}
+    assert fact["state"] == "stopped" and fact["source"] == "postgres:public.profiles" and fact["stream"] == "ok"
+    assert fact["applied"] == status["applied_position"] != fact["source-position"] == status["source_position"]
+    assert fact["lag"].startswith(f"{status['lag_bytes']:,} bytes")
+    assert fact["snapshot-rows"] == "0" and fact["changes"] == "15"
+    targets = section.locator("table.targets tbody tr")
+    assert [r.locator("td").all_inner_texts() for r in targets.all()] == [
+        [t["target"], status["applied_position"], "behind the source"] for t in status["targets"]]
+    assert len(status["targets"]) == 2
+    _accessible(page)
+    page.shot("cdc")
