@@ -8,27 +8,19 @@ its tmp_path for a reviewer.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.ui.project import build
+from tests.ui.serving import Console, serving
 
 import services
 from towpath.project import Project
 
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "ui-test-token"
-
-
-@dataclass
-class Console:
-    url: str
-    project: Project
-    token: str
 
 
 @pytest.fixture(scope="session")
@@ -38,22 +30,8 @@ def ui_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 @pytest.fixture(scope="session")
 def console(ui_project: Project) -> Iterator[Console]:
-    """The console of `ui_project`, served by uvicorn in a thread on a free loopback port."""
-    from towpath.ui import UiConfig
-    from towpath.ui.server import server
-
-    instance = server(ui_project, UiConfig(port=0, token=TOKEN))
-    thread = threading.Thread(target=instance.run, name="ui-server", daemon=True)
-    thread.start()
-    for _ in range(500):
-        if instance.started or not thread.is_alive():
-            break
-        threading.Event().wait(0.01)
-    assert instance.started, "the console did not start"
-    port = instance.servers[0].sockets[0].getsockname()[1]
-    yield Console(f"http://127.0.0.1:{port}", ui_project, TOKEN)
-    instance.should_exit = True
-    thread.join(timeout=10)
+    with serving(ui_project, TOKEN) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

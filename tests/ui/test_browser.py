@@ -7,7 +7,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import shutil
 from pathlib import Path
 
 from tests.ui.project import RESULTS
@@ -250,23 +249,6 @@ def test_rerun_a_date_from_the_run_page(console, page):
     new = [r for r in state.list_runs(limit=100) if r.run_id not in before]
     assert [(r.execution_date, r.status.value) for r in new] == [("2022-01-03", "success")]
     page.shot("rerun")
-
-
-def test_screenshots_for_the_readme(console, page, tmp_path: Path):
-    """The README's two pictures (runs, a table chart), written to docs/images when TOWPATH_UI_DOCS_IMAGES names it."""
-    page.set_viewport_size({"width": 1200, "height": 500})
-    page.goto(f"{console.url}/runs")
-    page.screenshot(path=str(tmp_path / "ui-runs.png"))
-    page.set_viewport_size({"width": 1200, "height": 720})
-    page.goto(f"{console.url}/tables/{RESULTS}/chart?x=country_code&aggregate=sum&y=view_hours&series=date"
-              "&filter=country_code+IN+%28%27US%27%2C%27GB%27%2C%27DE%27%2C%27FR%27%2C%27BR%27%29&mark=bar")
-    page.wait_for_selector("figure.chart[data-drawn=true]")
-    page.screenshot(path=str(tmp_path / "ui-chart.png"))
-    target = os.environ.get("TOWPATH_UI_DOCS_IMAGES")
-    if target:
-        for name in ("ui-runs.png", "ui-chart.png"):
-            shutil.copy(tmp_path / name, Path(target) / name)
-    assert (tmp_path / "ui-runs.png").stat().st_size > 10_000
 
 
 def test_streams_show_lag_rates_and_dead_letters_with_raw_bytes(console, page, kafka_broker):

@@ -168,6 +168,7 @@ def vega_lite(query: ChartQuery, schema: pa.Schema, rows: pa.Table) -> dict[str,
         "width": "container",
         "height": 320,
         "autosize": {"type": "fit", "contains": "padding"},
+        "config": {"axisY": {"titlePadding": 14}},  # labels in a wide fallback font measure short: keep clear of them
     }
 
 
