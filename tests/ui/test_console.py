@@ -180,3 +180,37 @@ def test_the_console_warms_every_local_page_up_before_it_listens(ui_project):
     unwarmed = create_app(ui_project, UiConfig(warm_up=False))
     with TestClient(unwarmed):
         assert unwarmed.state.warm_up is None
+
+
+def test_every_page_is_json_and_every_action_needs_the_token(client, ui_project):
+    """A sweep of `pages.ROUTES`: each GET page answers JSON (no HTML) with its path parameters filled in from the
+    project, each action refuses a request without the token (401) and changes nothing; no page loads a script,
+    stylesheet or font from another host (the vendored Vega bundles work offline)."""
+    import re
+
+    from towpath.ui import pages
+
+    run = ui_project.state.list_runs(status="audit_failed")[0]
+    saved = ui_project.state.charts.save(dashboard="sweep", title="t", table=RESULTS, spec={"x": "date"})
+    filled = {"run_id": run.run_id, "step": "wap", "table": RESULTS, "name": "sweep", "chart_id": saved.chart_id,
+              "migration_id": client.get("/migrations", headers=JSON).json()[0]["id"], "alias": "top_titles"}
+    query = {"/kv/{alias}/lookup": "?key=%7B%22country_code%22%3A+%22US%22%2C+%22title_id%22%3A+1%7D",
+             "/tables/{table}/chart": "?x=date"}
+    before = (ui_project.state.kv.alias("top_titles"), len(ui_project.state.list_runs(limit=1000)),
+              len(ui_project.state.charts.of_dashboard("sweep")))
+    for route, _, methods in pages.ROUTES:
+        path = re.sub(r"\{(\w+)(?::path)?\}", lambda m: filled[m.group(1)], route)
+        if methods == ["GET"]:
+            answer = client.get(path + query.get(route, ""), headers=JSON)
+            assert answer.status_code in (200, 307), (route, answer.text[:300])
+            if answer.status_code == 200:
+                assert answer.headers["content-type"].startswith("application/json"), route
+                answer.json()
+                html = client.get(path + query.get(route, "")).text
+                assert not re.search(r"""<(script|link)[^>]+(src|href)=["']?(https?:)?//""", html), route
+        elif route not in ("/login", "/logout"):
+            refused = client.post(path, headers=JSON)
+            assert refused.status_code == 401 and "token" in refused.json()["error"], route
+    assert before == (ui_project.state.kv.alias("top_titles"), len(ui_project.state.list_runs(limit=1000)),
+                      len(ui_project.state.charts.of_dashboard("sweep")))
+    ui_project.state.charts.delete(saved.chart_id)
