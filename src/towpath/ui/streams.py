@@ -94,7 +94,7 @@ def streams_page(project: Project) -> StreamsPage:
     from towpath.streaming import load_stream_spec, stream_status
 
     streams = []
-    for path in _files(project, "*.stream.yaml"):
+    for path in job_files(project, "*.stream.yaml"):
         try:
             spec = load_stream_spec(path)
         except TowpathError as exc:
@@ -119,7 +119,7 @@ def streams_page(project: Project) -> StreamsPage:
             view.dead_letters = newest_dead_letters(project.catalog.read(spec.sink.dead_letter_table), spec.name)
         streams.append(view)
     cdc = []
-    for path in _files(project, "*.cdc.yaml"):
+    for path in job_files(project, "*.cdc.yaml"):
         cdc.append(_cdc(project, path))
     return StreamsPage(streams, cdc)
 
@@ -251,5 +251,6 @@ def _printable(value: Any) -> Any:
     return value
 
 
-def _files(project: Project, pattern: str) -> list[Any]:
+def job_files(project: Project, pattern: str) -> list[Path]:
+    """The project's job files matching `pattern` (`*.stream.yaml`), outside `.towpath/`."""
     return [p for p in sorted(project.root.rglob(pattern)) if ".towpath" not in p.parts]

@@ -10,7 +10,8 @@ own files: the runs list, the newest run and its first step, the grid, the table
 the first table's page, a page of its rows and a count chart, lineage, migrations,
 dashboards, and key-value (its embedded store). The streams page is left out: it asks
 brokers and databases, which may be slow or down, and a console must start anyway; its
-modules are imported.
+modules (the Kafka client, the CDC room: seconds on a busy machine) are imported when the
+project has a `*.stream.yaml` or `*.cdc.yaml`, and not otherwise.
 
 The server runs this in its lifespan startup, before uvicorn binds the port (`towpath ui`
 prints its URL when it is done, so a browser never waits on a half-started console).
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODULES = ("towpath.streaming.status", "google.protobuf.json_format")
-"""What the streams page and a key lookup import on first use (not reached by the pages warmed)."""
+MODULES = ("google.protobuf.json_format",)
+"""What a key lookup imports on first use (not reached by the pages warmed)."""
+STREAM_MODULES = {"*.stream.yaml": "towpath.streaming.status", "*.cdc.yaml": "towpath.cdc"}
+"""What the streams page imports, by the job files that make it show something."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def warm_up(console: Console) -> WarmUp:
         step(path, lambda: endpoint(console, _request(path, query, params), {}))
 
     step("templates", lambda: [console.templates.get_template(name) for name in console.templates.list_templates()])
-    step("imports", lambda: [importlib.import_module(name) for name in MODULES])
+    step("imports", lambda: [importlib.import_module(name) for name in (*MODULES, *_stream_modules(console))])
     page("/runs", pages.runs_list)
     newest = console.project.state.list_runs(limit=1)
     if newest:
@@ -93,6 +96,12 @@ def warm_up(console: Console) -> WarmUp:
     page("/dashboards", pages.dashboards)
     page("/kv", pages.kv)
     return WarmUp(time.perf_counter() - started, steps, failed)
+
+
+def _stream_modules(console: Console) -> list[str]:
+    from towpath.ui.streams import job_files
+
+    return [module for pattern, module in STREAM_MODULES.items() if job_files(console.project, pattern)]
 
 
 def _request(path: str, query: str, params: dict[str, str]) -> Request:
