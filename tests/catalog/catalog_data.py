@@ -53,8 +53,8 @@ class RacingCatalog(Catalog):
 
     race: object = None
 
-    def table(self, identifier: str):  # type: ignore[no-untyped-def]
-        loaded = super().table(identifier)
+    def table(self, identifier: str, *, write: bool = False):  # type: ignore[no-untyped-def]
+        loaded = super().table(identifier, write=write)
         race, self.race = self.race, None
         if callable(race):
             race()

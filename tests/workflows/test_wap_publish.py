@@ -62,8 +62,8 @@ class _MainMovesBeforePublish(Catalog):
         super().__init__(catalog.iceberg)
         self.other, self.times = Catalog(catalog.iceberg), times
 
-    def table(self, identifier: str):  # type: ignore[no-untyped-def]
-        loaded = super().table(identifier)
+    def table(self, identifier: str, *, write: bool = False):  # type: ignore[no-untyped-def]
+        loaded = super().table(identifier, write=write)
         publishing = any(frame.function.startswith("publish_branch") for frame in inspect.stack()[1:8])
         if identifier.endswith("items") and publishing and self.times:
             self.times -= 1

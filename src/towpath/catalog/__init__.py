@@ -25,6 +25,14 @@ from towpath.catalog.branches import (
 )
 from towpath.catalog.compact import CompactResult, PartitionCompaction, compact, last_compacted
 from towpath.catalog.ddl import DdlCheck, DdlError, DdlResult, apply_ddl, check_ddl
+from towpath.catalog.env_tables import (
+    CopyCost,
+    TablePromotion,
+    copy_costs,
+    drop_copies,
+    env_copies,
+    promote_copies,
+)
 from towpath.catalog.gc import GcResult, remove_orphan_files
 from towpath.catalog.history import (
     ColumnInfo,
@@ -63,6 +71,7 @@ __all__ = [
     "Catalog",
     "ColumnInfo",
     "CompactResult",
+    "CopyCost",
     "DdlCheck",
     "DdlError",
     "DdlResult",
@@ -76,6 +85,7 @@ __all__ = [
     "SnapshotInfo",
     "TableDescription",
     "TableMetadata",
+    "TablePromotion",
     "UnstagedWriteError",
     "WriteMode",
     "apply_ddl",
@@ -83,10 +93,13 @@ __all__ = [
     "commit_with_position",
     "compact",
     "conform",
+    "copy_costs",
     "create_branch",
     "describe",
     "describe_table",
     "drop_branch",
+    "drop_copies",
+    "env_copies",
     "expire_snapshots",
     "get_hwm",
     "get_metadata",
@@ -100,6 +113,7 @@ __all__ = [
     "pause_point",
     "position_key",
     "position_properties",
+    "promote_copies",
     "publish_branch",
     "publish_branches",
     "read_position",

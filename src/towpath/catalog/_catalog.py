@@ -124,15 +124,17 @@ _PLAN_CACHE_SIZE = 256
 class Catalog:
     """A towpath project's Iceberg catalog (pyiceberg underneath)."""
 
-    def __init__(self, iceberg: IcebergCatalog) -> None:
+    def __init__(self, iceberg: IcebergCatalog, env: str | None = None) -> None:
         self.iceberg = iceberg
+        self.env = env
+        """The environment this catalog reads and writes for (`towpath.environment`); None: production."""
         self._plans: dict[tuple[str, str | None, str], ScanPlan] = {}
         """Scan plans by (metadata file, ref, filter): a metadata file never changes, so neither does its
         plan. A WAP's audits read the same branch with the same filter, and plan its manifests once."""
 
     @classmethod
-    def open(cls, config: ProjectConfig, root: Path) -> Catalog:
-        """Open the catalog a `towpath.yaml` describes, creating local folders as needed."""
+    def open(cls, config: ProjectConfig, root: Path, env: str | None = None) -> Catalog:
+        """Open the catalog a `towpath.yaml` describes, creating local folders as needed; `env` as in `__init__`."""
         warehouse = config.resolve(root, config.warehouse)
         if "://" not in warehouse:
             Path(warehouse).mkdir(parents=True, exist_ok=True)
@@ -149,14 +151,26 @@ class Catalog:
         else:
             props.update(type="rest", uri=config.catalog.uri)
         try:
-            return cls(load_catalog("towpath", **props))
+            return cls(load_catalog("towpath", **props), env)
         except Exception as exc:  # pyiceberg/sqlalchemy raise many unrelated types here
             raise CatalogError(f"cannot open the {config.catalog.type} catalog at {props['uri']}: {exc}") from exc
 
     # -- lookup -------------------------------------------------------------------------------
 
     def list_tables(self) -> list[str]:
-        """Every table of every namespace, as `namespace.table`, sorted."""
+        """Every table of every namespace, as `namespace.table`, sorted; environments' copies are named as the
+        table they stand for, and only in their own environment (`list_physical_tables` lists them all)."""
+        from towpath.environment import split_identifier
+
+        out: set[str] = set()
+        for physical in self.list_physical_tables():
+            logical, env = split_identifier(physical)
+            if env is None or env == self.env:
+                out.add(logical)
+        return sorted(out)
+
+    def list_physical_tables(self) -> list[str]:
+        """Every table the catalog holds, environments' copies (`lake__feature_x.orders`) included."""
         out: list[str] = []
         for ns in self.iceberg.list_namespaces():
             out.extend(".".join(ident) for ident in self.iceberg.list_tables(ns))
@@ -176,15 +190,50 @@ class Catalog:
             return {f"{ns}.{name}": str(location) for ns, name, location in conn.execute(query) if location}
 
     def exists(self, identifier: str) -> bool:
-        return bool(self.iceberg.table_exists(normalize_identifier(identifier)))
-
-    def table(self, identifier: str) -> Table:
-        """Load a table; a missing one raises `TableNotFoundError` with close names."""
         ident = normalize_identifier(identifier)
+        return bool(self.iceberg.table_exists(ident) or (self.env and self.iceberg.table_exists(self.physical(ident))))
+
+    def physical(self, identifier: str) -> str:
+        """Where a table named `identifier` lives for this catalog: its environment's copy, or itself."""
+        from towpath.environment import env_identifier
+
+        ident = normalize_identifier(identifier)
+        return ident if self.env is None else env_identifier(ident, self.env)
+
+    def table(self, identifier: str, *, write: bool = False) -> Table:
+        """Load a table; a missing one raises `TableNotFoundError` with close names.
+
+        In an environment (`self.env`) this is the one place a name becomes a table:
+        the environment's copy, cut from production first when `write` is set;
+        else production's table, which refuses commits (`env_tables.env_table`).
+        Every commit path loads its table with `write=True` (`load_tables` does).
+        """
+        ident = normalize_identifier(identifier)
+        if self.env is not None:
+            from towpath.catalog.env_tables import env_table
+
+            return env_table(self, ident, write=write)
         try:
             return self.iceberg.load_table(ident)
         except (NoSuchTableError, NoSuchNamespaceError):
             raise TableNotFoundError(ident, self.list_tables()) from None
+
+    def drop_table(self, identifier: str) -> None:
+        """Drop a table (its files stay until `gc`); in an environment only its own copy, never production's.
+
+        Raises:
+            EnvError: in an environment, the table exists only in production.
+        """
+        from towpath.environment import EnvError
+
+        physical = self.physical(identifier)
+        try:
+            self.iceberg.drop_table(physical)
+        except (NoSuchTableError, NoSuchNamespaceError):
+            if self.env is None:
+                raise TableNotFoundError(physical, self.list_tables()) from None
+            raise EnvError(f"environment '{self.env}' has no copy of '{normalize_identifier(identifier)}' to drop; "
+                           "production's table is never dropped from an environment") from None
 
     def ensure_namespace(self, namespace: str) -> None:
         """Create `namespace` unless it exists (two processes racing to create it both succeed)."""
@@ -383,10 +432,17 @@ class Catalog:
 
     def load_tables(self, identifiers: Sequence[str]) -> dict[str, Table]:
         """Load several tables for one commit (`db.table` -> table, in the given order)."""
-        return {normalize_identifier(i): self.table(i) for i in identifiers}
+        return {normalize_identifier(i): self.table(i, write=True) for i in identifiers}
 
     def commit_tables(self, changes: Sequence[TableChange]) -> None:
-        """Apply changes to one or several tables as one commit (all or none); see `towpath.catalog._commit`."""
+        """Apply changes to one or several tables as one commit (all or none); see `towpath.catalog._commit`.
+
+        Raises:
+            EnvError: in an environment, a change to a table that is not one of its copies.
+        """
+        from towpath.catalog.env_tables import check_env_commit
+
+        check_env_commit(self.env, [c.table.name() for c in changes])
         commit_tables(self.iceberg, changes)
 
     def _write_first_snapshot_to_branch(

@@ -33,7 +33,8 @@ from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import CommitTableRequest, Table, TableIdentifier
 from pyiceberg.table.update import TableRequirement, TableUpdate
-from sqlalchemy import update
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
 
 from towpath.errors import CatalogError
 
@@ -59,16 +60,29 @@ def supports_multi_table_commit(iceberg: object) -> bool:
     return False
 
 
-def commit_tables(iceberg: object, changes: Sequence[TableChange]) -> None:
+def commit_tables(
+    iceberg: object, changes: Sequence[TableChange], *, creates: Sequence[tuple[str, str]] = ()
+) -> None:
     """Apply every change, or none; on the SQL catalog each table must still be the version the caller loaded.
+
+    `creates` (`db.table`, metadata file) registers new tables in the same commit on the SQL
+    catalog (an environment's promotion); elsewhere they are registered after the changes.
 
     Raises:
         CommitFailedException: a table moved since it was loaded, or a requirement failed (retry after reloading).
         CatalogError: the catalog cannot commit several tables at once.
     """
     if isinstance(iceberg, SqlCatalog):
-        _commit_sql(iceberg, changes)
-    elif len(changes) == 1:  # one table: the catalog's own commit, checked by the change's requirements
+        _commit_sql(iceberg, changes, creates)
+        return
+    if changes:
+        _commit_other(iceberg, changes)
+    for identifier, location in creates:
+        iceberg.register_table(identifier, location)  # type: ignore[attr-defined]
+
+
+def _commit_other(iceberg: object, changes: Sequence[TableChange]) -> None:
+    if len(changes) == 1:  # one table: the catalog's own commit, checked by the change's requirements
         change = changes[0]
         change.table.catalog.commit_table(change.table, change.requirements, change.updates)
     else:
@@ -87,7 +101,7 @@ def require_multi_table_commit(iceberg: object) -> None:
         )
 
 
-def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange]) -> None:
+def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange], creates: Sequence[tuple[str, str]] = ()) -> None:
     staged = []
     for change in changes:
         # pyiceberg's own staging (the same call `SqlCatalog.commit_table` makes), but against the table the
@@ -114,6 +128,15 @@ def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange]) -> None:
                 raise CommitFailedException(f"Table has been updated by another process: {namespace}.{name}")
             if number == 0 and len(staged) > 1:
                 pause_point("between-table-commits")
+        for identifier, location in creates:  # pyiceberg's `register_table` row, in this transaction
+            namespace, _, name = identifier.rpartition(".")
+            try:
+                conn.execute(insert(IcebergTables).values(
+                    catalog_name=iceberg.name, table_namespace=namespace, table_name=name, metadata_location=location,
+                    previous_metadata_location=None,
+                ))
+            except IntegrityError:  # created meanwhile: the retry promotes onto it instead
+                raise CommitFailedException(f"Table {identifier} was created by another process") from None
 
 
 def _commit_rest(iceberg: RestCatalog, changes: Sequence[TableChange]) -> None:

@@ -188,15 +188,15 @@ def apply_ddl(
     if catalog.exists(ident):
         return _reconcile(catalog, table_def, allow_evolution)
 
-    namespace = ident.rsplit(".", 1)[0]
+    namespace = catalog.physical(ident).rsplit(".", 1)[0]
     catalog.ensure_namespace(namespace)
     try:
         catalog.iceberg.create_table(
-            ident,
+            catalog.physical(ident),  # in an environment, its own copy (and never production's LOCATION)
             schema=table_def.schema,
             partition_spec=_partition_spec(table_def),
             properties=table_def.properties,
-            location=table_def.location,
+            location=table_def.location if catalog.env is None else None,
         )
     except Exception as exc:
         # A concurrent `IF NOT EXISTS` run may have created it between our check and create.
@@ -413,6 +413,7 @@ def _reconcile(catalog: Catalog, table_def: _TableDef, allow_evolution: bool) ->
     added, promoted = _differences(table, table_def, allow_evolution)
     if not added and not promoted:
         return DdlResult(ident, "unchanged", [])
+    table = catalog.table(ident, write=True)
     current = {f.name.lower(): f for f in table.schema().fields}
     try:
         with table.update_schema() as update:

@@ -47,13 +47,18 @@ def remove_orphan_files(
             f"--older-than must be at least 1h (got {older_than}): a younger file may belong to a commit in progress"
         )
     ident = normalize_identifier(identifier)
-    table = catalog.table(ident)
+    table = catalog.table(ident, write=True)  # in an environment: its copy's location, never production's
     io = table.io
     if not isinstance(io, PyArrowFileIO):
         raise CatalogError(f"table '{ident}': orphan-file removal needs pyiceberg's PyArrowFileIO, not {type(io).__name__}")
     scheme, netloc, root = PyArrowFileIO.parse_location(table.location())
     filesystem = io.fs_by_scheme(scheme, netloc)
-    referenced = _referenced(table)
+    referenced = referenced_files(table)
+    if catalog.env is None:  # files production no longer needs may still be read by an environment's copy
+        from towpath.catalog.env_tables import copies_of
+
+        for copy in copies_of(catalog, ident):
+            referenced |= referenced_files(copy)
     cutoff = (at or dt.datetime.now(dt.UTC)) - older_than
     orphans, too_new = [], 0
     try:
@@ -75,7 +80,7 @@ def remove_orphan_files(
     return GcResult(ident, orphans, removed=not dry_run, referenced=len(referenced), too_new=too_new)
 
 
-def _referenced(table: Table) -> set[str]:
+def referenced_files(table: Table) -> set[str]:
     """Every file path (without scheme) the table's metadata reaches: metadata log, manifests, data and delete files."""
     io = table.io
     paths = [table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)]

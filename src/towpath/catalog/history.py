@@ -112,7 +112,7 @@ def rollback(
         ConflictError: another writer moved `main` during the rollback.
     """
     ident = normalize_identifier(identifier)
-    table = catalog.table(identifier)
+    table = catalog.table(identifier, write=True)
     snap = table.metadata.snapshot_by_id(snapshot_id)
     if snap is None:
         recent = [s.snapshot_id for s in history(catalog, identifier)[:5]]

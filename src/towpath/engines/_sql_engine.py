@@ -318,7 +318,7 @@ class SqlEngine(abc.ABC, Generic[S]):
                 if st.expression.args.get("exists"):
                     continue
                 raise located(TableNotFoundError(ident, self.catalog.list_tables()), file=file, line=st.line)
-            self.catalog.iceberg.drop_table(ident)
+            self.catalog.drop_table(ident)
             dropped.append(ident)
         return StatementResult("ddl", st.line, st.text, table=", ".join(dropped) or None,
                                action="dropped" if dropped else "unchanged")

@@ -62,7 +62,7 @@ def start_migration(project: Project, migration_id: str) -> Migration:
     if migration.status not in ("planned", "notified"):
         raise MigrationError(f"migration {migration.id} is {migration.status}; only a planned or notified one starts")
     catalog = project.catalog
-    table = catalog.table(migration.table)
+    table = catalog.table(migration.table, write=True)
     migration.applied = {
         "schema_id": table.schema().schema_id, "spec_id": table.spec().spec_id,
         "snapshot_id": catalog.snapshot_id(migration.table),
@@ -109,9 +109,9 @@ def rollback_migration(project: Project, migration_id: str) -> Migration:
         raise MigrationError(f"migration {migration.id} is {migration.status}; only a started one rolls back")
     applied, catalog = migration.applied, project.catalog
     if migration.new_table and catalog.exists(migration.new_table):
-        catalog.iceberg.drop_table(migration.new_table)
+        catalog.iceberg.drop_table(catalog.physical(migration.new_table))
     else:
-        table = catalog.table(migration.table)
+        table = catalog.table(migration.table, write=True)
         updates: tuple[Any, ...] = ()
         if table.schema().schema_id != applied["schema_id"]:
             updates += (SetCurrentSchemaUpdate(schema_id=applied["schema_id"]),)  # type: ignore[call-arg]
@@ -141,10 +141,10 @@ def finish_migration(project: Project, migration_id: str, *, force: bool = False
                              "(see `towpath migration status`; --force finishes anyway)")
     migration = load(project.state, migration_id)
     if migration.new_table and project.catalog.exists(migration.table):
-        project.catalog.iceberg.drop_table(migration.table)
+        project.catalog.iceberg.drop_table(project.catalog.physical(migration.table))
         migration.applied["dropped"] = migration.table
     elif migration.applied.get("alias"):  # the old name is no longer readable; errors name the rename
-        table = project.catalog.table(migration.table)
+        table = project.catalog.table(migration.table, write=True)
         updates = _alias_updates(table.properties, migration.id, finished=dt.datetime.now(dt.UTC).isoformat())
         if updates:
             project.catalog.iceberg.commit_table(table, (), updates)
@@ -176,7 +176,8 @@ def _new_table(project: Project, migration: Migration, table: Table) -> None:
     partition = spec if all(p.source_id in kept for p in spec.fields) else None
     from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 
-    catalog.iceberg.create_table(migration.new_table or "", schema=Schema(*fields),
+    catalog.ensure_namespace(catalog.physical(migration.new_table or "").rpartition(".")[0])
+    catalog.iceberg.create_table(catalog.physical(migration.new_table or ""), schema=Schema(*fields),
                                  partition_spec=partition or UNPARTITIONED_PARTITION_SPEC)
     data = catalog.read(migration.table)
     if change.kind == "drop_column":
@@ -188,7 +189,7 @@ def _new_table(project: Project, migration: Migration, table: Table) -> None:
         try:
             data = data.set_column(index, name, data.column(name).cast(target))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            catalog.iceberg.drop_table(migration.new_table or "")
+            catalog.iceberg.drop_table(catalog.physical(migration.new_table or ""))
             raise MigrationError(f"cannot backfill {migration.new_table}: {name} does not convert to "
                                  f"{change.type}: {exc}") from None
     if data.num_rows:
