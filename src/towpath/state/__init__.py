@@ -17,6 +17,7 @@ from towpath.state.errors import (
 from towpath.state.records import (
     AlertFiring,
     DateStatus,
+    Deployment,
     JobRecord,
     KvAlias,
     KvVersion,
@@ -41,6 +42,7 @@ __all__ = [
     "STALE_AFTER",
     "AlertFiring",
     "DateStatus",
+    "Deployment",
     "JobRecord",
     "KvAlias",
     "KvVersion",

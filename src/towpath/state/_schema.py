@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -49,6 +49,7 @@ runs = _table(
     _since(2, sa.Column("heartbeat_at", sa.Text)),
     _since(4, sa.Column("workflow_path", sa.Text)),
     _since(4, sa.Column("graph", sa.Text)),
+    _since(5, sa.Column("env", sa.Text)),
     sa.Index("runs_by_workflow", "workflow_id", "kind", "status"),
     sa.Index("runs_by_parent", "parent_run_id"),
 )
@@ -262,6 +263,25 @@ charts = _table(
     sa.Index("charts_by_dashboard", "dashboard"),
 )
 """Charts saved from the console's chart builder (`spec`: the builder's query as JSON), grouped by dashboard."""
+
+deployments = _table(
+    "deployments", 5,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("env", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("commit_sha", sa.Text),
+    sa.Column("branch", sa.Text),
+    sa.Column("dirty", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("workflows", sa.Text, nullable=False),
+    sa.Column("schedules", sa.Text, nullable=False),
+    sa.Column("tables", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("host", sa.Text),
+    sa.Index("deployments_by_env", "env", "id"),
+)
+"""What each `towpath project deploy`/`promote`/`env drop` did (`DeploymentLedger`): the commit, the workflows and
+schedules deployed, the tables written; JSON lists. `env` is the environment's name (`production` for main)."""
 
 DATA_MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 """Version -> a step beyond adding tables and columns (none yet)."""

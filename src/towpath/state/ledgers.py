@@ -34,6 +34,7 @@ from towpath.state._db import Database, now, pid_alive
 from towpath.state.errors import LeaseHeldError, LeaseLostError, OffsetConflictError, StateError
 from towpath.state.records import (
     AlertFiring,
+    Deployment,
     KvAlias,
     KvVersion,
     Lease,
@@ -531,3 +532,61 @@ def _chart(row: sa.RowMapping) -> SavedChart:
     return SavedChart(chart_id=row["chart_id"], dashboard=row["dashboard"], title=row["title"],
                       table=row["table_name"], spec=json.loads(row["spec"]), created_at=row["created_at"],
                       updated_at=row["updated_at"])
+
+
+class DeploymentLedger:
+    """What each environment deployed and when it was promoted or dropped (newest last)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(
+        self, *, env: str, action: str, commit_sha: str | None = None, branch: str | None = None, dirty: bool = False,
+        workflows: Iterable[str] = (), schedules: Iterable[str] = (), tables: Iterable[str] = (),
+        detail: Mapping[str, Any] | None = None,
+    ) -> Deployment:
+        """Append one deployment event; returns it as stored."""
+        values = {
+            "env": env, "action": action, "commit_sha": commit_sha, "branch": branch, "dirty": dirty,
+            "workflows": json.dumps(list(workflows)), "schedules": json.dumps(list(schedules)),
+            "tables": json.dumps(list(tables)), "detail": json.dumps(dict(detail or {}), sort_keys=True, default=str),
+            "at": now().isoformat(), "host": socket.gethostname(),
+        }
+        with self.db.write() as conn:
+            new_id = conn.execute(sa.insert(t.deployments).values(**values)).inserted_primary_key
+        return Deployment(
+            id=int(new_id[0]) if new_id else 0, env=env, action=action, commit_sha=commit_sha, branch=branch,
+            dirty=dirty, workflows=json.loads(str(values["workflows"])), schedules=json.loads(str(values["schedules"])),
+            tables=json.loads(str(values["tables"])), detail=json.loads(str(values["detail"])), at=str(values["at"]),
+            host=str(values["host"]),
+        )
+
+    def history(self, env: str | None = None) -> list[Deployment]:
+        """Every event (of `env`), oldest first."""
+        query = sa.select(t.deployments).order_by(t.deployments.c.id)
+        if env is not None:
+            query = query.where(t.deployments.c.env == env)
+        with self.db.read() as conn:
+            return [_deployment(row) for row in conn.execute(query).mappings()]
+
+    def latest(self, env: str, action: str = "deploy") -> Deployment | None:
+        """The newest `action` of `env`, or None."""
+        query = (sa.select(t.deployments).where(t.deployments.c.env == env, t.deployments.c.action == action)
+                 .order_by(t.deployments.c.id.desc()).limit(1))
+        with self.db.read() as conn:
+            row = conn.execute(query).mappings().first()
+        return _deployment(row) if row is not None else None
+
+    def environments(self) -> list[str]:
+        """Every environment with a recorded event, sorted."""
+        query = sa.select(t.deployments.c.env).distinct().order_by(t.deployments.c.env)
+        with self.db.read() as conn:
+            return [str(v) for v in conn.execute(query).scalars()]
+
+
+def _deployment(row: sa.RowMapping) -> Deployment:
+    return Deployment(
+        id=int(row["id"]), env=row["env"], action=row["action"], commit_sha=row["commit_sha"], branch=row["branch"],
+        dirty=bool(row["dirty"]), workflows=json.loads(row["workflows"]), schedules=json.loads(row["schedules"]),
+        tables=json.loads(row["tables"]), detail=json.loads(row["detail"] or "{}"), at=row["at"], host=row["host"],
+    )

@@ -261,3 +261,24 @@ class SavedChart:
     """The builder's fields (`x`, `y`, `aggregate`, `series`, `filter`, `mark`) the chart is drawn from."""
     created_at: str
     updated_at: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One `towpath project deploy`, `promote` or `env drop` of an environment, as the state room recorded it."""
+
+    id: int
+    env: str
+    """The environment (`production` for a deploy of main/master)."""
+    action: str
+    """`deploy`, `promote` or `drop`."""
+    commit_sha: str | None
+    branch: str | None
+    dirty: bool
+    """The working tree had uncommitted changes: the commit does not describe what ran."""
+    workflows: list[str]
+    schedules: list[str]
+    tables: list[str]
+    detail: dict[str, Any]
+    at: str
+    host: str | None

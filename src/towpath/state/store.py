@@ -29,6 +29,7 @@ from towpath.state.errors import RunNotFoundError, StateError
 from towpath.state.ledgers import (
     AlertLedger,
     ChartLedger,
+    DeploymentLedger,
     KvLedger,
     LeaseLedger,
     LineageLedger,
@@ -64,8 +65,14 @@ class StateStore:
     (`postgresql://user:password@host/db`). The schema is migrated on open.
     """
 
-    def __init__(self, location: Path | str, *, timeout_s: float = 30.0, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(
+        self, location: Path | str, *, timeout_s: float = 30.0, heartbeat_s: float = HEARTBEAT_S,
+        env: str | None = None,
+    ) -> None:
         self.db = Database(location, timeout_s=timeout_s)
+        self.env = env
+        """The environment whose runs this store records and reads (None: production); see
+        `towpath.catalog.environments`. A backfill in an environment skips only the dates that environment ran."""
         self.heartbeat_s = heartbeat_s
         self.host = socket.gethostname()
         self.stagings = StagingLedger(self.db)
@@ -76,6 +83,7 @@ class StateStore:
         self.lineage = LineageLedger(self.db)
         self.leases = LeaseLedger(self.db)
         self.charts = ChartLedger(self.db)
+        self.deployments = DeploymentLedger(self.db)
         self._open_runs: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -114,7 +122,7 @@ class StateStore:
                         run_id=run_id, workflow_id=workflow_id, kind=kind, status=Status.RUNNING.value,
                         execution_date=execution_date, params=json.dumps(dict(params or {}), sort_keys=True),
                         started_at=started.isoformat(), parent_run_id=parent_run_id, pid=os.getpid(),
-                        host=self.host, heartbeat_at=started.isoformat(), workflow_path=workflow_path,
+                        host=self.host, heartbeat_at=started.isoformat(), workflow_path=workflow_path, env=self.env,
                         graph=None if graph is None else json.dumps({k: list(v) for k, v in graph.items()}),
                     ))
             except sa.exc.IntegrityError:  # 1 in 16 million in the same second: draw again
@@ -261,7 +269,7 @@ class StateStore:
 
     def workflow_ids(self) -> list[str]:
         """Every workflow with a recorded run, sorted."""
-        query = sa.select(t.runs.c.workflow_id).distinct().order_by(t.runs.c.workflow_id)
+        query = sa.select(t.runs.c.workflow_id).distinct().where(self._env_filter()).order_by(t.runs.c.workflow_id)
         with self.db.read() as conn:
             return [str(v) for v in conn.execute(query).scalars()]
 
@@ -294,16 +302,19 @@ class StateStore:
             found = conn.execute(sa.select(sa.func.max(t.runs.c.execution_date)).where(*where)).scalar()
         return str(found) if found is not None else None
 
-    @staticmethod
+    def _env_filter(self) -> sa.ColumnElement[bool]:
+        """Only this store's environment's runs (production's have no env)."""
+        return t.runs.c.env.is_(None) if self.env is None else t.runs.c.env == self.env
+
     def _run_filters(
-        workflow_id: str | None, status: Status | str | None, kind: str | None, parent_run_id: str | None,
+        self, workflow_id: str | None, status: Status | str | None, kind: str | None, parent_run_id: str | None,
         since: str | None, until: str | None,
     ) -> list[sa.ColumnElement[bool]]:
         filters = {
             t.runs.c.workflow_id: workflow_id, t.runs.c.status: _status(status).value if status else None,
             t.runs.c.kind: kind, t.runs.c.parent_run_id: parent_run_id,
         }
-        where = [column == value for column, value in filters.items() if value is not None]
+        where = [self._env_filter(), *(column == value for column, value in filters.items() if value is not None)]
         if since:
             where.append(t.runs.c.execution_date >= since)
         if until:
@@ -327,7 +338,7 @@ class StateStore:
         """Execution dates with a successful `main` run of the workflow (a backfill skips them)."""
         query = sa.select(t.runs.c.execution_date).distinct().where(
             t.runs.c.workflow_id == workflow_id, t.runs.c.kind == "main", t.runs.c.status == Status.SUCCESS.value,
-            t.runs.c.execution_date.is_not(None),
+            t.runs.c.execution_date.is_not(None), self._env_filter(),
         )
         with self.db.read() as conn:
             return {str(value) for value in conn.execute(query).scalars()}
