@@ -36,15 +36,20 @@ if TYPE_CHECKING:
 class Project:
     """A towpath project folder: its config, Iceberg catalog, engine and run history."""
 
-    def __init__(self, root: Path | str, config: ProjectConfig | None = None) -> None:
+    def __init__(self, root: Path | str, config: ProjectConfig | None = None, *, env: str | None = None) -> None:
+        from towpath.environment import resolve_env
+
         self.root = Path(root).resolve()
         self.config = config if config is not None else load_project_config(self.root)
+        self.env = resolve_env(env)
+        """The environment this project reads and writes (`--env`, else `$TOWPATH_ENV`; None: production).
+        Its catalog writes the environment's copies of tables and its state records the environment's runs."""
         self._engine_lock = threading.Lock()
 
     @classmethod
-    def find(cls, start: Path | str = ".") -> Project:
-        """The project whose `towpath.yaml` is at or above `start`."""
-        return cls(find_project_root(start))
+    def find(cls, start: Path | str = ".", *, env: str | None = None) -> Project:
+        """The project whose `towpath.yaml` is at or above `start` (in environment `env`, see `__init__`)."""
+        return cls(find_project_root(start), env=env)
 
     @classmethod
     def init(cls, path: Path | str = ".", *, name: str | None = None, exist_ok: bool = False) -> Project:
@@ -70,14 +75,14 @@ class Project:
     def catalog(self) -> Catalog:
         from towpath.catalog import Catalog
 
-        return Catalog.open(self.config, self.root)
+        return Catalog.open(self.config, self.root, self.env)
 
     @cached_property
     def state(self) -> StateStore:
         """Runs, job runs, audits and ledgers: `towpath.yaml`'s `state` file (SQLite) or URL (Postgres)."""
         from towpath.state import StateStore
 
-        return StateStore(self.config.resolve(self.root, self.config.state))
+        return StateStore(self.config.resolve(self.root, self.config.state), env=self.env)
 
     def new_engine(self) -> Engine:
         """A fresh engine on this project's catalog (one per concurrent run)."""
@@ -226,4 +231,4 @@ class Project:
         return self.federation.query(sql, dialect=dialect, engine=engine, lake=lake)
 
     def __repr__(self) -> str:
-        return f"Project({str(self.root)!r})"
+        return f"Project({str(self.root)!r})" if self.env is None else f"Project({str(self.root)!r}, env={self.env!r})"

@@ -25,6 +25,8 @@ class CliState:
     """`-C/--project`, or None to look from the current folder (or the workflow file's folder)."""
     as_json: bool = False
     """`--json` of the running command: progress bars stay off so stdout is only the JSON."""
+    env: str | None = None
+    """`--env` of the running command (None: `$TOWPATH_ENV`, else production; `towpath.environment.resolve_env`)."""
 
 
 def output(human: Callable[[R], object], *, exit_code: Callable[[R], int] | None = None) -> Callable[
@@ -57,6 +59,19 @@ def output(human: Callable[[R], object], *, exit_code: Callable[[R], int] | None
     return decorate
 
 
+def env_option(command: Callable[..., R]) -> Callable[..., R]:
+    """Give a command `--env NAME`: the environment `project_from` opens the project in."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.find_root().ensure_object(CliState).env = value
+
+    return click.option(
+        "--env", "env", metavar="NAME", expose_value=False, callback=remember,
+        help="Environment to read and write (default: $TOWPATH_ENV, else production); see `towpath project deploy`.",
+    )(command)
+
+
 def json_requested(ctx: click.Context) -> bool:
     """Whether the running command was given `--json` (to keep progress output off)."""
     return ctx.find_root().ensure_object(CliState).as_json
@@ -67,9 +82,9 @@ def project_from(ctx: click.Context, *, near: str | None = None) -> Project:
     the command reads, such as a workflow), else at or above the current folder."""
     from towpath.project import Project
 
-    given = ctx.find_root().ensure_object(CliState).project_dir
-    if given is not None:
-        return Project.find(given)
+    state = ctx.find_root().ensure_object(CliState)
+    if state.project_dir is not None:
+        return Project.find(state.project_dir, env=state.env)
     if near is not None and Path(near).exists():
-        return Project.find(Path(near).resolve().parent)
-    return Project.find(".")
+        return Project.find(Path(near).resolve().parent, env=state.env)
+    return Project.find(".", env=state.env)

@@ -33,7 +33,7 @@ def json_out(value: Any) -> None:
 
 ID_COLUMNS = frozenset({
     "run", "run_id", "parent", "snapshot", "snapshot_id", "snapshots", "table", "job", "branch",
-    "workflow", "status", "run status", "date", "file",
+    "workflow", "status", "run status", "date", "file", "env", "commit",
 })
 """Columns never wrapped, folded or cut: ids a user copies into the next command, and one-word
 values (statuses, dates, workflow names) that read wrong when split ("audit_fail" / "ed")."""

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from towpath.cli import render
-from towpath.cli.options import output, project_from
+from towpath.cli.options import env_option, output, project_from
 
 
 @click.group("schedule")
@@ -34,6 +34,7 @@ def cli() -> None:
 @click.option("--metrics-port", type=click.IntRange(min=0, max=65535), default=None,
               help="Serve Prometheus metrics on this port (/metrics).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics bind to.")
+@env_option
 @click.pass_context
 def run(ctx: click.Context, once: bool, interval: float, catchup: str, max_concurrent: int, retries: int,
         retry_delay: float, on_stop: str, metrics_port: int | None, metrics_host: str) -> None:
@@ -46,6 +47,7 @@ def run(ctx: click.Context, once: bool, interval: float, catchup: str, max_concu
     Example:
       towpath schedule run --max-concurrent 2 --retries 3 --metrics-port 9464
       towpath schedule run --once --catchup all
+      towpath schedule run --env feature_x    # the environment's schedules, one scheduler per environment
     """
     from towpath.project import Project
     from towpath.workflows import SchedulerOptions, SchedulerService
@@ -57,7 +59,7 @@ def run(ctx: click.Context, once: bool, interval: float, catchup: str, max_concu
         metrics_port=metrics_port, metrics_host=metrics_host,
     )
     root = project.root
-    service = SchedulerService(project, lambda: Project(root), options, on_outcome=render.firing)
+    service = SchedulerService(project, lambda: Project(root, env=project.env or "main"), options, on_outcome=render.firing)
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop(cancel=True))
     outcomes = service.run(once=once)
@@ -75,6 +77,7 @@ def _show_status(status: dict[str, Any]) -> None:
 
 
 @cli.command()
+@env_option
 @output(_show_status)
 @click.pass_context
 def status(ctx: click.Context) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from towpath.cli import render
-from towpath.cli.options import json_requested, output, project_from
+from towpath.cli.options import env_option, json_requested, output, project_from
 
 if TYPE_CHECKING:
     from towpath.workflows import BackfillResult, DailyResult, DryRun, RunResult
@@ -35,6 +35,7 @@ def cli() -> None:
 @params_option
 @click.option("--date", help="Execution date (default: -p DATE=..., else today in the project timezone).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved steps, parameters and SQL; run nothing.")
+@env_option
 @output(render.workflow_run, exit_code=_exit_code)
 @click.pass_context
 def run(
@@ -56,6 +57,7 @@ def run(
 @click.argument("workflow", type=click.Path(dir_okay=False))
 @params_option
 @click.option("--today", help="Pretend today is this date (default: today in the workflow's timezone).")
+@env_option
 @output(render.daily_result, exit_code=_exit_code)
 @click.pass_context
 def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str | None) -> DailyResult:
@@ -75,6 +77,7 @@ def daily(ctx: click.Context, workflow: str, params: tuple[str, ...], today: str
 @click.option("--parallel", type=click.IntRange(min=1), help="Dates to run at the same time.")
 @click.option("--force", is_flag=True, help="Rerun dates that already succeeded.")
 @params_option
+@env_option
 @output(render.backfill_result, exit_code=_exit_code)
 @click.pass_context
 def backfill(

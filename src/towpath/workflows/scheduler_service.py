@@ -148,7 +148,7 @@ class SchedulerService:
             LeaseHeldError: another live scheduler serves this project (its pid and host).
         """
         ttl = max(3 * self.options.interval, 60.0)
-        lease = self.project.state.leases.acquire(LEASE, ttl_s=ttl)
+        lease = self.project.state.leases.acquire(lease_name(self.project), ttl_s=ttl)
         since = self.clock()
         server = self._metrics.serve(self.options.metrics_host, self.options.metrics_port)
         limit = 1 if once else checks
@@ -362,8 +362,14 @@ class _Metrics:
         return server
 
 
+def lease_name(project: Workspace) -> str:
+    """One scheduler per project and environment: `scheduler`, or `scheduler@feature_x` in an environment."""
+    env = project.state.env
+    return LEASE if env is None else f"{LEASE}@{env}"
+
+
 def lease_holder(project: Workspace) -> Any:
     """The running scheduler's lease (pid, host, since), or None."""
-    return project.state.leases.holder(LEASE, ttl_s=3600.0)
+    return project.state.leases.holder(lease_name(project), ttl_s=3600.0)
 
 
