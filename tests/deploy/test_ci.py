@@ -84,7 +84,7 @@ def test_gitlab_pipeline_runs_the_same_steps_and_promotes_by_hand(repo: Path) ->
     assert config["stages"] == ["validate", "test", "deploy", "promote"]
     scripts = [config[stage]["script"] for stage in config["stages"]]
     assert scripts[:3] == [["towpath project validate"], ["towpath project test"], ["towpath project deploy --run"]]
-    assert config["promote"]["when"] == "manual" and "project promote" in scripts[3][0]
+    assert config["promote"]["rules"][0]["when"] == "manual" and "project promote" in scripts[3][0]
     github = CliRunner().invoke(cli, ["-C", str(repo), "project", "ci", "--provider", "github", "--json"])
     assert github.exit_code == 0
     unknown = CliRunner().invoke(cli, ["-C", str(repo), "project", "ci", "--provider", "jenkins"])

@@ -96,3 +96,23 @@ def test_a_table_created_in_an_environment_exists_only_there(prod: Project) -> N
     with pytest.raises(EnvError, match="never dropped from an environment"):
         env.engine.run_script(f"DROP TABLE {RESULTS}")  # production's, not the environment's
     assert prod.catalog.exists(RESULTS)
+
+
+def test_the_scheduler_of_an_environment_fires_there_beside_production_s(prod: Project) -> None:
+    from towpath.workflows import SchedulerOptions, SchedulerService
+
+    before = production_state(prod)
+    held = prod.state.leases.acquire("scheduler", ttl_s=600)  # production's scheduler is running
+    try:
+        env = Project(prod.root, env="feature_x")
+        clock = dt.datetime(2022, 1, 3, 7, 0, tzinfo=dt.UTC)  # the daily's 06:00 tick has passed
+        service = SchedulerService(env, lambda: Project(prod.root, env="feature_x"), SchedulerOptions(),
+                                   clock=lambda: clock)
+        [outcome] = service.run(once=True)
+        assert outcome.ok, outcome
+    finally:
+        prod.state.leases.release(held)
+    assert production_state(prod) == before
+    assert "2022-01-03" in rows_by_date(env)
+    assert [r.kind for r in env.state.list_runs(kind="daily")] == ["daily"]
+    assert prod.state.list_runs(kind="daily") == []

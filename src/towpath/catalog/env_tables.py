@@ -198,19 +198,28 @@ class TablePromotion:
 
 
 def env_copies(catalog: Catalog, env: str) -> dict[str, str]:
-    """Production name -> the environment's copy, for every copy `env` has."""
+    """Production name -> the environment's copy, for every copy `env` has (only its namespaces are listed)."""
     copies = {}
-    for physical in catalog.list_physical_tables():
-        logical, owner = split_identifier(physical)
-        if owner == env:
-            copies[logical] = physical
+    for namespace in catalog.iceberg.list_namespaces():
+        if not ".".join(namespace).endswith(f"{SEPARATOR}{env}"):
+            continue
+        for ident in catalog.iceberg.list_tables(namespace):
+            logical, owner = split_identifier(".".join(ident))
+            if owner == env:
+                copies[logical] = ".".join(ident)
     return copies
 
 
 def copies_of(catalog: Catalog, identifier: str) -> list[Table]:
-    """Every environment's copy of production table `identifier`."""
-    return [catalog.iceberg.load_table(p) for p in catalog.list_physical_tables()
-            if split_identifier(p)[1] is not None and split_identifier(p)[0] == identifier]
+    """Every environment's copy of production table `identifier` (only `<its namespace>__*` namespaces are listed)."""
+    namespace, _, name = identifier.rpartition(".")
+    out = []
+    for found in catalog.iceberg.list_namespaces():
+        if ".".join(found).startswith(f"{namespace}{SEPARATOR}"):
+            physical = f"{'.'.join(found)}.{name}"
+            if catalog.iceberg.table_exists(physical):
+                out.append(catalog.iceberg.load_table(physical))
+    return out
 
 
 def promote_copies(catalog: Catalog, env: str, *, force: bool = False) -> list[TablePromotion]:
@@ -379,15 +388,17 @@ class CopyCost:
 
 def copy_costs(catalog: Catalog, env: str) -> list[CopyCost]:
     """`CopyCost` of every copy of environment `env`."""
-    out = []
-    for logical, physical in sorted(env_copies(catalog, env).items()):
-        copy = catalog.iceberg.load_table(physical)
-        production = _production(catalog, logical)
-        known = {s.snapshot_id for s in production.snapshots()} if production is not None else set()
-        own = _own_files(copy, production)
-        out.append(CopyCost(logical, physical, sum(1 for s in copy.snapshots() if s.snapshot_id not in known),
-                            len(own), sum(size for _, size in own)))
-    return out
+    return [_cost(catalog, logical, physical)[0] for logical, physical in sorted(env_copies(catalog, env).items())]
+
+
+def _cost(catalog: Catalog, logical: str, physical: str) -> tuple[CopyCost, Table, list[tuple[str, int]]]:
+    copy = catalog.iceberg.load_table(physical)
+    production = _production(catalog, logical)
+    known = {s.snapshot_id for s in production.snapshots()} if production is not None else set()
+    own = _own_files(copy, production)
+    cost = CopyCost(logical, physical, sum(1 for s in copy.snapshots() if s.snapshot_id not in known), len(own),
+                    sum(size for _, size in own))
+    return cost, copy, own
 
 
 def drop_copies(catalog: Catalog, env: str) -> list[CopyCost]:
@@ -397,23 +408,20 @@ def drop_copies(catalog: Catalog, env: str) -> list[CopyCost]:
     own files live under production's location and are never listed here.
     """
     freed = []
-    for cost, (logical, physical) in zip(copy_costs(catalog, env), sorted(env_copies(catalog, env).items()), strict=True):
-        copy = catalog.iceberg.load_table(physical)
-        own = _own_files(copy, _production(catalog, logical))
+    copies = env_copies(catalog, env)
+    for logical, physical in sorted(copies.items()):
+        cost, copy, own = _cost(catalog, logical, physical)
         catalog.iceberg.drop_table(physical)
-        scheme, netloc, _ = PyArrowFileIO.parse_location(copy.location())
-        filesystem = copy.io.fs_by_scheme(scheme, netloc) if isinstance(copy.io, PyArrowFileIO) else None
-        if filesystem is not None:
+        if isinstance(copy.io, PyArrowFileIO):
+            scheme, netloc, root = PyArrowFileIO.parse_location(copy.location())
+            filesystem = copy.io.fs_by_scheme(scheme, netloc)
             for path, _size in own:
                 filesystem.delete_file(path)
-            root = PyArrowFileIO.parse_location(copy.location())[2]
             left = filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
             if not any(info.type == pafs.FileType.File for info in left):
                 filesystem.delete_dir(root)  # only empty folders were left: the environment leaves nothing behind
         freed.append(cost)
-    for namespace in {physical.rpartition(".")[0] for physical in env_copies(catalog, env).values()} | {
-        c.copy.rpartition(".")[0] for c in freed
-    }:
+    for namespace in {physical.rpartition(".")[0] for physical in copies.values()}:
         try:
             if not catalog.iceberg.list_tables(namespace):
                 catalog.iceberg.drop_namespace(namespace)

@@ -93,7 +93,7 @@ def _deployed(result: Any) -> None:
     render.key_values({
         "deployed": where, "commit": (d.commit_sha or "-")[:12] + (" (dirty)" if d.dirty else ""),
         "branch": d.branch or "-", "workflows": ", ".join(d.workflows) or "-",
-        "schedules": "; ".join(d.schedules) or "-", "writes": ", ".join(d.tables) or "-",
+        "schedules": "\n".join(d.schedules) or "-", "writes": "\n".join(d.tables) or "-",
     }, title=f"Deployment {d.id}")
     for run in result.runs:
         render.workflow_run(run)
@@ -133,6 +133,8 @@ def deploy(ctx: click.Context, env: str | None, run_now: bool, date: str | None,
 
 
 def _promoted(result: Any) -> None:
+    for warning in result.warnings:
+        render.warning(warning)
     render.console.print(f"promoted environment {result.env} to production"
                          + (" (--force: moved production tables replaced)" if result.forced else ""))
     for p in result.tables:
@@ -151,9 +153,9 @@ def _promoted(result: Any) -> None:
 def promote(ctx: click.Context, env: str, force: bool) -> Any:
     """Make production take an environment's tables, all in one atomic commit.
 
-    Refused unless every deployed workflow's last run in the environment succeeded with all
-    audits passed, and (without --force) if a production table moved since the environment
-    branched from it.
+    Refused unless every deployed workflow's last run of each date it ran in the environment
+    succeeded with every blocking audit passed (failed non-blocking audits are shown), and,
+    without --force, if a production table moved since the environment branched from it.
 
     \b
     Example:

@@ -124,10 +124,12 @@ def _gitlab(steps: list[CiStep], promote: str, python: str) -> dict[str, Any]:
         "test": {"stage": "test", "script": steps[2].commands},
         "deploy": {"stage": "deploy", "script": steps[3].commands,
                    "resource_group": "towpath-$CI_COMMIT_REF_SLUG"},
-        "promote": {"stage": "promote", "when": "manual", "allow_failure": False,
+        "promote": {"stage": "promote",
                     "variables": {"TOWPATH_PROMOTE_ENV": "$CI_COMMIT_REF_NAME"},
                     "environment": {"name": "production"},
-                    "rules": [{"if": '$CI_COMMIT_BRANCH != $CI_DEFAULT_BRANCH'}],
+                    # a button on every feature branch's pipeline; main itself deploys production directly
+                    "rules": [{"if": "$CI_COMMIT_BRANCH != $CI_DEFAULT_BRANCH", "when": "manual",
+                               "allow_failure": False}],
                     "script": [promote]},
     }
 
@@ -137,9 +139,11 @@ def _dump(document: dict[str, Any]) -> str:
 
     from ruamel.yaml import YAML
 
-    dumper = YAML(typ="safe", pure=True)
+    dumper = YAML()  # round-trip: keys in the order written (name, on, jobs), YAML 1.2 (`on` stays a key)
     dumper.default_flow_style = False
     dumper.width = 120
+    dumper.indent(mapping=2, sequence=4, offset=2)
+    dumper.representer.ignore_aliases = lambda *_: True  # the shared checkout steps are written out, not &anchored
     out = io.StringIO()
     dumper.dump(document, out)
     return out.getvalue()

@@ -8,8 +8,8 @@ taught users to expect:
 * `deploy` records what a branch deploys (commit, workflows, schedules, the tables
   they write) after the same validation `project validate` does, and can run its
   main workflows in the environment at once (`run=True`).
-* `promote` refuses unless every deployed workflow's last run in the environment
-  succeeded with no failed audit, then hands production each copy's state in one
+* `promote` refuses unless every deployed workflow's last run of each date it ran
+  in the environment succeeded with no failed blocking audit, then hands production each copy's state in one
   catalog transaction (`catalog.promote_copies`); a production table that moved
   meanwhile is refused unless `force`.
 * `environments` / `drop` show and remove them; a drop frees the files only the
@@ -61,6 +61,8 @@ class PromoteResult:
     tables: list[TablePromotion]
     forced: bool
     deployment: Deployment
+    warnings: list[str] = field(default_factory=list)
+    """Non-blocking audits that failed in the environment's last runs (they do not refuse a promotion)."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,8 @@ def promote(project: Project, env: str, *, force: bool = False) -> PromoteResult
     """Production takes environment `env`'s state, per table, in one atomic commit.
 
     Raises:
-        DeployError: `env` is production, was never deployed, or a deployed workflow's last
-            run in it failed, did not run, or had a failed audit.
+        DeployError: `env` is production, was never deployed, or a deployed workflow did not
+            run in it, or its last run of some date failed or failed a blocking audit.
         UnknownNameError: no environment is called `env` (names the closest).
         ConflictError: a production table moved since the environment branched from it (without `force`).
     """
@@ -154,7 +156,7 @@ def promote(project: Project, env: str, *, force: bool = False) -> PromoteResult
     deployed = staged.state.deployments.latest(name)
     if deployed is None:
         raise DeployError(f"environment '{name}' was never deployed; run `towpath project deploy --env {name}` first")
-    blocked = _unaudited(staged, deployed.detail.get("workflow_ids", []))
+    blocked, warnings = _audit_gate(staged, deployed.detail.get("workflow_ids", []))
     if blocked:
         raise DeployError(f"environment '{name}' cannot be promoted: " + "; ".join(blocked))
     production = in_env(project, None)
@@ -162,11 +164,11 @@ def promote(project: Project, env: str, *, force: bool = False) -> PromoteResult
     recorded = production.state.deployments.record(
         env=name, action="promote", commit_sha=deployed.commit_sha, branch=deployed.branch,
         workflows=deployed.workflows, schedules=deployed.schedules, tables=[p.table for p in plans],
-        detail={"forced": force, "tables": {p.table: {"before": p.production_before, "after": p.production_after,
+        detail={"forced": force, "warnings": warnings, "tables": {p.table: {"before": p.production_before, "after": p.production_after,
                                                       "snapshots": p.snapshots, "moved": p.moved,
                                                       "created": p.created} for p in plans}},
     )
-    return PromoteResult(name, plans, force, recorded)
+    return PromoteResult(name, plans, force, recorded, warnings)
 
 
 def environments(project: Project) -> list[Environment]:
@@ -234,25 +236,31 @@ def _known(project: Project, env: str) -> str:
     return name
 
 
-def _unaudited(staged: Project, workflow_ids: Sequence[str]) -> list[str]:
-    """Why the environment's last runs do not allow a promotion (empty: they do)."""
-    problems = []
+def _audit_gate(staged: Project, workflow_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(why the environment cannot be promoted, warnings to report): its latest run of every date it ran.
+
+    Every date a deployed workflow ran in the environment counts, not only the newest run:
+    a clean rerun of one day does not hide a failed other day. A failed blocking audit or
+    a run that did not succeed refuses; a non-blocking audit's failure published by design,
+    so it is reported (and recorded with the promotion) without refusing.
+    """
+    problems: list[str] = []
+    warnings: list[str] = []
     for workflow_id in workflow_ids:
-        last = staged.state.list_runs(workflow_id=workflow_id, kind="main", limit=1)
-        if not last:
+        dates = staged.state.date_statuses(workflow_id=workflow_id)
+        if not dates:
             problems.append(f"workflow '{workflow_id}' never ran in it (run it with --env {staged.env})")
-            continue
-        run = last[0]
-        if run.status != Status.SUCCESS:
-            problems.append(f"the last run of '{workflow_id}' ({run.run_id}, {run.execution_date}) is {run.status}")
-            continue
-        audits = staged.state.get_run(run.run_id).audits
-        last_attempt = max((a.attempt or 0 for a in audits), default=0)  # a conflict retry re-audits
-        failed = [a.result for a in audits if (a.attempt or 0) == last_attempt and not a.result.passed]
-        if failed:
-            problems.append(f"the last run of '{workflow_id}' ({run.run_id}) did not pass audits: " + ", ".join(
-                sorted({f"{r.name} on {r.table}" + ("" if r.blocking else " (non-blocking)") for r in failed})))
-    return problems
+        for day in dates:
+            if day.status != Status.SUCCESS:
+                problems.append(f"the last run of '{workflow_id}' for {day.execution_date} ({day.run_id}) is "
+                                f"{day.status}")
+                continue
+            audits = staged.state.get_run(day.run_id).audits
+            last_attempt = max((a.attempt or 0 for a in audits), default=0)  # a conflict retry re-audits
+            for result in (a.result for a in audits if (a.attempt or 0) == last_attempt and not a.result.passed):
+                what = f"{result.name} on {result.table} failed for {day.execution_date} ({day.run_id})"
+                (problems if result.blocking else warnings).append(what if result.blocking else f"non-blocking {what}")
+    return problems, warnings
 
 
 def _workflows(project: Project) -> tuple[dict[Path, tuple[str, str]], list[str]]:
