@@ -86,9 +86,13 @@ def referenced_files(table: Table) -> set[str]:
     paths = [table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)]
     paths += [s.statistics_path for s in table.metadata.statistics]
     paths += [s.statistics_path for s in table.metadata.partition_statistics]
+    read: set[str] = set()
     for snapshot in table.snapshots():
         paths.append(snapshot.manifest_list)
         for manifest in snapshot.manifests(io):
+            if manifest.manifest_path in read:  # most manifests are shared by many snapshots: read each once
+                continue
+            read.add(manifest.manifest_path)
             paths.append(manifest.manifest_path)
             paths.extend(entry.data_file.file_path for entry in manifest.fetch_manifest_entry(io, discard_deleted=False))
     return {PyArrowFileIO.parse_location(p)[2] for p in paths if p}
