@@ -97,14 +97,23 @@ def cli() -> None:
 @click.option("--grpc-port", default=8471, show_default=True, help="gRPC port (0: no gRPC API).")
 @click.option("--token", envvar="TOWPATH_KV_TOKEN", help="Write/admin token (env TOWPATH_KV_TOKEN).")
 @click.option("--read-token", envvar="TOWPATH_KV_READ_TOKEN", help="When set, reads need it (env TOWPATH_KV_READ_TOKEN).")
+@click.option("--read-budget-ms", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="While Gets are served, pace put-batches so the service's Get p99 stays under this (0: never pace).")
+@click.option("--min-write-rate", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Rows/s a paced move still writes, however slow reads get.")
 @click.pass_context
 def serve(ctx: click.Context, engine: str, host: str, port: int, grpc_port: int, token: str | None,
-          read_token: str | None) -> None:
+          read_token: str | None, read_budget_ms: float, min_write_rate: int) -> None:
     """Serve ENGINE over HTTP and gRPC until Ctrl-C.
+
+    Reads come first: while the service answers Gets, a move's put-batches are
+    paced (AIMD on the write rate) to hold the Get p99 under --read-budget-ms;
+    with nobody reading, a move writes at full speed.
 
     \b
     Example:
       towpath kv serve --engine redis://127.0.0.1:6379/0 --port 8470 --grpc-port 8471
+      towpath kv serve --engine redis://127.0.0.1:6379/0 --read-budget-ms 5
       curl 127.0.0.1:8470/healthz
     """
     import gc
@@ -114,7 +123,7 @@ def serve(ctx: click.Context, engine: str, host: str, port: int, grpc_port: int,
 
     store = _open(ctx, engine, None)
     config = ServiceConfig(engine=engine, host=host, port=port, grpc_port=grpc_port, token=token,
-                           read_token=read_token)
+                           read_token=read_token, read_budget_ms=read_budget_ms, min_write_rate=min_write_rate)
     with KvService(config, store) as service:
         gc.freeze()  # what startup built never moves again: full collections stay short while serving
         apis = [f"http://{host}:{service.port}" if service.port else "", f"grpc://{host}:{service.grpc_port}"

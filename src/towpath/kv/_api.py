@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from towpath.kv._pb import kv_pb2 as pb
 from towpath.kv.errors import KvError
+from towpath.kv.pacing import WriteGate
 from towpath.kv.service import Access
 from towpath.kv.store import KvStore
 
@@ -62,17 +63,28 @@ def rows_of(req: pb.PutBatchRequest) -> tuple[Any, Any]:
     return list(req.pairs.keys), list(req.pairs.values)
 
 
-def put_batches(store: KvStore, requests: Iterable[pb.PutBatchRequest]) -> pb.PutBatchResponse:
-    """Write a stream of batches; a message without a namespace goes on in the previous one."""
+def put_batches(store: KvStore, requests: Iterable[pb.PutBatchRequest], gate: WriteGate | None = None) -> pb.PutBatchResponse:
+    """Write a stream of batches; a message without a namespace goes on in the previous one.
+
+    With the service's `gate`, each batch is admitted by it first (in chunks while reads are being paced).
+    """
     namespace, rows, batches = "", 0, 0
     for req in requests:
         namespace = req.namespace or namespace
         if not namespace:
             raise KvError("put-batch: the first message of a stream must name the namespace")
         keys, values = rows_of(req)
-        rows += store.put_batch(namespace, keys, values)
+        if gate is None:
+            rows += store.put_batch(namespace, keys, values)
+        else:
+            rows += gate.paced(_slice_writer(store, namespace, keys, values), len(keys))
         batches += 1
     return pb.PutBatchResponse(rows=rows, batches=batches)
+
+
+def _slice_writer(store: KvStore, namespace: str, keys: Any, values: Any) -> Callable[[int, int], int]:
+    """Writes rows [start, stop) of one batch: what `WriteGate.paced` calls per admitted chunk."""
+    return lambda start, stop: store.put_batch(namespace, keys[start:stop], values[start:stop])
 
 
 def arrow_batch(keys: Any, values: Any) -> bytes:

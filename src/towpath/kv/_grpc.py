@@ -23,6 +23,7 @@ from towpath.kv._api import METHODS, SERVICE_NAME, Method, get_many_response, ge
 from towpath.kv._pb import kv_pb2 as pb
 from towpath.kv._writers import WRITER_ENGINES, WriterPool
 from towpath.kv.errors import KvError
+from towpath.kv.pacing import LAG_PROBE, ReadPacer
 from towpath.kv.service import ServiceCore, error_status
 
 __all__ = ["MAX_MESSAGE", "GrpcServer"]
@@ -46,9 +47,11 @@ class GrpcServer:
         self.pool = futures.ThreadPoolExecutor(max_workers=core.config.workers, thread_name_prefix="towpath-kv-write")
         scheme = core.config.engine.split(":", 1)[0].lower()
         processes = core.config.write_processes
-        self.writers = WriterPool(core.config.engine, processes) if processes and scheme in WRITER_ENGINES else None
+        self.writers = (WriterPool(core.config.engine, processes, gate=core.gate)
+                        if processes and scheme in WRITER_ENGINES else None)
         self._loop = asyncio.new_event_loop()
         self._server: Any = None
+        self._probe: asyncio.Task[None] | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self.port = 0
@@ -62,6 +65,8 @@ class GrpcServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            if self._probe is not None:
+                self._loop.call_soon_threadsafe(self._probe.cancel)
             asyncio.run_coroutine_threadsafe(self._server.stop(2), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
@@ -86,6 +91,8 @@ class GrpcServer:
             self.port = self._server.add_insecure_port(f"{host}:{port}")
             if self.port:
                 self._loop.run_until_complete(self._server.start())
+                if self.core.pacer is not None:
+                    self._probe = self._loop.create_task(self._lag_probe(self.core.pacer))
         except (grpc.RpcError, OSError, RuntimeError) as exc:  # reported to the starting thread, which raises it
             self._failure = exc
         finally:
@@ -147,6 +154,13 @@ class GrpcServer:
         return grpc.unary_unary_rpc_method_handler(
             unary, request_deserializer=method.request.FromString, response_serializer=method.response.SerializeToString)
 
+    async def _lag_probe(self, pacer: ReadPacer) -> None:
+        """Tell the pacer how late this loop runs its timers (reads wait as long before their handlers start)."""
+        while True:
+            start = self._loop.time()
+            await asyncio.sleep(LAG_PROBE)
+            pacer.lagged(self._loop.time() - start - LAG_PROBE)
+
     async def _put(self, request: bytes | pb.PutBatchRequest, namespace: str) -> tuple[str, int]:
         """Write one put-batch message (`namespace` when it names none): (its namespace, rows written)."""
         if self.writers is not None:
@@ -155,5 +169,5 @@ class GrpcServer:
         assert isinstance(request, pb.PutBatchRequest)
         request.namespace = request.namespace or namespace
         loop = asyncio.get_running_loop()
-        written = await loop.run_in_executor(self.pool, put_batches, self.core.store, [request])
+        written = await loop.run_in_executor(self.pool, put_batches, self.core.store, [request], self.core.gate)
         return request.namespace, written.rows

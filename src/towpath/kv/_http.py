@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from towpath.kv._api import METHODS
+from towpath.kv._api import METHODS, put_batches
 from towpath.kv.errors import KvError
 from towpath.kv.service import Access, ServiceCore, error_status
 
@@ -65,9 +65,11 @@ def http_app(core: ServiceCore) -> Starlette:
                 message = method.request.FromString(payload)
             except DecodeError as exc:  # the body is the caller's mistake
                 raise KvError(f"{name}: the body is not a serialised {method.request.__name__}: {exc}") from None
-            response = method.run(core.store, [message] if name == "PutBatch" else message)
             if name == "PutBatch":
+                response = put_batches(core.store, [message], core.gate)
                 core.rows_written.inc(response.rows)
+            else:
+                response = method.run(core.store, message)
             return Response(response.SerializeToString(), media_type=PROTOBUF)
 
         from starlette.concurrency import run_in_threadpool

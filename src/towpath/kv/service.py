@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from towpath.kv.errors import (
     InvalidNameError,
@@ -32,16 +32,20 @@ from towpath.kv.errors import (
     NamespaceInUseError,
     NamespaceNotFoundError,
 )
+from towpath.kv.pacing import ReadPacer, WriteGate
 from towpath.kv.store import KvStore
 
 __all__ = [
-    "Access", "KvService", "ServiceConfig", "ServiceCore", "check_config", "error_status", "is_loopback", "token_matches",
+    "PACED_READS", "Access", "KvService", "ServiceConfig", "ServiceCore", "check_config", "error_status", "is_loopback", "token_matches",
 ]
 
 T = TypeVar("T")
 
 Access = Literal["read", "write"]
 """What a call needs: `read` (gets, scans, listings) or `write` (puts, deletes, namespaces, aliases)."""
+
+PACED_READS = frozenset({"Get", "GetMany"})
+"""The reads whose latency paces the writes: point lookups, what a service's callers wait on (not scans)."""
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 
@@ -66,6 +70,11 @@ class ServiceConfig:
     write_processes: int = 2
     """Processes writing gRPC put-batches into a network engine (Redis, PostgreSQL), at a lower CPU
     priority, so a bulk load never holds the GIL the reads need (0: the service's threads write)."""
+    read_budget_ms: float = 2.0
+    """While the service answers Gets, put-batches are paced so that the p99 of its Get latency stays under
+    this (`pacing.py`); 0: writes are never paced."""
+    min_write_rate: int = 10_000
+    """Rows per second a paced move still writes however slow reads get: it always finishes."""
 
 
 def is_loopback(host: str) -> bool:
@@ -119,6 +128,14 @@ class ServiceCore:
                                  buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.rows_written = Counter("towpath_kv_rows_written", "rows written by put-batch calls",
                                     registry=self.registry)
+        self.gate = WriteGate()
+        """Every put-batch of either API is admitted here (and in the writer processes, which share it)."""
+        budget = self.config.read_budget_ms / 1000
+        self.pacer = ReadPacer(self.gate, budget, self.config.min_write_rate) if budget > 0 else None
+        Gauge("towpath_kv_read_budget_seconds", "the Get p99 put-batches are paced to hold (0: never paced)",
+              registry=self.registry).set(budget)
+        Gauge("towpath_kv_write_rate_limit_rows", "rows/s put-batches are admitted at now (0: no limit)",
+              registry=self.registry).set_function(lambda: self.gate.rate)
 
     def authorize(self, access: Access, presented: str | None) -> None:
         """Raise `KvAuthError` unless `presented` grants `access`."""
@@ -146,8 +163,11 @@ class ServiceCore:
             outcome[0] = "INTERNAL"
             raise
         finally:
-            self.latency.labels(api, method).observe(time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            self.latency.labels(api, method).observe(seconds)
             self.requests.labels(api, method, outcome[0]).inc()
+            if self.pacer is not None and method in PACED_READS:
+                self.pacer.observe(seconds)
 
 
 def token_matches(presented: str | None, expected: str) -> bool:
@@ -208,9 +228,13 @@ class KvService:
                 self.stop()
                 raise KvError(f"the HTTP server did not start on {self.config.host}:{self.port}")
             self._http, self._thread = server, thread
+        if self.core.pacer is not None:
+            self.core.pacer.start()
         return self
 
     def stop(self) -> None:
+        if self.core.pacer is not None:
+            self.core.pacer.stop()
         if self._http is not None:
             self._http.should_exit = True
             self._thread.join(10)
