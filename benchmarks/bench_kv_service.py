@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -157,7 +158,31 @@ def wait_for_writes(client: Client, move: subprocess.Popen[bytes]) -> str:
 
 
 @contextlib.contextmanager
-def serving(engine: str, read_budget_ms: float) -> Iterator[int]:
+def limits_sampled(http_port: int) -> Iterator[list[float]]:
+    """The service's write-rate limit (`/metrics`), sampled every 100 ms while the block runs."""
+    import httpx
+
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}") as http:
+            while not done.wait(0.1):
+                for line in http.get("/metrics").text.splitlines():
+                    if line.startswith("towpath_kv_write_rate_limit_rows "):
+                        samples.append(float(line.split()[1]))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def serving(engine: str, read_budget_ms: float) -> Iterator[tuple[int, int]]:
     """`towpath kv serve` in its own process (as in production: the load generator must not share its GIL)."""
     port, grpc_port = services.free_port(), services.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "kv", "serve", "--engine", engine,
@@ -167,7 +192,7 @@ def serving(engine: str, read_budget_ms: float) -> Iterator[int]:
     try:
         services.wait_for_port(grpc_port, 60, "towpath kv serve")
         services.wait_for_port(port, 60, "towpath kv serve")
-        yield grpc_port
+        yield port, grpc_port
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -185,7 +210,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--read-budget-ms", type=float, default=2.0, help="`kv serve --read-budget-ms` (0: unpaced)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-kv-service-") as tmp, services.redis_server() as server, \
-            serving(f"{server.url}?prefix=bench", args.read_budget_ms) as grpc_port, \
+            serving(f"{server.url}?prefix=bench", args.read_budget_ms) as (http_port, grpc_port), \
             Client(f"grpc://127.0.0.1:{grpc_port}") as client, \
             ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         project = build_project(Path(tmp) / "proj", args.move_rows)
@@ -199,7 +224,9 @@ def main(argv: list[str]) -> None:
         move = start_move(project.root, grpc_port)
         version = wait_for_writes(client, move)
         before, started = client.count(version), time.perf_counter()
-        lat |= read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args, "during the move")
+        with limits_sampled(http_port) as limits:
+            lat |= read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args,
+                                "during the move")
         while_read = (client.count(version) - before) / (time.perf_counter() - started)
         overlapped = move.poll() is None
         out, err = move.communicate()
@@ -234,7 +261,10 @@ def main(argv: list[str]) -> None:
     print(f"\nthe move: {moved['keys']:,} rows through the service at {int(moved['rows_per_s']):,} rows/s end to end; "
           f"{while_read:,.0f} rows/s while the reads were served "
           f"({'it was still running when the reads ended' if overlapped else 'IT ENDED BEFORE THE READS DID'}; "
-          f"kv serve --read-budget-ms {args.read_budget_ms:g})\n")
+          f"kv serve --read-budget-ms {args.read_budget_ms:g})")
+    paced = sorted(limits) or [0.0]
+    print(f"the service's write-rate limit meanwhile (rows/s, 0 = none; {len(limits)} samples): "
+          f"min {paced[0]:,.0f}, median {percentile(paced, .5):,.0f}, max {paced[-1]:,.0f}\n")
     print(f"| writes ({args.rows:,} rows, batches of {args.batch:,}) | rows/s |")
     print("| --- | ---: |")
     print(f"| Client.put_batches over gRPC (Arrow IPC stream) into Redis | {grpc_rate:,.0f} |")
