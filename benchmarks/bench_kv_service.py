@@ -183,19 +183,26 @@ def limits_sampled(http_port: int) -> Iterator[list[float]]:
 
 @contextlib.contextmanager
 def serving(engine: str, read_budget_ms: float) -> Iterator[tuple[int, int]]:
-    """`towpath kv serve` in its own process (as in production: the load generator must not share its GIL)."""
+    """`towpath kv serve` in its own process (as in production: the load generator must not share its GIL);
+    its stderr goes to a file (a pipe nobody reads would block it once full), shown if it does not stop."""
     port, grpc_port = services.free_port(), services.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "kv", "serve", "--engine", engine,
-                             "--port", str(port), "--grpc-port", str(grpc_port),
-                             "--read-budget-ms", str(read_budget_ms)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        services.wait_for_port(grpc_port, 60, "towpath kv serve")
-        services.wait_for_port(port, 60, "towpath kv serve")
-        yield port, grpc_port
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "kv", "serve", "--engine", engine,
+                                 "--port", str(port), "--grpc-port", str(grpc_port),
+                                 "--read-budget-ms", str(read_budget_ms)], stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            services.wait_for_port(grpc_port, 60, "towpath kv serve")
+            services.wait_for_port(port, 60, "towpath kv serve")
+            yield port, grpc_port
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                log.seek(0)
+                print(f"towpath kv serve did not stop within 60 s of Ctrl-C; its stderr:\n"
+                      f"{log.read().decode(errors='replace')[-3000:]}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> None:
