@@ -18,7 +18,7 @@ import pyarrow as pa
 
 import services
 from towpath.kv import Client
-from towpath.kv.pacing import CHUNK_ROWS, ReadPacer, WriteGate
+from towpath.kv.pacing import CHUNK_ROWS, STEP, ReadPacer, WriteGate
 
 _SEQ = itertools.count()
 
@@ -33,15 +33,15 @@ def test_the_pacer_halves_writes_over_the_budget_grows_them_under_it_and_lifts_t
     assert pacer.step(0.05) == 10_000 == gate.rate  # half of what the writes were doing
     for _ in range(100):
         pacer.observe(0.0005)
-    assert pacer.step(0.10) == 10_000 + 0.02 * 20_000  # under budget: additive increase, 2 % of the peak
+    assert pacer.step(0.10) == 10_000 + STEP * 20_000  # under budget: additive increase, a step of the peak
     pacer.observe(0.0005)
     pacer.lagged(0.004)  # fast handlers, but the loop ran its timer 4 ms late: reads queued before them
-    assert pacer.step(0.15) == 5_200
+    assert pacer.step(0.15) == (10_000 + STEP * 20_000) / 2
     for moment in (0.2, 0.25, 0.3, 0.35):
         pacer.observe(0.5)
         pacer.step(moment)
     assert gate.rate == 1_000  # never below the floor: a move always finishes
-    assert pacer.step(0.36) == 1_000 + 0.02 * 20_000  # the last read was 10 ms ago: still paced, growing
+    assert pacer.step(0.36) == 1_000 + STEP * 20_000  # the last read was 10 ms ago: still paced, growing
     assert pacer.step(1.5) == 0 == gate.rate  # no read for over a second: the limit is lifted
 
 
@@ -60,7 +60,11 @@ def test_the_gate_admits_chunks_at_its_rate_and_lifting_the_limit_frees_a_waitin
     assert gate.paced(write, 3 * CHUNK_ROWS) == 3 * CHUNK_ROWS
     assert chunks == [(0, CHUNK_ROWS), (CHUNK_ROWS, 2 * CHUNK_ROWS), (2 * CHUNK_ROWS, 3 * CHUNK_ROWS)]
     assert time.monotonic() - started >= 0.19  # the 2nd and 3rd chunks waited 0.1 s each
-    assert gate.admitted == 6 * CHUNK_ROWS + 5
+    gate.set_rate(CHUNK_ROWS * 20)  # a change of rate does not forgive the slots handed out
+    started = time.monotonic()
+    gate.paced(write, CHUNK_ROWS)
+    assert time.monotonic() - started >= 0.05  # the slot after the 3rd chunk, 0.1 s after it at the old rate
+    assert gate.admitted == 7 * CHUNK_ROWS + 5
 
     gate.set_rate(1)  # one row a second: the next chunk's slot is hours away
     waiting = threading.Thread(target=gate.paced, args=(write, 2 * CHUNK_ROWS))

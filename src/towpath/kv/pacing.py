@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["CHUNK_ROWS", "IDLE_AFTER", "INTERVAL", "LAG_PROBE", "ReadPacer", "WriteGate"]
+__all__ = ["CHUNK_ROWS", "IDLE_AFTER", "INTERVAL", "LAG_PROBE", "STEP", "ReadPacer", "WriteGate"]
 
 CHUNK_ROWS = 2_000
 """Rows a paced writer sends in one pipeline: about 0.2 MiB of `HSET`s, a millisecond of Redis's time."""
@@ -46,8 +46,8 @@ LAG_PROBE = 0.005
 IDLE_AFTER = 1.0
 """Seconds without a read after which writes go unpaced again."""
 
-STEP = 0.02
-"""Additive increase per interval, as a fraction of the highest write rate measured (40 % of it a second)."""
+STEP = 0.01
+"""Additive increase per interval, as a fraction of the highest write rate measured (20 % of it a second)."""
 
 SMOOTHING = 0.2
 """Weight of the latest interval in the measured write rate (batches arrive in bursts of tens of thousands of rows)."""
@@ -78,9 +78,9 @@ class WriteGate:
         return int(self._shared[_ROWS])
 
     def set_rate(self, rows_per_second: float) -> None:
-        with self._lock:
-            self._shared[_RATE] = max(0.0, rows_per_second)
-            self._shared[_NEXT] = min(self._shared[_NEXT], time.monotonic())  # a slower past does not carry over
+        """Admit `rows_per_second` from now on (0: no limit). Slots already handed out stand: forgiving them on
+        every change (the pacer changes the rate every interval) would let a burst through each time."""
+        self._shared[_RATE] = max(0.0, rows_per_second)
 
     def admit(self, rows: int) -> None:
         """Block until `rows` more rows may be written (at once when unlimited).
