@@ -13,7 +13,14 @@ own process, loads `--keys` protobuf-sized values through the service, then:
   then while `towpath move run` (a new process) moves a `--move-rows`-row Iceberg
   table through the same service (gRPC) into the same Redis. The timed windows
   start once the move's first rows are in and must end before the move does (the
-  table says if one did not); one second of warm-up before each is excluded;
+  table says if one did not); one second of warm-up before each is excluded.
+  The generator is a process of its own (garbage collection frozen and off while
+  it fires), and a "generator alone" row times its schedule with no call at all:
+  what of the tail is the generator's. The service runs with `--read-budget-ms`
+  (default 2): while its Gets are timed it paces the move, and the move's rows/s
+  and the write-rate limit are reported for that window. During the raw window
+  nobody reads through the service, so the move runs unpaced (as a reader going
+  around the DAL to Redis would see it);
 - writes: `--rows` rows streamed as Arrow IPC batches through `Client.put_batches`
   (gRPC) against `RedisStore.put_batch` straight into Redis.
 
@@ -87,7 +94,8 @@ async def open_loop(call: Callable[[bytes], Awaitable[object]], keys: list[bytes
 
 
 async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buckets: int, keys: list[bytes],
-                args: argparse.Namespace, when: str) -> dict[str, tuple[list[float], float]]:
+                args: argparse.Namespace, when: str, window: list[float]) -> dict[str, tuple[list[float], float]]:
+    """The three rows of one phase; `window` gets the (start, end) of the service's timed window."""
     import grpc
     import redis.asyncio as aredis
 
@@ -109,8 +117,10 @@ async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buc
             return answer
 
         await open_loop(via_service, keys, args.rate, 1, args.concurrency)  # warm up
+        window[0] = time.monotonic()  # the same clock in every process: the parent's samples line up with it
         out[f"service gRPC Get (alias), {when}"] = await open_loop(via_service, keys, args.rate, args.seconds,
                                                                    args.concurrency)
+        window[1] = time.monotonic()
     client = aredis.Redis.from_url(redis_url, max_connections=args.concurrency)
 
     async def raw(key: bytes) -> object:
@@ -124,7 +134,10 @@ async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buc
     return out
 
 
-def generator(*call: object) -> dict[str, tuple[list[float], float]]:
+Rows = dict[str, tuple[list[float], float]]
+
+
+def generator(*call: object) -> tuple[Rows, list[float]]:
     """`reads` in the load generator's own process: its CPU and GC apart from the benchmark's, the objects
     it built frozen out of the collector and collection off while it fires."""
     import gc
@@ -132,10 +145,11 @@ def generator(*call: object) -> dict[str, tuple[list[float], float]]:
     gc.collect()
     gc.freeze()
     gc.disable()
-    return asyncio.run(reads(*call))  # type: ignore[arg-type]
+    window = [0.0, 0.0]
+    return asyncio.run(reads(*call, window)), window  # type: ignore[arg-type]
 
 
-def read_windows(pool: ProcessPoolExecutor, *call: object) -> dict[str, tuple[list[float], float]]:
+def read_windows(pool: ProcessPoolExecutor, *call: object) -> tuple[Rows, list[float]]:
     return pool.submit(generator, *call).result()
 
 
@@ -158,19 +172,20 @@ def wait_for_writes(client: Client, move: subprocess.Popen[bytes]) -> str:
 
 
 @contextlib.contextmanager
-def limits_sampled(http_port: int) -> Iterator[list[float]]:
-    """The service's write-rate limit (`/metrics`), sampled every 100 ms while the block runs."""
+def limits_sampled(http_port: int, grpc_port: int, version: str) -> Iterator[list[tuple[float, float, int]]]:
+    """(when, the service's write-rate limit from `/metrics`, rows in the move's version), every 100 ms."""
     import httpx
 
-    samples: list[float] = []
+    samples: list[tuple[float, float, int]] = []
     done = threading.Event()
 
     def sample() -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}") as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}") as http, \
+                Client(f"grpc://127.0.0.1:{grpc_port}") as client:
             while not done.wait(0.1):
                 for line in http.get("/metrics").text.splitlines():
                     if line.startswith("towpath_kv_write_rate_limit_rows "):
-                        samples.append(float(line.split()[1]))
+                        samples.append((time.monotonic(), float(line.split()[1]), client.count(version)))
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -227,14 +242,16 @@ def main(argv: list[str]) -> None:
         client.put_batch("bench_1", keys, values)
         client.set_alias("bench", "bench_1")
         key_list = keys.to_pylist()
-        lat = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args, "idle")
+        lat, _ = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args, "idle")
         move = start_move(project.root, grpc_port)
         version = wait_for_writes(client, move)
-        before, started = client.count(version), time.perf_counter()
-        with limits_sampled(http_port) as limits:
-            lat |= read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args,
-                                "during the move")
-        while_read = (client.count(version) - before) / (time.perf_counter() - started)
+        with limits_sampled(http_port, grpc_port, version) as samples:
+            during, (begin, end) = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list,
+                                                args, "during the move")
+        lat |= during
+        served = [s for s in samples if begin <= s[0] <= end]  # while the service's Gets were timed
+        while_read = (served[-1][2] - served[0][2]) / (served[-1][0] - served[0][0])
+        limits = sorted(s[1] for s in served)
         overlapped = move.poll() is None
         out, err = move.communicate()
         if move.returncode:
@@ -266,12 +283,11 @@ def main(argv: list[str]) -> None:
         raw_p99 = percentile(lat[f"raw redis.asyncio HGET, {when}"][0], .99)
         print(f"\nservice p99 / raw p99, {when}: {service_p99 / raw_p99:.2f}x")
     print(f"\nthe move: {moved['keys']:,} rows through the service at {int(moved['rows_per_s']):,} rows/s end to end; "
-          f"{while_read:,.0f} rows/s while the reads were served "
+          f"{while_read:,.0f} rows/s while the service's Gets were timed "
           f"({'it was still running when the reads ended' if overlapped else 'IT ENDED BEFORE THE READS DID'}; "
           f"kv serve --read-budget-ms {args.read_budget_ms:g})")
-    paced = sorted(limits) or [0.0]
     print(f"the service's write-rate limit meanwhile (rows/s, 0 = none; {len(limits)} samples): "
-          f"min {paced[0]:,.0f}, median {percentile(paced, .5):,.0f}, max {paced[-1]:,.0f}\n")
+          f"min {limits[0]:,.0f}, median {percentile(limits, .5):,.0f}, max {limits[-1]:,.0f}\n")
     print(f"| writes ({args.rows:,} rows, batches of {args.batch:,}) | rows/s |")
     print("| --- | ---: |")
     print(f"| Client.put_batches over gRPC (Arrow IPC stream) into Redis | {grpc_rate:,.0f} |")

@@ -130,7 +130,9 @@ def serve(ctx: click.Context, engine: str, host: str, port: int, grpc_port: int,
                 if service.grpc_port else ""]
         render.success(f"serving {store.url} at {' and '.join(a for a in apis if a)}"
                        f" ({'writes need the token' if token else 'no token: loopback only'}); Ctrl-C stops")
-        threading.Event().wait()
+        forever = threading.Event()
+        while not forever.wait(0.5):  # wakes to run Python: Ctrl-C delivered to another thread still stops it
+            pass
 
 
 @cli.command()
