@@ -12,6 +12,7 @@ their Arrow and RESP work would hold the GIL that every read waits for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent import futures
@@ -64,14 +65,19 @@ class GrpcServer:
             raise KvError(f"cannot listen for gRPC on {host}:{port}{why}")
 
     def stop(self) -> None:
-        if self._server is not None:
-            if self._probe is not None:
-                self._loop.call_soon_threadsafe(self._probe.cancel)
-            asyncio.run_coroutine_threadsafe(self._server.stop(2), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._server = None
-        self._shutdown_pools()
+        """Stop serving (2 s of grace for calls in flight), then the pools, even if the server's stop timed out:
+        writer processes left waiting for work would keep the interpreter's exit waiting for them forever."""
+        try:
+            if self._server is not None:
+                if self._probe is not None:
+                    self._loop.call_soon_threadsafe(self._probe.cancel)
+                with contextlib.suppress(TimeoutError):  # a stuck call must not keep the process alive
+                    asyncio.run_coroutine_threadsafe(self._server.stop(2), self._loop).result(10)
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(10)
+                self._server = None
+        finally:
+            self._shutdown_pools()
 
     def _shutdown_pools(self) -> None:
         self.pool.shutdown(wait=False)
