@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -14,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 
 import services
+from towpath.cdc import Position
+from towpath.cdc.changes import ChangeBatch, ChangeBuffer
 from towpath.project import Project
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -159,3 +163,26 @@ class Writer(threading.Thread):
 def seed(case: CdcCase, rows: int) -> None:
     case.sql(f"INSERT INTO {case.name} (id, name, city, score) SELECT g, 'patient ' || g, "
              f"CASE WHEN g % 3 = 0 THEN 'Boston' END, g * 1.25 FROM generate_series(1, {rows}) g")
+
+
+def kill_mid_stream(case: CdcCase, times: int = 3) -> None:
+    """Start the job `times` times and kill -9 each once it has applied a batch of its own (mid-stream)."""
+    for _ in range(times):
+        proc = case.popen("cdc", "run", str(case.spec))
+        before = case.report().get("batches", 0) if case.report().get("pid") == proc.pid else 0
+        while True:
+            report = case.report()
+            if report.get("pid") == proc.pid and report.get("batches", 0) > before:
+                break
+            assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def change_batch(schema: pa.Schema, commit: int, *changes: tuple[int, list[str | None]]) -> ChangeBatch:
+    """A decoded batch of `(op, row)` changes, all in source commit `commit`, as a source hands it to targets."""
+    buffer = ChangeBuffer(schema)
+    for seq, (op, row) in enumerate(changes):
+        buffer.add(op, row, commit, seq)
+    buffer.last_complete = Position(commit, len(changes) - 1)
+    return buffer.to_batch(f"lsn {commit}")

@@ -9,23 +9,16 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from cdc_case import change_batch
 
 from towpath.cdc import Position
-from towpath.cdc.changes import DELETE, INSERT, UPDATE, ChangeBatch, ChangeBuffer
+from towpath.cdc.changes import DELETE, INSERT, UPDATE
 from towpath.cdc.spec import IcebergTargetSpec
 from towpath.cdc.to_iceberg import IcebergTarget
 from towpath.project import Project
 
 SCHEMA = pa.schema([pa.field("id", pa.int64(), False), pa.field("city", pa.string()),
                     pa.field("seen", pa.timestamp("us", "UTC"))])
-
-
-def batch(schema: pa.Schema, commit: int, *changes: tuple[int, list[str | None]]) -> ChangeBatch:
-    buffer = ChangeBuffer(schema)
-    for seq, (op, row) in enumerate(changes):
-        buffer.add(op, row, commit, seq)
-    buffer.last_complete = Position(commit, len(changes) - 1)
-    return buffer.to_batch(f"lsn {commit}")
 
 
 def loaded(project: Project, rows: int, **spec: Any) -> IcebergTarget:
@@ -52,10 +45,10 @@ def test_a_batch_rewrites_only_the_files_whose_key_range_holds_a_changed_key(tmp
     project = Project.init(tmp_path / "p")
     target = loaded(project, 100)
     snapshot_files = files(project)
-    target.apply(batch(SCHEMA, 20, *((INSERT, [str(i), "new", None]) for i in range(1000, 1100))), ["id"])
+    target.apply(change_batch(SCHEMA, 20, *((INSERT, [str(i), "new", None]) for i in range(1000, 1100))), ["id"])
     inserted = files(project) - snapshot_files
     assert files(project) >= snapshot_files and len(inserted) == 1  # ids 1000-1099 fall in no file's range
-    target.apply(batch(SCHEMA, 30, (UPDATE, ["5", "moved", None]), (DELETE, ["7", None, None])), ["id"])
+    target.apply(change_batch(SCHEMA, 30, (UPDATE, ["5", "moved", None]), (DELETE, ["7", None, None])), ["id"])
     assert inserted <= files(project) and not snapshot_files & files(project)  # only the snapshot's file rewritten
     got = rows(project)
     assert len(got) == 199 and 7 not in got and got[5]["city"] == "moved" and got[1050]["city"] == "new"
@@ -67,7 +60,7 @@ def test_a_batch_rewrites_only_the_files_whose_key_range_holds_a_changed_key(tmp
 def test_partitioned_target_a_row_moving_partition_and_an_added_column(tmp_path: Path) -> None:
     project = Project.init(tmp_path / "p")
     target = loaded(project, 30, partition_by=["city"])
-    target.apply(batch(SCHEMA, 20, (UPDATE, ["1", "c2", None]), (UPDATE, ["2", "c9", None]),
+    target.apply(change_batch(SCHEMA, 20, (UPDATE, ["1", "c2", None]), (UPDATE, ["2", "c9", None]),
                        (INSERT, ["31", "c0", None])), ["id"])
     got = rows(project)
     assert len(got) == 31 and got[1]["city"] == "c2" and got[2]["city"] == "c9" and got[31]["city"] == "c0"
@@ -77,7 +70,7 @@ def test_partitioned_target_a_row_moving_partition_and_an_added_column(tmp_path:
     assert sorted(counts) == [("c0", 10), ("c1", 9), ("c2", 1), ("c2", 10), ("c9", 1)]
     wider = pa.schema([*SCHEMA, pa.field("score", pa.float64())])
     target.evolve(wider)
-    target.apply(batch(wider, 30, (UPDATE, ["3", "c2", None, "1.5"]), (DELETE, ["4", None, None, None])), ["id"])
+    target.apply(change_batch(wider, 30, (UPDATE, ["3", "c2", None, "1.5"]), (DELETE, ["4", None, None, None])), ["id"])
     got = rows(project)
     assert len(got) == 30 and got[3]["score"] == 1.5 and got[5]["score"] is None and 4 not in got
     target.close()
@@ -95,7 +88,7 @@ def test_on_an_s3_warehouse_the_rewrite_reads_and_writes_through_the_file_io(tmp
                                        "    s3.access-key-id: testing\n    s3.secret-access-key: testing\n")
     project = Project(root)
     target = loaded(project, 50)
-    target.apply(batch(SCHEMA, 20, (UPDATE, ["1", "x", None]), (DELETE, ["2", None, None]),
+    target.apply(change_batch(SCHEMA, 20, (UPDATE, ["1", "x", None]), (DELETE, ["2", None, None]),
                        (INSERT, ["51", "y", None])), ["id"])
     got = rows(project)
     assert len(got) == 50 and got[1]["city"] == "x" and 2 not in got and got[51]["city"] == "y"
@@ -111,7 +104,7 @@ def test_the_tables_codec_is_used(tmp_path: Path, codec: str) -> None:
     target = loaded(project, 10)
     with project.catalog.table("lake.people").transaction() as tx:
         tx.set_properties({"write.parquet.compression-codec": codec})
-    target.apply(batch(SCHEMA, 20, (UPDATE, ["1", "x", None])), ["id"])
+    target.apply(change_batch(SCHEMA, 20, (UPDATE, ["1", "x", None])), ["id"])
     [path] = files(project)
     meta = pq.read_metadata(path.removeprefix("file://"))
     assert meta.row_group(0).column(0).compression == codec.upper()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from cdc_case import SRC, CdcCase, Writer, seed
+from cdc_case import SRC, CdcCase, Writer, kill_mid_stream, seed
 
 import services
 
@@ -38,16 +38,7 @@ def test_kill_9_with_the_kv_target_behind_kv_serve_then_restart(cdc_case: CdcCas
     writer = Writer(cdc_case, seed=31)
     writer.start()
     try:
-        for _ in range(3):
-            proc = cdc_case.popen("cdc", "run", str(cdc_case.spec))
-            before = cdc_case.report().get("batches", 0) if cdc_case.report().get("pid") == proc.pid else 0
-            while True:  # kill it once it has applied a batch of its own, in the middle of streaming
-                report = cdc_case.report()
-                if report.get("pid") == proc.pid and report.get("batches", 0) > before:
-                    break
-                assert proc.poll() is None, proc.communicate()
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        kill_mid_stream(cdc_case)
     finally:
         writer.stop.set()
         writer.join()

@@ -8,9 +8,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from cdc_case import change_batch
 
 from towpath.cdc import Position, TargetContext
-from towpath.cdc.changes import DELETE, INSERT, UPDATE, ChangeBatch, ChangeBuffer
+from towpath.cdc.changes import DELETE, INSERT, UPDATE
 from towpath.cdc.spec import KvTargetSpec
 from towpath.cdc.to_kv import KvTarget
 from towpath.kv import open_store
@@ -28,14 +29,6 @@ def project(tmp_path: Path) -> Project:
 def target(project: Project, **kw: Any) -> KvTarget:
     spec = KvTargetSpec(type="kv", namespace="patients", **kw)
     return KvTarget(TargetContext(project.catalog, project.root, "job"), spec)
-
-
-def batch(schema: pa.Schema, commit: int, *changes: tuple[int, list[str | None]]) -> ChangeBatch:
-    buffer = ChangeBuffer(schema)
-    for seq, (op, row) in enumerate(changes):
-        buffer.add(op, row, commit, seq)
-    buffer.last_complete = Position(commit, len(changes) - 1)
-    return buffer.to_batch(f"lsn {commit}")
 
 
 def contents(project: Project, namespace: str = "patients") -> dict[int, dict[str, Any]]:
@@ -56,7 +49,7 @@ def test_snapshot_then_changes_then_a_replay_after_a_lost_position(project: Proj
                              schema=SCHEMA))
     load.commit(Position(10), "lsn 10")
     assert kv.position() == Position(10) and contents(project)[2] == {"id": 2, "name": "b", "score": None}
-    changes = batch(SCHEMA, 20, (UPDATE, ["1", "a2", "9.5"]), (DELETE, ["2", None, None]), (INSERT, ["4", "d", None]),
+    changes = change_batch(SCHEMA, 20, (UPDATE, ["1", "a2", "9.5"]), (DELETE, ["2", None, None]), (INSERT, ["4", "d", None]),
                     (UPDATE, ["1", "a3", "10"]))
     assert kv.apply(changes, ["id"]) == 3  # key 1 twice: the last write wins
     expected = {1: {"id": 1, "name": "a3", "score": 10.0}, 3: {"id": 3, "name": "c", "score": 3.0},
@@ -81,11 +74,11 @@ def test_a_moved_namespaces_recorded_schema_is_reused_and_an_added_column_extend
     kv.begin_snapshot(SCHEMA, ["id"]).commit(Position(5), "lsn 5")
     recorded = json.loads((project.root / ".towpath/cdc/patients.schema.json").read_text())
     assert recorded["field_numbers"] == moved.to_json()["field_numbers"]  # the move's numbers, not new ones
-    assert kv.apply(batch(SCHEMA, 6, (INSERT, ["7", "g", "1"])), ["id"]) == 1
+    assert kv.apply(change_batch(SCHEMA, 6, (INSERT, ["7", "g", "1"])), ["id"]) == 1
     before = contents(project)[7]
     wider = pa.schema([*SCHEMA, pa.field("plan", pa.string())])
     kv.evolve(wider)
-    assert kv.apply(batch(wider, 8, (INSERT, ["8", "h", "2", "gold"])), ["id"]) == 1
+    assert kv.apply(change_batch(wider, 8, (INSERT, ["8", "h", "2", "gold"])), ["id"]) == 1
     after = contents(project)
     assert after[8]["plan"] == "gold" and after[7] == {**before, "plan": None}
     numbers = json.loads((project.root / ".towpath/cdc/patients.schema.json").read_text())["field_numbers"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cdc_case import CdcCase, Writer, assert_targets_equal_source, seed
+from cdc_case import CdcCase, Writer, assert_targets_equal_source, kill_mid_stream, seed
 
 import services
 from towpath.cdc import CdcResult, SchemaChangeError, SlotLostError, SourceError, load_cdc_spec, run_cdc
@@ -48,16 +48,7 @@ def test_kill_9_during_apply_several_times_then_restart(cdc_case: CdcCase) -> No
     writer = Writer(cdc_case, seed=11)
     writer.start()
     try:
-        for _ in range(3):
-            proc = cdc_case.popen("cdc", "run", str(cdc_case.spec))
-            before = cdc_case.report().get("batches", 0) if cdc_case.report().get("pid") == proc.pid else 0
-            while True:  # kill it once it has applied a batch of its own, i.e. in the middle of streaming
-                report = cdc_case.report()
-                if report.get("pid") == proc.pid and report.get("batches", 0) > before:
-                    break
-                assert proc.poll() is None, proc.communicate()
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        kill_mid_stream(cdc_case)
     finally:
         writer.stop.set()
         writer.join()
