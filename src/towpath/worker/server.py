@@ -127,9 +127,9 @@ def serve(root: Path, *, entry: str, warm: Sequence[str] = (), idle_seconds: flo
     _write_info(server)
     try:
         _loop(server)
-    finally:
-        path.unlink(missing_ok=True)
+    finally:  # the socket last: a client that sees it gone sees everything else gone too
         protocol.pid_path(root).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         listener.close()
         lock.close()
 
