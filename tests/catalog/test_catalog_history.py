@@ -45,6 +45,19 @@ def test_a_partition_overwrite_is_one_overwrite_snapshot(catalog: Catalog, resul
     assert catalog.read(results).num_rows == 5 + 2 + 1
 
 
+def test_daily_partition_overwrites_do_not_pile_up_manifests(catalog: Catalog, results: str) -> None:
+    """A manifest listing only files an earlier overwrite deleted is not carried into later snapshots."""
+    catalog.write(results, day_rows("2024-01-02", 2))
+    for rows in range(1, 11):
+        catalog.write(results, day_rows("2024-01-01", rows), "dynamic_overwrite")
+    table = catalog.table(results)
+    manifests = table.current_snapshot().manifests(table.io)
+    assert len(manifests) <= 3  # the other day's, the last write's, the last overwrite's deletions
+    assert all(m.has_added_files() or m.has_existing_files() or m.added_snapshot_id == table.current_snapshot().snapshot_id
+               for m in manifests)
+    assert catalog.read(results).num_rows == 10 + 2
+
+
 def test_rollback_moves_main_to_an_ancestor(catalog: Catalog, results: str) -> None:
     first = catalog.write(results, day_rows("2024-01-01", 3))
     catalog.write(results, day_rows("2024-01-02", 4))

@@ -31,6 +31,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from towpath.catalog._commit import TableChange, commit_tables
+from towpath.catalog._loaded import TableLoader
 from towpath.catalog._overwrite import can_replace_partitions, commit_data_files, replace_partitions
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
@@ -128,6 +129,7 @@ class Catalog:
         self.iceberg = iceberg
         self.env = env
         """The environment this catalog reads and writes for (`towpath.environment`); None: production."""
+        self._loader = TableLoader(iceberg)
         self._plans: dict[tuple[str, str | None, str], ScanPlan] = {}
         """Scan plans by (metadata file, ref, filter): a metadata file never changes, so neither does its
         plan. A WAP's audits read the same branch with the same filter, and plan its manifests once."""
@@ -214,9 +216,15 @@ class Catalog:
 
             return env_table(self, ident, write=write)
         try:
-            return self.iceberg.load_table(ident)
+            return self.load_physical(ident)
         except (NoSuchTableError, NoSuchNamespaceError):
             raise TableNotFoundError(ident, self.list_tables()) from None
+
+    def load_physical(self, identifier: str) -> Table:
+        """The table stored under exactly this name (no environment mapping), parsed once per metadata file.
+
+        Raises pyiceberg's `NoSuchTableError` for a missing one (`table` turns it into ours)."""
+        return self._loader.load(identifier)
 
     def drop_table(self, identifier: str) -> None:
         """Drop a table (its files stay until `gc`); in an environment only its own copy, never production's.
@@ -379,8 +387,7 @@ class Catalog:
                 if main_head is None:
                     self._write_first_snapshot_to_branch(identifier, table, lambda t: change(t, None, "append"), branch)
                     return
-                table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()
-                table = self.table(identifier)
+                table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()  # updates `table`
             change(table, branch, mode)
 
         self.commit_with_retry(identifier, attempt, what=f"writing to {branch}")
@@ -418,7 +425,11 @@ class Catalog:
         """`commit_with_retry` for an action that commits several tables at once (see `load_tables`)."""
         for number in range(1, COMMIT_ATTEMPTS + 1):
             try:
-                return action(self.load_tables(identifiers))
+                tables = self.load_tables(identifiers)
+                result = action(tables)
+                for table in tables.values():  # a commit through `table` updated it to the file it wrote
+                    self._loader.remember(table)
+                return result
             except (CommitFailedException, ValueError) as exc:
                 if isinstance(exc, ValueError) and "sequence number" not in str(exc):
                     raise

@@ -94,11 +94,11 @@ def env_table(catalog: Catalog, identifier: str, *, write: bool) -> Table:
     assert env is not None
     physical = env_identifier(identifier, env)
     try:
-        return catalog.iceberg.load_table(physical)
+        return catalog.load_physical(physical)
     except (NoSuchTableError, NoSuchNamespaceError):
         pass
     try:
-        production = catalog.iceberg.load_table(identifier)
+        production = catalog.load_physical(identifier)
     except (NoSuchTableError, NoSuchNamespaceError):
         raise TableNotFoundError(identifier, catalog.list_tables()) from None
     if write:
@@ -135,7 +135,7 @@ def fork(catalog: Catalog, production: Table, identifier: str, env: str) -> Tabl
         catalog.iceberg.register_table(physical, path)
     except TableAlreadyExistsError:  # another run of the environment cut it first: use theirs
         pass
-    return catalog.iceberg.load_table(physical)
+    return catalog.load_physical(physical)
 
 
 def env_location(catalog: Catalog, production: Table, physical: str) -> str:
@@ -218,7 +218,7 @@ def copies_of(catalog: Catalog, identifier: str) -> list[Table]:
         if ".".join(found).startswith(f"{namespace}{SEPARATOR}"):
             physical = f"{'.'.join(found)}.{name}"
             if catalog.iceberg.table_exists(physical):
-                out.append(catalog.iceberg.load_table(physical))
+                out.append(catalog.load_physical(physical))
     return out
 
 
@@ -246,9 +246,9 @@ def promote_copies(catalog: Catalog, env: str, *, force: bool = False) -> list[T
     def attempt(_: dict[str, Table]) -> list[TablePromotion]:
         plans, changes, creates = [], [], []
         for logical, physical in sorted(copies.items()):
-            copy = catalog.iceberg.load_table(physical)
+            copy = catalog.load_physical(physical)
             try:
-                production: Table | None = catalog.iceberg.load_table(logical)
+                production: Table | None = catalog.load_physical(logical)
             except (NoSuchTableError, NoSuchNamespaceError):
                 production = None
             if production is None:
@@ -392,7 +392,7 @@ def copy_costs(catalog: Catalog, env: str) -> list[CopyCost]:
 
 
 def _cost(catalog: Catalog, logical: str, physical: str) -> tuple[CopyCost, Table, list[tuple[str, int]]]:
-    copy = catalog.iceberg.load_table(physical)
+    copy = catalog.load_physical(physical)
     production = _production(catalog, logical)
     known = {s.snapshot_id for s in production.snapshots()} if production is not None else set()
     own = _own_files(copy, production)
@@ -432,7 +432,7 @@ def drop_copies(catalog: Catalog, env: str) -> list[CopyCost]:
 
 def _production(catalog: Catalog, logical: str) -> Table | None:
     try:
-        return catalog.iceberg.load_table(logical)
+        return catalog.load_physical(logical)
     except (NoSuchTableError, NoSuchNamespaceError):
         return None
 
