@@ -54,10 +54,10 @@ class TableLoader:
 
     def load(self, identifier: str) -> Table:
         """The table as the catalog's pointer names it now; pyiceberg's errors for a missing one."""
-        if isinstance(self.iceberg, SqlCatalog) and (location := self._pointer(self.iceberg, identifier)):
-            if (known := self._parsed.get(location)) is not None:
-                return _Table(identifier=known.identifier, metadata=known.metadata, metadata_location=location,
-                              io=known.io, catalog=self.iceberg)
+        location = self._pointer(self.iceberg, identifier) if isinstance(self.iceberg, SqlCatalog) else None
+        if location and (known := self._parsed.get(location)) is not None:
+            return _Table(identifier=known.identifier, metadata=known.metadata, metadata_location=location,
+                          io=known.io, catalog=self.iceberg)
         loaded = self.iceberg.load_table(identifier)
         self.remember(loaded)
         return _Table(identifier=loaded.name(), metadata=loaded.metadata, metadata_location=loaded.metadata_location,

@@ -10,6 +10,7 @@ not of the statement: a syntax error on the third line of a job script says
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -87,7 +88,7 @@ def parse_statement(text: str, line: int, *, dialect: str = "spark", file: Path 
     """Parse one statement; a syntax error names the file line it is on."""
     get_dialect(dialect)
     try:
-        parsed = sqlglot.parse(text, read=dialect)
+        return _parse_one(text, dialect).copy()
     except ParseError as err:
         info = err.errors[0] if err.errors else {}
         where = line + int(info.get("line") or 1) - 1
@@ -96,9 +97,23 @@ def parse_statement(text: str, line: int, *, dialect: str = "spark", file: Path 
         raise SqlError(f"syntax error: {what}" + (f" (near '{near}')" if near else ""), file=file, line=where) from None
     except TokenError as err:
         raise SqlError(f"syntax error: {err}", file=file, line=line) from None
-    statements = [p for p in parsed if isinstance(p, exp.Expression)]
+    except _NotOneStatement as err:
+        raise SqlError(f"expected one statement, found {err.found}", file=file, line=line) from None
+
+
+class _NotOneStatement(Exception):
+    def __init__(self, found: int) -> None:
+        self.found = found
+
+
+@lru_cache(maxsize=512)
+def _parse_one(text: str, dialect: str) -> exp.Expression:
+    """The statement `text` parses to, kept by its text: a preflight and then the run parse every
+    statement of a workflow, and a scheduler or worker runs the same files again and again. Callers
+    get a copy (binding rewrites the tree), a third of the parse's cost."""
+    statements = [p for p in sqlglot.parse(text, read=dialect) if isinstance(p, exp.Expression)]
     if len(statements) != 1:
-        raise SqlError(f"expected one statement, found {len(statements)}", file=file, line=line)
+        raise _NotOneStatement(len(statements))
     return statements[0]
 
 

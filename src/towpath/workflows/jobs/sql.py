@@ -7,14 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-import sqlglot
 from pydantic import model_validator
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
 from towpath.config import invalid
 from towpath.config.params import substitute_script
-from towpath.errors import SpecError
+from towpath.errors import SpecError, SqlError
 from towpath.status import Status
 from towpath.workflows.jobs import JobType, Write
 from towpath.workflows.results import JobResult
@@ -114,10 +112,12 @@ class SqlJob(JobType[SqlJobSpec]):
         """`target` plus every `INSERT` target of the script (a script that cannot be read yet is
         reported by the run's own checks; its `target` still counts)."""
         tables = [Write(spec.target, "target")] if spec.target else []
+        from towpath.engines.script import parse_script
+
         try:
             text = script_text(spec, workflow_dir, params)[0]
-            statements = sqlglot.parse(text, read=spec.dialect or cls.DEFAULT_DIALECT)
-        except (SpecError, SqlglotError):
+            statements = [s.expression for s in parse_script(text, dialect=spec.dialect or cls.DEFAULT_DIALECT)]
+        except (SpecError, SqlError):
             return tables
         for statement in statements:
             if isinstance(statement, exp.Insert):
