@@ -19,7 +19,6 @@ from typing import TypeVar
 import pyarrow as pa
 import sqlalchemy
 from pyiceberg.catalog import Catalog as IcebergCatalog
-from pyiceberg.catalog import load_catalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
@@ -32,6 +31,7 @@ from pyiceberg.table import Table
 
 from towpath.catalog._commit import TableChange, commit_tables
 from towpath.catalog._loaded import TableLoader
+from towpath.catalog._opened import open_catalog
 from towpath.catalog._overwrite import can_replace_partitions, commit_data_files, replace_partitions
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
@@ -125,11 +125,12 @@ _PLAN_CACHE_SIZE = 256
 class Catalog:
     """A towpath project's Iceberg catalog (pyiceberg underneath)."""
 
-    def __init__(self, iceberg: IcebergCatalog, env: str | None = None) -> None:
+    def __init__(self, iceberg: IcebergCatalog, env: str | None = None, loader: TableLoader | None = None) -> None:
         self.iceberg = iceberg
         self.env = env
         """The environment this catalog reads and writes for (`towpath.environment`); None: production."""
-        self._loader = TableLoader(iceberg)
+        self._loader = loader or TableLoader(iceberg)
+        """Loads tables, parsing each metadata file once (shared by every `Catalog` on the same pyiceberg one)."""
         self._plans: dict[tuple[str, str | None, str], ScanPlan] = {}
         """Scan plans by (metadata file, ref, filter): a metadata file never changes, so neither does its
         plan. A WAP's audits read the same branch with the same filter, and plan its manifests once."""
@@ -153,7 +154,8 @@ class Catalog:
         else:
             props.update(type="rest", uri=config.catalog.uri)
         try:
-            return cls(load_catalog("towpath", **props), env)
+            iceberg, loader = open_catalog(props)
+            return cls(iceberg, env, loader)
         except Exception as exc:  # pyiceberg/sqlalchemy raise many unrelated types here
             raise CatalogError(f"cannot open the {config.catalog.type} catalog at {props['uri']}: {exc}") from exc
 
@@ -193,7 +195,7 @@ class Catalog:
 
     def exists(self, identifier: str) -> bool:
         ident = normalize_identifier(identifier)
-        return bool(self.iceberg.table_exists(ident) or (self.env and self.iceberg.table_exists(self.physical(ident))))
+        return self._loader.exists(ident) or bool(self.env and self._loader.exists(self.physical(ident)))
 
     def physical(self, identifier: str) -> str:
         """Where a table named `identifier` lives for this catalog: its environment's copy, or itself."""
@@ -225,6 +227,10 @@ class Catalog:
 
         Raises pyiceberg's `NoSuchTableError` for a missing one (`table` turns it into ours)."""
         return self._loader.load(identifier)
+
+    def exists_physical(self, identifier: str) -> bool:
+        """Whether a table is stored under exactly this name (no environment mapping)."""
+        return self._loader.exists(identifier)
 
     def drop_table(self, identifier: str) -> None:
         """Drop a table (its files stay until `gc`); in an environment only its own copy, never production's.

@@ -22,6 +22,7 @@ run, most of a partition overwrite's commit on a table with a few dozen snapshot
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -51,6 +52,7 @@ class TableLoader:
     def __init__(self, iceberg: IcebergCatalog) -> None:
         self.iceberg = iceberg
         self._parsed: OrderedDict[str, _Parsed] = OrderedDict()
+        self._lock = threading.Lock()
 
     def load(self, identifier: str) -> Table:
         """The table as the catalog's pointer names it now; pyiceberg's errors for a missing one."""
@@ -63,12 +65,19 @@ class TableLoader:
         return _Table(identifier=loaded.name(), metadata=loaded.metadata, metadata_location=loaded.metadata_location,
                       io=loaded.io, catalog=loaded.catalog)
 
+    def exists(self, identifier: str) -> bool:
+        """Whether the catalog holds a table of this name (on the SQL catalog without reading its metadata)."""
+        if isinstance(self.iceberg, SqlCatalog):
+            return bool(self._pointer(self.iceberg, identifier))
+        return self.iceberg.table_exists(identifier)
+
     def remember(self, table: Table) -> None:
         """Keep `table`'s metadata for its metadata file (after a commit: the file that commit wrote)."""
-        self._parsed[table.metadata_location] = _Parsed(table.name(), table.metadata, table.io)
-        self._parsed.move_to_end(table.metadata_location)
-        while len(self._parsed) > _KEEP:
-            self._parsed.popitem(last=False)
+        with self._lock:
+            self._parsed[table.metadata_location] = _Parsed(table.name(), table.metadata, table.io)
+            self._parsed.move_to_end(table.metadata_location)
+            while len(self._parsed) > _KEEP:
+                self._parsed.popitem(last=False)
 
     @staticmethod
     def _pointer(iceberg: SqlCatalog, identifier: str) -> str | None:

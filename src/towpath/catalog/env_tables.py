@@ -217,7 +217,7 @@ def copies_of(catalog: Catalog, identifier: str) -> list[Table]:
     for found in catalog.iceberg.list_namespaces():
         if ".".join(found).startswith(f"{namespace}{SEPARATOR}"):
             physical = f"{'.'.join(found)}.{name}"
-            if catalog.iceberg.table_exists(physical):
+            if catalog.exists_physical(physical):
                 out.append(catalog.load_physical(physical))
     return out
 

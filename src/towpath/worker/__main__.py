@@ -17,7 +17,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m towpath.worker", description=__doc__)
     parser.add_argument("root", type=Path)
     parser.add_argument("--entry", required=True, help="module:function each command calls with its argv")
-    parser.add_argument("--warm", nargs="*", default=[], help="modules to import before the first command (module:function also calls it)")
+    parser.add_argument("--warm", nargs="*", default=[], help="modules to import before the first command (module:function also calls it with the project root)")
     parser.add_argument("--idle", type=float, default=DEFAULT_IDLE_SECONDS, help="stop after this many idle seconds")
     args = parser.parse_args()
     try:

@@ -86,8 +86,8 @@ def serve(root: Path, *, entry: str, warm: Sequence[str] = (), idle_seconds: flo
     """Run the worker of the project at `root` until it is stopped or idle for `idle_seconds`.
 
     Each command calls `entry` (`module:function`, taking the argv) in a fork; `warm` are the
-    modules to import before the first one (`module:function`: also call the function, which
-    builds what the module builds lazily). The caller (the CLI) chooses both, so this room
+    modules to import before the first one (`module:function`: also call the function with
+    `root`, to build what the module builds lazily or read what every command reads). The caller (the CLI) chooses both, so this room
     knows nothing of the commands it runs.
     """
     root = root.resolve()
@@ -99,7 +99,7 @@ def serve(root: Path, *, entry: str, warm: Sequence[str] = (), idle_seconds: flo
         raise WorkerRunningError(f"a towpath worker already serves {root}") from None
     started = time.monotonic()
     for name in (*warm, entry.partition(":")[0]):
-        _warm(name)
+        _warm(name, root)
     gc.freeze()  # what the warm-up built is never collected: a command's collections skip it, and leave its pages shared
     info = WorkerInfo(
         pid=os.getpid(), host=socket.gethostname(), root=str(root), started_at=time.time(),
@@ -303,12 +303,12 @@ def _same_user(conn: socket.socket) -> bool:
     return uid == os.getuid()
 
 
-def _warm(name: str) -> None:
-    """Import `module`, or import `module:function` and call the function."""
+def _warm(name: str, root: Path) -> None:
+    """Import `module`, or import `module:function` and call the function with the project's root."""
     module, _, function = name.partition(":")
     imported = importlib.import_module(module)
     if function:
-        getattr(imported, function)()
+        getattr(imported, function)(root)
 
 
 def _towpath_dir() -> str:
