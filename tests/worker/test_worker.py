@@ -229,3 +229,33 @@ def test_worker_status_and_stop_through_the_cli(worker):
                           capture_output=True, text=True, timeout=120, check=False)
     assert stop.returncode == 0 and "stops" in stop.stdout
     wait_for(lambda: client.info(worker) is None, what="the worker to stop")
+
+
+def test_a_command_reads_what_changed_since_the_worker_warmed_up(project, tmp_path):
+    """The worker parses tables and YAML files ahead; a command still sees a later commit and a later edit."""
+    import pyarrow as pa
+
+    project.catalog.ensure_namespace("db")
+    project.catalog.iceberg.create_table("db.t", schema=pa.schema([pa.field("n", pa.int64())]))
+    project.catalog.write("db.t", pa.table({"n": pa.array([1, 2], pa.int64())}))
+    workflow = write_workflow(project.root, "probe", "probe", "probe", PROBE)
+    assert start_worker(project.root, idle_seconds=300, wait=60)
+    try:
+        project.catalog.write("db.t", pa.table({"n": pa.array([3], pa.int64())}))  # after the warm-up
+        query = launch("query", "SELECT COUNT(*) AS n_rows, MAX(n) AS top FROM db.t", "--json", cwd=project.root,
+                       stdout=subprocess.PIPE)
+        stdout, _ = query.communicate(timeout=120)
+        assert query.returncode == 0
+        assert json.loads(stdout) == [{"n_rows": 3, "top": 3}]
+
+        (project.root / "other.py").write_text(PROBE.replace("def probe", "def other"))
+        workflow.write_text(workflow.read_text().replace("probe.py:probe", "other.py:other"))
+        out = tmp_path / "out.json"
+        run = launch("workflow", "run", str(workflow), "--date", "2022-01-01", cwd=project.root,
+                     env={"PROBE_OUT": str(out)}, stdout=subprocess.DEVNULL)
+        assert run.wait(120) == 0
+        assert out.exists()  # the edited step ran: `probe.py` has no `other`
+        assert commands_run(project.root) == 2
+    finally:
+        client.request(project.root, {"op": "stop", "now": True})
+        wait_for(lambda: not protocol.socket_path(project.root).exists(), what="the worker to stop")

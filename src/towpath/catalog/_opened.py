@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from pyiceberg.catalog import Catalog as IcebergCatalog
@@ -27,8 +28,10 @@ from pyiceberg.catalog.sql import SqlCatalog
 from towpath.catalog._loaded import TableLoader
 
 _Key = tuple[tuple[tuple[str, str], ...], tuple[int, int]]
-_OPENED: dict[_Key, tuple[IcebergCatalog, TableLoader]] = {}
+_OPENED: OrderedDict[_Key, tuple[IcebergCatalog, TableLoader]] = OrderedDict()
 _LOCK = threading.Lock()
+_KEEP = 16
+"""Catalogs kept open (a process opening many projects, a test session, keeps the last ones)."""
 
 
 def open_catalog(props: dict[str, str]) -> tuple[IcebergCatalog, TableLoader]:
@@ -41,11 +44,16 @@ def open_catalog(props: dict[str, str]) -> tuple[IcebergCatalog, TableLoader]:
     with _LOCK:
         identity = _database_identity(props)
         if identity is not None and (known := _OPENED.get((settings, identity))) is not None:
+            _OPENED.move_to_end((settings, identity))
             return known
         iceberg = load_catalog("towpath", **props)
         opened = (iceberg, TableLoader(iceberg))
         if isinstance(iceberg, SqlCatalog):
             _OPENED[(settings, _database_identity(props) or (0, 0))] = opened
+            while len(_OPENED) > _KEEP:
+                forgotten, _ = _OPENED.popitem(last=False)[1]
+                assert isinstance(forgotten, SqlCatalog)
+                forgotten.engine.dispose()  # its idle connections; a `Catalog` still using it opens new ones
         return opened
 
 
