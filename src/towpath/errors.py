@@ -7,7 +7,6 @@ shows a traceback.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -64,6 +63,8 @@ class UnknownNameError(TowpathError):
 
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         known = sorted(known)
+        import difflib  # only for the message: the thin `towpath` client imports this module
+
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else f" Known: {', '.join(known)}."
         super().__init__(f"Unknown {kind} '{name}'.{hint}")
@@ -103,6 +104,8 @@ class TableNotFoundError(CatalogError):
     """A table does not exist; suggests close names."""
 
     def __init__(self, identifier: str, known: Iterable[str] = ()) -> None:
+        import difflib
+
         close = difflib.get_close_matches(identifier, list(known), n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         super().__init__(f"Table '{identifier}' does not exist.{hint}")
