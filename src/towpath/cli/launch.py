@@ -34,7 +34,7 @@ WARM_MODULES = (
     "towpath.engines.duckdb", "towpath.audits", "towpath.audits.builtin", "towpath.publish", "towpath.sql",
     "pyiceberg.catalog.sql", "pyiceberg.io.pyarrow", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "duckdb",
     "sqlalchemy", "sqlglot", "sqlglot.dialects.spark", "sqlglot.dialects.duckdb", "rich.console", "rich.table",
-    "towpath.project:warm_up",
+    "towpath.project:warm_up", "towpath.cli.render:warm_up",
 )
 """What a `workflow run` imports (and the workflow models it builds), once in the worker; a command
 imports the rest in its fork."""
