@@ -255,9 +255,7 @@ def warm_up(root: Path) -> None:
     build_models()
     try:
         project = Project(root)
-        catalog = project.catalog
-        for table in catalog.list_physical_tables():
-            catalog.load_physical(table)
+        project.catalog.preload()
         for _, path in zip(range(_WARM_YAML_FILES), _yaml_files(project.root), strict=False):
             load_yaml(path)
     except Exception:  # noqa: BLE001 - best effort: the command itself reports what is wrong, where

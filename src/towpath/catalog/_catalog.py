@@ -228,6 +228,20 @@ class Catalog:
         Raises pyiceberg's `NoSuchTableError` for a missing one (`table` turns it into ours)."""
         return self._loader.load(identifier)
 
+    def preload(self, limit: int = 200) -> int:
+        """Parse the metadata of up to `limit` tables ahead (the worker, before it forks commands); how many.
+
+        Only on a SQL catalog, which a process shares (`_opened.py`) so the parses outlive this object;
+        elsewhere it would be work for nothing."""
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        if not isinstance(self.iceberg, SqlCatalog):
+            return 0
+        tables = self.list_physical_tables()[:limit]
+        for table in tables:
+            self.load_physical(table)
+        return len(tables)
+
     def exists_physical(self, identifier: str) -> bool:
         """Whether a table is stored under exactly this name (no environment mapping)."""
         return self._loader.exists(identifier)
