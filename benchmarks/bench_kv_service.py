@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 import random
 import signal
 import subprocess
@@ -196,8 +197,39 @@ def limits_sampled(http_port: int, grpc_port: int, version: str) -> Iterator[lis
         thread.join()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (its own threads, not its writer processes)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def serving(engine: str, read_budget_ms: float) -> Iterator[tuple[int, int]]:
+def cpu_sampled(pid: int) -> Iterator[list[tuple[float, float]]]:
+    """(when, CPU seconds of the service process), every 50 ms: its CPU over a window the generator reports."""
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            samples.append((time.monotonic(), cpu_seconds(pid)))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        thread.join()
+
+
+def cpu_per_call(samples: list[tuple[float, float]], window: list[float], calls: float) -> float:
+    """Microseconds of service CPU per call over `window` (the samples nearest its ends)."""
+    inside = [s for s in samples if window[0] <= s[0] <= window[1]]
+    return (inside[-1][1] - inside[0][1]) / (calls * (inside[-1][0] - inside[0][0]) / (window[1] - window[0])) * 1e6
+
+
+@contextlib.contextmanager
+def serving(engine: str, read_budget_ms: float) -> Iterator[tuple[int, int, int]]:
     """`towpath kv serve` in its own process (as in production: the load generator must not share its GIL);
     its stderr goes to a file (a pipe nobody reads would block it once full), shown if it does not stop."""
     port, grpc_port = services.free_port(), services.free_port()
@@ -208,7 +240,7 @@ def serving(engine: str, read_budget_ms: float) -> Iterator[tuple[int, int]]:
         try:
             services.wait_for_port(grpc_port, 60, "towpath kv serve")
             services.wait_for_port(port, 60, "towpath kv serve")
-            yield port, grpc_port
+            yield port, grpc_port, proc.pid
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -232,7 +264,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--read-budget-ms", type=float, default=2.0, help="`kv serve --read-budget-ms` (0: unpaced)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-kv-service-") as tmp, services.redis_server() as server, \
-            serving(f"{server.url}?prefix=bench", args.read_budget_ms) as (http_port, grpc_port), \
+            serving(f"{server.url}?prefix=bench", args.read_budget_ms) as (http_port, grpc_port, pid), \
             Client(f"grpc://127.0.0.1:{grpc_port}") as client, \
             ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         project = build_project(Path(tmp) / "proj", args.move_rows)
@@ -242,12 +274,17 @@ def main(argv: list[str]) -> None:
         client.put_batch("bench_1", keys, values)
         client.set_alias("bench", "bench_1")
         key_list = keys.to_pylist()
-        lat, _ = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args, "idle")
+        calls = args.rate * args.seconds
+        with cpu_sampled(pid) as cpu:
+            lat, idle_window = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args,
+                                            "idle")
+        cost = {"idle": cpu_per_call(cpu, idle_window, calls)}
         move = start_move(project.root, grpc_port)
         version = wait_for_writes(client, move)
-        with limits_sampled(http_port, grpc_port, version) as samples:
+        with limits_sampled(http_port, grpc_port, version) as samples, cpu_sampled(pid) as cpu:
             during, (begin, end) = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list,
                                                 args, "during the move")
+        cost["during the move"] = cpu_per_call(cpu, [begin, end], calls)
         lat |= during
         served = [s for s in samples if begin <= s[0] <= end]  # while the service's Gets were timed
         while_read = (served[-1][2] - served[0][2]) / (served[-1][0] - served[0][0])
@@ -281,7 +318,8 @@ def main(argv: list[str]) -> None:
     for when in ("idle", "during the move"):
         service_p99 = percentile(lat[f"service gRPC Get (alias), {when}"][0], .99)
         raw_p99 = percentile(lat[f"raw redis.asyncio HGET, {when}"][0], .99)
-        print(f"\nservice p99 / raw p99, {when}: {service_p99 / raw_p99:.2f}x")
+        print(f"\nservice p99 / raw p99, {when}: {service_p99 / raw_p99:.2f}x; service process CPU per Get "
+              f"{cost[when]:.0f} µs (its writer processes not counted)")
     print(f"\nthe move: {moved['keys']:,} rows through the service at {int(moved['rows_per_s']):,} rows/s end to end; "
           f"{while_read:,.0f} rows/s while the service's Gets were timed "
           f"({'it was still running when the reads ended' if overlapped else 'IT ENDED BEFORE THE READS DID'}; "

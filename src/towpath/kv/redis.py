@@ -28,7 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import redis
 import redis.cluster
+from redis.connection import SSLConnection, parse_url
 
+from towpath.kv._aresp import RespEndpoint, ScriptReader
 from towpath.kv._resp import bucket_of, buckets_of, packed_batch
 from towpath.kv.engines import mask_url, url_options
 from towpath.kv.errors import (
@@ -71,9 +73,16 @@ def open_redis(url: str, *, token: str | None = None, root: Path | None = None) 
         raise KvUrlError(f"KV store URL {mask_url(url)!r}: {exc}") from None
 
     def asynchronous() -> Any:
-        import redis.asyncio
+        """The service's reader of the read script on the running loop: hiredis over one pipelined connection
+        (`_aresp.py`), or `redis.asyncio` for TLS."""
+        parsed = parse_url(base)
+        if parsed.get("connection_class") is SSLConnection:
+            import redis.asyncio
 
-        return redis.asyncio.Redis.from_url(base, **connect)
+            script = redis.asyncio.Redis.from_url(base, **connect).register_script(_READ_SCRIPT)
+            return lambda keys, args: script(keys=keys, args=args)
+        return ScriptReader(RespEndpoint.from_parsed(parsed, connect["password"], connect["socket_timeout"]),
+                            _READ_SCRIPT, mask_url(url))
 
     return RedisStore(client, mask_url(url), asynchronous=asynchronous, **_store_options(options))
 
@@ -162,9 +171,9 @@ class RedisStore(StoreBase):
         self._read_script: Any = None
         self._names: dict[str, list[bytes]] = {}
         self._asynchronous = asynchronous
-        """Opens a `redis.asyncio` client of the same server (None: no `get_async`)."""
-        self._async: tuple[Any, Any, Any] | None = None
-        """(event loop, its asyncio client, its read script): an asyncio client belongs to one loop."""
+        """Makes a runner of the read script on the running loop, `await run(keys, args)` (None: no `get_async`)."""
+        self._async: tuple[Any, Any] | None = None
+        """(event loop, its script runner): an asyncio connection belongs to one loop."""
         self._slots: dict[bytes, int] = {}
 
     # -- namespaces ----------------------------------------------------------------------------------
@@ -352,11 +361,10 @@ class RedisStore(StoreBase):
         assert self._asynchronous is not None
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
-            client = self._asynchronous()
-            self._async = (loop, client, client.register_script(_READ_SCRIPT))
-        script = self._async[2]
+            self._async = (loop, self._asynchronous())
+        script = self._async[1]
         with _mapped(self.url):
-            reply = await script(keys=[self._aliases_key, self._namespaces_key], args=self._script_args(name, keys))
+            reply = await script([self._aliases_key, self._namespaces_key], self._script_args(name, keys))
         return self._script_reply(name, reply)
 
     def _bucket_key(self, ns: str, bucket: int) -> str:
