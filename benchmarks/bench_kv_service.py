@@ -20,7 +20,10 @@ own process, loads `--keys` protobuf-sized values through the service, then:
   (default 2): while its Gets are timed it paces the move, and the move's rows/s
   and the write-rate limit are reported for that window. During the raw window
   nobody reads through the service, so the move runs unpaced (as a reader going
-  around the DAL to Redis would see it);
+  around the DAL to Redis would see it). For each service window it also prints
+  the service process's CPU per Get (`/proc`, sampled every 50 ms; its writer
+  processes not counted; during the move it includes passing the move's
+  put-batches on to them);
 - writes: `--rows` rows streamed as Arrow IPC batches through `Client.put_batches`
   (gRPC) against `RedisStore.put_batch` straight into Redis.
 

@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
+import pyarrow as pa
 import pytest
 import redis
 
+import services
 from services import RedisServer
 from services import redis_server as start_redis
-from towpath.kv import open_store
+from towpath.kv import Client, open_store
 from towpath.kv.errors import KvError, KvUnavailableError, NamespaceNotFoundError
 from towpath.kv.redis import RedisStore
+from towpath.kv.service import KvService, ServiceConfig
 
 
 @pytest.fixture
@@ -137,3 +141,26 @@ def test_password_and_database(own_server: RedisServer) -> None:
     with pytest.raises(KvError, match="WRONGPASS"):
         asyncio.run(wrong.get_async("a", b"k9"))
     store.close()
+
+
+def test_through_the_service_gets_see_each_swap_and_stay_right_while_a_stream_writes(
+        redis_server: RedisServer) -> None:
+    config = ServiceConfig(engine=f"{redis_server.url}?prefix=ar7&buckets=16", port=0,
+                           grpc_port=services.free_port(), write_processes=1)
+    _loaded(config.engine, rows=200).close()
+    keys = pa.array([b"w%06d" % i for i in range(60_000)], pa.binary())
+    with KvService(config) as service, Client(f"grpc://127.0.0.1:{service.grpc_port}") as client:
+        client.create_namespace("bulk_1")
+        written: list[int] = []
+        stream = threading.Thread(target=lambda: written.append(client.put_batches(
+            "bulk_1", ((keys.slice(s, 5000), keys.slice(s, 5000)) for s in range(0, 60_000, 5000)))))
+        stream.start()
+        swaps = 0
+        while stream.is_alive() or swaps < 20:
+            version = 1 + swaps % 2
+            client.set_alias("a", f"n{version}")
+            assert client.get("a", b"k%d" % (swaps % 200)) == b"v%d:%d" % (version, swaps % 200)
+            assert client.get_many("a", [b"k1", b"k404", b"k2"]) == [b"v%d:1" % version, None, b"v%d:2" % version]
+            swaps += 1
+        stream.join()
+        assert written == [60_000] and client.get("bulk_1", b"w012345") == b"w012345"

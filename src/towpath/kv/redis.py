@@ -75,7 +75,7 @@ def open_redis(url: str, *, token: str | None = None, root: Path | None = None) 
     def asynchronous() -> Any:
         """The service's reader of the read script on the running loop: hiredis over one pipelined connection
         (`_aresp.py`), or `redis.asyncio` for TLS."""
-        parsed = parse_url(base)
+        parsed: dict[str, Any] = parse_url(base)  # type: ignore[no-untyped-call]
         if parsed.get("connection_class") is SSLConnection:
             import redis.asyncio
 
