@@ -22,6 +22,7 @@ Prints a Markdown table. Run: `python benchmarks/bench_cdc_iceberg.py [--rows N]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -51,7 +52,8 @@ ALTER TABLE patients ADD PRIMARY KEY (id);
 """
 
 
-def update_stream(dsn: str, rows: int, updates: int, rate: float | None, chunk: int = 10_000) -> tuple[float, int]:
+def update_stream(conn: psycopg.Connection, rows: int, updates: int, rate: float | None,
+                  chunk: int = 10_000) -> tuple[float, int]:
     """`updates` row updates of random keys, `chunk` per transaction (at most `rate` rows/s).
 
     Returns when the last one committed, and how many rows the updates changed
@@ -59,16 +61,53 @@ def update_stream(dsn: str, rows: int, updates: int, rate: float | None, chunk: 
     """
     rand = random.Random(42)
     started = time.perf_counter()
-    with psycopg.connect(dsn) as conn:
-        done = 0
-        while done < updates:
-            keys = [rand.randint(1, rows) for _ in range(min(chunk, updates - done))]
-            cur = conn.execute("UPDATE patients SET balance = balance + 1, seen = now() WHERE id = ANY(%s)", (keys,))
-            conn.commit()
-            done += cur.rowcount
-            if rate is not None:
-                time.sleep(max(0.0, started + done / rate - time.perf_counter()))
+    done = 0
+    while done < updates:
+        keys = [rand.randint(1, rows) for _ in range(min(chunk, updates - done))]
+        cur = conn.execute("UPDATE patients SET balance = balance + 1, seen = now() WHERE id = ANY(%s)", (keys,))
+        conn.commit()
+        done += cur.rowcount
+        if rate is not None:
+            time.sleep(max(0.0, started + done / rate - time.perf_counter()))
     return time.perf_counter(), done
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(threads: dict[int, str]) -> dict[str, float]:
+    """CPU seconds so far of this process's threads (named by `threads`: native id -> role) and of PostgreSQL's.
+
+    This process's other threads (DuckDB's and Arrow's workers) are "apply: workers"; PostgreSQL's
+    processes are grouped by role from their titles (the walsender decoding pgoutput, the backends
+    running the writer's UPDATEs, and the server's own processes).
+    """
+    out: dict[str, float] = {}
+
+    def ticks(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+
+    for task in Path("/proc/self/task").iterdir():
+        role = threads.get(int(task.name), "apply: workers")
+        try:
+            out[role] = out.get(role, 0.0) + ticks(task / "stat")
+        except OSError:
+            pass  # a thread that ended meanwhile
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not title.startswith("postgres"):
+                continue
+            role = ("postgres: walsender (pgoutput)" if "walsender" in title else
+                    "postgres: backends (the writer)" if "127.0.0.1" in title or "[local]" in title else
+                    "postgres: server processes")
+            out[role] = out.get(role, 0.0) + ticks(proc / "stat")
+        except OSError:
+            pass
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,19 +147,25 @@ def main(argv: list[str] | None = None) -> None:
         with psycopg.connect(pg.dsn, autocommit=True) as conn:  # the decode-only reader's own slot
             conn.execute("SELECT pg_create_logical_replication_slot('bench_decode', 'pgoutput')")
 
+        load_before = os.getloadavg()[0]
         stop = threading.Event()
         results: list[CdcResult] = []
         job = threading.Thread(target=lambda: results.append(run_cdc(
             spec, catalog=project.catalog, root=project.root, stop=stop)), daemon=True)
         job.start()
-        t0 = time.perf_counter()
-        writes_done, emitted = update_stream(pg.dsn, args.rows, args.updates, args.rate)
-        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        roles = {threading.main_thread().native_id or 0: "writer (psycopg client)", job.native_id or 0: "decode (job thread)"}
+        with psycopg.connect(pg.dsn) as writer, psycopg.connect(pg.dsn, autocommit=True) as conn:
+            cpu0 = cpu_seconds(roles)  # both connections' backends exist from here to the end of the window
+            t0 = time.perf_counter()
+            writes_done, emitted = update_stream(writer, args.rows, args.updates, args.rate)
             end = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]  # type: ignore[index]
             while not conn.execute("SELECT confirmed_flush_lsn >= %s FROM pg_replication_slots WHERE slot_name = %s",
                                    (end, spec.slot)).fetchone()[0]:  # type: ignore[index]
                 time.sleep(0.05)  # one job from the first update to caught up: the slot past the last commit
-        t_stream = time.perf_counter() - t0
+            t_stream = time.perf_counter() - t0
+            roles.update({t.native_id or 0: "apply (cdc-apply thread)" for t in threading.enumerate()
+                          if t.name == "cdc-apply"})
+            cpu1 = cpu_seconds(roles)
         stop.set()
         job.join()
         streamed = results[0]
@@ -158,6 +203,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{written:,} rows written for {changes:,} changes (same-key changes in one batch collapse); "
               f"p99 lag (source commit -> Iceberg commit) over the stream's batches: {p99:.2f} s; "
               f"{streamed.batches} batches ({changes / max(streamed.batches, 1):,.0f} changes each on average)")
+        used = {role: cpu1[role] - cpu0.get(role, 0.0) for role in sorted(cpu1)}
+        print(f"\nCPU seconds from the first update to caught up ({t_stream:.1f} s wall, {2 * t_stream:.0f} CPU s "
+              f"on 2 cores; load before the stream {load_before:.2f}):\n")
+        print("| process / thread | CPU s | per 1,000 changes | share |")
+        print("| --- | ---: | ---: | ---: |")
+        total = sum(used.values())
+        for role, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
+            print(f"| {role} | {seconds:.1f} | {1000 * seconds / changes:.3f} | {seconds / total:.0%} |")
+        print(f"| all | {total:.1f} | {1000 * total / changes:.3f} | 100% |")
 
 
 def buffer_end(buffer: ChangeBuffer):  # type: ignore[no-untyped-def]

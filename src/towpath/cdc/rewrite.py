@@ -79,6 +79,10 @@ class Rewriter:
     def __init__(self, threads: int | None = None) -> None:
         self._con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
         self._con.execute("SET preserve_insertion_order = false")
+        # The anti-join builds its hash table on the batch's keys, as written: DuckDB's planner
+        # otherwise flips it whenever it cannot estimate the files' rows (read_parquet with a field-id
+        # `schema` reports ~0), and then hashes the whole table (10M rows: +40 % CPU, measured).
+        self._con.execute("SET disabled_optimizers = 'build_side_probe_side'")
 
     def close(self) -> None:
         self._con.close()
@@ -143,7 +147,10 @@ class _Inputs:
         self.con, self.table, self.key = con, table, key
         self.schema = table.metadata.schema()
         self.columns = [exp.column(f.name, quoted=True) for f in self.schema.fields]
+        self.types = self.con.from_arrow(self.schema.as_arrow().empty_table()).types
         self.local = _local_path(table.metadata.location) is not None
+        self.evolved = len(table.metadata.schemas) > 1
+        """Files may predate a renamed or added column: read them by field id (slower, see `_read`)."""
         self.keys = ""
         self._registered: list[str] = []
 
@@ -176,27 +183,40 @@ class _Inputs:
 
     def _kept(self, files: Sequence[DataFile]) -> exp.Select:
         source: exp.Expr = self._read(files)
-        return (exp.select(*self.columns).from_(source)
+        columns: list[exp.Expr] = list(self.columns)
+        if self.local and not self.evolved:  # read by name: give each column the type the field-id read gives it
+            columns = [exp.cast(c, exp.DataType.build(str(kind), dialect="duckdb")).as_(c.name, quoted=True)
+                       for c, kind in zip(self.columns, self.types, strict=True)]
+        return (exp.select(*columns).from_(source)
                 .join(exp.to_identifier(self.keys, quoted=True), using=[exp.to_identifier(k, quoted=True) for k in self.key],
                       join_type="anti"))
 
     def _read(self, files: Sequence[DataFile]) -> exp.Expr:
-        """`read_parquet` of the files by Iceberg field id (so files from before an added column read it as NULL)."""
+        """`read_parquet` of the files: by name while the table has had one schema, else by Iceberg field id.
+
+        One schema means every file was written with today's names, types and
+        columns, so names read what field ids would. After a rename or an added
+        column, the field-id `schema` maps each file (a file from before the
+        added column reads it as NULL), as the DuckDB engine reads; DuckDB then
+        scans a file on one thread (measured: 2.5 s instead of 1.2 s for 10M rows
+        in one file on two cores), so only evolved tables pay for it.
+        """
         if not self.local:
             return exp.to_identifier(self.register(_stream(self.table, files)), quoted=True)
         paths = exp.Array(expressions=[exp.Literal.string(str(_local_path(f.file_path))) for f in files])
+        if not self.evolved:
+            return exp.func("read_parquet", paths, dialect="duckdb")
         return exp.func("read_parquet", paths, exp.EQ(this=exp.column("schema"), expression=self._field_map()),
                         dialect="duckdb")
 
     def _field_map(self) -> exp.Expr:
         """`MAP {field id: {name, type, default_value}}`, read_parquet's `schema` (as the DuckDB engine reads)."""
-        types = self.con.from_arrow(self.schema.as_arrow().empty_table()).types
         return exp.ToMap(this=exp.Struct(expressions=[
             exp.PropertyEQ(this=exp.Literal.number(f.field_id), expression=exp.Struct(expressions=[
                 exp.PropertyEQ(this=exp.to_identifier("name"), expression=exp.Literal.string(f.name)),
                 exp.PropertyEQ(this=exp.to_identifier("type"), expression=exp.Literal.string(str(kind))),
                 exp.PropertyEQ(this=exp.to_identifier("default_value"), expression=exp.Null())]))
-            for f, kind in zip(self.schema.fields, types, strict=True)]))
+            for f, kind in zip(self.schema.fields, self.types, strict=True)]))
 
     def _copy(self, query: exp.Query, partition: Record) -> list[DataFile]:
         properties = self.table.metadata.properties
