@@ -110,3 +110,49 @@ def test_the_tables_codec_is_used(tmp_path: Path, codec: str) -> None:
     assert meta.row_group(0).column(0).compression == codec.upper()
     assert meta.schema.to_arrow_schema().field("city").metadata[b"PARQUET:field_id"] == b"2"
     target.close()
+
+
+def dictionary_columns(project: Project) -> set[str]:
+    """Columns with a dictionary page in every row group of every current file."""
+    import pyarrow.parquet as pq
+
+    found: set[str] | None = None
+    for path in files(project):
+        meta = pq.read_metadata(path.removeprefix("file://"))
+        for group in range(meta.num_row_groups):
+            chunks = [meta.row_group(group).column(i) for i in range(meta.num_columns)]
+            have = {c.path_in_schema for c in chunks if c.has_dictionary_page}
+            found = have if found is None else found & have
+    return found or set()
+
+
+def test_dictionaries_are_skipped_when_a_column_is_nearly_unique_and_kept_when_they_pay(tmp_path: Path) -> None:
+    project = Project.init(tmp_path / "p")
+    target = loaded(project, 3000)
+    target.apply(change_batch(SCHEMA, 20, *((UPDATE, [str(i), f"c{i % 3}", None]) for i in range(1, 2001))), ["id"])
+    assert "city" in dictionary_columns(project)  # three cities: DuckDB's dictionary kept
+    target.apply(change_batch(SCHEMA, 30, *((UPDATE, [str(i), f"street {i}", None]) for i in range(1, 2001))), ["id"])
+    assert dictionary_columns(project) == set()  # a unique column: no dictionary attempts at all
+    got = rows(project)
+    assert len(got) == 3000 and got[7]["city"] == "street 7" and got[2500]["city"] == "c0"
+    target.close()
+
+
+def test_the_dictionary_property_overrides_the_data_and_a_bad_value_changes_nothing(tmp_path: Path) -> None:
+    from towpath.cdc import CdcError
+    from towpath.cdc.rewrite import DICTIONARY_PROPERTY
+
+    project = Project.init(tmp_path / "p")
+    target = loaded(project, 3000)
+    with project.catalog.table("lake.people").transaction() as tx:
+        tx.set_properties({DICTIONARY_PROPERTY: "false"})
+    target.apply(change_batch(SCHEMA, 20, *((UPDATE, [str(i), f"c{i % 3}", None]) for i in range(1, 2001))), ["id"])
+    assert dictionary_columns(project) == set()
+    with project.catalog.table("lake.people").transaction() as tx:
+        tx.set_properties({DICTIONARY_PROPERTY: "sometimes"})
+    before = files(project)
+    with pytest.raises(CdcError, match=r"towpath.cdc.parquet-dictionary='sometimes': expected auto, true or false"):
+        target.apply(change_batch(SCHEMA, 30, (UPDATE, ["1", "x", None])), ["id"])
+    assert files(project) == before and target.position() == Position(20, 1999)
+    assert len(list((tmp_path / "p").rglob("*.parquet"))) == len(before) + 1  # the snapshot's file, kept for history
+    target.close()
