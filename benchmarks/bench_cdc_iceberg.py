@@ -212,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         for role, seconds in sorted(used.items(), key=lambda kv: -kv[1]):
             print(f"| {role} | {seconds:.1f} | {1000 * seconds / changes:.3f} | {seconds / total:.0%} |")
         print(f"| all | {total:.1f} | {1000 * total / changes:.3f} | 100% |")
+        apply = sum(v for role, v in used.items() if role.startswith("apply"))
+        print(f"\nThe apply (DuckDB's rewrite and pyiceberg's commit): {apply / max(streamed.batches, 1):.2f} CPU s per batch.")
 
 
 def buffer_end(buffer: ChangeBuffer):  # type: ignore[no-untyped-def]
