@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-rows", type=int, default=200_000)
     parser.add_argument("--rate", type=float, default=None,
                         help="pace the writer at this many row changes/s (default: as fast as it can)")
+    parser.add_argument("--evolve", action="store_true",
+                        help="add a column at the source before the stream (the target then has two schemas)")
     args = parser.parse_args(argv)
     settings = {"wal_level": "logical", "max_replication_slots": "4", "max_wal_senders": "4",
                 "max_wal_size": "8GB", "shared_buffers": "512MB"}
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
 
         with psycopg.connect(pg.dsn, autocommit=True) as conn:  # the decode-only reader's own slot
             conn.execute("SELECT pg_create_logical_replication_slot('bench_decode', 'pgoutput')")
+            if args.evolve:
+                conn.execute("ALTER TABLE patients ADD COLUMN note text")
 
         load_before = os.getloadavg()[0]
         stop = threading.Event()
@@ -188,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         source.close()
 
         pace = f"paced at {args.rate:,.0f}/s" if args.rate else "unpaced"
+        pace += ", a column added before the stream" if args.evolve else ""
         print(f"\n### CDC PostgreSQL -> Iceberg ({args.rows:,} rows, {emitted:,} row updates, writer {pace}, "
               f"finished after {writes_done - t0:.1f}s)\n")
         print("| measure | rows | seconds | rows/s | vs baseline |")

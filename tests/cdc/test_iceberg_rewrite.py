@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from cdc_case import change_batch
+from pyiceberg.types import StringType
 
 from towpath.cdc import Position
 from towpath.cdc.changes import DELETE, INSERT, UPDATE
@@ -155,4 +156,41 @@ def test_the_dictionary_property_overrides_the_data_and_a_bad_value_changes_noth
         target.apply(change_batch(SCHEMA, 30, (UPDATE, ["1", "x", None])), ["id"])
     assert files(project) == before and target.position() == Position(20, 1999)
     assert len(list((tmp_path / "p").rglob("*.parquet"))) == len(before) + 1  # the snapshot's file, kept for history
+    target.close()
+
+
+RENAMED = pa.schema([pa.field("id", pa.int64(), False), pa.field("town", pa.string()),
+                     pa.field("seen", pa.timestamp("us", "UTC"))])
+
+
+def test_after_a_rename_old_files_are_read_by_field_id_and_rewritten_ones_by_name(tmp_path: Path) -> None:
+    project = Project.init(tmp_path / "p")
+    target = loaded(project, 100)
+    target.apply(change_batch(SCHEMA, 20, *((INSERT, [str(i), "new", None]) for i in range(1000, 1100))), ["id"])
+    with project.catalog.table("lake.people").update_schema() as update:
+        update.rename_column("city", "town")
+    old = files(project)
+    target.apply(change_batch(RENAMED, 30, (UPDATE, ["5", "moved", None])), ["id"])  # rewrites ids 1-100 only
+    assert len(old - files(project)) == 1
+    # one file written since the rename (by name), one from before it (by field id), in one batch
+    target.apply(change_batch(RENAMED, 40, (UPDATE, ["6", "also", None]), (DELETE, ["1050", None, None])), ["id"])
+    assert not old & files(project)
+    got = rows(project)
+    assert len(got) == 199 and set(got[1]) == {"id", "town", "seen"}
+    assert (got[5]["town"], got[6]["town"], got[7]["town"], got[1051]["town"]) == ("moved", "also", "c0", "new")
+    target.close()
+
+
+def test_a_dropped_and_re_added_column_reads_null_from_the_files_before_it(tmp_path: Path) -> None:
+    project = Project.init(tmp_path / "p")
+    target = loaded(project, 100)
+    with project.catalog.table("lake.people").update_schema() as update:
+        update.delete_column("city")
+    with project.catalog.table("lake.people").update_schema() as update:
+        update.add_column("city", StringType())
+    target.apply(change_batch(SCHEMA, 20, (UPDATE, ["5", "back", None])), ["id"])
+    target.apply(change_batch(SCHEMA, 30, (UPDATE, ["6", "again", None])), ["id"])  # now the rewritten file, by name
+    got = rows(project)
+    assert len(got) == 100 and got[5]["city"] == "back" and got[6]["city"] == "again"
+    assert got[7]["city"] is None and got[7]["seen"] is not None  # the old `city` (another field id) is gone
     target.close()

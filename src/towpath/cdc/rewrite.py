@@ -51,6 +51,7 @@ from pyiceberg.io.pyarrow import (
     parquet_path_to_id_mapping,
 )
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.locations import load_location_provider
 from pyiceberg.typedef import Record
@@ -85,6 +86,7 @@ class Rewriter:
         # otherwise flips it whenever it cannot estimate the files' rows (read_parquet with a field-id
         # `schema` reports ~0), and then hashes the whole table (10M rows: +40 % CPU, measured).
         self._con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        self._layouts = _Layouts()
 
     def close(self) -> None:
         self._con.close()
@@ -122,11 +124,12 @@ class Rewriter:
             except BaseException:
                 discard(table, added)
                 raise
+        self._layouts.replaced(removed, added)
         return Rewrite(removed, added, sum(f.record_count for f in removed))
 
     @contextmanager
     def _inputs(self, table: Table, keys: pa.Table) -> Iterator[_Inputs]:
-        inputs = _Inputs(self._con, table, keys.column_names)
+        inputs = _Inputs(self._con, table, keys.column_names, self._layouts)
         try:
             inputs.keys = inputs.register(keys)
             yield inputs
@@ -146,14 +149,15 @@ def discard(table: Table, files: Sequence[DataFile]) -> None:
 class _Inputs:
     """One batch's SQL: the current files minus the batch's keys, plus the new rows, written per partition."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: Table, key: list[str]) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: Table, key: list[str], layouts: _Layouts) -> None:
         self.con, self.table, self.key = con, table, key
         self.schema = table.metadata.schema()
         self.columns = [exp.column(f.name, quoted=True) for f in self.schema.fields]
         self.types = self.con.from_arrow(self.schema.as_arrow().empty_table()).types
         self.local = _local_path(table.metadata.location) is not None
         self.evolved = len(table.metadata.schemas) > 1
-        """Files may predate a renamed or added column: read them by field id (slower, see `_read`)."""
+        """Files may predate a renamed or added column (see `_read`)."""
+        self.layouts = layouts.of(table.metadata.current_schema_id) if self.local and self.evolved else None
         self.keys = ""
         self.dictionaries = True
         """Whether the Parquet writer tries dictionary encoding (`_dictionaries_pay`)."""
@@ -186,33 +190,40 @@ class _Inputs:
             query = exp.union(query, part, distinct=False)
         return self._copy(query, partition)
 
-    def _kept(self, files: Sequence[DataFile]) -> exp.Select:
-        source: exp.Expr = self._read(files)
-        columns: list[exp.Expr] = list(self.columns)
-        if self.local and not self.evolved:  # read by name: give each column the type the field-id read gives it
-            columns = [exp.cast(c, exp.DataType.build(str(kind), dialect="duckdb")).as_(c.name, quoted=True)
-                       for c, kind in zip(self.columns, self.types, strict=True)]
+    def _kept(self, files: Sequence[DataFile]) -> exp.Query:
+        """SELECT the rows of `files` whose key is not in the batch (a UNION ALL when some are read by field id)."""
+        if not self.local:
+            return self._anti(self.columns, exp.to_identifier(self.register(_stream(self.table, files)), quoted=True))
+        readable = [self.layouts is None or self.layouts.by_name(f.file_path, self.schema) for f in files]
+        by_name = [f for f, ok in zip(files, readable, strict=True) if ok]
+        by_id = [f for f, ok in zip(files, readable, strict=True) if not ok]
+        parts: list[exp.Query] = []
+        if by_name:  # give each column the type the field-id read gives it
+            typed: list[exp.Expr] = [exp.cast(c, exp.DataType.build(str(kind), dialect="duckdb")).as_(c.name, quoted=True)
+                                     for c, kind in zip(self.columns, self.types, strict=True)]
+            parts.append(self._anti(typed, exp.func("read_parquet", _paths(by_name), dialect="duckdb")))
+        if by_id:
+            schema = exp.EQ(this=exp.column("schema"), expression=self._field_map())
+            parts.append(self._anti(self.columns, exp.func("read_parquet", _paths(by_id), schema, dialect="duckdb")))
+        query = parts[0]
+        for part in parts[1:]:
+            query = exp.union(query, part, distinct=False)
+        return query
+
+    def _anti(self, columns: Sequence[exp.Expr], source: exp.Expr) -> exp.Select:
+        """`columns` of `source`'s rows whose key is not one of the batch's.
+
+        Local files are read by name when their columns carry today's names and
+        field ids (every file of a table that has had one schema; after a rename
+        or an added column, the files written since: `_Layouts`), else by field
+        id through read_parquet's `schema` map (a file from before an added column
+        reads it as NULL), as the DuckDB engine reads. DuckDB scans a file read by
+        field id on one thread (measured: 2.5 s instead of 1.2 s for 10M rows in
+        one file on two cores), so only files older than the schema pay for it.
+        """
         return (exp.select(*columns).from_(source)
                 .join(exp.to_identifier(self.keys, quoted=True), using=[exp.to_identifier(k, quoted=True) for k in self.key],
                       join_type="anti"))
-
-    def _read(self, files: Sequence[DataFile]) -> exp.Expr:
-        """`read_parquet` of the files: by name while the table has had one schema, else by Iceberg field id.
-
-        One schema means every file was written with today's names, types and
-        columns, so names read what field ids would. After a rename or an added
-        column, the field-id `schema` maps each file (a file from before the
-        added column reads it as NULL), as the DuckDB engine reads; DuckDB then
-        scans a file on one thread (measured: 2.5 s instead of 1.2 s for 10M rows
-        in one file on two cores), so only evolved tables pay for it.
-        """
-        if not self.local:
-            return exp.to_identifier(self.register(_stream(self.table, files)), quoted=True)
-        paths = exp.Array(expressions=[exp.Literal.string(str(_local_path(f.file_path))) for f in files])
-        if not self.evolved:
-            return exp.func("read_parquet", paths, dialect="duckdb")
-        return exp.func("read_parquet", paths, exp.EQ(this=exp.column("schema"), expression=self._field_map()),
-                        dialect="duckdb")
 
     def _field_map(self) -> exp.Expr:
         """`MAP {field id: {name, type, default_value}}`, read_parquet's `schema` (as the DuckDB engine reads)."""
@@ -281,6 +292,50 @@ def _staging(folder: str) -> Iterator[Path]:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class _Layouts:
+    """Which current files carry today's column names and field ids (so DuckDB may read them by name).
+
+    Kept per schema id and pruned to the table's files as batches replace
+    them: the files a batch writes carry the current schema by construction,
+    an older file is looked up once in its Parquet footer.
+    """
+
+    def __init__(self) -> None:
+        self._schema_id: int | None = None
+        self._known: dict[str, bool] = {}
+
+    def of(self, schema_id: int) -> _Layouts:
+        if schema_id != self._schema_id:
+            self._schema_id, self._known = schema_id, {}
+        return self
+
+    def by_name(self, location: str, schema: Schema) -> bool:
+        known = self._known.get(location)
+        if known is None:
+            known = self._known[location] = _carries(location, schema)
+        return known
+
+    def replaced(self, removed: Sequence[DataFile], added: Sequence[DataFile]) -> None:
+        for data_file in removed:
+            self._known.pop(data_file.file_path, None)
+        if self._schema_id is not None:
+            self._known.update((f.file_path, True) for f in added)
+
+
+def _carries(location: str, schema: Schema) -> bool:
+    """Whether the local Parquet file holds every top-level field of `schema` under its name and field id."""
+    if any(not isinstance(f.field_type, PrimitiveType) for f in schema.fields):
+        return False  # nested fields' children may be renamed too: left to the field-id read
+    path = _local_path(location)
+    assert path is not None
+    found = {f.name: (f.metadata or {}).get(b"PARQUET:field_id") for f in pq.read_schema(path)}
+    return all(found.get(f.name) == str(f.field_id).encode() for f in schema.fields)
+
+
+def _paths(files: Sequence[DataFile]) -> exp.Array:
+    return exp.Array(expressions=[exp.Literal.string(str(_local_path(f.file_path))) for f in files])
 
 
 def _local_path(location: str) -> Path | None:
