@@ -176,14 +176,26 @@ def wait_for_writes(client: Client, move: subprocess.Popen[bytes]) -> str:
 
 
 @contextlib.contextmanager
+def in_background(loop: Callable[[threading.Event], None]) -> Iterator[None]:
+    """Run `loop(done)` on a thread for the duration of the block; it must return once `done` is set."""
+    done = threading.Event()
+    thread = threading.Thread(target=loop, args=(done,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+@contextlib.contextmanager
 def limits_sampled(http_port: int, grpc_port: int, version: str) -> Iterator[list[tuple[float, float, int]]]:
     """(when, the service's write-rate limit from `/metrics`, rows in the move's version), every 100 ms."""
     import httpx
 
     samples: list[tuple[float, float, int]] = []
-    done = threading.Event()
 
-    def sample() -> None:
+    def sample(done: threading.Event) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{http_port}") as http, \
                 Client(f"grpc://127.0.0.1:{grpc_port}") as client:
             while not done.wait(0.1):
@@ -191,13 +203,8 @@ def limits_sampled(http_port: int, grpc_port: int, version: str) -> Iterator[lis
                     if line.startswith("towpath_kv_write_rate_limit_rows "):
                         samples.append((time.monotonic(), float(line.split()[1]), client.count(version)))
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
+    with in_background(sample):
         yield samples
-    finally:
-        done.set()
-        thread.join()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -210,19 +217,13 @@ def cpu_seconds(pid: int) -> float:
 def cpu_sampled(pid: int) -> Iterator[list[tuple[float, float]]]:
     """(when, CPU seconds of the service process), every 50 ms: its CPU over a window the generator reports."""
     samples: list[tuple[float, float]] = []
-    done = threading.Event()
 
-    def sample() -> None:
+    def sample(done: threading.Event) -> None:
         while not done.wait(0.05):
             samples.append((time.monotonic(), cpu_seconds(pid)))
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
+    with in_background(sample):
         yield samples
-    finally:
-        done.set()
-        thread.join()
 
 
 def cpu_per_call(samples: list[tuple[float, float]], window: list[float], calls: float) -> float:
