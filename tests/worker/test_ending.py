@@ -12,11 +12,17 @@ ENDS_WITH_WORK_IN_FLIGHT = textwrap.dedent(
     from concurrent.futures import ThreadPoolExecutor
     from towpath.worker.ending import exit_without_teardown
 
+    printing = threading.Lock()  # the two threads wake together; print writes text and newline apart
+
+    def say(line):
+        with printing:
+            print(line)
+
     pool = ThreadPoolExecutor(2)  # idle workers wait for the interpreter's "shutting down" signal
-    pool.submit(time.sleep, 0.2).add_done_callback(lambda _: print("pool task finished"))
-    writer = threading.Thread(target=lambda: (time.sleep(0.2), print("thread finished")))
+    pool.submit(time.sleep, 0.2).add_done_callback(lambda _: say("pool task finished"))
+    writer = threading.Thread(target=lambda: (time.sleep(0.2), say("thread finished")))
     writer.start()
-    atexit.register(lambda: print("atexit ran"))
+    atexit.register(lambda: say("atexit ran"))
     print("unflushed output", end="")
     exit_without_teardown(3)
     """
