@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from typing import Any
 
 import pyarrow as pa
+import pytest
 
+from towpath.catalog import _manifests
 from towpath.project import Project
 
 ROWS = pa.schema([pa.field("n", pa.int64())])
@@ -35,3 +40,50 @@ def test_a_catalog_file_created_again_is_a_new_catalog(project: Project) -> None
     again = Project(project.root)
     assert again.catalog.iceberg is not project.catalog.iceberg
     assert again.catalog.list_tables() == []
+
+
+def test_a_commit_by_another_process_is_seen_by_the_next_load(project: Project) -> None:
+    _with_table(project)
+    before = project.catalog.table("db.t").metadata_location
+    assert project.catalog.table("db.t").metadata_location == before  # nothing changed: the pointer is reused
+    subprocess.run([sys.executable, "-c", WRITE_ONE_ROW, str(project.root)], check=True, timeout=120)
+    assert project.catalog.table("db.t").metadata_location != before
+    assert project.catalog.read("db.t").num_rows == 1
+
+
+WRITE_ONE_ROW = """
+import sys, pyarrow as pa
+from towpath.project import Project
+Project(sys.argv[1]).catalog.write("db.t", pa.table({"n": pa.array([7], pa.int64())}))
+"""
+
+
+def test_the_sqlite_catalog_journals_in_wal_mode(project: Project) -> None:
+    _with_table(project)
+    with project.catalog.iceberg.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_a_manifest_is_decoded_once_and_a_new_snapshot_plans_its_new_files(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_table(project)
+    project.catalog.write("db.t", pa.table({"n": pa.array([1], pa.int64())}))
+    _manifests.clear()
+    reads: list[str] = []
+    original = _manifests._read_entries
+
+    def counted(manifest: Any, io: Any, discard_deleted: bool = True) -> Any:
+        reads.append(manifest.manifest_path)
+        return original(manifest, io, discard_deleted)
+
+    monkeypatch.setattr(_manifests, "_read_entries", counted)
+    table = project.catalog.table("db.t")
+    first = [t.file.file_path for t in table.scan().plan_files()]
+    again = [t.file.file_path for t in table.scan().plan_files()]
+    assert first == again and len(first) == 1
+    assert len(reads) == 1
+    project.catalog.write("db.t", pa.table({"n": pa.array([2], pa.int64())}))
+    assert sorted(project.catalog.read("db.t").column("n").to_pylist()) == [1, 2]
+    assert len(reads) == 2  # the second snapshot's new manifest; the first one's entries came from the cache

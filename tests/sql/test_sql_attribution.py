@@ -13,8 +13,10 @@ from sqlglot.optimizer.scope import traverse_scope
 from towpath.sql import (
     ALIASES_PROPERTY,
     ColumnAlias,
+    ColumnSource,
     aliases_from,
     column_owner,
+    query_lineage,
     resolve_aliases,
     resolve_query,
     with_alias,
@@ -93,3 +95,17 @@ def test_the_validator_accepts_an_alias_only_where_schemas_record_it() -> None:
     assert resolve_query(statement, 1, WithAliases(KNOWN)) == []
     [problem] = resolve_query(statement, 1, KNOWN)
     assert "unknown column 'old'" in problem.message
+
+
+def test_a_kept_trace_is_traced_again_when_a_table_it_reads_changes_its_columns() -> None:
+    text = "SELECT * FROM db.t"
+    query = sqlglot.parse_one(text, read="spark")
+    assert isinstance(query, exp.Query)
+    first = query_lineage(query, 1, KNOWN, dialect="spark", source=text)
+    assert sorted(first.columns) == ["a", "new", "x"]
+    first.columns.clear()  # what a caller does with its copy does not reach the kept trace
+    assert sorted(query_lineage(query, 1, KNOWN, dialect="spark", source=text).columns) == ["a", "new", "x"]
+    widened = {**KNOWN, "db.t": {**KNOWN["db.t"], "y": "int"}}
+    assert sorted(query_lineage(query, 1, widened, dialect="spark", source=text).columns) == ["a", "new", "x", "y"]
+    moved = query_lineage(query, 7, KNOWN, dialect="spark", source=text)
+    assert moved.columns["a"] == [ColumnSource("db.t", "a")] and all(r.line == 7 for r in moved.reads)

@@ -29,6 +29,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
+from towpath.catalog import _manifests
 from towpath.catalog._commit import TableChange, commit_tables
 from towpath.catalog._loaded import TableLoader
 from towpath.catalog._opened import open_catalog
@@ -117,6 +118,8 @@ class ScanPlan:
     """The table's schema changed since it was created (a rename, an added column): its older data files
     must be read by Iceberg field id, not by column name."""
 
+
+_manifests.install()
 
 _PLAN_CACHE_SIZE = 256
 """Scan plans a catalog keeps (a long-lived worker plans many snapshots and never asks for old ones again)."""

@@ -36,6 +36,7 @@ from pyiceberg.table.update import TableRequirement, TableUpdate
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
+from towpath.catalog._loaded import LoadingSqlCatalog
 from towpath.errors import CatalogError
 
 PAUSE_ENV = "TOWPATH_DEBUG_PAUSE"
@@ -110,9 +111,10 @@ def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange], creates: Se
         if new.metadata == change.table.metadata:
             continue
         iceberg._write_metadata(metadata=new.metadata, io=new.io, metadata_path=new.metadata_location)
-        staged.append((change.table, new.metadata_location))
+        staged.append((change.table, new))
     with iceberg.engine.begin() as conn:
-        for number, (table, new_location) in enumerate(staged):
+        for number, (table, new) in enumerate(staged):
+            new_location = new.metadata_location
             namespace, name = ".".join(table.name()[:-1]), table.name()[-1]
             moved = conn.execute(
                 update(IcebergTables)
@@ -137,6 +139,9 @@ def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange], creates: Se
                 ))
             except IntegrityError:  # created meanwhile: the retry promotes onto it instead
                 raise CommitFailedException(f"Table {identifier} was created by another process") from None
+    if isinstance(iceberg, LoadingSqlCatalog):  # the next load of each table finds what was just written
+        for _, new in staged:
+            iceberg.loader.remember(new)
 
 
 def _commit_rest(iceberg: RestCatalog, changes: Sequence[TableChange]) -> None:

@@ -21,11 +21,11 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from pyiceberg.catalog import PY_CATALOG_IMPL, load_catalog
 from pyiceberg.catalog import Catalog as IcebergCatalog
-from pyiceberg.catalog import load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 
-from towpath.catalog._loaded import TableLoader
+from towpath.catalog._loaded import LoadingSqlCatalog, TableLoader
 
 _Key = tuple[tuple[tuple[str, str], ...], tuple[int, int]]
 _OPENED: OrderedDict[_Key, tuple[IcebergCatalog, TableLoader]] = OrderedDict()
@@ -46,8 +46,16 @@ def open_catalog(props: dict[str, str]) -> tuple[IcebergCatalog, TableLoader]:
         if identity is not None and (known := _OPENED.get((settings, identity))) is not None:
             _OPENED.move_to_end((settings, identity))
             return known
-        iceberg = load_catalog("towpath", **props)
-        opened = (iceberg, TableLoader(iceberg))
+        iceberg: IcebergCatalog
+        opened: tuple[IcebergCatalog, TableLoader]
+        if props.get("type") == "sql":  # the same catalog, its table loads going through its loader
+            sql = {k: v for k, v in props.items() if k != "type"}
+            loading = load_catalog("towpath", **sql, **{PY_CATALOG_IMPL: f"{__package__}._loaded.LoadingSqlCatalog"})
+            assert isinstance(loading, LoadingSqlCatalog)
+            iceberg, opened = loading, (loading, loading.loader)
+        else:
+            iceberg = load_catalog("towpath", **props)
+            opened = (iceberg, TableLoader(iceberg))
         if isinstance(iceberg, SqlCatalog):
             _OPENED[(settings, _database_identity(props) or (0, 0))] = opened
             while len(_OPENED) > _KEEP:

@@ -357,7 +357,9 @@ class SqlEngine(abc.ABC, Generic[S]):
         if record:
             with self._lock:
                 self.scans.extend(bound.scans)
-        return bound, bound.expression.sql(dialect=self.dialect)
+        # `bind` built this tree for us and nothing reads it after: the generator may transform it in place
+        # rather than copy it first (a copy of the bound query cost more than its generation).
+        return bound, bound.expression.sql(dialect=self.dialect, copy=False)
 
     def _write_query(
         self,

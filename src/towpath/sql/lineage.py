@@ -62,6 +62,7 @@ def query_lineage(
     *,
     dialect: str,
     views: Mapping[str, exp.Query] | None = None,
+    source: str | None = None,
 ) -> QueryLineage:
     """The lineage of `query` (a SELECT, or an INSERT's/CREATE VIEW's query) starting at script line `start_line`.
 
@@ -69,7 +70,36 @@ def query_lineage(
         known: schemas of the tables the query may read (`CatalogSchemas`).
         views: queries of views created earlier in the same script, by lower-case name;
             a read of one is traced through to its base tables.
+        source: the text of the statement `query` comes from, when the caller has it. The trace of
+            the same text, at the same line, against the same columns is then computed once per
+            process (a scheduler or the worker preflights the same scripts run after run, and
+            qualifying the query is most of a preflight). Not with `views`: their text is not in the key.
     """
+    if source is None or views:
+        return _trace(query, start_line, known, dialect=dialect, views=views)
+    key = (source, hash(query), start_line, dialect, _columns_read(query, known))
+    if (known_trace := _TRACED.get(key)) is None:
+        known_trace = _TRACED[key] = _trace(query, start_line, known, dialect=dialect)
+        while len(_TRACED) > _TRACED_KEPT:
+            del _TRACED[next(iter(_TRACED))]
+    return QueryLineage({k: list(v) for k, v in known_trace.columns.items()}, list(known_trace.reads),
+                        list(known_trace.tables), known_trace.error)
+
+
+_TRACED: dict[tuple[object, ...], QueryLineage] = {}
+_TRACED_KEPT = 512
+"""Traces kept (the oldest go first): a few per statement a process runs again and again."""
+
+
+def _columns_read(query: exp.Expr, known: Schemas) -> tuple[object, ...]:
+    """What `_schema_for` may look up for `query`: each table's columns and column aliases, in order."""
+    tables = dict.fromkeys(table_key(t) for t in query.find_all(exp.Table) if t.db)
+    return tuple((key, tuple(known.get(key) or ()), key in known, tuple(aliases_of(known, key))) for key in tables)
+
+
+def _trace(
+    query: exp.Query, start_line: int, known: Schemas, *, dialect: str, views: Mapping[str, exp.Query] | None = None,
+) -> QueryLineage:
     result = QueryLineage()
     expression: exp.Expr = query.copy()
     if views:

@@ -313,7 +313,7 @@ class Preflight:
                 filled = filled_columns(names, list(columns), into)
         elif target is not None:
             target = self.identifier(target)
-        traced = query_lineage(query, line, self.tables, dialect=dialect, views=self.views)
+        traced = query_lineage(query, line, self.tables, dialect=dialect, views=self.views, source=st.text)
         self.lineage.query(self.job, traced, file=file, target=target, target_columns=filled, line=line)
 
     def identifier(self, name: str) -> str | None:
