@@ -108,8 +108,7 @@ class _Pointers:
         self._watch: sqlite3.Connection | None = None
         self._watch_pid = 0
         self._lock = threading.Lock()
-        url = iceberg.engine.url
-        self._file = url.database if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+        self._file = _sqlite_file(iceberg.engine.url)
 
     def get(self, identifier: str) -> str | None:
         if self._file is None:
@@ -167,12 +166,19 @@ class LoadingSqlCatalog(SqlCatalog):
     def __init__(self, name: str, **properties: str) -> None:
         super().__init__(name, **properties)
         self.loader = TableLoader(self)
-        if self.engine.dialect.name == "sqlite":
+        if _sqlite_file(self.engine.url) is not None:  # in memory, the pool's one connection IS the database
             sqlalchemy.event.listen(self.engine, "connect", _wal_journal)
             self.engine.dispose()  # the connection pyiceberg opened to create its tables had neither setting
 
     def load_table(self, identifier: str | Identifier) -> Table:
         return self.loader.load(identifier if isinstance(identifier, str) else ".".join(identifier))
+
+
+def _sqlite_file(url: sqlalchemy.URL) -> str | None:
+    """The file of a SQLite database URL; None for an in-memory one or another database."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
 
 
 def _wal_journal(dbapi_conn: Any, _record: Any) -> None:

@@ -57,16 +57,31 @@ def split_script(script: str, *, dialect: str = "spark", file: Path | str | None
     >>> split_script("SELECT ';'; -- done\\n\\nSELECT 2")
     [("SELECT ';'", 1), ('SELECT 2', 3)]
     """
+    get_dialect(dialect)
+    try:
+        return list(_split(script, dialect))
+    except _Unreadable as err:
+        raise SqlError(
+            f"cannot read the SQL after line {err.line}: an unterminated string, quoted name or comment",
+            file=file, line=err.line,
+        ) from None
+
+
+class _Unreadable(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+@lru_cache(maxsize=256)
+def _split(script: str, dialect: str) -> tuple[tuple[str, int], ...]:
+    """`split_script` kept by the script's text: tokenizing is Python, ~0.7 ms for a short script, and a
+    run splits the same scripts (its SQL jobs, each audit query) again for every run."""
     tokenizer = get_dialect(dialect).tokenizer_class(dialect=dialect)
     try:
         tokens = tokenizer.tokenize(script)
     except TokenError:
         seen = tokenizer.tokens
-        line = seen[-1].line if seen else 1
-        raise SqlError(
-            f"cannot read the SQL after line {line}: an unterminated string, quoted name or comment",
-            file=file, line=line,
-        ) from None
+        raise _Unreadable(seen[-1].line if seen else 1) from None
     out: list[tuple[str, int]] = []
     first = None
     last = None
@@ -81,7 +96,7 @@ def split_script(script: str, *, dialect: str = "spark", file: Path | str | None
         last = token
     if first is not None and last is not None:
         out.append((script[first.start : last.end + 1], first.line))
-    return out
+    return tuple(out)
 
 
 def parse_statement(text: str, line: int, *, dialect: str = "spark", file: Path | str | None = None) -> exp.Expression:
