@@ -296,3 +296,20 @@ def test_failure_report_names_failing_blocking_audits_branch_and_samples(titles,
     assert "1 row has NULL title_id" in text and "'country_code': 'BR'" in text
     assert "accepted_values" not in text
     assert "kept for inspection" in text
+
+
+def test_a_plan_is_kept_for_the_same_spec_and_built_again_for_a_different_one():
+    from towpath.audits.runner import _Planned
+
+    def plan(spec: dict[str, object]) -> _Planned:
+        return _Planned.of(AuditSpec.model_validate(spec), default_table="db.t", dialect="duckdb", label="audits[0]")
+
+    on_day = audit("row_count_change_within", percent=20, partition_column="date", partition_value=dt.date(2024, 1, 2))
+    assert plan(on_day) is plan(on_day)
+    as_text = audit("row_count_change_within", percent=20, partition_column="date", partition_value="2024-01-02")
+    assert plan(as_text) is not plan(on_day)  # the same JSON, another value: never taken for the other
+    assert plan(as_text).spec.params["partition_value"] == "2024-01-02"
+    assert plan({**on_day, "blocking": False}) is not plan(on_day)
+    opaque = audit("columns_should_not_have_nulls", columns=["title_id"], where=object())
+    with pytest.raises(SpecError):  # built each time (not kept), and still checked
+        plan(opaque)
