@@ -26,9 +26,10 @@ from pathlib import Path
 DATA = Path(__file__).parent / ".data" / "workflow"
 DATE = "2022-01-15"
 TARGET = "foo.dataflow_sample_results"
+# The sample's `src/sparksql_write.sql` (its STEP_3 folded into the last SELECT) over the date's files.
 QUERY = """
 WITH STEP_1 AS (
-  SELECT title_id, country_code, SUM(view_hours) AS view_hours FROM read_parquet({files})
+  SELECT title_id, country_code, ROUND(SUM(view_hours), 3) AS view_hours FROM read_parquet({files})
   WHERE date = DATE '{date}' AND title_id IS NOT NULL AND view_hours > 0 GROUP BY title_id, country_code),
 STEP_2 AS (SELECT title_id, country_code, view_hours,
   RANK() OVER (PARTITION BY country_code ORDER BY view_hours DESC) AS title_rank FROM STEP_1)
