@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -172,8 +173,9 @@ class RedisStore(StoreBase):
         self._names: dict[str, list[bytes]] = {}
         self._asynchronous = asynchronous
         """Makes a runner of the read script on the running loop, `await run(keys, args)` (None: no `get_async`)."""
-        self._async: tuple[Any, Any] | None = None
-        """(event loop, its script runner): an asyncio connection belongs to one loop."""
+        self._async: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        """Each event loop's script runner: an asyncio connection belongs to one loop, and the service reads on
+        two (gRPC's and the HTTP server's)."""
         self._slots: dict[bytes, int] = {}
 
     # -- namespaces ----------------------------------------------------------------------------------
@@ -333,7 +335,7 @@ class RedisStore(StoreBase):
 
     def close(self) -> None:
         self.client.close()
-        self._async = None  # its connections close with their event loop
+        self._async.clear()  # their connections close with their event loops
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -360,9 +362,9 @@ class RedisStore(StoreBase):
 
         assert self._asynchronous is not None
         loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop:
-            self._async = (loop, self._asynchronous())
-        script = self._async[1]
+        script = self._async.get(loop)
+        if script is None:
+            script = self._async[loop] = self._asynchronous()
         with _mapped(self.url):
             reply = await script([self._aliases_key, self._namespaces_key], self._script_args(name, keys))
         return self._script_reply(name, reply)
