@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
 
 import services
 from services import RedisServer
@@ -148,6 +149,26 @@ def test_other_routes_and_odd_requests_go_to_the_starlette_app_on_the_same_conne
     assert answer.index(b"v1:2") < answer.index(b'"status":"ok"')
     assert http.get(f"/v1/kv/p/{b64(b'k1')}?x=1").content == b"v1:1"  # a query string: the app's route
     assert http.get("/v1/aliases").json() == {"aliases": {"p": "p_1"}}
+
+
+def test_a_script_flushed_from_redis_is_sent_again(served: tuple[KvService, httpx.Client],
+                                                   redis_server: RedisServer) -> None:
+    _, http = served
+    assert http.get(f"/v1/kv/p/{b64(b'k1')}").content == b"v1:1"
+    redis.Redis.from_url(redis_server.url).script_flush()
+    assert [http.get(f"/v1/kv/p/{b64(b'k%d' % i)}").content for i in range(3)] == [b"v1:0", b"v1:1", b"v1:2"]
+
+
+def test_a_burst_of_pipelined_bad_requests_is_answered_in_order(served: tuple[KvService, httpx.Client]) -> None:
+    service, _ = served
+    burst = 3000  # answered at once (no Redis call): one after the other, not by recursion
+    with socket.create_connection(("127.0.0.1", service.port)) as raw:
+        raw.sendall(b"GET /v1/kv/p/*bad* HTTP/1.1\r\nHost: x\r\n\r\n" * burst
+                    + f"GET /v1/kv/p/{b64(b'k5')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 400 Bad Request") == burst and answer.endswith(b"v1:5")
 
 
 def test_connection_close_is_honoured(served: tuple[KvService, httpx.Client]) -> None:

@@ -39,6 +39,7 @@ import re
 import time
 from typing import Any, ClassVar, cast
 
+import hiredis
 from google.protobuf.message import DecodeError
 
 from towpath.kv._api import get_many_response, get_response
@@ -130,6 +131,8 @@ class HttpFront(asyncio.Protocol):
 
     def _next(self) -> None:
         """Take the next complete request in the buffer: answer it here, or hand the connection over."""
+        if self._busy or self.transport is None or self.transport.is_closing():
+            return
         buffer = self._buffer
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
@@ -175,32 +178,63 @@ class HttpFront(asyncio.Protocol):
         del buffer[:end + 4 + length]
         self._busy = True
         start = time.perf_counter()
-        if route == "kv":
-            task = self._kv_get(target[len(_KV):], token)
+        if route == "rpc":
+            asyncio.ensure_future(self._answered(method, start, self._rpc(method, body, token)))
+            return
+        try:  # the hot path: no coroutine, the read's reply future chained to the answer
+            namespace, key = self._kv_target(target[len(_KV):], token)
+            reply = self._store.submit_get(namespace, key)
+        except Exception as exc:  # noqa: BLE001 - answered (and a bug logged) by _finish
+            return self._finish("Get", start, exc)
+        if reply is None:  # no connection on this loop yet: the coroutine path connects
+            asyncio.ensure_future(self._answered("Get", start, self._kv_get(namespace, key)))
         else:
-            task = self._rpc(method, body, token)
-        asyncio.ensure_future(self._answered(method, start, task))
+            reply.add_done_callback(lambda done: self._got(namespace, key, start, done))
+
+    def _got(self, namespace: str, key: bytes, start: float, done: asyncio.Future[Any]) -> None:
+        try:
+            reply = done.result()
+            if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
+                asyncio.ensure_future(self._answered("Get", start, self._kv_get(namespace, key)))  # sends it whole
+                return
+            value = self._store.get_reply(namespace, reply)
+        except Exception as exc:  # noqa: BLE001 - answered (and a bug logged) by _finish
+            return self._finish("Get", start, exc)
+        self._finish("Get", start, (200, _OCTETS, value) if value is not None else (404, _JSON, _NOT_FOUND))
 
     async def _answered(self, method: str, start: float, work: Any) -> None:
-        """Await `work` (status, content type, body), count it, write it, then take the next request."""
-        code = "ok"
+        """Await `work` (status, content type, body), then `_finish`."""
         try:
-            status, kind, payload = await work
-        except KvError as exc:
-            status, code = error_status(exc)
-            kind, payload = _JSON, json.dumps({"error": str(exc), "type": type(exc).__name__, "code": code}).encode()
-        except Exception:  # noqa: BLE001 - a bug must still answer (500, logged), not leave the client waiting
-            _log.exception("the HTTP %s of the KV service failed", method)
+            answer = await work
+        except Exception as exc:  # noqa: BLE001 - answered (and a bug logged) by _finish
+            return self._finish(method, start, exc)
+        self._finish(method, start, answer)
+
+    def _finish(self, method: str, start: float, answer: tuple[int, bytes, bytes] | Exception) -> None:
+        """Count the call, write its answer (or its error's), then take the next request."""
+        code = "ok"
+        if isinstance(answer, KvError):
+            status, code = error_status(answer)
+            kind = _JSON
+            payload = json.dumps({"error": str(answer), "type": type(answer).__name__, "code": code}).encode()
+        elif isinstance(answer, Exception):  # a bug must still answer (500, logged), not leave the client waiting
+            _log.error("the HTTP %s of the KV service failed", method, exc_info=answer)
             status, code, kind, payload = 500, "INTERNAL", b"text/plain; charset=utf-8", b"Internal Server Error"
+        else:
+            status, kind, payload = answer
         self.core.record("http", method, code, time.perf_counter() - start)
         self._respond(status, kind, payload)
 
-    async def _kv_get(self, path: str, token: str | None) -> tuple[int, bytes, bytes]:
+    def _kv_target(self, path: str, token: str | None) -> tuple[str, bytes]:
+        """(namespace, key) of `/v1/kv/<path>`, once the token is checked."""
         self.core.authorize("read", token)
         namespace, sep, raw = path.partition("/")
         if not sep or not namespace or not raw or "/" in raw:
             raise KvError(f"expected /v1/kv/<namespace>/<key as base64url>, got {_KV}{path}")
-        value = await self._store.get_async(namespace, key_of(raw))
+        return namespace, key_of(raw)
+
+    async def _kv_get(self, namespace: str, key: bytes) -> tuple[int, bytes, bytes]:
+        value = await self._store.get_async(namespace, key)
         if value is None:
             return 404, _JSON, _NOT_FOUND
         return 200, _OCTETS, value
@@ -232,8 +266,8 @@ class HttpFront(asyncio.Protocol):
         if self._paused and len(self._buffer) <= MAX_BUFFERED:
             self._paused = False
             transport.resume_reading()
-        if self._buffer:
-            self._next()
+        if self._buffer:  # a pipelined request: on the next turn of the loop (an answer given at once must not
+            asyncio.get_running_loop().call_soon(self._next)  # recurse through a buffer of bad requests)
 
     def _hand_over(self) -> None:
         """From now on uvicorn's protocol serves this connection, starting with what is buffered."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import hiredis
 import numpy as np
 import redis
 import redis.cluster
@@ -294,6 +295,24 @@ class RedisStore(StoreBase):
         if not 0 < len(key_list) <= 1000:
             return self.get_many(ns_or_alias, key_list)
         return await self._scripted_get_async(ns_or_alias, key_list)
+
+    def submit_get(self, ns_or_alias: str, key: bytes) -> Any:
+        """`get_async` without a coroutine, for a caller on the running loop that chains callbacks (the HTTP
+        point reads): the read script's raw reply as a future (`get_reply` turns it into the value), or None
+        when this loop has no open connection yet or reads through `redis.asyncio` (then `get_async`)."""
+        import asyncio
+
+        script = self._async.get(asyncio.get_running_loop())
+        if not isinstance(script, ScriptReader):
+            return None
+        return script.submit([self._aliases_key, self._namespaces_key], self._script_args(ns_or_alias, [key]))
+
+    def get_reply(self, ns_or_alias: str, reply: Any) -> bytes | None:
+        """The value in the reply of a `submit_get` (`KvError` for a Redis error, `NamespaceNotFoundError`)."""
+        if isinstance(reply, hiredis.ReplyError):
+            raise KvError(f"{self.url}: Redis error: {reply}")
+        value: bytes | None = self._script_reply(ns_or_alias, reply)[0]
+        return value
 
     def scan(self, ns: str, cursor: Cursor | None = None, limit: int = DEFAULT_SCAN_LIMIT) -> tuple[
         list[tuple[bytes, bytes]], Cursor | None
