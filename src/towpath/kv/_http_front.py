@@ -2,15 +2,16 @@
 
 `GET /v1/kv/<namespace>/<key as base64url>` and the protobuf `POST /v1/rpc/Get` and
 `/v1/rpc/GetMany` (what `Client("http://...")` sends for reads) are the calls a
-service's callers wait on, thousands a second. Through Starlette each one cost
-the service ~470 µs of CPU (a thread-pool hop and the blocking store); through
-a raw ASGI handler still ~220 µs with h11 (~140 µs with httptools), all of it
-uvicorn's per-request machinery (the scope, the request cycle, the ASGI
-messages), where answering the same request from a bare `asyncio.Protocol`
-costs ~60 µs on the same machine. So `HttpFront` is the protocol uvicorn runs
-on each connection (`uvicorn.Config(http=...)`): it reads a request head
-itself, answers these three routes on the loop with the async reader the gRPC
-path uses (`get_async`: the alias resolved inside Redis), and hands the
+service's callers wait on, thousands a second. Starlette would run each in its
+thread pool against the blocking store, and even a raw ASGI handler returning a
+constant costs ~220 µs of server CPU with uvicorn's h11 protocol (~140 µs with
+httptools) on a 2-vCPU machine, all of it uvicorn's per-request machinery (the
+scope, the request cycle, the ASGI messages), where answering the same request
+from a bare `asyncio.Protocol` costs ~60 µs. So `HttpFront` is the protocol
+uvicorn runs on each connection (`uvicorn.Config(http=...)`): it reads a request
+head itself, answers these three routes on the loop with the read script the
+gRPC path runs (the alias resolved inside Redis; a `GET /v1/kv/...` without a
+coroutine: the reply's future is chained to the answer), and hands the
 connection to uvicorn's own protocol, for good, at the first request it does
 not take, buffered bytes and all: every other route, and any request it does
 not fully understand (HTTP/1.0, a chunked or `Expect` body, a query string, a
