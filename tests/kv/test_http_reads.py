@@ -148,6 +148,9 @@ def test_other_routes_and_odd_requests_go_to_the_starlette_app_on_the_same_conne
             answer += chunk
     assert answer.index(b"v1:2") < answer.index(b'"status":"ok"')
     assert http.get(f"/v1/kv/p/{b64(b'k1')}?x=1").content == b"v1:1"  # a query string: the app's route
+    with socket.create_connection(("127.0.0.1", service.port)) as raw:  # two lengths: refused, not guessed
+        raw.sendall(b"POST /v1/rpc/Get HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 3\r\n\r\n")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 400")
     assert http.get("/v1/aliases").json() == {"aliases": {"p": "p_1"}}
 
 

@@ -156,16 +156,16 @@ class HttpFront(asyncio.Protocol):
         else:
             return self._hand_over()
         token: str | None = None
-        length = 0
+        length = -1
         for line in lines[1:]:
             name, sep, value = line.partition(":")
-            if not sep:
+            if not sep or name != name.strip():  # no colon, a folded line or space before the colon: uvicorn's
                 return self._hand_over()
             name = name.lower()
             if name == "authorization":
                 token = value.strip().removeprefix("Bearer ").strip()
             elif name == "content-length":
-                if not value.strip().isdigit():
+                if not value.strip().isdigit() or length >= 0:  # garbled or repeated: uvicorn refuses it
                     return self._hand_over()
                 length = int(value)
             elif name == "connection":
@@ -173,6 +173,7 @@ class HttpFront(asyncio.Protocol):
                     self._keep_alive = False
             elif name in ("transfer-encoding", "expect", "upgrade"):
                 return self._hand_over()
+        length = max(length, 0)
         if len(buffer) < end + 4 + length:
             return  # the body is still arriving
         body = bytes(buffer[end + 4:end + 4 + length])
