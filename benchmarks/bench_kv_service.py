@@ -5,35 +5,43 @@ against its raw baseline in the same run.
 Starts a throwaway `redis-server` (tests/services/) and `towpath kv serve` in its
 own process, loads `--keys` protobuf-sized values through the service, then:
 
-- reads: an open-loop asyncio load generator (`grpc.aio`) fires Get calls at
-  `--rate` per second for `--seconds` (bounded to `--concurrency` in flight, so
-  an overloaded service shows as latency, not as a queue in the generator), and
-  the same schedule of direct `redis.asyncio` HGETs of the same buckets (the raw
-  baseline: no service, no alias resolution). Both run twice: on an idle service,
-  then while `towpath move run` (a new process) moves a `--move-rows`-row Iceberg
-  table through the same service (gRPC) into the same Redis. The timed windows
-  start once the move's first rows are in and must end before the move does (the
-  table says if one did not); one second of warm-up before each is excluded.
-  The generator is a process of its own (garbage collection frozen and off while
-  it fires), and a "generator alone" row times its schedule with no call at all:
-  what of the tail is the generator's. The service runs with `--read-budget-ms`
-  (default 2): while its Gets are timed it paces the move, and the move's rows/s
-  and the write-rate limit are reported for that window. During the raw window
-  nobody reads through the service, so the move runs unpaced (as a reader going
-  around the DAL to Redis would see it). For each service window it also prints
-  the service process's CPU per Get (`/proc`, sampled every 50 ms; its writer
-  processes not counted; during the move it includes passing the move's
-  put-batches on to them);
+- reads: an open-loop asyncio load generator fires single-key Gets at `--rate`
+  per second for `--seconds` (bounded to `--concurrency` in flight, so an
+  overloaded service shows as latency, not as a queue in the generator;
+  latency counts from when each call was due), three ways on the same
+  schedule: gRPC Gets (`grpc.aio`), HTTP Gets (`GET /v1/kv/<ns>/<key>` over a
+  bounded pool of `--http-connections` HTTP/1.1 keep-alive connections, a
+  client of a few dozen lines on `asyncio.Protocol` so the generator costs far
+  less than what it measures), and direct `redis.asyncio` HGETs of the same
+  buckets (the raw baseline: no service, no alias resolution). All run twice:
+  on an idle service, then while `towpath move run` (a new process) moves a
+  `--move-rows`-row Iceberg table through the same service (gRPC) into the
+  same Redis. The timed windows start once the move's first rows are in and
+  must end before the move does (the output says if one did not); one second
+  of warm-up before each is excluded. The generator is a process of its own
+  (garbage collection frozen and off while it fires), and a "generator alone"
+  row times its schedule with no call at all: what of the tail is the
+  generator's; each row also gives the generator's CPU per call. The service
+  runs with `--read-budget-ms` (default 2): while its Gets (either API) are
+  timed it paces the move, and the move's rows/s and the write-rate limit are
+  reported for each service window. During the raw window nobody reads
+  through the service, so the move runs unpaced (as a reader going around the
+  DAL to Redis would see it). For each service row it also prints the service
+  process's CPU per Get (`/proc`, sampled every 50 ms; its writer processes
+  not counted; during the move it includes passing the move's put-batches on
+  to them), and the HTTP stack the service runs (uvloop, httptools: whatever
+  this interpreter has);
 - writes: `--rows` rows streamed as Arrow IPC batches through `Client.put_batches`
   (gRPC) against `RedisStore.put_batch` straight into Redis.
 
-Usage: python -m benchmarks.bench_kv_service [--rate 2000] [--seconds 10] [--move-rows 10000000]
+Usage: python -m benchmarks.bench_kv_service [--rate 2000] [--seconds 10] [--move-rows 10000000] [--http-connections 32]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import multiprocessing
@@ -72,13 +80,19 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
+Row = tuple[list[float], float, float]
+"""One row: sorted latencies (s), the achieved rate, and the generator's CPU per call (µs)."""
+
+
 async def open_loop(call: Callable[[bytes], Awaitable[object]], keys: list[bytes], rate: int, seconds: float,
-                    concurrency: int) -> tuple[list[float], float]:
-    """Latencies (s) of `rate * seconds` calls fired on a fixed schedule, and the achieved rate."""
+                    concurrency: int) -> Row:
+    """Latencies (s) of `rate * seconds` calls fired on a fixed schedule, the achieved rate, and the CPU the
+    generator's process spent per call (µs)."""
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     rng = random.Random(11)
     total = int(rate * seconds)
+    cpu = time.process_time()
     start = time.perf_counter()
 
     async def one(scheduled: float, key: bytes) -> None:
@@ -94,15 +108,66 @@ async def open_loop(call: Callable[[bytes], Awaitable[object]], keys: list[bytes
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(due, rng.choice(keys))))
     await asyncio.gather(*tasks)
-    return sorted(latencies), total / (time.perf_counter() - start)
+    return sorted(latencies), total / (time.perf_counter() - start), (time.process_time() - cpu) / total * 1e6
 
 
-async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buckets: int, keys: list[bytes],
-                args: argparse.Namespace, when: str, window: list[float]) -> dict[str, tuple[list[float], float]]:
-    """The three rows of one phase; `window` gets the (start, end) of the service's timed window."""
+class _HttpConnection(asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection of the generator, one request at a time: the request's bytes are
+    built ahead, the answer's head is read only for its status and `content-length` (no HTTP library: the
+    generator must cost far less than what it measures)."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.waiting: asyncio.Future[tuple[int, bytes]] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end].lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15:head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) if at >= 0 else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        body, self.buffer = self.buffer[end + 4:end + 4 + length], self.buffer[end + 4 + length:]
+        waiting, self.waiting = self.waiting, None
+        assert waiting is not None
+        waiting.set_result((int(head[9:12]), body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiting is not None and not self.waiting.done():
+            self.waiting.set_exception(ConnectionError(f"the service closed the connection: {exc}"))
+
+    def request(self, payload: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        assert self.transport is not None
+        self.waiting = asyncio.get_running_loop().create_future()
+        self.transport.write(payload)
+        return self.waiting
+
+
+async def http_pool(port: int, size: int) -> asyncio.Queue[_HttpConnection]:
+    """`size` open keep-alive connections to the service's HTTP port: a bounded pool (a busy service shows as
+    latency, calls waiting for a free connection, not as ever more connections)."""
+    loop = asyncio.get_running_loop()
+    pool: asyncio.Queue[_HttpConnection] = asyncio.Queue()
+    for _ in range(size):
+        _, connection = await loop.create_connection(_HttpConnection, "127.0.0.1", port)
+        pool.put_nowait(connection)
+    return pool
+
+
+async def reads(ports: tuple[int, int], redis_url: str, prefix: str, namespace: str, buckets: int, keys: list[bytes],
+                args: argparse.Namespace, when: str, windows: dict[str, list[float]]) -> dict[str, Row]:
+    """The four rows of one phase; `windows` gets the (start, end) of each service row's timed window."""
     import grpc
     import redis.asyncio as aredis
 
+    http_port, grpc_port = ports
     out = {}
 
     async def nothing(key: bytes) -> object:  # the generator alone: how late its own schedule runs
@@ -121,10 +186,33 @@ async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buc
             return answer
 
         await open_loop(via_service, keys, args.rate, 1, args.concurrency)  # warm up
-        window[0] = time.monotonic()  # the same clock in every process: the parent's samples line up with it
-        out[f"service gRPC Get (alias), {when}"] = await open_loop(via_service, keys, args.rate, args.seconds,
-                                                                   args.concurrency)
-        window[1] = time.monotonic()
+        label = f"service gRPC Get (alias), {when}"
+        windows[label] = [time.monotonic()]  # the same clock in every process: the parent's samples line up
+        out[label] = await open_loop(via_service, keys, args.rate, args.seconds, args.concurrency)
+        windows[label].append(time.monotonic())
+
+    pool = await http_pool(http_port, args.http_connections)
+    paths = {key: f"GET /v1/kv/bench/{base64.urlsafe_b64encode(key).decode().rstrip('=')} HTTP/1.1\r\n"
+                  "Host: bench\r\n\r\n".encode() for key in keys}
+
+    async def via_http(key: bytes) -> object:
+        connection = await pool.get()
+        try:
+            status, value = await connection.request(paths[key])
+        finally:
+            pool.put_nowait(connection)
+        assert status == 200, (status, value)
+        return value
+
+    await open_loop(via_http, keys, args.rate, 1, args.concurrency)  # warm up
+    label = f"service HTTP Get (alias), {when}"
+    windows[label] = [time.monotonic()]
+    out[label] = await open_loop(via_http, keys, args.rate, args.seconds, args.concurrency)
+    windows[label].append(time.monotonic())
+    while not pool.empty():
+        connection = pool.get_nowait()
+        assert connection.transport is not None
+        connection.transport.close()
     client = aredis.Redis.from_url(redis_url, max_connections=args.concurrency)
 
     async def raw(key: bytes) -> object:
@@ -138,10 +226,11 @@ async def reads(grpc_port: int, redis_url: str, prefix: str, namespace: str, buc
     return out
 
 
-Rows = dict[str, tuple[list[float], float]]
+Rows = dict[str, Row]
+Windows = dict[str, list[float]]
 
 
-def generator(*call: object) -> tuple[Rows, list[float]]:
+def generator(*call: object) -> tuple[Rows, Windows]:
     """`reads` in the load generator's own process: its CPU and GC apart from the benchmark's, the objects
     it built frozen out of the collector and collection off while it fires."""
     import gc
@@ -149,11 +238,11 @@ def generator(*call: object) -> tuple[Rows, list[float]]:
     gc.collect()
     gc.freeze()
     gc.disable()
-    window = [0.0, 0.0]
-    return asyncio.run(reads(*call, window)), window  # type: ignore[arg-type]
+    windows: Windows = {}
+    return asyncio.run(reads(*call, windows)), windows  # type: ignore[arg-type, call-arg]
 
 
-def read_windows(pool: ProcessPoolExecutor, *call: object) -> tuple[Rows, list[float]]:
+def read_windows(pool: ProcessPoolExecutor, *call: object) -> tuple[Rows, Windows]:
     return pool.submit(generator, *call).result()
 
 
@@ -256,11 +345,21 @@ def serving(engine: str, read_budget_ms: float) -> Iterator[tuple[int, int, int]
                       f"{log.read().decode(errors='replace')[-3000:]}", file=sys.stderr)
 
 
+def http_stack() -> str:
+    """What the service (this interpreter, in a process of its own) serves HTTP with."""
+    from importlib.util import find_spec
+
+    loop = "uvloop" if find_spec("uvloop") else "the stdlib asyncio loop (uvloop not installed)"
+    parser = "httptools" if find_spec("httptools") else "h11"
+    return f"{loop}, point reads by towpath's HttpFront, other routes by uvicorn's {parser} protocol"
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--http-connections", type=int, default=32, help="the HTTP generator's keep-alive pool")
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--move-rows", type=int, default=10_000_000, help="rows of the move running during the reads")
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -279,20 +378,22 @@ def main(argv: list[str]) -> None:
         client.set_alias("bench", "bench_1")
         key_list = keys.to_pylist()
         calls = args.rate * args.seconds
+        ports = (http_port, grpc_port)
         with cpu_sampled(pid) as cpu:
-            lat, idle_window = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list, args,
-                                            "idle")
-        cost = {"idle": cpu_per_call(cpu, idle_window, calls)}
+            lat, windows = read_windows(pool, ports, server.url, "bench", "bench_1", 256, key_list, args, "idle")
+        cost = {label: cpu_per_call(cpu, window, calls) for label, window in windows.items()}
         move = start_move(project.root, grpc_port)
         version = wait_for_writes(client, move)
         with limits_sampled(http_port, grpc_port, version) as samples, cpu_sampled(pid) as cpu:
-            during, (begin, end) = read_windows(pool, grpc_port, server.url, "bench", "bench_1", 256, key_list,
-                                                args, "during the move")
-        cost["during the move"] = cpu_per_call(cpu, [begin, end], calls)
+            during, windows = read_windows(pool, ports, server.url, "bench", "bench_1", 256, key_list, args,
+                                           "during the move")
+        cost |= {label: cpu_per_call(cpu, window, calls) for label, window in windows.items()}
         lat |= during
-        served = [s for s in samples if begin <= s[0] <= end]  # while the service's Gets were timed
-        while_read = (served[-1][2] - served[0][2]) / (served[-1][0] - served[0][0])
-        limits = sorted(s[1] for s in served)
+        paced = {}  # per service row: (the move's rows/s, the sorted write-rate limits) while its Gets were timed
+        for label, (begin, end) in windows.items():
+            served = [s for s in samples if begin <= s[0] <= end]
+            paced[label] = ((served[-1][2] - served[0][2]) / (served[-1][0] - served[0][0]),
+                            sorted(s[1] for s in served))
         overlapped = move.poll() is None
         out, err = move.communicate()
         if move.returncode:
@@ -312,24 +413,31 @@ def main(argv: list[str]) -> None:
             direct_rate = args.rows / (time.perf_counter() - start)
             assert direct.count("move_grpc") == direct.count("move_direct") == written
 
-    print(f"{args.keys:,} keys in Redis; {args.rate:,} req/s open loop for {args.seconds:g} s, "
-          f"at most {args.concurrency} in flight\n")
-    print("| reads | achieved req/s | p50 ms | p99 ms | max ms |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for label, (values_, achieved) in lat.items():
+    stack = http_stack()
+    print(f"{args.keys:,} keys in Redis; {args.rate:,} req/s open loop for {args.seconds:g} s, at most "
+          f"{args.concurrency} in flight (HTTP: over {args.http_connections} keep-alive connections); the service "
+          f"answers HTTP on {stack}\n")
+    print("| reads | achieved req/s | p50 ms | p99 ms | max ms | service CPU per Get µs | generator CPU per call µs |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, (values_, achieved, generator_cpu) in lat.items():
+        service_cpu = f"{cost[label]:.0f}" if label in cost else ""
         print(f"| {label} | {achieved:,.0f} | {percentile(values_, .5) * 1e3:.2f} | {percentile(values_, .99) * 1e3:.2f} "
-              f"| {values_[-1] * 1e3:.2f} |")
+              f"| {values_[-1] * 1e3:.2f} | {service_cpu} | {generator_cpu:.0f} |")
+    print("\n(service CPU: the service process's own, its writer processes not counted; during the move it includes "
+          "passing the move's put-batches on to them)")
     for when in ("idle", "during the move"):
-        service_p99 = percentile(lat[f"service gRPC Get (alias), {when}"][0], .99)
         raw_p99 = percentile(lat[f"raw redis.asyncio HGET, {when}"][0], .99)
-        print(f"\nservice p99 / raw p99, {when}: {service_p99 / raw_p99:.2f}x; service process CPU per Get "
-              f"{cost[when]:.0f} µs (its writer processes not counted)")
-    print(f"\nthe move: {moved['keys']:,} rows through the service at {int(moved['rows_per_s']):,} rows/s end to end; "
-          f"{while_read:,.0f} rows/s while the service's Gets were timed "
+        ratios = ", ".join(f"{api} {percentile(lat[f'service {api} Get (alias), {when}'][0], .99) / raw_p99:.2f}x"
+                           for api in ("gRPC", "HTTP"))
+        print(f"service p99 / raw p99, {when}: {ratios}")
+    print(f"\nthe move: {moved['keys']:,} rows through the service at {int(moved['rows_per_s']):,} rows/s end to end "
           f"({'it was still running when the reads ended' if overlapped else 'IT ENDED BEFORE THE READS DID'}; "
-          f"kv serve --read-budget-ms {args.read_budget_ms:g})")
-    print(f"the service's write-rate limit meanwhile (rows/s, 0 = none; {len(limits)} samples): "
-          f"min {limits[0]:,.0f}, median {percentile(limits, .5):,.0f}, max {limits[-1]:,.0f}\n")
+          f"kv serve --read-budget-ms {args.read_budget_ms:g}); while the service's Gets were timed:")
+    for label, (while_read, limits) in paced.items():
+        print(f"- {label.split(',')[0]}: the move wrote {while_read:,.0f} rows/s; the write-rate limit (rows/s, "
+              f"0 = none; {len(limits)} samples) min {limits[0]:,.0f}, median {percentile(limits, .5):,.0f}, "
+              f"max {limits[-1]:,.0f}")
+    print()
     print(f"| writes ({args.rows:,} rows, batches of {args.batch:,}) | rows/s |")
     print("| --- | ---: |")
     print(f"| Client.put_batches over gRPC (Arrow IPC stream) into Redis | {grpc_rate:,.0f} |")

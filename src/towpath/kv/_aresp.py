@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 
@@ -74,8 +74,7 @@ class _Connection(asyncio.Protocol):
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
@@ -123,6 +122,19 @@ class ScriptReader:
         if isinstance(reply, hiredis.ReplyError):
             raise KvError(f"{self.label}: Redis error: {reply}")
         return reply
+
+    def submit(self, keys: list[str], args: list[bytes | str | int]) -> asyncio.Future[Any] | None:
+        """The script's raw reply as a future, sent at once on the open connection without a coroutine (no task
+        per read: the HTTP point reads), timed out as `__call__` is; None when no connection is open (then
+        `await reader(...)`, which connects). The reply may be a `hiredis.ReplyError` (`NOSCRIPT` included:
+        the caller then awaits `reader(...)`, which sends the script whole)."""
+        connection = self._connection
+        if connection is None or connection.lost:
+            return None
+        future = connection.send(_command("EVALSHA", self.sha, len(keys), *keys, *args))
+        timer = future.get_loop().call_later(self.endpoint.timeout, self._expire, connection, future)
+        future.add_done_callback(lambda _: timer.cancel())
+        return future
 
     def close(self) -> None:
         if self._connection is not None:

@@ -24,7 +24,7 @@ from towpath.kv._api import METHODS, SERVICE_NAME, Method, get_many_response, ge
 from towpath.kv._pb import kv_pb2 as pb
 from towpath.kv._writers import WRITER_ENGINES, WriterPool
 from towpath.kv.errors import KvError
-from towpath.kv.pacing import LAG_PROBE, ReadPacer
+from towpath.kv.pacing import probe_lag
 from towpath.kv.service import ServiceCore, error_status
 
 __all__ = ["MAX_MESSAGE", "GrpcServer"]
@@ -98,7 +98,7 @@ class GrpcServer:
             if self.port:
                 self._loop.run_until_complete(self._server.start())
                 if self.core.pacer is not None:
-                    self._probe = self._loop.create_task(self._lag_probe(self.core.pacer))
+                    self._probe = self._loop.create_task(probe_lag(self.core.pacer, "grpc"))
         except (grpc.RpcError, OSError, RuntimeError) as exc:  # reported to the starting thread, which raises it
             self._failure = exc
         finally:
@@ -159,13 +159,6 @@ class GrpcServer:
 
         return grpc.unary_unary_rpc_method_handler(
             unary, request_deserializer=method.request.FromString, response_serializer=method.response.SerializeToString)
-
-    async def _lag_probe(self, pacer: ReadPacer) -> None:
-        """Tell the pacer how late this loop runs its timers (reads wait as long before their handlers start)."""
-        while True:
-            start = self._loop.time()
-            await asyncio.sleep(LAG_PROBE)
-            pacer.lagged(self._loop.time() - start - LAG_PROBE)
 
     async def _put(self, request: bytes | pb.PutBatchRequest, namespace: str) -> tuple[str, int]:
         """Write one put-batch message (`namespace` when it names none): (its namespace, rows written)."""

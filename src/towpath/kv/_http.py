@@ -7,13 +7,14 @@
 - `GET /healthz` (the engine answers) and `GET /metrics` (Prometheus text).
 
 Endpoints are plain functions: Starlette runs them in its thread pool, as the
-engines are blocking clients.
+engines are blocking clients. Over a store that reads asynchronously (Redis),
+the point reads (`GET /v1/kv/...`, `POST /v1/rpc/Get|GetMany`) never get here:
+`_http_front.HttpFront` answers them on uvicorn's loop and hands every other
+request to this app.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from towpath.kv._api import METHODS, put_batches
+from towpath.kv._http_front import key_of
 from towpath.kv.errors import KvError
 from towpath.kv.service import Access, ServiceCore, error_status
 
@@ -94,12 +96,7 @@ def http_app(core: ServiceCore) -> Starlette:
 
     def get(request: Request) -> Response:
         def body() -> Response:
-            raw = request.path_params["key"]
-            try:
-                key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-            except (binascii.Error, ValueError):
-                raise KvError(f"the key must be base64url, got {raw!r}") from None
-            value = core.store.get(request.path_params["namespace"], key)
+            value = core.store.get(request.path_params["namespace"], key_of(request.path_params["key"]))
             if value is None:
                 return JSONResponse({"error": "key not found"}, status_code=404)
             return Response(value, media_type="application/octet-stream")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import hiredis
 import numpy as np
 import redis
 import redis.cluster
@@ -172,8 +174,9 @@ class RedisStore(StoreBase):
         self._names: dict[str, list[bytes]] = {}
         self._asynchronous = asynchronous
         """Makes a runner of the read script on the running loop, `await run(keys, args)` (None: no `get_async`)."""
-        self._async: tuple[Any, Any] | None = None
-        """(event loop, its script runner): an asyncio connection belongs to one loop."""
+        self._async: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        """Each event loop's script runner: an asyncio connection belongs to one loop, and the service reads on
+        two (gRPC's and the HTTP server's)."""
         self._slots: dict[bytes, int] = {}
 
     # -- namespaces ----------------------------------------------------------------------------------
@@ -293,6 +296,24 @@ class RedisStore(StoreBase):
             return self.get_many(ns_or_alias, key_list)
         return await self._scripted_get_async(ns_or_alias, key_list)
 
+    def submit_get(self, ns_or_alias: str, key: bytes) -> Any:
+        """`get_async` without a coroutine, for a caller on the running loop that chains callbacks (the HTTP
+        point reads): the read script's raw reply as a future (`get_reply` turns it into the value), or None
+        when this loop has no open connection yet or reads through `redis.asyncio` (then `get_async`)."""
+        import asyncio
+
+        script = self._async.get(asyncio.get_running_loop())
+        if not isinstance(script, ScriptReader):
+            return None
+        return script.submit([self._aliases_key, self._namespaces_key], self._script_args(ns_or_alias, [key]))
+
+    def get_reply(self, ns_or_alias: str, reply: Any) -> bytes | None:
+        """The value in the reply of a `submit_get` (`KvError` for a Redis error, `NamespaceNotFoundError`)."""
+        if isinstance(reply, hiredis.ReplyError):
+            raise KvError(f"{self.url}: Redis error: {reply}")
+        value: bytes | None = self._script_reply(ns_or_alias, reply)[0]
+        return value
+
     def scan(self, ns: str, cursor: Cursor | None = None, limit: int = DEFAULT_SCAN_LIMIT) -> tuple[
         list[tuple[bytes, bytes]], Cursor | None
     ]:
@@ -333,7 +354,7 @@ class RedisStore(StoreBase):
 
     def close(self) -> None:
         self.client.close()
-        self._async = None  # its connections close with their event loop
+        self._async.clear()  # their connections close with their event loops
 
     # -- internals -----------------------------------------------------------------------------------
 
@@ -360,9 +381,9 @@ class RedisStore(StoreBase):
 
         assert self._asynchronous is not None
         loop = asyncio.get_running_loop()
-        if self._async is None or self._async[0] is not loop:
-            self._async = (loop, self._asynchronous())
-        script = self._async[1]
+        script = self._async.get(loop)
+        if script is None:
+            script = self._async[loop] = self._asynchronous()
         with _mapped(self.url):
             reply = await script([self._aliases_key, self._namespaces_key], self._script_args(name, keys))
         return self._script_reply(name, reply)

@@ -126,6 +126,8 @@ class ServiceCore:
                                 ["api", "method", "code"], registry=self.registry)
         self.latency = Histogram("towpath_kv_request_seconds", "KV service call latency", ["api", "method"],
                                  buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self._latency_of: dict[tuple[str, str], Any] = {}
+        self._requests_of: dict[tuple[str, str, str], Any] = {}
         self.rows_written = Counter("towpath_kv_rows_written", "rows written by put-batch calls",
                                     registry=self.registry)
         self.gate = WriteGate()
@@ -163,11 +165,47 @@ class ServiceCore:
             outcome[0] = "INTERNAL"
             raise
         finally:
-            seconds = time.perf_counter() - start
-            self.latency.labels(api, method).observe(seconds)
-            self.requests.labels(api, method, outcome[0]).inc()
-            if self.pacer is not None and method in PACED_READS:
-                self.pacer.observe(seconds)
+            self.record(api, method, outcome[0], time.perf_counter() - start)
+
+    def record(self, api: str, method: str, code: str, seconds: float) -> None:
+        """Count one call that took `seconds` with its outcome, and tell the pacer when it was a point read
+        (what `observe` does after the call; the HTTP point-read path calls it directly)."""
+        timer = self._latency_of.get((api, method))
+        if timer is None:  # prometheus_client's labels() is a locked dict look-up: once per label set here
+            timer = self._latency_of[(api, method)] = self.latency.labels(api, method)
+        timer.observe(seconds)
+        counter = self._requests_of.get((api, method, code))
+        if counter is None:
+            counter = self._requests_of[(api, method, code)] = self.requests.labels(api, method, code)
+        counter.inc()
+        if self.pacer is not None and method in PACED_READS:
+            self.pacer.observe(seconds, api)
+
+
+def _serve_http(server: Any, sock: socket.socket, pacer: ReadPacer | None) -> None:
+    """Run uvicorn's `server` on `sock` until it exits, on a loop of this thread: uvloop's when installed (about
+    a third of the stdlib loop's CPU per request), with the pacer's lag probe (the point reads run here too)."""
+    import asyncio
+
+    from towpath.kv.pacing import probe_lag
+
+    try:
+        import uvloop
+    except ImportError:
+        factory = asyncio.new_event_loop
+    else:
+        factory = uvloop.new_event_loop
+
+    async def serve() -> None:
+        probe = asyncio.create_task(probe_lag(pacer, "http")) if pacer is not None else None
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if probe is not None:
+                probe.cancel()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve())
 
 
 def token_matches(presented: str | None, expected: str) -> bool:
@@ -203,6 +241,7 @@ class KvService:
 
         from towpath.kv._grpc import GrpcServer
         from towpath.kv._http import http_app
+        from towpath.kv._http_front import front_protocol
 
         if self.config.grpc_port != 0 or self.config.port == 0:
             self._grpc = GrpcServer(self.core, self.config.host, self.config.grpc_port)
@@ -216,10 +255,12 @@ class KvService:
                 self.stop()
                 raise KvError(f"cannot listen for HTTP on {self.config.host}:{self.config.port}: {exc.strerror}") from None
             self.port = sock.getsockname()[1]
-            server = uvicorn.Server(uvicorn.Config(http_app(self.core), log_level="warning", access_log=False,
-                                                   lifespan="off"))
-            thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="towpath-kv-http",
-                                      daemon=True)
+            # point reads are answered by `HttpFront` on the loop when the store reads asynchronously
+            front = front_protocol(self.core) if getattr(self.store, "reads_async", False) else "auto"
+            server = uvicorn.Server(uvicorn.Config(http_app(self.core), http=front, log_level="warning",
+                                                   access_log=False, lifespan="off"))
+            thread = threading.Thread(target=_serve_http, args=(server, sock, self.core.pacer),
+                                      name="towpath-kv-http", daemon=True)
             thread.start()
             deadline = time.monotonic() + 20
             while not server.started and thread.is_alive() and time.monotonic() < deadline:
