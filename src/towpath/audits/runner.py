@@ -14,6 +14,7 @@ query fails (so the error names the audit that caused it).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -105,7 +106,7 @@ def run_audit(
 class _Planned:
     """An audit built from its spec, with its failing-rows query, not yet run.
 
-    Plans are kept by what they are built from (`_plan`): a scheduler or the
+    Plans are kept by what they are built from (`of`): a scheduler or the
     resident worker runs the same audits run after run, and building and
     printing their queries is sqlglot work, ~2 ms an audit. A plan is safe to
     share: nothing changes `failing` (every query built on it copies it).
@@ -124,9 +125,11 @@ class _Planned:
             return _build(audit_type, spec, default_table, dialect, label)
         key = (audit_type, spec.function, spec.blocking, spec.name, repr(spec.params), default_table, dialect, label)
         if (known := _PLANS.get(key)) is None:
-            known = _PLANS[key] = _build(audit_type, spec, default_table, dialect, label)
-            while len(_PLANS) > _PLANS_KEPT:
-                del _PLANS[next(iter(_PLANS))]
+            known = _build(audit_type, spec, default_table, dialect, label)
+            with _PLANS_LOCK:  # a scheduler runs audits on several threads
+                _PLANS[key] = known
+                while len(_PLANS) > _PLANS_KEPT:
+                    del _PLANS[next(iter(_PLANS))]
         return known
 
     def failing_sql(self, dialect: str) -> str:
@@ -174,6 +177,7 @@ class _Planned:
 
 _PLANS: dict[tuple[object, ...], _Planned] = {}
 _PLANS_KEPT = 256
+_PLANS_LOCK = threading.Lock()
 
 
 def _build(audit_type: type[Audit[Any]], spec: AuditSpec, default_table: str | None, dialect: str,

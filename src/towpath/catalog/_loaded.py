@@ -85,7 +85,6 @@ class TableLoader:
                 self._parsed.popitem(last=False)
 
 
-
 _INHERITED: list[sqlite3.Connection] = []
 """Watch connections a forked child inherited: kept open, as closing SQLite's handle in a child can touch
 the parent's locks."""

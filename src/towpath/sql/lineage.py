@@ -12,6 +12,7 @@ lines a migration must point at.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -79,9 +80,11 @@ def query_lineage(
         return _trace(query, start_line, known, dialect=dialect, views=views)
     key = (source, hash(query), start_line, dialect, _columns_read(query, known))
     if (known_trace := _TRACED.get(key)) is None:
-        known_trace = _TRACED[key] = _trace(query, start_line, known, dialect=dialect)
-        while len(_TRACED) > _TRACED_KEPT:
-            del _TRACED[next(iter(_TRACED))]
+        known_trace = _trace(query, start_line, known, dialect=dialect)
+        with _TRACED_LOCK:  # a scheduler preflights on several threads
+            _TRACED[key] = known_trace
+            while len(_TRACED) > _TRACED_KEPT:
+                del _TRACED[next(iter(_TRACED))]
     return QueryLineage({k: list(v) for k, v in known_trace.columns.items()}, list(known_trace.reads),
                         list(known_trace.tables), known_trace.error)
 
@@ -89,6 +92,7 @@ def query_lineage(
 _TRACED: dict[tuple[object, ...], QueryLineage] = {}
 _TRACED_KEPT = 512
 """Traces kept (the oldest go first): a few per statement a process runs again and again."""
+_TRACED_LOCK = threading.Lock()
 
 
 def _columns_read(query: exp.Expr, known: Schemas) -> tuple[object, ...]:
