@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -87,3 +88,35 @@ def test_a_manifest_is_decoded_once_and_a_new_snapshot_plans_its_new_files(
     project.catalog.write("db.t", pa.table({"n": pa.array([2], pa.int64())}))
     assert sorted(project.catalog.read("db.t").column("n").to_pylist()) == [1, 2]
     assert len(reads) == 2  # the second snapshot's new manifest; the first one's entries came from the cache
+
+
+def test_staged_metadata_is_pyicebergs_without_copying_the_history(project: Project) -> None:
+    from pyiceberg.table.update import update_table_metadata
+
+    from towpath.catalog._loaded import apply_updates
+
+    _with_table(project)
+    for n in range(3):
+        project.catalog.write("db.t", pa.table({"n": pa.array([n], pa.int64())}))
+    table = project.catalog.table("db.t")
+    snapshots = list(table.metadata.snapshots)
+    txn = table.transaction()
+    txn.set_properties(owner="ops")
+    with txn.update_snapshot().fast_append() as append:
+        append.append_data_file(next(iter(table.scan().plan_files())).file)
+    ours = apply_updates(table.metadata, txn._updates, table.metadata_location)
+    theirs = update_table_metadata(table.metadata, txn._updates, metadata_location=table.metadata_location)
+    assert ours.model_dump(exclude={"last_updated_ms"}) == theirs.model_dump(exclude={"last_updated_ms"})
+    assert ours.snapshots[:3] == snapshots and ours.snapshots[0] is snapshots[0]  # shared, not deep-copied
+    assert table.metadata.snapshots == snapshots and len(ours.snapshots) == 4  # the base is untouched
+    assert ours.properties["owner"] == "ops" and "owner" not in table.metadata.properties
+
+
+def test_arrow_allocates_from_jemalloc_unless_the_user_chose_a_pool() -> None:
+    probe = "import towpath.catalog, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    chosen = subprocess.run([sys.executable, "-c", probe], env={**env, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+                            capture_output=True, text=True, check=True, timeout=120)
+    default = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True,
+                             timeout=120)
+    assert (default.stdout.strip(), chosen.stdout.strip()) == ("jemalloc", "system")
