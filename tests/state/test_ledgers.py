@@ -48,3 +48,11 @@ def test_lineage_edges_and_stagings_round_trip(store: StateStore) -> None:
     store.stagings.mark("iceberg-branch", "db.t", "wap_x", "kept", "audit failed")
     [staging] = store.stagings.of_target("iceberg-branch", "db.t").values()
     assert (staging.ref, staging.attempt, staging.status, staging.reason) == ("wap_x", 2, "kept", "audit failed")
+
+
+def test_stagings_of_a_target_can_be_limited_to_the_refs_it_still_has(store: StateStore) -> None:
+    for ref in ("wap_a", "wap_b", "wap_c"):
+        store.stagings.record("iceberg-branch", "db.t", ref, run_id="r1", job_id="wap", attempt=1)
+    assert set(store.stagings.of_target("iceberg-branch", "db.t")) == {"wap_a", "wap_b", "wap_c"}
+    assert set(store.stagings.of_target("iceberg-branch", "db.t", refs=["wap_b", "gone"])) == {"wap_b"}
+    assert store.stagings.of_target("iceberg-branch", "db.t", refs=[]) == {}

@@ -140,12 +140,13 @@ def wap_branches(catalog: Catalog, state: StateStore, table: str, *, at: dt.date
     """Every branch of `table` but `main`, oldest first, with its run, age and why it exists."""
     ident = normalize_identifier(table)
     at = at or dt.datetime.now(dt.UTC)
-    records = state.stagings.of_target(IcebergBranchPublisher.KIND, ident)
+    branches = {name: snapshot_id for name, snapshot_id in list_branches(catalog, ident).items() if name != MAIN}
+    if not branches:
+        return []
+    records = state.stagings.of_target(IcebergBranchPublisher.KIND, ident, refs=branches)
     iceberg_table = catalog.table(ident)
     out = []
-    for name, snapshot_id in list_branches(catalog, ident).items():
-        if name == MAIN:
-            continue
+    for name, snapshot_id in branches.items():
         record = records.get(name)
         if record is not None:
             born = dt.datetime.fromisoformat(record.created_at)

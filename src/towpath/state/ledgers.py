@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -71,9 +71,15 @@ class StagingLedger:
                 status=status, reason=reason, updated_at=now().isoformat(),
             ))
 
-    def of_target(self, publisher: str, target: str) -> dict[str, Staging]:
-        """Ref -> staging record, for one table."""
+    def of_target(self, publisher: str, target: str, refs: Collection[str] | None = None) -> dict[str, Staging]:
+        """Ref -> staging record, for one table; only those of `refs` when given.
+
+        A table keeps one record per version ever staged (a daily WAP: one a day),
+        so a caller that cares about the refs the table has now names them.
+        """
         query = sa.select(t.stagings).where(t.stagings.c.publisher == publisher, t.stagings.c.target == target)
+        if refs is not None:
+            query = query.where(t.stagings.c.ref.in_(list(refs)))
         with self.db.read() as conn:
             return {row["ref"]: Staging(**{k: row[k] for k in _STAGING_FIELDS}) for row in conn.execute(query).mappings()}
 
