@@ -35,6 +35,8 @@ from towpath.engines.base import StatementResult
 from towpath.engines.insert import InsertTarget, insert_target, shape_insert
 from towpath.engines.pruning import row_filter
 from towpath.engines.script import Statement, describe, parse_script, unsupported
+from towpath.engines.templates import SlotTemplate, TemplateCache
+from towpath.engines.templates import build as build_template
 from towpath.errors import CatalogError, SqlError, TableNotFoundError, located
 from towpath.sql import CatalogSchemas, ColumnAlias, cte_names, resolve_aliases, table_key, warn_deprecated
 
@@ -45,6 +47,9 @@ _MAX_VIEW_DEPTH = 32
 
 Source: TypeAlias = pa.Table | ds.Dataset | ScanPlan
 """What a bound query reads under an internal name: registered Arrow rows, a dataset or a planned scan."""
+
+_TEMPLATES = TemplateCache()
+"""Every engine's query templates (an engine lives for one run; its queries come back the next)."""
 
 S = TypeVar("S")
 """The engine's per-statement session: a DuckDB cursor, a SparkSession."""
@@ -127,21 +132,78 @@ class SqlEngine(abc.ABC, Generic[S]):
         refs: Mapping[str, str] | None = None,
         file: Path | str | None = None,
     ) -> pa.Table:
-        """Run one SELECT (in `dialect`, default Spark SQL) and return its rows as Arrow."""
+        """Run one SELECT (in `dialect`, default Spark SQL) and return its rows as Arrow.
+
+        A query given as text is bound through its kept `SlotTemplate` when it
+        has one (`towpath.engines.templates`): the same SQL, without parsing,
+        copying and generating it again.
+        """
+        template: SlotTemplate | None = None
         if isinstance(sql, exp.Expression):
             expression, line = sql, 1
+            if not isinstance(expression, exp.Query):
+                raise SqlError(f"query() runs a SELECT, got {describe(expression)}", file=file, line=line)
         else:
-            statements = parse_script(sql, dialect=dialect or DEFAULT_DIALECT, file=file)
-            if len(statements) != 1:
-                raise SqlError(f"query() runs exactly one statement, got {len(statements)}", file=file, line=1)
-            expression, line = statements[0].expression, statements[0].line
+            template, expression, line = self._kept_or_parsed(sql, dialect or DEFAULT_DIALECT, file)
+        refs_ = _refs(refs)
+        with self._session() as session:
+            filled = self._fill(template, refs_, file) if template is not None else None
+            if filled is None:
+                bound, text = self._bind_query(expression, refs_, file, line)
+                sources, aliases = bound.sources, bound.aliases
+            else:
+                (sources, text), aliases = filled, []
+            data = self._execute(session, text, sources, file, line)
+        warn_deprecated(aliases)
+        return data
+
+    def _kept_or_parsed(
+        self, sql: str, dialect: str, file: Path | str | None
+    ) -> tuple[SlotTemplate | None, exp.Expression, int]:
+        """The query text's template (kept, or built now), its tree and line; the tree alone if it has none."""
+        key = (self.dialect, sql, dialect)
+        try:
+            template = _TEMPLATES.get(key)
+        except KeyError:
+            expression, line = self._one_query(sql, dialect, file)
+            template = build_template(expression, self.dialect, line)  # the tree is the template's from now on
+            _TEMPLATES.put(key, template)
+            return template, expression, line
+        if template is None:
+            return None, *self._one_query(sql, dialect, file)
+        return template, template.tree, template.line
+
+    def _one_query(self, sql: str, dialect: str, file: Path | str | None) -> tuple[exp.Expression, int]:
+        """The one SELECT `sql` holds, and its line."""
+        statements = parse_script(sql, dialect=dialect, file=file)
+        if len(statements) != 1:
+            raise SqlError(f"query() runs exactly one statement, got {len(statements)}", file=file, line=1)
+        expression, line = statements[0].expression, statements[0].line
         if not isinstance(expression, exp.Query):
             raise SqlError(f"query() runs a SELECT, got {describe(expression)}", file=file, line=line)
-        with self._session() as session:
-            bound, sql = self._bind_query(expression, _refs(refs), file, line)
-            data = self._execute(session, sql, bound.sources, file, line)
-        warn_deprecated(bound.aliases)
-        return data
+        return expression, line
+
+    def _fill(
+        self, template: SlotTemplate, refs: dict[str, str], file: Path | str | None
+    ) -> tuple[dict[str, Source], str] | None:
+        """`template` bound to today's scans (its scans recorded), or None if `bind` must do it.
+
+        That is when a table name is now a view or a registered table, or a
+        table has renamed columns: `bind` resolves those on the whole tree.
+        """
+        with self._lock:
+            shadowed = any(s.key in self._views or s.key in self._registered for s in template.slots)
+            registered = dict(self._registered)
+        schemas = CatalogSchemas(self.catalog)
+        if shadowed or any(schemas.column_aliases(s.ident) for s in template.slots):
+            return None
+        tables = {id(s.table): (s.table, s.ident) for s in template.slots}
+        planned = self._plan(tables, schemas, registered, refs, file, template.line)
+        sources: dict[str, Source] = {}
+        scans = [_aliased(self._scan_source(plan, sources), table).sql(dialect=self.dialect) for table, plan in planned]
+        with self._lock:
+            self.scans.extend(plan for _, plan in planned)
+        return sources, template.fill(scans)
 
     def run_script(
         self,
