@@ -120,3 +120,31 @@ def test_arrow_allocates_from_jemalloc_unless_the_user_chose_a_pool() -> None:
     default = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True,
                              timeout=120)
     assert (default.stdout.strip(), chosen.stdout.strip()) == ("jemalloc", "system")
+
+
+def test_pyicebergs_pool_runs_a_one_item_map_inline_and_more_on_its_threads() -> None:
+    import threading
+
+    from pyiceberg.utils.concurrent import ExecutorFactory
+
+    def where(_: object) -> str:
+        return threading.current_thread().name
+
+    pool = ExecutorFactory.get_or_create()
+    assert list(pool.map(where, [1])) == [threading.current_thread().name]  # the daily write, a one-manifest plan
+    assert threading.current_thread().name not in set(pool.map(where, range(8)))
+    assert list(pool.map(lambda n: n * 2, iter(range(5)))) == [0, 2, 4, 6, 8]  # order kept, iterators consumed
+
+
+def test_a_forked_child_gets_its_own_pool() -> None:
+    probe = (
+        "import os, towpath.catalog\n"
+        "from pyiceberg.utils.concurrent import ExecutorFactory\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    pool = ExecutorFactory.get_or_create()\n"
+        "    os._exit(0 if type(pool).__name__ == '_InlineSingles' and list(pool.map(abs, [-1, -2])) == [1, 2] else 1)\n"
+        "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          timeout=120).stdout.strip() == "0"

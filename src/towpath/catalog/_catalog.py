@@ -29,7 +29,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
-from towpath.catalog import _manifests, _memory
+from towpath.catalog import _manifests, _memory, _threads
 from towpath.catalog._commit import TableChange, commit_tables
 from towpath.catalog._loaded import TableLoader
 from towpath.catalog._opened import open_catalog
@@ -121,6 +121,7 @@ class ScanPlan:
 
 _manifests.install()
 _memory.install()
+_threads.install()
 
 _PLAN_CACHE_SIZE = 256
 """Scan plans a catalog keeps (a long-lived worker plans many snapshots and never asks for old ones again)."""
