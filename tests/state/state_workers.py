@@ -18,7 +18,7 @@ def record_runs(location: str, workflow_id: str, count: int, barrier: Any) -> li
     for i in range(count):
         run_id = store.start_run(workflow_id, params={"i": str(i)}, execution_date=str(dt.date(2024, 1, 1) + dt.timedelta(i)))
         job = store.start_job(run_id, "write", "sql")
-        store.record_audit(run_id, "write", AuditResult("nn", "not_null", "db.t", True, True, 0, [], "ok", "SELECT 1"))
+        store.record_audits(run_id, "write", [AuditResult("nn", "not_null", "db.t", True, True, 0, [], "ok", "SELECT 1")])
         store.finish_job(job, "success", rows_written=i, snapshots={"db.t": i})
         store.finish_run(run_id, "success")
         ids.append(run_id)

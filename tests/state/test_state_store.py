@@ -30,7 +30,7 @@ def test_a_run_with_jobs_and_audits_round_trips(store: StateStore, audit) -> Non
     wap = store.start_job(run_id, "wap", "wap")
     store.start_job(run_id, "wap.write", "sql", parent_job=wap, attempt=2)
     failed = audit(passed=False, failing_rows=3, sample=[{"title_id": None}], message="3 rows are null")
-    store.record_audit(run_id, "wap", failed, attempt=2)
+    store.record_audits(run_id, "wap", [failed], attempt=2)
     store.finish_run(run_id, Status.AUDIT_FAILED, error="audit no_nulls failed")
 
     detail = store.get_run(run_id)

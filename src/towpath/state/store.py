@@ -223,15 +223,24 @@ class StateStore:
         if not updated:
             raise StateError(f"No job run {job_run_id} is recorded; start_job() returns the id to finish")
 
-    def record_audit(self, run_id: str, job_id: str, result: AuditResult, *, attempt: int | None = None) -> None:
-        """Store one `towpath.audits.AuditResult` of a job (a WAP template records one per attempt)."""
+    def record_audits(
+        self, run_id: str, job_id: str, results: Sequence[AuditResult], *, attempt: int | None = None
+    ) -> None:
+        """Store a job's `towpath.audits.AuditResult`s in one transaction (a WAP template records each attempt's)."""
+        if not results:
+            return
+        stamp = now().isoformat()
+        rows = [
+            {
+                "run_id": run_id, "job_id": job_id, "name": r.name, "function": r.function, "table_name": r.table,
+                "blocking": int(r.blocking), "passed": int(r.passed), "failing_rows": int(r.failing_rows),
+                "sample": json.dumps(r.sample, default=str), "message": r.message, "sql": r.sql, "attempt": attempt,
+                "recorded_at": stamp,
+            }
+            for r in results
+        ]
         with self.db.write() as conn:
-            conn.execute(sa.insert(t.audits).values(
-                run_id=run_id, job_id=job_id, name=result.name, function=result.function, table_name=result.table,
-                blocking=int(result.blocking), passed=int(result.passed), failing_rows=int(result.failing_rows),
-                sample=json.dumps(result.sample, default=str), message=result.message, sql=result.sql,
-                attempt=attempt, recorded_at=now().isoformat(),
-            ))
+            conn.execute(sa.insert(t.audits), rows)
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -54,8 +54,7 @@ def execute_audits(
 
 def record_audits(ctx: RunContext, job_id: str, results: Sequence[AuditResult], *, attempt: int | None = None) -> None:
     """Store audit results with the run (a WAP template stores each attempt's, with its number)."""
-    for result in results:
-        ctx.state.record_audit(ctx.run_id, job_id, result, attempt=attempt)
+    ctx.state.record_audits(ctx.run_id, job_id, results, attempt=attempt)
 
 
 def apply_audit_results(job: JobResult, results: list[AuditResult], *, branch: str | None) -> None:
