@@ -202,3 +202,22 @@ def test_an_impossible_date_in_a_backfill_file_is_an_error_at_its_line(project, 
 
     with pytest.raises(SpecError, match=r"backfill.sch.yaml:4:8: invalid YAML: '2022-02-30' is not a valid date"):
         project.backfill(backfill)
+
+
+def test_the_checks_read_the_kept_parse_trees_and_change_none(project, sample, monkeypatch):
+    from towpath.engines import script
+
+    shared: list[tuple[object, str]] = []
+    original = script.parse_script
+
+    def recording(text, **kwargs):
+        statements = original(text, **kwargs)
+        if kwargs.get("shared"):
+            shared.extend((s.expression, s.expression.sql()) for s in statements)
+        return statements
+
+    monkeypatch.setattr(script, "parse_script", recording)
+    for _ in range(2):  # the second run reads the trees the first one's checks and run left behind
+        assert project.run(sample, date="2022-01-02").ok
+    assert len(shared) >= 4  # the loader's and the preflight's reads of the DDL and the write script
+    assert [tree.sql() for tree, _ in shared] == [sql for _, sql in shared]

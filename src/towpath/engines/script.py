@@ -99,11 +99,18 @@ def _split(script: str, dialect: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def parse_statement(text: str, line: int, *, dialect: str = "spark", file: Path | str | None = None) -> exp.Expression:
-    """Parse one statement; a syntax error names the file line it is on."""
+def parse_statement(
+    text: str, line: int, *, dialect: str = "spark", file: Path | str | None = None, shared: bool = False
+) -> exp.Expression:
+    """Parse one statement; a syntax error names the file line it is on.
+
+    With `shared`, the tree is the one kept for `text`, not a copy: for callers
+    that only read it (a preflight, a job's list of writes), to be left unchanged.
+    """
     get_dialect(dialect)
     try:
-        return _parse_one(text, dialect).copy()
+        tree = _parse_one(text, dialect)
+        return tree if shared else tree.copy()
     except ParseError as err:
         info = err.errors[0] if err.errors else {}
         where = line + int(info.get("line") or 1) - 1
@@ -176,10 +183,15 @@ def describe(expression: exp.Expression) -> str:
     return expression.key.upper()
 
 
-def parse_script(script: str, *, dialect: str = "spark", file: Path | str | None = None) -> list[Statement]:
-    """Split and parse a whole script before running any of it, so a typo at the end changes nothing."""
+def parse_script(
+    script: str, *, dialect: str = "spark", file: Path | str | None = None, shared: bool = False
+) -> list[Statement]:
+    """Split and parse a whole script before running any of it, so a typo at the end changes nothing.
+
+    `shared` as for `parse_statement`: the statements' trees are read-only.
+    """
     out = []
     for text, line in split_script(script, dialect=dialect, file=file):
-        expression = parse_statement(text, line, dialect=dialect, file=file)
+        expression = parse_statement(text, line, dialect=dialect, file=file, shared=shared)
         out.append(Statement(text, line, expression, classify(expression)))
     return out

@@ -229,7 +229,7 @@ class Preflight:
         dialect = job.dialect or self.project.config.dialect
         try:
             text = substitute_script(raw, params if self.strict else _KeepUnknown(params), file=file)
-            statements = parse_script(text, dialect=dialect, file=file)
+            statements = parse_script(text, dialect=dialect, file=file, shared=True)  # read, never changed
         except TowpathError as exc:
             self.error(_shifted(exc, offset))
             return

@@ -116,7 +116,7 @@ class SqlJob(JobType[SqlJobSpec]):
 
         try:
             text = script_text(spec, workflow_dir, params)[0]
-            statements = [s.expression for s in parse_script(text, dialect=spec.dialect or cls.DEFAULT_DIALECT)]
+            statements = [s.expression for s in parse_script(text, dialect=spec.dialect or cls.DEFAULT_DIALECT, shared=True)]
         except (SpecError, SqlError):
             return tables
         for statement in statements:
