@@ -34,7 +34,7 @@ own process, loads `--keys` protobuf-sized values through the service, then:
 - writes: `--rows` rows streamed as Arrow IPC batches through `Client.put_batches`
   (gRPC) against `RedisStore.put_batch` straight into Redis.
 
-Usage: python -m benchmarks.bench_kv_service [--rate 2000] [--seconds 10] [--move-rows 10000000] [--move-nice 0] [--http-connections 32]
+Usage: python -m benchmarks.bench_kv_service [--rate 2000] [--seconds 10] [--move-rows 10000000] [--move-nice 19] [--http-connections 32]
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import services
 from benchmarks.bench_move_redis import MOVE, build_project
+from towpath.cli.move import BATCH_NICENESS
 from towpath.kv import Client, open_store
 from towpath.kv._api import SERVICE_NAME
 from towpath.kv._pb import kv_pb2 as pb
@@ -247,12 +248,11 @@ def read_windows(pool: ProcessPoolExecutor, *call: object) -> tuple[Rows, Window
 
 
 def start_move(root: Path, grpc_port: int, nice: int) -> subprocess.Popen[bytes]:
-    """`towpath move run` of the project's `crm.profiles` through the service, in a new process at `nice`."""
+    """`towpath move run --nice NICE` of the project's `crm.profiles` through the service, in a new process."""
     move_file = root / "profiles.move.yaml"
     move_file.write_text(MOVE.format(url=f"grpc://127.0.0.1:{grpc_port}", namespace="profiles"))
-    niced = ["nice", "-n", str(nice)] if nice else []
-    return subprocess.Popen([*niced, sys.executable, "-m", "towpath.cli.main", "-C", str(root), "move", "run",
-                             str(move_file), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen([sys.executable, "-m", "towpath.cli.main", "-C", str(root), "move", "run",
+                             str(move_file), "--json", "--nice", str(nice)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def wait_for_writes(client: Client, move: subprocess.Popen[bytes]) -> str:
@@ -366,8 +366,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=20_000)
     parser.add_argument("--read-budget-ms", type=float, default=2.0, help="`kv serve --read-budget-ms` (0: unpaced)")
-    parser.add_argument("--move-nice", type=int, default=0,
-                        help="CPU niceness of the move process (a batch job on a host it shares with the service)")
+    parser.add_argument("--move-nice", type=int, default=BATCH_NICENESS,
+                        help="`towpath move run --nice` (its default: a batch job on a host it shares with the service)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-kv-service-") as tmp, services.redis_server() as server, \
             serving(f"{server.url}?prefix=bench", args.read_budget_ms) as (http_port, grpc_port, pid), \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,6 +13,22 @@ from towpath.cli.options import json_requested, output, project_from
 if TYPE_CHECKING:
     from towpath.moves import MoveResult, MoveSpec, MoveWorkspace
     from towpath.project import Project
+
+
+BATCH_NICENESS = 19
+"""A move is a batch job: on a machine that also serves reads (the KV service, Redis), the kernel
+runs the readers first. Measured at 2,000 Gets/s during a 10M-row move on 2 cores: p99 7.85 ms with
+the move at niceness 0, 4.39 ms at 19 (docs/benchmarks.md); an idle machine moves as fast either way."""
+
+
+def _lower_priority(niceness: int) -> None:
+    """Run the rest of this process, and the threads and children it starts, at `niceness` or lower.
+
+    The command owns its process: a fresh one, or the worker's fork of itself for this command.
+    """
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness > current:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
 
 
 def _moved(result: MoveResult) -> None:
@@ -97,9 +114,11 @@ def _spec(ctx: click.Context, file: str) -> tuple[Project, MoveSpec]:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate and show the schema and what would be written; write nothing.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar with rows/s (on a terminal).")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=BATCH_NICENESS, show_default=True,
+              help="CPU niceness of the move: it takes the CPU that serving leaves (0: compete with it).")
 @output(_moved)
 @click.pass_context
-def run(ctx: click.Context, file: str, dry_run: bool, progress: bool) -> MoveResult:
+def run(ctx: click.Context, file: str, dry_run: bool, progress: bool, niceness: int) -> MoveResult:
     """Move the source of FILE (a `*.move.yaml`) into a new version of its namespace.
 
     The source is validated first (columns, types, null and duplicate keys);
@@ -116,6 +135,8 @@ def run(ctx: click.Context, file: str, dry_run: bool, progress: bool) -> MoveRes
 
     project, spec = _spec(ctx, file)
     workspace = _workspace(project)
+    if not dry_run:
+        _lower_priority(niceness)
     if dry_run or not progress or json_requested(ctx) or not render.err_console.is_terminal:
         return run_move(spec, workspace, dry_run=dry_run)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
