@@ -1,12 +1,12 @@
 """Arrow's memory pool for this process: jemalloc, unless the user chose one.
 
-pyarrow's wheels default to mimalloc, which hands freed pages back to the
-kernel within milliseconds. A warm process (the worker, the scheduler, a
-notebook) then pays a page fault for every page of each run's buffers again:
-on this project's benchmark machine (a VM) that doubled the Parquet write of a
-19k-row daily partition, 11 -> 23 ms, most of it kernel time. jemalloc, as
-pyarrow configures it, keeps freed pages for a second, so a run's buffers reuse
-the last run's. `ARROW_DEFAULT_MEMORY_POOL` still decides when it is set.
+pyarrow's wheels default to mimalloc. With it, each warm run's Parquet write of
+the daily partition (19k rows, a warm seed run on the benchmark VM) spent most
+of its time in the kernel faulting in pages: `write_table` took 12-50 ms, 3-41
+ms of it system time; from jemalloc (or the system allocator) it took 4-7 ms,
+and the whole write 23 -> 11 ms. The worker, the scheduler and a notebook are
+warm processes, so they paid it on every run. `ARROW_DEFAULT_MEMORY_POOL` still
+decides when it is set; a move sets its own decay (`towpath.kv.returning_memory`).
 """
 
 from __future__ import annotations

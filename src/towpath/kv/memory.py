@@ -5,7 +5,9 @@ for short queries but wrong for a process that streams gigabytes through
 small batches: a 10M-row move held ~460 MiB of RSS for ~100 MiB of live Arrow
 data. jemalloc with a decay time of 0 returns dirty pages at once (measured:
 the same read peaks at ~310 MiB and is not slower). Switched at runtime for
-the duration of the work, so nothing else in the process changes.
+the duration of the work, so nothing else in the process changes: the pool and
+jemalloc's decay are put back after (the catalog makes jemalloc, at pyarrow's
+own decay, every process's default: `towpath.catalog._memory`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 __all__ = ["returning_memory"]
+
+ARROW_DECAY_MS = 1000
+"""pyarrow's own jemalloc decay (`dirty_decay_ms:1000` in the malloc_conf it builds jemalloc with)."""
 
 
 @contextlib.contextmanager
@@ -32,4 +37,5 @@ def returning_memory() -> Iterator[None]:
     try:
         yield
     finally:
+        pa.jemalloc_set_decay_ms(ARROW_DECAY_MS)
         pa.set_memory_pool(previous)
