@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 BATCH_NICENESS = 19
 """A move is a batch job: on a machine that also serves reads (the KV service, Redis), the kernel
 runs the readers first. Measured at 2,000 Gets/s during a 10M-row move on 2 cores: p99 7.85 ms with
-the move at niceness 0, 4.39 ms at 19 (docs/benchmarks.md); an idle machine moves as fast either way."""
+the move at niceness 0, 4.4-4.8 ms at 19 (docs/benchmarks.md); an idle machine moves as fast either way."""
 
 
 def _lower_priority(niceness: int) -> None:
@@ -26,6 +26,8 @@ def _lower_priority(niceness: int) -> None:
 
     The command owns its process: a fresh one, or the worker's fork of itself for this command.
     """
+    if not hasattr(os, "setpriority"):  # Windows: no niceness
+        return
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if niceness > current:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)
