@@ -57,9 +57,10 @@ class StagingLedger:
     def record(self, publisher: str, target: str, ref: str, *, run_id: str, job_id: str, attempt: int) -> None:
         """A version was staged (status `staged`)."""
         stamp = now().isoformat()
+        key = {"the_publisher": publisher, "the_target": target, "the_ref": ref}
         with self.db.write() as conn:
-            conn.execute(sa.delete(t.stagings).where(*_staging_key(publisher, target, ref)))
-            conn.execute(sa.insert(t.stagings).values(
+            conn.execute(_DELETE_STAGING, key)
+            conn.execute(_INSERT_STAGING, dict(
                 publisher=publisher, target=target, ref=ref, run_id=run_id, job_id=job_id, attempt=attempt,
                 status="staged", created_at=stamp, updated_at=stamp,
             ))
@@ -67,8 +68,9 @@ class StagingLedger:
     def mark(self, publisher: str, target: str, ref: str, status: str, reason: str | None = None) -> None:
         """A staged version was `kept` (with why), `published` or `discarded`."""
         with self.db.write() as conn:
-            conn.execute(sa.update(t.stagings).where(*_staging_key(publisher, target, ref)).values(
-                status=status, reason=reason, updated_at=now().isoformat(),
+            conn.execute(_MARK_STAGING, dict(
+                the_publisher=publisher, the_target=target, the_ref=ref, status=status, reason=reason,
+                updated_at=now().isoformat(),
             ))
 
     def of_target(self, publisher: str, target: str, refs: Collection[str] | None = None) -> dict[str, Staging]:
@@ -93,8 +95,14 @@ class StagingLedger:
 _STAGING_FIELDS = ("publisher", "target", "ref", "run_id", "job_id", "attempt", "status", "reason", "created_at", "updated_at")
 
 
-def _staging_key(publisher: str, target: str, ref: str) -> tuple[sa.ColumnElement[bool], ...]:
-    return (t.stagings.c.publisher == publisher, t.stagings.c.target == target, t.stagings.c.ref == ref)
+# Built once and executed with parameters, like the run and job writes of `towpath.state.store`.
+_STAGING_KEY = (
+    t.stagings.c.publisher == sa.bindparam("the_publisher"), t.stagings.c.target == sa.bindparam("the_target"),
+    t.stagings.c.ref == sa.bindparam("the_ref"),
+)
+_DELETE_STAGING = sa.delete(t.stagings).where(*_STAGING_KEY)
+_INSERT_STAGING = sa.insert(t.stagings)
+_MARK_STAGING = sa.update(t.stagings).where(*_STAGING_KEY)
 
 
 class KvLedger:
