@@ -361,22 +361,23 @@ class LineageLedger:
         use_rows = [{"workflow_id": workflow_id, "job_id": u.job_id, "table_name": u.table, "column_name": u.column,
                      "role": u.role, "file": u.file, "line": u.line} for u in uses]
         with self.db.write() as conn:
-            conn.execute(sa.delete(t.lineage).where(t.lineage.c.workflow_id == workflow_id, t.lineage.c.run_id.is_(None)))
-            conn.execute(sa.delete(t.lineage_uses).where(t.lineage_uses.c.workflow_id == workflow_id))
-            conn.execute(sa.delete(t.lineage_workflows).where(t.lineage_workflows.c.workflow_id == workflow_id))
+            self._forget(conn, workflow_id)
             if edge_rows:
                 conn.execute(sa.insert(t.lineage), edge_rows)
             if use_rows:
                 conn.execute(sa.insert(t.lineage_uses), use_rows)
-            conn.execute(sa.insert(t.lineage_workflows).values(
+            conn.execute(sa.insert(t.lineage_workflows), dict(
                 workflow_id=workflow_id, path=path, owner=owner, refreshed_at=stamp))
 
     def forget(self, workflow_id: str) -> None:
         """Drop the static lineage of a workflow that no longer exists."""
         with self.db.write() as conn:
-            conn.execute(sa.delete(t.lineage).where(t.lineage.c.workflow_id == workflow_id, t.lineage.c.run_id.is_(None)))
-            conn.execute(sa.delete(t.lineage_uses).where(t.lineage_uses.c.workflow_id == workflow_id))
-            conn.execute(sa.delete(t.lineage_workflows).where(t.lineage_workflows.c.workflow_id == workflow_id))
+            self._forget(conn, workflow_id)
+
+    @staticmethod
+    def _forget(conn: sa.Connection, workflow_id: str) -> None:
+        for statement in _FORGET_STATIC:
+            conn.execute(statement, {"the_workflow": workflow_id})
 
     def static_edges(self) -> list[LineageEdge]:
         """Every statically known edge, in the order recorded."""
@@ -432,6 +433,13 @@ class LineageLedger:
                                table=r["table_name"], role=r["role"], snapshot_id=r["snapshot_id"],
                                status=r["status"], recorded_at=r["recorded_at"])
                     for r in conn.execute(query).mappings()]
+
+
+_FORGET_STATIC = (  # a workflow's static lineage; built once and run with parameters (every run refreshes it)
+    sa.delete(t.lineage).where(t.lineage.c.workflow_id == sa.bindparam("the_workflow"), t.lineage.c.run_id.is_(None)),
+    sa.delete(t.lineage_uses).where(t.lineage_uses.c.workflow_id == sa.bindparam("the_workflow")),
+    sa.delete(t.lineage_workflows).where(t.lineage_workflows.c.workflow_id == sa.bindparam("the_workflow")),
+)
 
 
 def _edge_row(e: LineageEdge, stamp: str, run_id: str | None) -> dict[str, Any]:
