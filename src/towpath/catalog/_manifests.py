@@ -11,16 +11,34 @@ keeps what those files decode to, by path, within a bound on the entries held.
 What the cache hands out is what pyiceberg's reads return (`ManifestEntry` and
 `ManifestFile` records, inherited from their manifest as on a fresh read), in a
 new list each time; pyiceberg builds new entries rather than changing these.
+
+A commit's own files are known before anyone reads them: the manifests and the
+manifest list it writes go into the caches as written (`remember_written`), so
+the audits planning a WAP branch right after its write decode nothing (3.4 ms of
+a warm seed run: a manifest list and two manifests). Only files whose list was
+written completely are kept, as a fresh read of them would return, and only for
+format 2 (the default), where every field a read returns is one the file holds.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+import weakref
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from pyiceberg.io import FileIO
-from pyiceberg.manifest import ManifestEntry, ManifestFile
+from pyiceberg.manifest import (
+    DataFile,
+    ManifestEntry,
+    ManifestEntryStatus,
+    ManifestFile,
+    ManifestListWriter,
+    ManifestWriter,
+    _inherit_from_manifest,
+)
+from pyiceberg.typedef import Record
 from pyiceberg.table.snapshots import Snapshot
 
 MAX_ENTRIES = 50_000
@@ -30,6 +48,15 @@ MAX_LISTS = 512
 
 _read_entries = ManifestFile.fetch_manifest_entry
 _read_list = Snapshot.manifests
+_add_entry = ManifestWriter.add_entry
+_to_manifest_file = ManifestWriter.to_manifest_file
+_list_exit = ManifestListWriter.__exit__
+_writing: weakref.WeakKeyDictionary[ManifestWriter, list[ManifestEntry]] = weakref.WeakKeyDictionary()
+"""Entries a manifest writer wrote so far (the writer then names the manifest)."""
+_listing: weakref.WeakKeyDictionary[ManifestListWriter, list[ManifestFile]] = weakref.WeakKeyDictionary()
+"""Manifests a manifest list writer wrote, as written (with the sequence numbers it assigned)."""
+_unlisted: OrderedDict[str, tuple[ManifestEntry, ...]] = OrderedDict()
+"""Entries of manifests written, by path, until a manifest list naming them is closed."""
 _entries: OrderedDict[tuple[str, bool], tuple[ManifestEntry, ...]] = OrderedDict()
 _lists: OrderedDict[str, tuple[ManifestFile, ...]] = OrderedDict()
 _held = 0
@@ -71,12 +98,85 @@ def manifests(self: Snapshot, io: FileIO) -> list[ManifestFile]:
     return listed
 
 
+def add_entry(self: ManifestWriter, entry: ManifestEntry) -> ManifestWriter:
+    """`ManifestWriter.add_entry`, keeping a copy of what it wrote."""
+    written = _add_entry(self, entry)
+    with _lock:
+        _writing.setdefault(self, []).append(_copied(entry))
+    return written
+
+
+def to_manifest_file(self: ManifestWriter) -> ManifestFile:
+    """`ManifestWriter.to_manifest_file`, filing its entries under the manifest's path."""
+    manifest = _to_manifest_file(self)
+    with _lock:
+        entries = _writing.pop(self, [])
+        if len(entries) <= MAX_ENTRIES // 4:
+            _unlisted[manifest.manifest_path] = tuple(entries)
+            while len(_unlisted) > MAX_LISTS:
+                _unlisted.popitem(last=False)
+    return manifest
+
+
+def add_manifests(self: ManifestListWriter, manifest_files: list[ManifestFile]) -> ManifestListWriter:
+    """`ManifestListWriter.add_manifests` (each manifest prepared once, as there), keeping what it wrote."""
+    prepared = [self.prepare_manifest(manifest) for manifest in manifest_files]
+    self._writer.write_block(prepared)
+    with _lock:
+        _listing.setdefault(self, []).extend(_copied(m) for m in prepared)
+    return self
+
+
+def list_exit(self: ManifestListWriter, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    """`ManifestListWriter.__exit__`; a list closed without error goes into the caches with its new manifests."""
+    _list_exit(self, exc_type, exc_value, traceback)
+    with _lock:
+        listed = _listing.pop(self, [])
+    # A v1 file drops the sequence numbers a read then inherits; v3 adds row lineage pyiceberg 0.12 cannot write.
+    if exc_type is None and self._format_version == 2:
+        remember_written(self._output_file.location, listed)
+
+
+def remember_written(list_path: str, listed: Sequence[ManifestFile]) -> None:
+    """Cache a manifest list just written, and the manifests written for it, as a read would decode them."""
+    global _held
+    with _lock:
+        _lists[list_path] = tuple(listed)
+        while len(_lists) > MAX_LISTS:
+            _lists.popitem(last=False)
+        for manifest in listed:
+            written = _unlisted.pop(manifest.manifest_path, None)
+            if written is None:
+                continue
+            every = tuple(_inherit_from_manifest(_copied(e), manifest) for e in written)
+            live = tuple(e for e in every if e.status != ManifestEntryStatus.DELETED)
+            for key, entries in (((manifest.manifest_path, False), every), ((manifest.manifest_path, True), live)):
+                if key not in _entries:
+                    _entries[key] = entries
+                    _held += len(entries)
+        while _held > MAX_ENTRIES:
+            _held -= len(_entries.popitem(last=False)[1])
+
+
+R = TypeVar("R", bound=Record)
+
+
+def _copied(record: R) -> R:
+    """A copy of a pyiceberg record whose fields can change without changing `record` (its nested data files too).
+
+    `copy.copy` shares a record's value list, so setting a field on the copy sets it on both.
+    """
+    values = [_copied(v) if isinstance(v, ManifestEntry | DataFile) else v for v in record._data]
+    return type(record)(*values)
+
+
 def clear() -> None:
     """Forget every decoded file (tests; a process that must release the memory)."""
     global _held
     with _lock:
         _entries.clear()
         _lists.clear()
+        _unlisted.clear()
         _held = 0
 
 
@@ -86,3 +186,9 @@ def install() -> None:
     patched.fetch_manifest_entry = fetch_manifest_entry
     snapshot: Any = Snapshot
     snapshot.manifests = manifests
+    writer: Any = ManifestWriter
+    writer.add_entry = add_entry
+    writer.to_manifest_file = to_manifest_file
+    list_writer: Any = ManifestListWriter
+    list_writer.add_manifests = add_manifests
+    list_writer.__exit__ = list_exit
