@@ -23,8 +23,8 @@ format 2 (the default), where every field a read returns is one the file holds.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -38,8 +38,8 @@ from pyiceberg.manifest import (
     ManifestWriter,
     _inherit_from_manifest,
 )
-from pyiceberg.typedef import Record
 from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.typedef import Record
 
 MAX_ENTRIES = 50_000
 """Manifest entries kept, over all manifests (one entry per data file, with its column statistics)."""

@@ -60,18 +60,18 @@ class StagingLedger:
         key = {"the_publisher": publisher, "the_target": target, "the_ref": ref}
         with self.db.write() as conn:
             conn.execute(_DELETE_STAGING, key)
-            conn.execute(_INSERT_STAGING, dict(
-                publisher=publisher, target=target, ref=ref, run_id=run_id, job_id=job_id, attempt=attempt,
-                status="staged", created_at=stamp, updated_at=stamp,
-            ))
+            conn.execute(_INSERT_STAGING, {
+                "publisher": publisher, "target": target, "ref": ref, "run_id": run_id, "job_id": job_id, "attempt": attempt,
+                "status": "staged", "created_at": stamp, "updated_at": stamp,
+            })
 
     def mark(self, publisher: str, target: str, ref: str, status: str, reason: str | None = None) -> None:
         """A staged version was `kept` (with why), `published` or `discarded`."""
         with self.db.write() as conn:
-            conn.execute(_MARK_STAGING, dict(
-                the_publisher=publisher, the_target=target, the_ref=ref, status=status, reason=reason,
-                updated_at=now().isoformat(),
-            ))
+            conn.execute(_MARK_STAGING, {
+                "the_publisher": publisher, "the_target": target, "the_ref": ref, "status": status, "reason": reason,
+                "updated_at": now().isoformat(),
+            })
 
     def of_target(self, publisher: str, target: str, refs: Collection[str] | None = None) -> dict[str, Staging]:
         """Ref -> staging record, for one table; only those of `refs` when given.
@@ -366,8 +366,8 @@ class LineageLedger:
                 conn.execute(sa.insert(t.lineage), edge_rows)
             if use_rows:
                 conn.execute(sa.insert(t.lineage_uses), use_rows)
-            conn.execute(sa.insert(t.lineage_workflows), dict(
-                workflow_id=workflow_id, path=path, owner=owner, refreshed_at=stamp))
+            conn.execute(sa.insert(t.lineage_workflows), {
+                "workflow_id": workflow_id, "path": path, "owner": owner, "refreshed_at": stamp})
 
     def forget(self, workflow_id: str) -> None:
         """Drop the static lineage of a workflow that no longer exists."""

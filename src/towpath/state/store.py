@@ -127,13 +127,13 @@ class StateStore:
             run_id = given or new_run_id(started)
             try:
                 with self.db.write() as conn:
-                    conn.execute(_INSERT_RUN, dict(
-                        run_id=run_id, workflow_id=workflow_id, kind=kind, status=Status.RUNNING.value,
-                        execution_date=execution_date, params=json.dumps(dict(params or {}), sort_keys=True),
-                        started_at=started.isoformat(), parent_run_id=parent_run_id, pid=os.getpid(),
-                        host=self.host, heartbeat_at=started.isoformat(), workflow_path=workflow_path, env=self.env,
-                        graph=None if graph is None else json.dumps({k: list(v) for k, v in graph.items()}),
-                    ))
+                    conn.execute(_INSERT_RUN, {
+                        "run_id": run_id, "workflow_id": workflow_id, "kind": kind, "status": Status.RUNNING.value,
+                        "execution_date": execution_date, "params": json.dumps(dict(params or {}), sort_keys=True),
+                        "started_at": started.isoformat(), "parent_run_id": parent_run_id, "pid": os.getpid(),
+                        "host": self.host, "heartbeat_at": started.isoformat(), "workflow_path": workflow_path, "env": self.env,
+                        "graph": None if graph is None else json.dumps({k: list(v) for k, v in graph.items()}),
+                    })
             except sa.exc.IntegrityError:  # 1 in 16 million in the same second: draw again
                 if given:
                     raise StateError(f"run id '{given}' is already recorded") from None
@@ -145,10 +145,10 @@ class StateStore:
         """Set a run's final status (and error); `running` reopens it."""
         status = _status(status)
         with self.db.write() as conn:
-            updated = conn.execute(_FINISH_RUN, dict(
-                the_run_id=run_id, status=status.value, finished_at=now().isoformat() if status.finished else None,
-                error=error,
-            )).rowcount
+            updated = conn.execute(_FINISH_RUN, {
+                "the_run_id": run_id, "status": status.value, "finished_at": now().isoformat() if status.finished else None,
+                "error": error,
+            }).rowcount
         if not updated:
             raise RunNotFoundError(run_id, self._recent_ids())
         with self._lock:
@@ -205,10 +205,10 @@ class StateStore:
         with self.db.write() as conn:
             if conn.execute(_RUN_EXISTS, {"the_run_id": run_id}).first() is None:
                 raise RunNotFoundError(run_id, self._recent_ids())
-            inserted = conn.execute(_INSERT_JOB, dict(
-                run_id=run_id, job_id=job_id, job_type=job_type, status=Status.RUNNING.value,
-                started_at=now().isoformat(), parent_job=parent_job, attempt=attempt,
-            ))
+            inserted = conn.execute(_INSERT_JOB, {
+                "run_id": run_id, "job_id": job_id, "job_type": job_type, "status": Status.RUNNING.value,
+                "started_at": now().isoformat(), "parent_job": parent_job, "attempt": attempt,
+            })
             return int(inserted.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_job(
@@ -223,11 +223,11 @@ class StateStore:
     ) -> None:
         status = _status(status)
         with self.db.write() as conn:
-            updated = conn.execute(_FINISH_JOB, dict(
-                job_run_id=job_run_id, status=status.value, finished_at=now().isoformat() if status.finished else None,
-                rows_written=rows_written, snapshots=json.dumps(dict(snapshots or {}), sort_keys=True),
-                error=error, details=json.dumps(dict(details or {}), default=str),
-            )).rowcount
+            updated = conn.execute(_FINISH_JOB, {
+                "job_run_id": job_run_id, "status": status.value, "finished_at": now().isoformat() if status.finished else None,
+                "rows_written": rows_written, "snapshots": json.dumps(dict(snapshots or {}), sort_keys=True),
+                "error": error, "details": json.dumps(dict(details or {}), default=str),
+            }).rowcount
         if not updated:
             raise StateError(f"No job run {job_run_id} is recorded; start_job() returns the id to finish")
 
