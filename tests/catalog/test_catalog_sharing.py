@@ -185,3 +185,27 @@ def test_a_forked_child_gets_its_own_pool() -> None:
     )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           timeout=120).stdout.strip() == "0"
+
+
+def test_a_commit_applies_to_the_current_version_unless_a_requirement_fails(project: Project) -> None:
+    """`commit_table` stages on the table as it is now (pyiceberg's semantics), whatever version the caller holds."""
+    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.table.update import AssertRefSnapshotId, SetPropertiesUpdate
+
+    _with_table(project)
+    project.catalog.write("db.t", pa.table({"n": pa.array([1], pa.int64())}))
+    stale = project.catalog.table("db.t")
+    first = stale.current_snapshot()
+    project.catalog.write("db.t", pa.table({"n": pa.array([2], pa.int64())}))
+    with stale.transaction() as txn:
+        txn.set_properties(owner="ana")
+    table = project.catalog.table("db.t")
+    assert table.properties["owner"] == "ana"
+    assert sorted(project.catalog.read("db.t").column("n").to_pylist()) == [1, 2]  # the other write is kept
+    with pytest.raises(CommitFailedException):
+        project.catalog.iceberg.commit_table(
+            table,
+            (AssertRefSnapshotId(ref="main", snapshot_id=first.snapshot_id),),  # type: ignore[call-arg]
+            (SetPropertiesUpdate(updates={"owner": "bo"}),),
+        )
+    assert project.catalog.table("db.t").properties["owner"] == "ana"

@@ -33,10 +33,10 @@ from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import CommitTableRequest, Table, TableIdentifier
 from pyiceberg.table.update import TableRequirement, TableUpdate
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from towpath.catalog._loaded import LoadingSqlCatalog
+from towpath.catalog._loaded import LoadingSqlCatalog, move_pointer
 from towpath.errors import CatalogError
 
 PAUSE_ENV = "TOWPATH_DEBUG_PAUSE"
@@ -102,15 +102,6 @@ def require_multi_table_commit(iceberg: object) -> None:
         )
 
 
-_MOVE_POINTER = update(IcebergTables).where(
-    IcebergTables.catalog_name == bindparam("the_catalog"),
-    IcebergTables.table_namespace == bindparam("the_namespace"),
-    IcebergTables.table_name == bindparam("the_name"),
-    IcebergTables.metadata_location == bindparam("the_location"),
-)
-"""Move a table's pointer if it is still where the commit started (SET from the parameters); built once."""
-
-
 def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange], creates: Sequence[tuple[str, str]] = ()) -> None:
     staged = []
     for change in changes:
@@ -123,15 +114,7 @@ def _commit_sql(iceberg: SqlCatalog, changes: Sequence[TableChange], creates: Se
         staged.append((change.table, new))
     with iceberg.engine.begin() as conn:
         for number, (table, new) in enumerate(staged):
-            new_location = new.metadata_location
-            namespace, name = ".".join(table.name()[:-1]), table.name()[-1]
-            moved = conn.execute(_MOVE_POINTER, {
-                "the_catalog": iceberg.name, "the_namespace": namespace, "the_name": name,
-                "the_location": table.metadata_location,
-                "metadata_location": new_location, "previous_metadata_location": table.metadata_location,
-            }).rowcount
-            if moved < 1:
-                raise CommitFailedException(f"Table has been updated by another process: {namespace}.{name}")
+            move_pointer(conn, iceberg.name, table.name(), table.metadata_location, new.metadata_location)
             if number == 0 and len(staged) > 1:
                 pause_point("between-table-commits")
         for identifier, location in creates:  # pyiceberg's `register_table` row, in this transaction
