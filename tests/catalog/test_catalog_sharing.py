@@ -209,3 +209,20 @@ def test_a_commit_applies_to_the_current_version_unless_a_requirement_fails(proj
             (SetPropertiesUpdate(updates={"owner": "bo"}),),
         )
     assert project.catalog.table("db.t").properties["owner"] == "ana"
+
+
+def test_manifest_writers_are_built_once_per_partition_type(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_table(project)
+    project.catalog.write("db.t", pa.table({"n": pa.array([1], pa.int64())}))  # builds this table's writers
+    built: list[object] = []
+    original = _manifests._pyiceberg_resolve_writer
+
+    def counted(**schemas: Any) -> Any:
+        built.append(schemas)
+        return original(**schemas)
+
+    monkeypatch.setattr(_manifests, "_pyiceberg_resolve_writer", counted)
+    project.catalog.write("db.t", pa.table({"n": pa.array([2], pa.int64())}))
+    project.catalog.write("db.t", pa.table({"n": pa.array([3], pa.int64())}), "overwrite")
+    assert built == []  # the manifests and manifest lists of both commits reused the writer trees
+    assert sorted(project.catalog.read("db.t").column("n").to_pylist()) == [3]

@@ -18,16 +18,27 @@ the audits planning a WAP branch right after its write decode nothing (3.4 ms of
 a warm seed run: a manifest list and two manifests). Only files whose list was
 written completely are kept, as a fresh read of them would return, and only for
 format 2 (the default), where every field a read returns is one the file holds.
+
+Writing a manifest also rebuilt, for every file, the schemas of its entries and
+the Avro writer tree that encodes them (~0.33 ms a manifest, three files a data
+commit), though they depend only on the partition type and the format version:
+they are built once (`_entry_schema`, `_resolve_writer`). pyiceberg's writers are
+frozen dataclasses, so one tree serves every file.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from pyiceberg import manifest as pyiceberg_manifest
+from pyiceberg.avro import file as avro_file
+from pyiceberg.avro.resolver import resolve_writer as _pyiceberg_resolve_writer
+from pyiceberg.avro.writer import Writer
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import (
     DataFile,
@@ -38,8 +49,10 @@ from pyiceberg.manifest import (
     ManifestWriter,
     _inherit_from_manifest,
 )
+from pyiceberg.schema import Schema
 from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.typedef import Record
+from pyiceberg.typedef import Record, TableVersion
+from pyiceberg.types import StructType
 
 MAX_ENTRIES = 50_000
 """Manifest entries kept, over all manifests (one entry per data file, with its column statistics)."""
@@ -158,6 +171,37 @@ def remember_written(list_path: str, listed: Sequence[ManifestFile]) -> None:
             _held -= len(_entries.popitem(last=False)[1])
 
 
+_data_file_with_partition = pyiceberg_manifest.data_file_with_partition
+_manifest_entry_schema = pyiceberg_manifest.manifest_entry_schema_with_data_file
+_writers: OrderedDict[tuple[int, int], tuple[Schema, Schema, Writer]] = OrderedDict()
+
+
+@functools.lru_cache(maxsize=64)
+def _data_file_type(partition_type: StructType, format_version: TableVersion) -> StructType:
+    """`data_file_with_partition`, one (immutable) struct per partition type and format version."""
+    return _data_file_with_partition(partition_type, format_version)
+
+
+@functools.lru_cache(maxsize=64)
+def _entry_schema(format_version: TableVersion, data_file: StructType) -> Schema:
+    """`manifest_entry_schema_with_data_file`, one schema per data file struct (so its identity is stable)."""
+    return _manifest_entry_schema(format_version, data_file)
+
+
+def _resolve_writer(record_schema: Schema, file_schema: Schema) -> Writer:
+    """`resolve_writer`, kept per pair of schema objects (held here, so their ids stay theirs)."""
+    key = (id(record_schema), id(file_schema))
+    with _lock:
+        if (known := _writers.get(key)) is not None:
+            return known[2]
+    writer = _pyiceberg_resolve_writer(record_schema=record_schema, file_schema=file_schema)
+    with _lock:
+        _writers[key] = (record_schema, file_schema, writer)
+        while len(_writers) > MAX_LISTS:
+            _writers.popitem(last=False)
+    return writer
+
+
 R = TypeVar("R", bound=Record)
 
 
@@ -192,3 +236,8 @@ def install() -> None:
     list_writer: Any = ManifestListWriter
     list_writer.add_manifests = add_manifests
     list_writer.__exit__ = list_exit
+    writing: Any = pyiceberg_manifest
+    writing.data_file_with_partition = _data_file_type
+    writing.manifest_entry_schema_with_data_file = _entry_schema
+    encoding: Any = avro_file
+    encoding.resolve_writer = _resolve_writer
