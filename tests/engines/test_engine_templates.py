@@ -86,3 +86,29 @@ def test_only_catalog_tables_and_ctes_get_a_template() -> None:
     assert template_of("WITH c AS (SELECT 1 AS k) SELECT * FROM c") is not None
     assert template_of("SELECT * FROM a_view") is None  # a view or a registered name: bind resolves it
     assert template_of("SELECT '__towpath_slot_0__' AS s FROM db.t") is None  # a literal spelling a marker
+
+
+def test_a_script_statement_binds_from_its_template_and_its_parse_is_left_as_it_was(
+    engine: DuckDBEngine, catalog: Catalog, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script's trees are the kept parse (not copies): running it twice binds the INSERT's SELECT once."""
+    script = (
+        "CREATE TABLE IF NOT EXISTS some_db.daily_hours (title_id STRING, hours DOUBLE) USING iceberg;\n"
+        "INSERT OVERWRITE TABLE some_db.daily_hours SELECT title_id, SUM(view_hours) AS hours "
+        "FROM some_db.source_table WHERE date = '2022-01-01' GROUP BY title_id"
+    )
+    [_, insert] = parse_script(script, shared=True)
+    printed = insert.expression.sql()
+    first = engine.run_script(script)[1]
+    bound = engine._bind_query(insert.expression.expression, {}, None, insert.line, record=False)[1]
+    assert first.sql == bound  # the template's SQL is what `bind` makes of the SELECT
+    monkeypatch.setattr(engine, "bind", lambda *a: pytest.fail("bound again"))
+    catalog.write(source, source_rows(days=1, start=dt.date(2022, 1, 1)), "append")  # a new file of the day
+    again = engine.run_script(script)[1]
+    assert again.rows == first.rows and again.sql != first.sql  # the day's new file is planned and read
+    assert engine.scans[-1].files and len(engine.scans[-1].files) == 2
+    assert insert.expression.sql() == printed  # the kept tree is unchanged
+    day = "SELECT SUM(view_hours) AS h FROM some_db.source_table WHERE date = '2022-01-01' GROUP BY title_id"
+    assert sorted(catalog.read("some_db.daily_hours").column("hours").to_pylist()) == sorted(
+        engine.query(day).column("h").to_pylist()
+    )

@@ -50,6 +50,9 @@ Source: TypeAlias = pa.Table | ds.Dataset | ScanPlan
 
 _TEMPLATES = TemplateCache()
 """Every engine's query templates (an engine lives for one run; its queries come back the next)."""
+_STATEMENT_TEMPLATES = TemplateCache()
+"""The templates of script statements' queries (an INSERT's SELECT), by the statement's text: apart from
+`_TEMPLATES`, so `query()` never takes an INSERT's text for its SELECT."""
 
 S = TypeVar("S")
 """The engine's per-statement session: a DuckDB cursor, a SparkSession."""
@@ -166,12 +169,22 @@ class SqlEngine(abc.ABC, Generic[S]):
             template = _TEMPLATES.get(key)
         except KeyError:
             expression, line = self._one_query(sql, dialect, file)
-            template = build_template(expression, self.dialect, line)  # the tree is the template's from now on
-            _TEMPLATES.put(key, template)
+            template = self._kept_template(_TEMPLATES, key, expression, line)
             return template, expression, line
         if template is None:
             return None, *self._one_query(sql, dialect, file)
         return template, template.tree, template.line
+
+    def _kept_template(
+        self, cache: TemplateCache, key: tuple[str, str, str], tree: exp.Expression, line: int
+    ) -> SlotTemplate | None:
+        """The template `cache` keeps for `key`, else one built now from `tree` (the template's from then on)."""
+        try:
+            return cache.get(key)
+        except KeyError:
+            template = build_template(tree, self.dialect, line)
+            cache.put(key, template)
+            return template
 
     def _one_query(self, sql: str, dialect: str, file: Path | str | None) -> tuple[exp.Expression, int]:
         """The one SELECT `sql` holds, and its line."""
@@ -184,12 +197,13 @@ class SqlEngine(abc.ABC, Generic[S]):
         return expression, line
 
     def _fill(
-        self, template: SlotTemplate, refs: dict[str, str], file: Path | str | None
+        self, template: SlotTemplate, refs: dict[str, str], file: Path | str | None, line: int | None = None
     ) -> tuple[dict[str, Source], str] | None:
         """`template` bound to today's scans (its scans recorded), or None if `bind` must do it.
 
         That is when a table name is now a view or a registered table, or a
         table has renamed columns: `bind` resolves those on the whole tree.
+        Errors name `line` (default: the template's).
         """
         with self._lock:
             shadowed = any(s.key in self._views or s.key in self._registered for s in template.slots)
@@ -198,7 +212,7 @@ class SqlEngine(abc.ABC, Generic[S]):
         if shadowed or any(schemas.column_aliases(s.ident) for s in template.slots):
             return None
         tables = {id(s.table): (s.table, s.ident) for s in template.slots}
-        planned = self._plan(tables, schemas, registered, refs, file, template.line)
+        planned = self._plan(tables, schemas, registered, refs, file, line or template.line)
         sources: dict[str, Source] = {}
         scans = [_aliased(self._scan_source(plan, sources), table).sql(dialect=self.dialect) for table, plan in planned]
         with self._lock:
@@ -222,7 +236,8 @@ class SqlEngine(abc.ABC, Generic[S]):
         before the first one runs, so a typo near the end changes nothing.
         """
         dialect = dialect or DEFAULT_DIALECT
-        statements = parse_script(script, dialect=dialect, file=file)
+        # The kept trees, not copies: running a statement reads its tree (`bind` copies what it rewrites).
+        statements = parse_script(script, dialect=dialect, file=file, shared=True)
         if not statements:
             raise SqlError("the script is empty: it holds no SQL statement (only blanks or comments)", file=file, line=1)
         for statement in statements:
@@ -285,11 +300,13 @@ class SqlEngine(abc.ABC, Generic[S]):
                 data, sql, notes = self._run_query(session, expression, refs, file, st.line)
                 return StatementResult("select", st.line, sql, rows=data.num_rows, result=data, warnings=notes)
             ident = normalize_identifier(target)
-            rows, snapshot, sql, notes = self._write_query(session, expression, ident, mode, refs, file, st.line)
+            rows, snapshot, sql, notes = self._write_query(
+                session, expression, ident, mode, refs, file, st.line, kept=self._statement_key(st, dialect)
+            )
             return StatementResult("select", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode,
                                    warnings=notes)
         if st.type == "insert":
-            return self._insert(session, st, file, refs)
+            return self._insert(session, st, file, refs, dialect)
         if st.type == "create_table":
             return self._create_table(st, file, dialect, allow_evolution)
         if st.type == "create_view":
@@ -319,7 +336,13 @@ class SqlEngine(abc.ABC, Generic[S]):
                 except CatalogError as err:
                     raise located(err, file=file, line=st.line) from None
 
-    def _insert(self, session: S, st: Statement, file: Path | str | None, refs: dict[str, str]) -> StatementResult:
+    def _statement_key(self, st: Statement, dialect: str) -> tuple[str, str, str]:
+        """What the template of a script statement's query is kept by (`_STATEMENT_TEMPLATES`)."""
+        return self.dialect, st.text, dialect
+
+    def _insert(
+        self, session: S, st: Statement, file: Path | str | None, refs: dict[str, str], dialect: str
+    ) -> StatementResult:
         assert isinstance(st.expression, exp.Insert)
         target = insert_target(st.expression)
         ident = _table_name(target.table, file, st.line)
@@ -335,7 +358,8 @@ class SqlEngine(abc.ABC, Generic[S]):
         # An empty result is still written: the catalog then cuts the `refs` branch, so audits of a
         # Write-Audit-Publish run find the branch even on a day without data.
         rows, snapshot, sql, notes = self._write_query(
-            session, query, ident, mode, refs, file, st.line, Shaping(columns, target, constants)
+            session, query, ident, mode, refs, file, st.line, Shaping(columns, target, constants),
+            kept=self._statement_key(st, dialect),
         )
         return StatementResult("insert", st.line, sql, table=ident, rows=rows, snapshot_id=snapshot, action=mode,
                                warnings=notes)
@@ -406,15 +430,28 @@ class SqlEngine(abc.ABC, Generic[S]):
         line: int,
         *,
         record: bool = True,
+        kept: tuple[str, str, str] | None = None,
     ) -> tuple[pa.Table, str, tuple[str, ...]]:
         """Rows, the SQL the engine ran, and a warning for each renamed column read by its old name."""
-        bound, sql = self._bind_query(query, refs, file, line, record=record)
+        bound, sql = self._bind_query(query, refs, file, line, record=record, kept=kept)
         return self._execute(session, sql, bound.sources, file, line), sql, bound.warnings
 
     def _bind_query(
-        self, query: exp.Expression, refs: dict[str, str], file: Path | str | None, line: int, *, record: bool = True
+        self, query: exp.Expression, refs: dict[str, str], file: Path | str | None, line: int, *, record: bool = True,
+        kept: tuple[str, str, str] | None = None,
     ) -> tuple[Bound, str]:
-        """`query` bound to what the engine reads, and its SQL in the engine's dialect; its scans recorded."""
+        """`query` bound to what the engine reads, and its SQL in the engine's dialect; its scans recorded.
+
+        With `kept` (`_statement_key`: `query` is a script statement's, from the kept parse), through the
+        statement's `SlotTemplate` when it has one, as `query()` binds a query text; the `Bound` then holds
+        `query` itself, its scans being in the SQL.
+        """
+        if kept is not None and record:
+            template = self._kept_template(_STATEMENT_TEMPLATES, kept, query, line)
+            filled = self._fill(template, refs, file, line) if template is not None else None
+            if filled is not None:
+                sources, sql = filled
+                return Bound(query, sources, []), sql  # `_fill` recorded the scans
         bound = self.bind(query, refs, file, line)
         if record:
             with self._lock:
@@ -433,14 +470,16 @@ class SqlEngine(abc.ABC, Generic[S]):
         file: Path | str | None,
         line: int,
         shaping: Shaping | None = None,
+        kept: tuple[str, str, str] | None = None,
     ) -> tuple[int, int | None, str, tuple[str, ...]]:
         """Run `query` and write its rows to `ident` (shaped as an INSERT's if `shaping`).
 
         Returns the rows written, the snapshot, the SQL and the renamed-column
         warnings. Here the rows come back as Arrow and go through `Catalog.write`;
         an engine with executors of its own overrides it to write where the rows are.
+        `kept` as for `_bind_query`.
         """
-        data, sql, notes = self._run_query(session, query, refs, file, line)
+        data, sql, notes = self._run_query(session, query, refs, file, line, kept=kept)
         if shaping is not None:
             try:
                 data = shape_insert(data, shaping.columns, shaping.target, shaping.constants)

@@ -152,9 +152,10 @@ class SparkEngine(SqlEngine["SparkSession"]):
         file: Path | str | None,
         line: int,
         shaping: Shaping | None = None,
+        kept: tuple[str, str, str] | None = None,
     ) -> tuple[int, int | None, str, tuple[str, ...]]:
         """Write the query's DataFrame from the executors: only data file paths and statistics reach the driver."""
-        bound, sql = self._bind_query(query, refs, file, line)
+        bound, sql = self._bind_query(query, refs, file, line, kept=kept)
         with self._statement(spark, bound.sources, file, line):
             frame = spark.sql(sql)
             if shaping is not None:
