@@ -135,20 +135,3 @@ def test_an_engine_plugin_is_found_through_its_entry_point(
         engine.close()
     with pytest.raises(UnknownNameError, match="Did you mean 'quack'"):
         get_engine(EngineConfig(type="quak"), catalog)
-
-
-def test_parquet_footers_are_cached_but_a_rewritten_file_reads_anew(engine: DuckDBEngine, tmp_path: Path) -> None:
-    """The shared database keeps decoded footers (Iceberg files never change); DuckDB checks each file's mtime."""
-    import os
-
-    import pyarrow.parquet as pq
-
-    path = tmp_path / "f.parquet"
-    pq.write_table(pa.table({"a": [1, 2, 3]}), path)
-    read = f"SELECT SUM(a) AS total, COUNT(*) AS n FROM read_parquet('{path}')"
-    assert engine.query(read, dialect="duckdb").to_pylist() == [{"total": 6, "n": 3}]
-    pq.write_table(pa.table({"a": [10, 20], "b": [1, 2]}), path)
-    os.utime(path, (1_000_000_000, 1_000_000_000))  # long before the cached read
-    assert engine.query(read, dialect="duckdb").to_pylist() == [{"total": 30, "n": 2}]
-    with engine._session() as cursor:
-        assert cursor.execute("SELECT current_setting('parquet_metadata_cache')").fetchone() == (True,)

@@ -50,13 +50,6 @@ _DATABASES: dict[tuple[int, tuple[tuple[str, Any], ...]], duckdb.DuckDBPyConnect
 _DATABASES_LOCK = threading.Lock()
 _SECRET_NUMBERS = itertools.count()
 """Secrets live in the shared database: each engine's get names no other engine's can replace."""
-FOOTER_CACHE = "SET GLOBAL parquet_metadata_cache = true"
-"""Decode a Parquet file's footer once per process, not at every bind and scan of it.
-
-Iceberg never rewrites a data file in place (each commit writes new names), and
-DuckDB still checks a cached footer against the file's modification time. A warm
-seed run binds its ten source files and the audits bind the file they audit five
-times: 3.8 ms of each run (in-process A/B, 20 pairs)."""
 
 
 def _database(settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
@@ -67,8 +60,7 @@ def _database(settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     DuckDB's caches of the files it read (Parquet metadata and data in its
     external file cache) from one run to the next and opens and closes DuckDB
     once: 25 ms of every seed run, and its reads are warm (the raw baseline's
-    repeated query on one connection is 35 ms faster than on a new one). The
-    database also keeps each Parquet file's decoded footer (`FOOTER_CACHE`). Nothing
+    repeated query on one connection is 35 ms faster than on a new one). Nothing
     of a run stays behind for the next: an engine's views and registrations are
     its own (in Python and on its own connection), SET statements are ignored,
     and its S3 secrets are named apart. The price is memory the process keeps:
@@ -80,9 +72,7 @@ def _database(settings: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     with _DATABASES_LOCK:
         if (database := _DATABASES.get(key)) is None:
             try:
-                database = duckdb.connect(":memory:", config=settings)
-                database.execute(FOOTER_CACHE)  # not a connect option: it needs the parquet reader loaded
-                _DATABASES[key] = database
+                database = _DATABASES[key] = duckdb.connect(":memory:", config=settings)
             except duckdb.Error as err:
                 raise EngineError(f"cannot start DuckDB with {settings}: {first_line(err)}") from None
         return database
@@ -189,8 +179,7 @@ class DuckDBEngine(SqlEngine[duckdb.DuckDBPyConnection]):
                 assert isinstance(data, pa.Table | ds.Dataset), "DuckDB inlines local scans as read_parquet"
                 cursor.register(name, data)
             try:
-                # `execute`, not `sql`: a relation from `sql` is bound once to be built and again to run
-                return cursor.execute(sql).to_arrow_table()
+                return cursor.sql(sql).to_arrow_table()
             finally:
                 for name in sources:
                     cursor.unregister(name)
