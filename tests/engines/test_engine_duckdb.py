@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from engine_tables import SOURCE_SCHEMA, by_date, source_rows
 
@@ -135,3 +136,17 @@ def test_an_engine_plugin_is_found_through_its_entry_point(
         engine.close()
     with pytest.raises(UnknownNameError, match="Did you mean 'quack'"):
         get_engine(EngineConfig(type="quak"), catalog)
+
+
+def test_a_null_check_reads_only_the_files_whose_statistics_count_nulls(engine: DuckDBEngine, catalog: Catalog) -> None:
+    """`a IS NULL OR b IS NULL` (an audit's) prunes by each file's null counts: a clean day is not read."""
+    catalog.iceberg.create_table("some_db.daily", SOURCE_SCHEMA, partition_spec=by_date(SOURCE_SCHEMA))
+    day2 = source_rows(days=1, start=DAY2)
+    clean = day2.filter(pc.is_valid(day2.column("title_id")))
+    catalog.write("some_db.daily", source_rows(days=1, start=DAY1))  # one NULL title_id
+    catalog.write("some_db.daily", clean, "append")
+    nulls = "SELECT COUNT(*) AS n FROM some_db.daily WHERE date = '{}' AND (title_id IS NULL OR country_code IS NULL)"
+    assert engine.query(nulls.format(DAY2)).column("n").to_pylist() == [0]
+    assert engine.scans[-1].files == []
+    assert engine.query(nulls.format(DAY1)).column("n").to_pylist() == [1]
+    assert len(engine.scans[-1].files) == 1

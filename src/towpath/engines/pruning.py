@@ -3,8 +3,10 @@
 The filter only chooses which data files to read; the engine still applies the
 full WHERE to every row it reads. So the one rule is soundness: every row the
 query keeps must pass the filter. We therefore take only top-level AND
-conjuncts, only simple comparisons of one of *this* table's columns with a
-literal whose type fits the column, and only for tables whose rows the WHERE
+conjuncts, each a simple comparison of one of *this* table's columns with a
+literal whose type fits the column or an OR of such (all its branches, or it is
+skipped: an audit's `a IS NULL OR b IS NULL` then prunes every file whose
+column statistics count no NULL), and only for tables whose rows the WHERE
 really filters (the FROM table or an INNER/CROSS-joined one, in a SELECT with
 no RIGHT or FULL join: there a WHERE on the nullable side keeps NULL-extended
 rows that a pruned scan would change). Anything else is skipped, never guessed.
@@ -30,6 +32,7 @@ from pyiceberg.expressions import (
     LessThanOrEqual,
     NotEqualTo,
     NotNull,
+    Or,
 )
 from pyiceberg.expressions.visitors import bind
 from pyiceberg.schema import Schema
@@ -161,6 +164,9 @@ def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
 
 
 def _translate(node: exp.Expr, field_of: Callable[[exp.Expr], NestedField]) -> BooleanExpression:
+    node = node.unnest()
+    if isinstance(node, exp.Or):  # sound only if every branch is: a branch that raises skips the whole OR
+        return Or(_translate(node.this, field_of), _translate(node.expression, field_of))
     kind = type(node)
     if kind in _COMPARISONS:
         left, right = node.this.unnest(), node.expression.unnest()
