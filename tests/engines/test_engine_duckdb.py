@@ -150,3 +150,17 @@ def test_a_null_check_reads_only_the_files_whose_statistics_count_nulls(engine: 
     assert engine.scans[-1].files == []
     assert engine.query(nulls.format(DAY1)).column("n").to_pylist() == [1]
     assert len(engine.scans[-1].files) == 1
+
+
+def test_a_scan_with_no_file_left_is_an_empty_relation_of_the_tables_types(
+    engine: DuckDBEngine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.iceberg.create_table("some_db.daily", SOURCE_SCHEMA, partition_spec=by_date(SOURCE_SCHEMA))
+    catalog.write("some_db.daily", source_rows(days=1, start=DAY1))
+    registered: list[str] = []
+    monkeypatch.setattr(duckdb.DuckDBPyConnection, "register", lambda self, name, data: registered.append(name))
+    every = engine.query("SELECT * FROM some_db.daily WHERE date >= '2022-01-01'")
+    none = engine.query("SELECT * FROM some_db.daily WHERE date = '2030-01-01'")
+    assert engine.scans[-1].files == [] and none.num_rows == 0
+    assert none.schema.types == every.schema.types and none.schema.names == every.schema.names
+    assert registered == []  # in the SQL: nothing registered for the query

@@ -106,7 +106,7 @@ class SqlEngine(abc.ABC, Generic[S]):
         """A session for one query or script (released when the context exits)."""
 
     @abc.abstractmethod
-    def _scan_source(self, plan: ScanPlan, sources: dict[str, Source]) -> exp.Table:
+    def _scan_source(self, plan: ScanPlan, sources: dict[str, Source]) -> exp.Table | exp.Subquery:
         """What to read in place of a planned catalog table (may add an entry to `sources`)."""
 
     @abc.abstractmethod
@@ -597,7 +597,7 @@ def _view_name(node: exp.Expression) -> str:
     return table_key(node) if isinstance(node, exp.Table) else node.name.lower()
 
 
-def _aliased(source: exp.Table, original: exp.Table) -> exp.Table:
+def _aliased(source: exp.Table | exp.Subquery, original: exp.Table) -> exp.Table | exp.Subquery:
     """`source` under the alias `original` had (or its bare name), so column qualifiers still bind."""
     alias = original.args.get("alias") or exp.TableAlias(this=exp.to_identifier(original.name))
     source.set("alias", alias.copy())

@@ -129,7 +129,7 @@ class SparkEngine(SqlEngine["SparkSession"]):
     def internal_name(self, kind: str) -> str:
         return f"_towpath_{kind}_{next(_VIEW_NAMES)}"
 
-    def _scan_source(self, plan: ScanPlan, sources: dict[str, Source]) -> exp.Table:
+    def _scan_source(self, plan: ScanPlan, sources: dict[str, Source]) -> exp.Table | exp.Subquery:
         internal = self.internal_name("scan")
         sources[internal] = plan
         return exp.to_table(internal)
