@@ -226,3 +226,25 @@ def test_manifest_writers_are_built_once_per_partition_type(project: Project, mo
     project.catalog.write("db.t", pa.table({"n": pa.array([3], pa.int64())}), "overwrite")
     assert built == []  # the manifests and manifest lists of both commits reused the writer trees
     assert sorted(project.catalog.read("db.t").column("n").to_pylist()) == [3]
+
+
+def test_a_manifest_past_the_bound_is_not_kept_as_written(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest with more entries than `_KEPT_PER_MANIFEST` (a large table's rewrite) is decoded when read."""
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import IdentityTransform
+    from pyiceberg.types import LongType, NestedField
+
+    schema = Schema(NestedField(1, "n", LongType(), required=False))
+    spec = PartitionSpec(PartitionField(source_id=1, field_id=1000, transform=IdentityTransform(), name="n"))
+    project.catalog.ensure_namespace("db")
+    project.catalog.iceberg.create_table("db.p", schema=schema, partition_spec=spec)
+    monkeypatch.setattr(_manifests, "_KEPT_PER_MANIFEST", 2)
+    project.catalog.write("db.p", pa.table({"n": pa.array([1], pa.int64())}))  # one file: kept
+    project.catalog.write("db.p", pa.table({"n": pa.array([2, 3, 4], pa.int64())}))  # three files: not kept
+    table = project.catalog.table("db.p")
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    kept = {m.manifest_path: (m.manifest_path, True) in _manifests._entries for m in snapshot.manifests(table.io)}
+    assert sorted(kept.values()) == [False, True]
+    assert sorted(project.catalog.read("db.p").column("n").to_pylist()) == [1, 2, 3, 4]

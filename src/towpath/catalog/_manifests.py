@@ -64,8 +64,10 @@ _read_list = Snapshot.manifests
 _add_entry = ManifestWriter.add_entry
 _to_manifest_file = ManifestWriter.to_manifest_file
 _list_exit = ManifestListWriter.__exit__
-_writing: weakref.WeakKeyDictionary[ManifestWriter, list[ManifestEntry]] = weakref.WeakKeyDictionary()
-"""Entries a manifest writer wrote so far (the writer then names the manifest)."""
+_KEPT_PER_MANIFEST = MAX_ENTRIES // 4
+"""A manifest written with more entries (a rewrite of a large table's) is left to be decoded if read."""
+_writing: weakref.WeakKeyDictionary[ManifestWriter, list[ManifestEntry] | None] = weakref.WeakKeyDictionary()
+"""Entries a manifest writer wrote so far (the writer then names the manifest); None past the bound."""
 _listing: weakref.WeakKeyDictionary[ManifestListWriter, list[ManifestFile]] = weakref.WeakKeyDictionary()
 """Manifests a manifest list writer wrote, as written (with the sequence numbers it assigned)."""
 _unlisted: OrderedDict[str, tuple[ManifestEntry, ...]] = OrderedDict()
@@ -112,10 +114,15 @@ def manifests(self: Snapshot, io: FileIO) -> list[ManifestFile]:
 
 
 def add_entry(self: ManifestWriter, entry: ManifestEntry) -> ManifestWriter:
-    """`ManifestWriter.add_entry`, keeping a copy of what it wrote."""
+    """`ManifestWriter.add_entry`, keeping a copy of what it wrote (format 2, up to `_KEPT_PER_MANIFEST`)."""
     written = _add_entry(self, entry)
-    with _lock:
-        _writing.setdefault(self, []).append(_copied(entry))
+    if self.version == 2:
+        with _lock:
+            kept = _writing.setdefault(self, [])
+            if kept is not None and len(kept) < _KEPT_PER_MANIFEST:
+                kept.append(_copied(entry))
+            elif kept is not None:
+                _writing[self] = None
     return written
 
 
@@ -123,8 +130,8 @@ def to_manifest_file(self: ManifestWriter) -> ManifestFile:
     """`ManifestWriter.to_manifest_file`, filing its entries under the manifest's path."""
     manifest = _to_manifest_file(self)
     with _lock:
-        entries = _writing.pop(self, [])
-        if len(entries) <= MAX_ENTRIES // 4:
+        entries = _writing.pop(self, None)
+        if entries is not None:
             _unlisted[manifest.manifest_path] = tuple(entries)
             while len(_unlisted) > MAX_LISTS:
                 _unlisted.popitem(last=False)
@@ -174,6 +181,7 @@ def remember_written(list_path: str, listed: Sequence[ManifestFile]) -> None:
 _data_file_with_partition = pyiceberg_manifest.data_file_with_partition
 _manifest_entry_schema = pyiceberg_manifest.manifest_entry_schema_with_data_file
 _writers: OrderedDict[tuple[int, int], tuple[Schema, Schema, Writer]] = OrderedDict()
+_WRITERS_KEPT = 64
 
 
 @functools.lru_cache(maxsize=64)
@@ -197,7 +205,7 @@ def _resolve_writer(record_schema: Schema, file_schema: Schema) -> Writer:
     writer = _pyiceberg_resolve_writer(record_schema=record_schema, file_schema=file_schema)
     with _lock:
         _writers[key] = (record_schema, file_schema, writer)
-        while len(_writers) > MAX_LISTS:
+        while len(_writers) > _WRITERS_KEPT:
             _writers.popitem(last=False)
     return writer
 
