@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+from duckdb.sqltypes import DuckDBPyType
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -246,21 +247,29 @@ def _empty_select(schema: pa.Schema) -> exp.Select:
     """`SELECT CAST(NULL AS <type>) AS <column>, ... WHERE FALSE` for `schema`, in DuckDB's types.
 
     In the SQL rather than an empty Arrow table registered for the query, which cost
-    0.4 ms a scan to register and unregister; an audit's null check over a clean
-    partition and its look for the partition before the first plan no file.
+    0.4 ms a scan to register and unregister. Such scans are common: an audit's null
+    check of a clean partition, or its look for the partition before the first one.
     """
-    types = duckdb.from_arrow(schema.empty_table()).types
     return exp.select(*(
         exp.alias_(exp.cast(exp.null(), exp.DataType.build(str(kind), dialect="duckdb")), name, quoted=True)
-        for name, kind in zip(schema.names, types, strict=True)
+        for name, kind in zip(schema.names, _duckdb_types(schema), strict=True)
     )).where(exp.false())
+
+
+def _duckdb_types(schema: pa.Schema) -> list[DuckDBPyType]:
+    """DuckDB's types for `schema`'s columns (asked of the module's default connection, one thread at a time)."""
+    with _TYPES_LOCK:
+        return duckdb.from_arrow(schema.empty_table()).types
+
+
+_TYPES_LOCK = threading.Lock()
 
 
 def _field_id_map(schema: pa.Schema) -> exp.Expr:
     """`MAP {field id: {name, type, default_value}}` for read_parquet's `schema`: DuckDB then reads each
     file's columns by Iceberg field id, so a renamed column reads under its new name and a column added
     after a file was written reads as NULL from it."""
-    types = duckdb.from_arrow(schema.empty_table()).types
+    types = _duckdb_types(schema)
     entries = []
     for field, kind in zip(schema, types, strict=True):
         field_id = (field.metadata or {}).get(b"PARQUET:field_id")
