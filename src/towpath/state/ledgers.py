@@ -61,8 +61,8 @@ class StagingLedger:
         with self.db.write() as conn:
             conn.execute(_DELETE_STAGING, key)
             conn.execute(_INSERT_STAGING, {
-                "publisher": publisher, "target": target, "ref": ref, "run_id": run_id, "job_id": job_id, "attempt": attempt,
-                "status": "staged", "created_at": stamp, "updated_at": stamp,
+                "publisher": publisher, "target": target, "ref": ref, "run_id": run_id, "job_id": job_id,
+                "attempt": attempt, "status": "staged", "created_at": stamp, "updated_at": stamp,
             })
 
     def mark(self, publisher: str, target: str, ref: str, status: str, reason: str | None = None) -> None:

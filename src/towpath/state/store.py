@@ -131,7 +131,8 @@ class StateStore:
                         "run_id": run_id, "workflow_id": workflow_id, "kind": kind, "status": Status.RUNNING.value,
                         "execution_date": execution_date, "params": json.dumps(dict(params or {}), sort_keys=True),
                         "started_at": started.isoformat(), "parent_run_id": parent_run_id, "pid": os.getpid(),
-                        "host": self.host, "heartbeat_at": started.isoformat(), "workflow_path": workflow_path, "env": self.env,
+                        "host": self.host, "heartbeat_at": started.isoformat(), "workflow_path": workflow_path,
+                        "env": self.env,
                         "graph": None if graph is None else json.dumps({k: list(v) for k, v in graph.items()}),
                     })
             except sa.exc.IntegrityError:  # 1 in 16 million in the same second: draw again
@@ -146,8 +147,8 @@ class StateStore:
         status = _status(status)
         with self.db.write() as conn:
             updated = conn.execute(_FINISH_RUN, {
-                "the_run_id": run_id, "status": status.value, "finished_at": now().isoformat() if status.finished else None,
-                "error": error,
+                "the_run_id": run_id, "status": status.value,
+                "finished_at": now().isoformat() if status.finished else None, "error": error,
             }).rowcount
         if not updated:
             raise RunNotFoundError(run_id, self._recent_ids())
@@ -224,7 +225,8 @@ class StateStore:
         status = _status(status)
         with self.db.write() as conn:
             updated = conn.execute(_FINISH_JOB, {
-                "job_run_id": job_run_id, "status": status.value, "finished_at": now().isoformat() if status.finished else None,
+                "job_run_id": job_run_id, "status": status.value,
+                "finished_at": now().isoformat() if status.finished else None,
                 "rows_written": rows_written, "snapshots": json.dumps(dict(snapshots or {}), sort_keys=True),
                 "error": error, "details": json.dumps(dict(details or {}), default=str),
             }).rowcount
