@@ -233,19 +233,16 @@ def clear() -> None:
 
 
 def install() -> None:
-    """Route pyiceberg's manifest reads through the caches (idempotent)."""
-    patched: Any = ManifestFile
-    patched.fetch_manifest_entry = fetch_manifest_entry
-    snapshot: Any = Snapshot
-    snapshot.manifests = manifests
-    writer: Any = ManifestWriter
-    writer.add_entry = add_entry
-    writer.to_manifest_file = to_manifest_file
-    list_writer: Any = ManifestListWriter
-    list_writer.add_manifests = add_manifests
-    list_writer.__exit__ = list_exit
-    writing: Any = pyiceberg_manifest
-    writing.data_file_with_partition = _data_file_type
-    writing.manifest_entry_schema_with_data_file = _entry_schema
-    encoding: Any = avro_file
-    encoding.resolve_writer = _resolve_writer
+    """Route pyiceberg's manifest reads and writes through this module (idempotent)."""
+    for owner, name, replacement in (
+        (ManifestFile, "fetch_manifest_entry", fetch_manifest_entry),
+        (Snapshot, "manifests", manifests),
+        (ManifestWriter, "add_entry", add_entry),
+        (ManifestWriter, "to_manifest_file", to_manifest_file),
+        (ManifestListWriter, "add_manifests", add_manifests),
+        (ManifestListWriter, "__exit__", list_exit),
+        (pyiceberg_manifest, "data_file_with_partition", _data_file_type),
+        (pyiceberg_manifest, "manifest_entry_schema_with_data_file", _entry_schema),
+        (avro_file, "resolve_writer", _resolve_writer),
+    ):
+        setattr(owner, name, replacement)
