@@ -106,7 +106,7 @@ def test_a_script_statement_binds_from_its_template_and_its_parse_is_left_as_it_
     catalog.write(source, source_rows(days=1, start=dt.date(2022, 1, 1)), "append")  # a new file of the day
     again = engine.run_script(script)[1]
     assert again.rows == first.rows and again.sql != first.sql  # the day's new file is planned and read
-    assert engine.scans[-1].files and len(engine.scans[-1].files) == 2
+    assert len(engine.scans[-1].files) == 2
     assert insert.expression.sql() == printed  # the kept tree is unchanged
     day = "SELECT SUM(view_hours) AS h FROM some_db.source_table WHERE date = '2022-01-01' GROUP BY title_id"
     assert sorted(catalog.read("some_db.daily_hours").column("hours").to_pylist()) == sorted(
