@@ -8,7 +8,8 @@ then takes to plan and run it, and the same work every run: only the planned
 files differ. A `SlotTemplate` keeps, per query text, the parsed tree (never
 changed: planning reads its predicates) and its SQL with a marker where each
 catalog table goes; binding it again plans those tables and puts each scan's
-SQL in its slot.
+SQL in its slot. A script statement's query (an INSERT's SELECT, a workflow's
+daily write) is kept the same way, by the statement's text.
 
 Only queries whose every table is a CTE or a qualified catalog name get one.
 Whether a name is a view or a registered table, and whether a table has
