@@ -17,8 +17,8 @@ from __future__ import annotations
 import abc
 import difflib
 import typing
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import sqlglot
 from pydantic import ConfigDict, ValidationError
@@ -28,6 +28,9 @@ from sqlglot.errors import SqlglotError
 from towpath.config import Spec
 from towpath.errors import SpecError, TowpathError, first_line
 from towpath.registry import Registry
+
+if TYPE_CHECKING:
+    from towpath.catalog import ScanCounts
 
 
 class AuditParams(Spec):
@@ -43,6 +46,10 @@ class AuditParams(Spec):
 
 
 P = TypeVar("P", bound=AuditParams)
+
+CountsFn = Callable[[Sequence[exp.Expr]], "ScanCounts | None"]
+"""The exact counts of the audited table's rows that pass its `where` and the given conditions, read
+from the catalog's metadata; None when only a query can count them (`towpath.catalog.counts`)."""
 
 
 class Audit(abc.ABC, Generic[P]):
@@ -67,6 +74,7 @@ class Audit(abc.ABC, Generic[P]):
         """The audited table as `db.table`."""
         self.dialect = dialect
         """Dialect of user-written SQL fragments (`where`, `custom_sql`)."""
+        self._where: exp.Expr | None = None
 
     @classmethod
     def build(
@@ -103,6 +111,15 @@ class Audit(abc.ABC, Generic[P]):
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         """What is wrong, in words, e.g. `3 rows have NULL title_id`."""
 
+    def count_from_metadata(self, counts: CountsFn) -> int | None:
+        """How many rows `failing_rows()` returns, told by row and NULL counts alone; None: run the query.
+
+        An audit that only counts overrides it, so a passing audit over a big
+        partition reads manifests instead of rows. Its answer must be the
+        query's, or None whenever `counts` cannot say.
+        """
+        return None
+
     # helpers shared by the built-ins ------------------------------------------------------------
 
     def source(self) -> exp.Table:
@@ -121,10 +138,16 @@ class Audit(abc.ABC, Generic[P]):
         return query
 
     def where(self) -> list[exp.Expr]:
-        """The `where` param parsed in the workflow's dialect (empty when not given)."""
+        """The `where` param parsed in the workflow's dialect (empty when not given), a fresh copy each call.
+
+        Parsed once per audit: a kept audit (`towpath.audits.runner`) scopes its
+        query and its metadata counts with it run after run.
+        """
         if not self.params.where:
             return []
-        return [parse_condition(self.params.where, dialect=self.dialect, field=f"{self.name}.params.where")]
+        if self._where is None:
+            self._where = parse_condition(self.params.where, dialect=self.dialect, field=f"{self.name}.params.where")
+        return [self._where.copy()]
 
     def scope_text(self) -> str:
         """` (where ...)` for messages, so a scoped failure says which slice it saw."""

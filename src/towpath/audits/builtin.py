@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
-from towpath.audits.base import Audit, AuditParams, parse_query
+from towpath.audits.base import Audit, AuditParams, CountsFn, parse_query
 from towpath.config import invalid
 from towpath.config.params import parse_duration
 from towpath.errors import ParameterError
@@ -51,6 +51,18 @@ class ColumnsShouldNotHaveNulls(Audit[ColumnsParams]):
         params = self.params
         any_null = exp.or_(*(exp.column(c).is_(exp.null()) for c in params.columns))
         return self.scoped(any_null)
+
+    def count_from_metadata(self, counts: CountsFn) -> int | None:
+        scanned = counts(())
+        if scanned is None:
+            return None
+        nulls = [scanned.nulls(column) for column in self.params.columns]
+        if None in nulls:
+            return None
+        with_nulls = [n for n in nulls if n]
+        if len(with_nulls) > 1:  # NULLs in two columns may share rows: only the rows can say
+            return None
+        return with_nulls[0] if with_nulls else 0
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         return f"{_rows_have(failing)} NULL {' or '.join(self.params.columns)}{self.scope_text()}"
@@ -117,6 +129,13 @@ class RowCountBetween(Audit[RowCountParams]):
             outside.append(exp.GT(this=n.copy(), expression=exp.Literal.number(params.max)))
         return _counted(self).where(exp.or_(*outside))
 
+    def count_from_metadata(self, counts: CountsFn) -> int | None:
+        params = self.params
+        if (scanned := counts(())) is None:
+            return None
+        rows = scanned.rows
+        return int((params.min is not None and rows < params.min) or (params.max is not None and rows > params.max))
+
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params
         lo = "-inf" if params.min is None else params.min
@@ -134,6 +153,10 @@ class TableShouldNotBeEmpty(Audit[AuditParams]):
 
     def failing_rows(self) -> exp.Query:
         return _counted(self).where(exp.EQ(this=exp.column("row_count"), expression=exp.Literal.number(0)))
+
+    def count_from_metadata(self, counts: CountsFn) -> int | None:
+        scanned = counts(())
+        return None if scanned is None else int(scanned.rows == 0)
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         return f"the table has no rows{self.scope_text()}"
@@ -313,6 +336,20 @@ class RowCountChangeWithin(Audit[RowCountChangeParams]):
             .where(exp.GT(this=prev_n.copy(), expression=exp.Literal.number(0)))
             .where(exp.GT(this=exp.Abs(this=change), expression=exp.Literal.number(params.percent)))
         )
+
+    def count_from_metadata(self, counts: CountsFn) -> int | None:
+        params = self.params
+        part, value = exp.column(params.partition_column), _lit(params.partition_value)
+        current = counts([exp.EQ(this=part, expression=value)])
+        earlier = counts([exp.LT(this=part.copy(), expression=value.copy())])
+        sizes = None if earlier is None else earlier.partition_rows(params.partition_column)
+        if current is None or sizes is None or any(isinstance(v, float) for v in sizes):  # NaN has no order
+            return None
+        sizes = {v: n for v, n in sizes.items() if n and v is not None}
+        if not sizes:  # no earlier partition: the query's `previous_row_count > 0` keeps nothing
+            return 0
+        previous = sizes[max(sizes)]
+        return int(abs((current.rows - previous) * 100.0 / previous) > params.percent)
 
     def describe(self, failing: int, sample: Sequence[Mapping[str, Any]]) -> str:
         params = self.params

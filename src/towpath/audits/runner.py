@@ -5,10 +5,13 @@ branch (its engine redirects `db.table` to the branch) while tests use a plain
 DuckDB connection. Failing rows are counted by the engine (`COUNT(*)` over the
 failing-rows query) and only `sample_size` of them travel back to Python.
 
-A WAP's audits usually read the same staged table, so `run_audits` counts all
-of them in one query (one bind, one scan plan, one engine round trip) and asks
-again, one audit at a time, only for failing samples, or when that combined
-query fails (so the error names the audit that caused it).
+An audit that only counts rows or NULLs is first asked to answer from the
+catalog's metadata (`file_counts`, see `Audit.count_from_metadata`): on whole
+partitions the manifests hold the exact counts, so it reads no row. The rest
+usually read the same staged table, so `run_audits` counts them in one query
+(one bind, one scan plan, one engine round trip) and asks again, one audit at
+a time, only for failing samples, or when that combined query fails (so the
+error names the audit that caused it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -27,8 +30,14 @@ from towpath.audits.base import Audit, get_audit
 from towpath.audits.spec import AuditSpec
 from towpath.errors import AuditError, EngineError
 
+if TYPE_CHECKING:
+    from towpath.catalog import ScanCounts
+
 QueryFn = Callable[[str], pa.Table]
 """Runs one SQL string (in the target dialect) and returns the result as Arrow."""
+FileCountsFn = Callable[[str, exp.Expr | None], "ScanCounts | None"]
+"""The exact counts of a table's (`db.table`) rows where a condition holds, from the catalog's
+metadata, or None when only a query can count them (`Engine.file_counts`, bound to the audited refs)."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,14 @@ def run_audits(
     dialect: str = "duckdb",
     sample_size: int = 5,
     target_dialect: str = "duckdb",
+    file_counts: FileCountsFn | None = None,
 ) -> list[AuditResult]:
     """Run every audit in order and return one result each (failures do not stop the rest).
 
     Args:
         specs: audits as written in the workflow (`AuditSpec` or plain mappings).
         query: runs a `target_dialect` SQL string that names tables as `db.table`.
+        file_counts: answers counting audits from metadata where it can (the rest run `query`).
         default_table: table for audits without a `table` param (a WAP template's table).
         dialect: dialect of user-written fragments (`where`, `custom_sql`).
         sample_size: failing rows to fetch per failing audit.
@@ -80,10 +91,12 @@ def run_audits(
         )
         for index, raw in enumerate(specs)
     ]
-    counts = _count_together(planned, query, target_dialect) if len(planned) > 1 else None
+    known = [plan.from_metadata(file_counts) if file_counts is not None else None for plan in planned]
+    unknown = [plan for plan, count in zip(planned, known, strict=True) if count is None]
+    together = iter(_count_together(unknown, query, target_dialect) or ()) if len(unknown) > 1 else iter(())
     return [
-        plan.finish(query, sample_size, target_dialect, count=None if counts is None else counts[index])
-        for index, plan in enumerate(planned)
+        plan.finish(query, sample_size, target_dialect, count=next(together, None) if count is None else count)
+        for plan, count in zip(planned, known, strict=True)
     ]
 
 
@@ -96,10 +109,12 @@ def run_audit(
     sample_size: int = 5,
     target_dialect: str = "duckdb",
     label: str | None = None,
+    file_counts: FileCountsFn | None = None,
 ) -> AuditResult:
     """Run one audit; see `run_audits`."""
     plan = _Planned.of(spec, default_table=default_table, dialect=dialect, label=label or spec.display_name)
-    return plan.finish(query, sample_size, target_dialect)
+    count = plan.from_metadata(file_counts) if file_counts is not None else None
+    return plan.finish(query, sample_size, target_dialect, count=count)
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,6 +146,18 @@ class _Planned:
                 while len(_PLANS) > _PLANS_KEPT:
                     del _PLANS[next(iter(_PLANS))]
         return known
+
+    def from_metadata(self, file_counts: FileCountsFn) -> int | None:
+        """The failing-row count as the catalog's metadata tells it, or None (`Audit.count_from_metadata`)."""
+        audit = self.audit
+        if not audit.table:
+            return None
+
+        def counts(conditions: Sequence[exp.Expr]) -> ScanCounts | None:
+            scope = [*audit.where(), *conditions]
+            return file_counts(audit.table, exp.and_(*scope) if scope else None)
+
+        return audit.count_from_metadata(counts)
 
     def failing_sql(self, dialect: str) -> str:
         if (sql := self.printed.get(dialect)) is None:

@@ -24,6 +24,7 @@ from towpath.catalog.branches import (
     publish_branches,
 )
 from towpath.catalog.compact import CompactResult, PartitionCompaction, compact, last_compacted
+from towpath.catalog.counts import FileCounts, ScanCounts
 from towpath.catalog.ddl import DdlCheck, DdlError, DdlResult, apply_ddl, check_ddl
 from towpath.catalog.env_tables import (
     CopyCost,
@@ -75,12 +76,14 @@ __all__ = [
     "DdlCheck",
     "DdlError",
     "DdlResult",
+    "FileCounts",
     "GcResult",
     "HwmChange",
     "PartitionCompaction",
     "PositionCommit",
     "PositionConflictError",
     "Rollback",
+    "ScanCounts",
     "ScanPlan",
     "SnapshotInfo",
     "TableDescription",

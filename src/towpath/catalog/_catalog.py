@@ -34,6 +34,7 @@ from towpath.catalog._commit import TableChange, commit_tables
 from towpath.catalog._loaded import TableLoader
 from towpath.catalog._opened import open_catalog
 from towpath.catalog._overwrite import can_replace_partitions, commit_data_files, replace_partitions
+from towpath.catalog.counts import ScanCounts, whole_file_counts
 from towpath.config.project import ProjectConfig
 from towpath.errors import CatalogError, ConflictError, SchemaMismatchError, TableNotFoundError
 from towpath.write_modes import TableWriteMode
@@ -117,6 +118,9 @@ class ScanPlan:
     evolved: bool = False
     """The table's schema changed since it was created (a rename, an added column): its older data files
     must be read by Iceberg field id, not by column name."""
+    counts: ScanCounts | None = None
+    """Each planned file's exact row and NULL counts when the filter selects whole files
+    (`towpath.catalog.counts`); None when only reading the rows can tell."""
 
 
 _manifests.install()
@@ -306,7 +310,10 @@ class Catalog:
             raise CatalogError(f"table '{identifier}' has no branch or tag '{ref}'")
         schema = table.schema().as_arrow()
         if snap is None:
-            return ScanPlan(normalize_identifier(identifier), [], schema, None, 0)
+            return ScanPlan(
+                normalize_identifier(identifier), [], schema, None, 0,
+                counts=ScanCounts(frozenset(f.name.lower() for f in table.schema().fields), ()),
+            )
         scan = table.scan(row_filter=row_filter, snapshot_id=snap.snapshot_id)
         tasks = list(scan.plan_files())
         if any(task.delete_files for task in tasks):
@@ -315,7 +322,7 @@ class Catalog:
         total = int(summary.get("total-data-files", len(tasks)))
         return ScanPlan(
             normalize_identifier(identifier), [t.file.file_path for t in tasks], schema, snap.snapshot_id, total,
-            evolved=len(table.metadata.schemas) > 1,
+            evolved=len(table.metadata.schemas) > 1, counts=whole_file_counts(table.metadata, table.schema(), tasks),
         )
 
     def read(

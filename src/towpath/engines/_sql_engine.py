@@ -27,13 +27,13 @@ from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar
 
 import pyarrow as pa
 import pyarrow.dataset as ds
-from pyiceberg.expressions import BooleanExpression
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from sqlglot import exp
 
-from towpath.catalog import MAIN, Catalog, ScanPlan, WriteMode, normalize_identifier
+from towpath.catalog import MAIN, Catalog, ScanCounts, ScanPlan, WriteMode, normalize_identifier
 from towpath.engines.base import StatementResult
 from towpath.engines.insert import InsertTarget, insert_target, shape_insert
-from towpath.engines.pruning import row_filter
+from towpath.engines.pruning import exact_filter, row_filter
 from towpath.engines.script import Statement, describe, parse_script, unsupported
 from towpath.engines.templates import SlotTemplate, TemplateCache
 from towpath.engines.templates import build as build_template
@@ -159,6 +159,28 @@ class SqlEngine(abc.ABC, Generic[S]):
             data = self._execute(session, text, sources, file, line)
         warn_deprecated(aliases)
         return data
+
+    def file_counts(
+        self, table: str, where: exp.Expr | None = None, *, refs: Mapping[str, str] | None = None
+    ) -> ScanCounts | None:
+        """The exact counts of `table`'s files whose rows are those `where` keeps, read from the catalog.
+
+        None when the manifests cannot say (a condition that is not on whole
+        files, a name that is a view or registered rows here): then only a
+        query can count. `refs` reads a table's branch, as in `query`.
+        """
+        key = table.lower()
+        with self._lock:
+            if key in self._views or key in self._registered:
+                return None
+        try:
+            ident = normalize_identifier(table)
+            predicate = AlwaysTrue() if where is None else exact_filter(where, self.catalog.table(ident).schema())
+            if predicate is None:
+                return None
+            return self.catalog.plan_scan(ident, predicate, _refs(refs).get(ident)).counts
+        except CatalogError:  # no such table or branch, delete files: the query says so in its own words
+            return None
 
     def _kept_or_parsed(
         self, sql: str, dialect: str, file: Path | str | None

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import pyarrow as pa
 from sqlglot import exp
 
-from towpath.catalog import ScanPlan, WriteMode
+from towpath.catalog import ScanCounts, ScanPlan, WriteMode
 
 __all__ = ["Engine", "StatementKind", "StatementResult", "WriteMode"]
 
@@ -73,6 +73,13 @@ class Engine(Protocol):
         file: Path | str | None = None,
     ) -> pa.Table:
         """Run one query and return its rows."""
+        ...
+
+    def file_counts(
+        self, table: str, where: exp.Expr | None = None, *, refs: Mapping[str, str] | None = None
+    ) -> ScanCounts | None:
+        """Exact counts of the files holding `table`'s rows where `where` holds, from the catalog's
+        manifests; None when only a query can count (`towpath.catalog.counts`)."""
         ...
 
     def run_script(

@@ -54,7 +54,7 @@ from sqlglot import exp
 
 from towpath.sql import Schemas, column_owner, table_key
 
-__all__ = ["row_filter"]
+__all__ = ["exact_filter", "row_filter"]
 
 # pyiceberg's predicate classes are pydantic models whose typed signatures hide the positional
 # `EqualTo("col", value)` form its docs use; they are called through `Callable[..., ...]` on purpose.
@@ -132,12 +132,53 @@ def row_filter(table: exp.Table, schema: Schema, known: Schemas | None = None) -
     predicates = []
     for conjunct in _conjuncts(where.this):
         try:
-            predicate = _translate(conjunct, field_of)
-            bind(schema, predicate, case_sensitive=True)  # a literal that does not convert is skipped
-        except (_Skip, ValueError, TypeError, ArithmeticError):
+            predicates.append(_bound(conjunct, field_of, schema))
+        except _Skip:
             continue
-        predicates.append(predicate)
     return reduce(And, predicates) if predicates else AlwaysTrue()
+
+
+def exact_filter(condition: exp.Expr, schema: Schema) -> BooleanExpression | None:
+    """`condition` as a pyiceberg filter that keeps exactly the rows SQL keeps, or None if it has no such form.
+
+    For answers read from metadata (`towpath.catalog.counts`), where a filter
+    that only implies the condition would count too many rows. Every conjunct
+    must translate, and `<>` is refused: SQL drops NULLs there, and pyiceberg's
+    residual of a NULL partition value keeps them.
+
+    >>> import sqlglot
+    >>> from pyiceberg.schema import Schema
+    >>> from pyiceberg.types import NestedField, DateType
+    >>> exact_filter(sqlglot.condition("date = DATE '2022-01-01'"), Schema(NestedField(1, "date", DateType())))
+    EqualTo(term=Reference(name='date'), literal=literal('2022-01-01'))
+    >>> exact_filter(sqlglot.condition("date <> DATE '2022-01-01'"), Schema(NestedField(1, "date", DateType()))) is None
+    True
+    """
+    if condition.find(exp.NEQ) is not None:
+        return None
+
+    def field_of(column: exp.Expr) -> NestedField:
+        if not isinstance(column, exp.Column) or not isinstance(column.this, exp.Identifier) or column.table:
+            raise _Skip
+        try:
+            return schema.find_field(column.name.lower(), case_sensitive=False)
+        except ValueError:
+            raise _Skip from None
+
+    try:
+        return reduce(And, [_bound(conjunct, field_of, schema) for conjunct in _conjuncts(condition)])
+    except _Skip:
+        return None
+
+
+def _bound(conjunct: exp.Expr, field_of: Callable[[exp.Expr], NestedField], schema: Schema) -> BooleanExpression:
+    """`conjunct` translated, once it binds to `schema` (a literal that does not convert is a `_Skip`)."""
+    try:
+        predicate = _translate(conjunct, field_of)
+        bind(schema, predicate, case_sensitive=True)
+    except (ValueError, TypeError, ArithmeticError):
+        raise _Skip from None
+    return predicate
 
 
 def _owning_select(table: exp.Table) -> exp.Select | None:

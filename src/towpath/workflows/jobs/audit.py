@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -42,12 +43,16 @@ def execute_audits(
 
     User-written fragments (`where`, `custom_sql`) are read in the project's
     dialect, like the workflow's SQL jobs; the generated queries are DuckDB SQL
-    the engine transpiles.
+    the engine transpiles. Counting audits over whole partitions are answered
+    from the catalog's metadata (`Engine.file_counts`).
     """
     def query(sql: str) -> Any:
         return ctx.engine.query(sql, dialect="duckdb", refs=refs)
 
-    results = run_audits(audits, query, default_table=default_table, dialect=ctx.config.dialect)
+    results = run_audits(
+        audits, query, default_table=default_table, dialect=ctx.config.dialect,
+        file_counts=partial(ctx.engine.file_counts, refs=refs),
+    )
     record_audits(ctx, job_id, results, attempt=attempt)
     return results
 
