@@ -63,3 +63,24 @@ def test_an_unpartitioned_table_is_one_piece(catalog: Catalog) -> None:
     data = pa.table({"id": pa.array([3, 1, 2], pa.int64())})
     [(key, rows)] = list(partitions(catalog.table("foo.flat"), data))
     assert key is None and rows.column("id").to_pylist() == [3, 1, 2]
+
+
+def test_rows_of_one_partition_are_one_piece_as_they_came(catalog: Catalog) -> None:
+    apply_ddl(catalog, DDL)
+    table = catalog.table("foo.events")
+    day = dt.datetime(2024, 1, 2, 5, tzinfo=dt.UTC)
+    data = pa.concat_tables([  # two chunks, ids out of order: the one piece keeps both as they are
+        pa.table({"id": pa.array([3, 1], pa.int64()), "kind": ["k1", "k1"], "at": pa.array([day, day], pa.timestamp("us", "UTC"))}),
+        pa.table({"id": pa.array([2], pa.int64()), "kind": ["k1"], "at": pa.array([day], pa.timestamp("us", "UTC"))}),
+    ])
+    [(key, rows)] = list(partitions(table, data))
+    assert key is not None and list(key.partition) == [(day.date() - dt.date(1970, 1, 1)).days, "k1"]
+    assert rows is data
+    nulls = pa.table({"id": pa.array([1, 2], pa.int64()), "kind": pa.array([None, None], pa.string()),
+                      "at": pa.array([day, day], pa.timestamp("us", "UTC"))})
+    [(key, rows)] = list(partitions(table, nulls))
+    assert key is not None and key.partition[1] is None and rows is nulls
+    ours = [(str(f.partition), f.record_count) for f in write_data_files(table, data)]
+    theirs = [(str(f.partition), f.record_count)
+              for f in _dataframe_to_data_files(table_metadata=table.metadata, df=data, io=table.io)]
+    assert ours == theirs and [count for _, count in ours] == [3]

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, IsNull, Or, Reference
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, ManifestFile
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
@@ -34,6 +33,7 @@ from pyiceberg.table.update.snapshot import _OverwriteFiles
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.typedef import Record
 
+from towpath.catalog.datafiles import write_data_files
 from towpath.write_modes import TableWriteMode
 
 
@@ -51,8 +51,7 @@ def replace_partitions(table: Table, data: pa.Table, properties: dict[str, str],
     """Make `data` the whole content of each partition it has rows for, on `branch`, in one commit."""
     if data.num_rows == 0:
         return
-    files = list(_dataframe_to_data_files(table_metadata=table.metadata, write_uuid=uuid.uuid4(), df=data, io=table.io))
-    commit_data_files(table, files, "dynamic_overwrite", properties, branch)
+    commit_data_files(table, write_data_files(table, data), "dynamic_overwrite", properties, branch)
 
 
 def commit_data_files(

@@ -7,7 +7,8 @@ CPU than the Parquet encoding itself. Here the partition values are computed
 once, the rows sorted by them once, and each partition is a slice of the
 sorted rows; the files are then written by pyiceberg's own `write_file` (its
 field ids, column statistics, file names and table properties), so the
-result is the same data files, only cheaper to split.
+result is the same data files, only cheaper to split. Rows that all share one
+partition (a daily job's write) are not sorted or copied at all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,6 +68,12 @@ def partitions(table: Table, data: pa.Table) -> Iterator[tuple[PartitionKey | No
         source = data.column(column) if column in data.column_names else _nested(data, column)
         values[name] = field.transform.pyarrow_transform(schema.find_field(field.source_id).field_type)(source)
     keys = pa.table(values)
+    if (single := _single_key(keys)) is not None:  # a daily write: no sort, no copy
+        yield PartitionKey(
+            field_values=[PartitionFieldValue(field=f, value=v) for f, v in zip(spec.fields, single, strict=True)],
+            partition_spec=spec, schema=schema,
+        ), data
+        return
     if keys.num_rows > 1:
         order = pc.sort_indices(keys, sort_keys=[(name, "ascending", "at_end") for name in names])
         keys, data = keys.take(order), data.take(order)
@@ -79,6 +87,24 @@ def partitions(table: Table, data: pa.Table) -> Iterator[tuple[PartitionKey | No
         )
         yield key, data.slice(start, run["count_all"])
         start += run["count_all"]
+
+
+def _single_key(keys: pa.Table) -> list[Any] | None:
+    """The partition values every row shares, or None if the rows hold several (or floats: NaN, -0.0)."""
+    if keys.num_rows == 0:
+        return None
+    values = []
+    for column in keys.columns:
+        if pa.types.is_floating(column.type):
+            return None
+        if column.null_count == len(column):
+            values.append(None)
+            continue
+        bounds = pc.min_max(column)
+        if column.null_count or bounds["min"] != bounds["max"]:
+            return None
+        values.append(bounds["min"].as_py())
+    return values
 
 
 def _nested(data: pa.Table, path: str) -> pa.ChunkedArray:
