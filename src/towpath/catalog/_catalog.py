@@ -310,10 +310,8 @@ class Catalog:
             raise CatalogError(f"table '{identifier}' has no branch or tag '{ref}'")
         schema = table.schema().as_arrow()
         if snap is None:
-            return ScanPlan(
-                normalize_identifier(identifier), [], schema, None, 0,
-                counts=ScanCounts(frozenset(f.name.lower() for f in table.schema().fields), ()),
-            )
+            return ScanPlan(normalize_identifier(identifier), [], schema, None, 0,
+                            counts=whole_file_counts(table.metadata, table.schema(), ()))
         scan = table.scan(row_filter=row_filter, snapshot_id=snap.snapshot_id)
         tasks = list(scan.plan_files())
         if any(task.delete_files for task in tasks):

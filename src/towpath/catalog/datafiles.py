@@ -93,7 +93,7 @@ def _single_key(keys: pa.Table) -> list[Any] | None:
     """The partition values every row shares, or None if the rows hold several (or floats: NaN, -0.0)."""
     if keys.num_rows == 0:
         return None
-    values = []
+    values: list[Any] = []
     for column in keys.columns:
         if pa.types.is_floating(column.type):
             return None
