@@ -71,11 +71,11 @@ def run_audits(
     Args:
         specs: audits as written in the workflow (`AuditSpec` or plain mappings).
         query: runs a `target_dialect` SQL string that names tables as `db.table`.
-        file_counts: answers counting audits from metadata where it can (the rest run `query`).
         default_table: table for audits without a `table` param (a WAP template's table).
         dialect: dialect of user-written fragments (`where`, `custom_sql`).
         sample_size: failing rows to fetch per failing audit.
         target_dialect: dialect `query` understands.
+        file_counts: answers counting audits from metadata where it can (the rest run `query`).
 
     Raises:
         SpecError: an audit's parameters are invalid.
