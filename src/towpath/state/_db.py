@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from towpath.state import _schema
 from towpath.state.errors import StateError
@@ -81,8 +83,11 @@ class Database:
     def _create_engine(self) -> sa.Engine:
         if not self.url.startswith("sqlite"):
             return _fork_safe(sa.create_engine(self.url, pool_pre_ping=True))
+        url = sa.make_url(self.url)
+        if url.drivername in ("sqlite", "sqlite+pysqlite"):
+            url = url.set(drivername="sqlite+towpath")
         engine = _fork_safe(
-            sa.create_engine(self.url, connect_args={"timeout": self.timeout_s, "isolation_level": None})
+            sa.create_engine(url, connect_args={"timeout": self.timeout_s, "isolation_level": None})
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -93,11 +98,6 @@ class Database:
             # In WAL mode NORMAL never corrupts the file and survives a process crash (kill -9);
             # only a power cut can lose the last commits. It saves an fsync per run/job/audit record.
             dbapi_conn.execute("PRAGMA synchronous = NORMAL")
-
-        @sa.event.listens_for(engine, "begin")
-        def _begin(conn: sa.Connection) -> None:
-            # pysqlite in autocommit mode issues no BEGIN of its own: we choose the lock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
 
         return engine
 
@@ -131,6 +131,26 @@ class Database:
                 f"understands ({_schema.SCHEMA_VERSION}); upgrade towpath"
             )
         return version
+
+
+class TowpathSQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, beginning each transaction with the lock `Database` asks for.
+
+    pysqlite in autocommit mode issues no BEGIN of its own. Choosing the lock in
+    the dialect rather than in an engine `begin` event keeps the engine free of
+    connection events: with one, SQLAlchemy dispatches events around every
+    statement, and recording a job's start and finish took 0.50 ms, not 0.19.
+    """
+
+    supports_statement_cache = True  # as the parent: only the BEGIN differs
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        # A pool-proxied connection: `info` is what `Database.write` set on the `sa.Connection`.
+        dbapi_connection.execute("BEGIN IMMEDIATE" if dbapi_connection.info.pop("immediate", False) else "BEGIN")
+
+
+registry.register("sqlite.towpath", __name__, "TowpathSQLiteDialect")
+
 
 def _fork_safe(engine: sa.Engine) -> sa.Engine:
     """Pool connections per process: one inherited through `fork` is dropped, never shared.
