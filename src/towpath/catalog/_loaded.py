@@ -108,8 +108,10 @@ class _Pointers:
     A seed run looks its tables up ~30 times, each a SQLAlchemy query (~170 µs).
     On SQLite, `PRAGMA data_version` on a connection of our own (~6 µs) changes
     whenever any other connection, in any process, commits: while it stays the
-    same, every pointer read since is still the pointer. Elsewhere (PostgreSQL)
-    each lookup is the query.
+    same, every pointer read since is still the pointer, and after it changed
+    the pointer is read on that same connection. Commits go through
+    SQLAlchemy's connections, never this one, so each shows as a new version.
+    Elsewhere (PostgreSQL) each lookup is a SQLAlchemy query.
     """
 
     def __init__(self, iceberg: SqlCatalog) -> None:
@@ -131,11 +133,14 @@ class _Pointers:
                 self._version = version
             elif identifier in self._known:
                 return self._known[identifier]
-        location = self._query(identifier)  # read after the version: a commit in between shows as a new one
-        with self._lock:
-            if self._version == version:
-                self._known[identifier] = location
-        return location
+            # On the watch connection, after the version: a commit in between shows as a new one.
+            # Its plain sqlite3 query takes ~15 µs; SQLAlchemy's took ~170.
+            namespace, _, name = identifier.rpartition(".")
+            assert self._watch is not None
+            row = self._watch.execute(_SQLITE_POINTER, (self.iceberg.name, namespace, name)).fetchone()
+            location = None if row is None else row[0]
+            self._known[identifier] = location
+            return location
 
     def _data_version(self) -> tuple[int, int]:
         """(this process, the database's data version): a forked child opens its own connection."""
@@ -184,6 +189,11 @@ _POINTER = sqlalchemy.select(IcebergTables.metadata_location).where(
 )
 """A table's metadata pointer, built once: with its values as parameters SQLAlchemy reuses the compiled
 query (0.2 ms less per lookup than a query built around literals)."""
+_SQLITE_POINTER = (
+    f"SELECT metadata_location FROM {IcebergTables.__tablename__} "
+    "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?"
+)
+"""`_POINTER` for the watch connection of a SQLite catalog (`_Pointers`)."""
 
 
 class LoadingSqlCatalog(SqlCatalog):
