@@ -202,15 +202,23 @@ class StateStore:
     def start_job(
         self, run_id: str, job_id: str, job_type: str, *, parent_job: int | None = None, attempt: int | None = None
     ) -> int:
-        """Record a job of a run as `running`; returns the job run's id."""
-        with self.db.write() as conn:
-            if conn.execute(_RUN_EXISTS, {"the_run_id": run_id}).first() is None:
-                raise RunNotFoundError(run_id, self._recent_ids())
-            inserted = conn.execute(_INSERT_JOB, {
-                "run_id": run_id, "job_id": job_id, "job_type": job_type, "status": Status.RUNNING.value,
-                "started_at": now().isoformat(), "parent_job": parent_job, "attempt": attempt,
-            })
-            return int(inserted.inserted_primary_key[0])  # type: ignore[index]
+        """Record a job of a run as `running`; returns the job run's id.
+
+        An unknown run is found by the jobs table's foreign key, not by a query before every insert.
+        """
+        try:
+            with self.db.write() as conn:
+                inserted = conn.execute(_INSERT_JOB, {
+                    "run_id": run_id, "job_id": job_id, "job_type": job_type, "status": Status.RUNNING.value,
+                    "started_at": now().isoformat(), "parent_job": parent_job, "attempt": attempt,
+                })
+                return int(inserted.inserted_primary_key[0])  # type: ignore[index]
+        except sa.exc.IntegrityError:
+            with self.db.read() as conn:
+                known = conn.execute(_RUN_EXISTS, {"the_run_id": run_id}).first() is not None
+            if known:
+                raise
+            raise RunNotFoundError(run_id, self._recent_ids()) from None
 
     def finish_job(
         self,
