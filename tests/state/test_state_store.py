@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from state_workers import record_runs
 
 from towpath.state import STALE_AFTER, RunNotFoundError, StateError, StateStore
@@ -141,8 +142,6 @@ def test_a_store_written_by_the_previous_release_is_migrated_on_open(tmp_path: P
 
 def test_a_store_of_the_last_release_gains_every_table_and_column_of_this_one(tmp_path: Path) -> None:
     """A table tagged with a version the store already has is never created: a schema change needs a new version."""
-    import sqlalchemy as sa
-
     from towpath.state._schema import metadata
 
     path = tmp_path / "state.db"
@@ -173,6 +172,21 @@ def test_opening_a_current_store_does_not_wait_for_a_writer(tmp_path: Path) -> N
         reader = StateStore(path, timeout_s=0.2)
         assert reader.get_run(run_id).run.workflow_id == "wf"
         writer.execute("ROLLBACK")
+
+
+def test_a_write_takes_the_write_lock_up_front_and_a_read_never_does(tmp_path: Path) -> None:
+    """SQLite writes begin IMMEDIATE: a write that read first can never deadlock on upgrading its lock."""
+    store = StateStore(tmp_path / "state.db")
+    run_id = store.start_run("wf")
+    with sqlite3.connect(tmp_path / "state.db", isolation_level=None, timeout=0) as other:
+        with store.db.write(), pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            other.execute("BEGIN IMMEDIATE")
+        with store.db.read() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar() == 1
+            other.execute("BEGIN IMMEDIATE")  # a reader holds no write lock
+            other.execute("ROLLBACK")
+    store.finish_run(run_id, "success")
+    assert store.get_run(run_id).run.status is Status.SUCCESS
 
 
 def test_a_forked_child_records_through_its_own_connection(location: str) -> None:
