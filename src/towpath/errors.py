@@ -8,8 +8,10 @@ shows a traceback.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # pathlib is imported where a path is built: `towpath --help` imports this module
+    from pathlib import Path
 
 
 class TowpathError(Exception):
@@ -84,6 +86,8 @@ class OutputPathError(TowpathError):
     """A file or folder towpath was asked to write cannot be written; says which and why."""
 
     def __init__(self, path: Path | str, exc: OSError) -> None:
+        from pathlib import Path
+
         path = Path(path)
         blocker = next((p for p in path.parents if p.exists()), None)
         if blocker is not None and not blocker.is_dir():

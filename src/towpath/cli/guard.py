@@ -9,9 +9,7 @@ stdout as one JSON object, so a script never has to parse a message.
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback
 from enum import IntEnum
 from typing import Any
 
@@ -65,6 +63,8 @@ def report(exc: BaseException, *, verbose: bool, as_json: bool) -> int:
         exc.show()
         return exc.exit_code
     if verbose:
+        import traceback  # here, like json below: every `towpath --help` imports this module
+
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, TowpathError):
         return _emit(str(exc), type(exc).__name__, ExitCode.ERROR, as_json=as_json, extras=_extras(exc))
@@ -91,6 +91,8 @@ def _extras(exc: TowpathError) -> dict[str, Any]:
 
 def _emit(message: str, kind: str, code: int, *, as_json: bool, extras: dict[str, Any] | None = None) -> int:
     if as_json:
+        import json
+
         click.echo(json.dumps(error_payload(message, kind, extras), indent=2, default=str))
     else:
         click.secho(f"error: {message}", fg="red", err=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -80,6 +79,8 @@ def json_requested(ctx: click.Context) -> bool:
 def project_from(ctx: click.Context, *, near: str | None = None) -> Project:
     """The `towpath.Project` of `-C/--project`; without it, the one at or above `near` (a file
     the command reads, such as a workflow), else at or above the current folder."""
+    from pathlib import Path  # here: `towpath --help` imports this module, and needs no paths
+
     from towpath.project import Project
 
     state = ctx.find_root().ensure_object(CliState)
