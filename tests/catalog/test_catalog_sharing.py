@@ -173,6 +173,50 @@ def test_pyicebergs_pool_runs_a_one_item_map_inline_and_more_on_its_threads() ->
     assert list(pool.map(lambda n: n * 2, iter(range(5)))) == [0, 2, 4, 6, 8]  # order kept, iterators consumed
 
 
+def test_submits_run_on_the_calling_thread_only_inside_on_this_thread() -> None:
+    import threading
+
+    from pyiceberg.utils.concurrent import ExecutorFactory
+
+    from towpath.catalog._threads import on_this_thread
+
+    pool, here = ExecutorFactory.get_or_create(), threading.current_thread().name
+    assert pool.submit(lambda: threading.current_thread().name).result() != here
+    with on_this_thread():
+        assert pool.submit(lambda: threading.current_thread().name).result() == here
+        elsewhere = threading.Thread(target=lambda: seen.append(pool.submit(threading.current_thread).result()))
+        seen: list[threading.Thread] = []
+        elsewhere.start()
+        elsewhere.join()
+        assert seen[0] is not elsewhere  # another thread still hands its work to the pool
+        failed = pool.submit(int, "x")
+    assert pool.submit(lambda: threading.current_thread().name).result() != here
+    with pytest.raises(ValueError, match="invalid literal"):
+        failed.result()  # an error travels in the future, as from a pool thread
+
+
+def test_a_local_tables_commit_writes_its_manifests_on_the_committing_thread(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pyiceberg.table.update.snapshot import _SnapshotProducer
+
+    _with_table(project)
+    writers: list[str] = []
+    real = _SnapshotProducer.new_manifest_writer
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        writers.append(threading.current_thread().name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(_SnapshotProducer, "new_manifest_writer", spy)
+    project.catalog.write("db.t", pa.table({"n": [1, 2]}, schema=ROWS), "append")
+    project.catalog.write("db.t", pa.table({"n": [3]}, schema=ROWS), "overwrite")
+    assert writers and set(writers) == {threading.current_thread().name}
+    assert project.catalog.read("db.t").column("n").to_pylist() == [3]
+
+
 def test_a_forked_child_gets_its_own_pool() -> None:
     probe = (
         "import os, towpath.catalog\n"

@@ -10,7 +10,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
@@ -418,7 +419,11 @@ class Catalog:
                     self._write_first_snapshot_to_branch(identifier, table, lambda t: change(t, None, "append"), branch)
                     return
                 table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()  # updates `table`
-            change(table, branch, mode)
+            # A local table's manifests are written on this thread (`_threads.on_this_thread`); a
+            # remote one's on the pool, where their uploads overlap.
+            local = PyArrowFileIO.parse_location(table.metadata_location)[0] == "file"
+            with _threads.on_this_thread() if local else nullcontext():
+                change(table, branch, mode)
 
         self.commit_with_retry(identifier, attempt, what=f"writing to {branch}")
         table = self.table(identifier)
