@@ -100,6 +100,21 @@ def test_a_conflict_on_the_second_table_republishes_nothing_twice(project, write
         ("table_should_not_be_empty", 1), ("table_should_not_be_empty", 2)]
 
 
+def test_a_run_commits_each_table_twice_its_first_write_cutting_the_branch(project, write_workflow):
+    """Write and publish; the branch is cut by the write's own commit, not a commit of its own before it."""
+    path = two_tables(write_workflow)
+    assert project.run(path, date="2022-03-01").ok
+    before = len(project.catalog.table("shop.items").metadata.metadata_log)
+
+    assert project.run(path, date="2022-03-02").ok
+
+    items = project.catalog.table("shop.items")
+    assert len(items.metadata.metadata_log) == before + 2
+    published = items.current_snapshot()
+    assert published.parent_snapshot_id is not None and items.snapshot_by_id(published.parent_snapshot_id)
+    assert project.catalog.read("shop.items").num_rows == 2
+
+
 def test_max_attempts_exhausted_publishes_nothing_and_says_why(project, write_workflow):
     path = two_tables(write_workflow, max_attempts=2)
     assert project.run(path, date="2022-03-01").ok

@@ -17,11 +17,13 @@ from towpath.catalog._catalog import (
 from towpath.catalog._commit import pause_point, require_multi_table_commit
 from towpath.catalog.branches import (
     create_branch,
+    cut_reserved_branch,
     drop_branch,
     is_ancestor,
     list_branches,
     publish_branch,
     publish_branches,
+    stage_branch,
 )
 from towpath.catalog.compact import CompactResult, PartitionCompaction, compact, last_compacted
 from towpath.catalog.counts import FileCounts, ScanCounts
@@ -98,6 +100,7 @@ __all__ = [
     "conform",
     "copy_costs",
     "create_branch",
+    "cut_reserved_branch",
     "describe",
     "describe_table",
     "drop_branch",
@@ -126,6 +129,7 @@ __all__ = [
     "set_hwm",
     "set_metadata",
     "snapshot_position",
+    "stage_branch",
     "table_positions",
     "write_scope",
 ]

@@ -28,11 +28,12 @@ from pyiceberg.exceptions import (
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.snapshots import Snapshot
 
 from towpath.catalog import _manifests, _memory, _threads
 from towpath.catalog._commit import TableChange, commit_tables
-from towpath.catalog._loaded import TableLoader
+from towpath.catalog._loaded import TableLoader, cut_branch
 from towpath.catalog._opened import open_catalog
 from towpath.catalog._overwrite import can_replace_partitions, commit_data_files, replace_partitions
 from towpath.catalog.counts import ScanCounts, whole_file_counts
@@ -124,6 +125,29 @@ class ScanPlan:
     (`towpath.catalog.counts`); None when only reading the rows can tell."""
 
 
+Change = Callable[[Table, Transaction, "str | None", WriteMode], None]
+"""Stages a data write in a transaction of the table: `(table, txn, branch or None, mode)`."""
+
+
+def _commit_change(table: Table, change: Change, target: str | None, mode: WriteMode, *, cut: int | None = None) -> None:
+    """`change` in one transaction of `table`, committed; with the cut of branch `target` at `cut` if given."""
+    txn = table.transaction()
+    if cut is not None:
+        assert target is not None
+        cut_branch(txn, cut, target)
+    # A local table's manifests are written on this thread (`_threads.on_this_thread`); a
+    # remote one's on the pool, where their uploads overlap.
+    local = PyArrowFileIO.parse_location(table.metadata_location)[0] == "file"
+    with _threads.on_this_thread() if local else nullcontext():
+        change(table, txn, target, mode)
+        txn.commit_transaction()  # updates `table`
+
+
+def _head_id(table: Table) -> int | None:
+    head = table.snapshot_by_name(MAIN)
+    return head.snapshot_id if head else None
+
+
 _manifests.install()
 _memory.install()
 _threads.install()
@@ -141,9 +165,12 @@ class Catalog:
         """The environment this catalog reads and writes for (`towpath.environment`); None: production."""
         self._loader = loader or TableLoader(iceberg)
         """Loads tables, parsing each metadata file once (shared by every `Catalog` on the same pyiceberg one)."""
-        self._plans: dict[tuple[str, str | None, str], ScanPlan] = {}
-        """Scan plans by (metadata file, ref, filter): a metadata file never changes, so neither does its
-        plan. A WAP's audits read the same branch with the same filter, and plan its manifests once."""
+        self._plans: dict[tuple[str, str | None, int | None, str], ScanPlan] = {}
+        """Scan plans by (metadata file, ref, its reserved cut, filter): a metadata file never changes, so
+        neither does its plan. A WAP's audits read the same branch with the same filter, and plan its
+        manifests once."""
+        self._reserved: dict[tuple[str, str], int] = {}
+        """(`db.table`, branch) -> the snapshot a branch was reserved at and is not cut yet (`reserve_branch`)."""
 
     @classmethod
     def open(cls, config: ProjectConfig, root: Path, env: str | None = None) -> Catalog:
@@ -285,9 +312,38 @@ class Catalog:
 
     def snapshot_id(self, identifier: str, ref: str = MAIN) -> int | None:
         """Head snapshot of `ref` (a branch or tag), None for an empty table."""
-        table = self.table(identifier)
-        snap = table.snapshot_by_name(ref)
+        snap = self._ref_snapshot(self.table(identifier), identifier, ref)
         return snap.snapshot_id if snap else None
+
+    # -- reserved branches ----------------------------------------------------------------------
+
+    def reserve_branch(self, identifier: str, branch: str, snapshot_id: int) -> None:
+        """Let `branch` stand for `snapshot_id` in this catalog's reads until the first write cuts it.
+
+        A WAP stages its branch this way (`towpath.catalog.stage_branch`): the
+        first write to the branch creates it from `snapshot_id` in the write's own
+        commit, one catalog commit (a metadata file, a round trip to a REST
+        catalog) fewer per table and run, and a write that fails leaves no ref
+        to drop. Reads of the branch before that see `snapshot_id`, as they would
+        see a branch cut there.
+        """
+        self._reserved[(normalize_identifier(identifier), branch)] = snapshot_id
+
+    def reserved_cut(self, identifier: str, branch: str) -> int | None:
+        """The snapshot `branch` is reserved at, None if it is not reserved (or already cut)."""
+        return self._reserved.get((normalize_identifier(identifier), branch))
+
+    def release_branch(self, identifier: str, branch: str) -> int | None:
+        """Forget a reservation (the branch was published, dropped or cut); the snapshot it stood for."""
+        return self._reserved.pop((normalize_identifier(identifier), branch), None)
+
+    def _ref_snapshot(self, table: Table, identifier: str, ref: str | None) -> Snapshot | None:
+        """The snapshot `ref` names (main's head for None), a reserved branch's included."""
+        if not ref:
+            return table.current_snapshot()
+        if (snap := table.snapshot_by_name(ref)) is None and (cut := self.reserved_cut(identifier, ref)) is not None:
+            return table.snapshot_by_id(cut)
+        return snap
 
     # -- read ---------------------------------------------------------------------------------
 
@@ -296,7 +352,7 @@ class Catalog:
     ) -> ScanPlan:
         """Files to read for `row_filter` at `ref` (default: main), pruned by partitions and metrics."""
         table = self.table(identifier)
-        key = (table.metadata_location, ref, repr(row_filter))
+        key = (table.metadata_location, ref, self.reserved_cut(identifier, ref) if ref else None, repr(row_filter))
         if (known := self._plans.get(key)) is not None:
             return known
         plan = self._plan_scan(table, identifier, row_filter, ref)
@@ -306,7 +362,7 @@ class Catalog:
         return plan
 
     def _plan_scan(self, table: Table, identifier: str, row_filter: BooleanExpression, ref: str | None) -> ScanPlan:
-        snap = table.snapshot_by_name(ref) if ref else table.current_snapshot()
+        snap = self._ref_snapshot(table, identifier, ref)
         if ref and snap is None and ref != MAIN:
             raise CatalogError(f"table '{identifier}' has no branch or tag '{ref}'")
         schema = table.schema().as_arrow()
@@ -329,7 +385,7 @@ class Catalog:
     ) -> pa.Table:
         """Rows of a table at `ref` as one Arrow table."""
         table = self.table(identifier)
-        snap = table.snapshot_by_name(ref) if ref else table.current_snapshot()
+        snap = self._ref_snapshot(table, identifier, ref)
         if snap is None:
             return table.schema().as_arrow().empty_table()
         return table.scan(row_filter=row_filter, snapshot_id=snap.snapshot_id).to_arrow()
@@ -355,17 +411,17 @@ class Catalog:
         data = conform(data, self.table(identifier).schema().as_arrow(), identifier)
         props = properties or {}
 
-        def change(table: Table, target: str | None, mode: WriteMode) -> None:
+        def change(table: Table, txn: Transaction, target: str | None, mode: WriteMode) -> None:
             if mode == "append":
-                table.append(data, snapshot_properties=props, branch=target)
+                txn.append(data, snapshot_properties=props, branch=target)
             elif mode == "overwrite" or (mode == "dynamic_overwrite" and table.spec().is_unpartitioned()):
-                table.overwrite(data, snapshot_properties=props, branch=target)
+                txn.overwrite(data, snapshot_properties=props, branch=target)
             elif mode == "dynamic_overwrite" and can_replace_partitions(table):
-                replace_partitions(table, data, props, target or MAIN)
+                replace_partitions(table, txn, data, props, target or MAIN)
             elif mode == "dynamic_overwrite":
                 with warnings.catch_warnings():  # a first write of a partition has nothing to delete; that is fine
                     warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                    table.dynamic_partition_overwrite(data, snapshot_properties=props, branch=target)
+                    txn.dynamic_partition_overwrite(data, snapshot_properties=props, branch=target)
             else:
                 raise CatalogError(f"unknown write mode '{mode}'")
 
@@ -392,9 +448,9 @@ class Catalog:
             raise CatalogError(f"unknown write mode '{mode}'")
         props = properties or {}
 
-        def change(table: Table, target: str | None, mode: WriteMode) -> None:
+        def change(table: Table, txn: Transaction, target: str | None, mode: WriteMode) -> None:
             try:
-                commit_data_files(table, files, mode, props, target)
+                commit_data_files(table, txn, files, mode, props, target)
             except ValueError as exc:
                 if "sequence number" in str(exc):
                     raise  # a lost race: commit_with_retry redoes it
@@ -402,30 +458,29 @@ class Catalog:
 
         return self._commit_to_branch(identifier, branch, mode, change)
 
-    def _commit_to_branch(
-        self, identifier: str, branch: str, mode: WriteMode, change: Callable[[Table, str | None, WriteMode], None]
-    ) -> int | None:
-        """Run `change(table, branch, mode)` with retries, cutting `branch` from main first; the branch's new head.
+    def _commit_to_branch(self, identifier: str, branch: str, mode: WriteMode, change: Change) -> int | None:
+        """Commit `change(table, txn, branch, mode)` with retries, cutting a missing `branch` in the same
+        commit; the branch's new head.
 
         pyiceberg would start a missing branch as a parentless one holding only
-        the new rows, so it is cut from main's head first; on a table without
-        any snapshot see `_write_first_snapshot_to_branch`.
+        the new rows, so it is cut where it was reserved (`reserve_branch`), else
+        from main's head; on a table without any snapshot see
+        `_write_first_snapshot_to_branch`.
         """
 
         def attempt(table: Table) -> None:
+            cut = None
             if branch != MAIN and branch not in table.metadata.refs:
-                main_head = table.snapshot_by_name(MAIN)
-                if main_head is None:
-                    self._write_first_snapshot_to_branch(identifier, table, lambda t: change(t, None, "append"), branch)
+                cut = self.reserved_cut(identifier, branch)
+                cut = _head_id(table) if cut is None else cut
+                if cut is None:
+                    self._write_first_snapshot_to_branch(
+                        identifier, table, lambda t: _commit_change(t, change, None, "append"), branch)
                     return
-                table.manage_snapshots().create_branch(main_head.snapshot_id, branch).commit()  # updates `table`
-            # A local table's manifests are written on this thread (`_threads.on_this_thread`); a
-            # remote one's on the pool, where their uploads overlap.
-            local = PyArrowFileIO.parse_location(table.metadata_location)[0] == "file"
-            with _threads.on_this_thread() if local else nullcontext():
-                change(table, branch, mode)
+            _commit_change(table, change, branch, mode, cut=cut)
 
         self.commit_with_retry(identifier, attempt, what=f"writing to {branch}")
+        self.release_branch(identifier, branch)  # cut now, if it was reserved
         table = self.table(identifier)
         snap = table.snapshot_by_name(branch)
         return snap.snapshot_id if snap else None

@@ -295,6 +295,7 @@ class _Transaction(Transaction):
     """
 
     _memo: tuple[TableMetadata, tuple[TableUpdate, ...], TableMetadata] | None = None
+    _cuts_branch = False
 
     @property
     def table_metadata(self) -> TableMetadata:
@@ -302,6 +303,36 @@ class _Transaction(Transaction):
         if memo is None or memo[0] is not base or memo[1] is not updates:
             memo = self._memo = (base, updates, apply_updates(base, updates))
         return memo[2]
+
+    def cut_branch(self, snapshot_id: int, branch: str) -> None:
+        """Stage a new `branch` at `snapshot_id`, so the branch and the first write to it are one commit.
+
+        The write staged next (its snapshot producer) then takes the new branch's
+        head as its parent. Of the two requirements on `branch`, the transaction
+        keeps the first, the cut's: the branch must not exist yet.
+        """
+        ManageSnapshots(transaction=self).create_branch(snapshot_id, branch).commit()
+        self._cuts_branch = True
+
+    def _rebuild_snapshot_updates(self) -> None:
+        """pyiceberg's retry after a concurrent commit, refused when this transaction cuts a branch.
+
+        pyiceberg rebuilds a retry by dropping every staged ref update, the cut's
+        with them, and staging the write again on the reloaded table: its
+        snapshot would start a parentless branch holding only the new rows. The
+        `CommitFailedException` hands the retry to `Catalog.commit_with_retry`,
+        which redoes the cut and the write together.
+        """
+        if self._cuts_branch:
+            raise CommitFailedException("a concurrent commit won: the branch cut and its first write are redone together")
+        super()._rebuild_snapshot_updates()
+
+
+def cut_branch(txn: Transaction, snapshot_id: int, branch: str) -> None:
+    """Stage a new `branch` at `snapshot_id` in `txn`, a transaction of a table this module loaded (`_Transaction.cut_branch`)."""
+    if not isinstance(txn, _Transaction):
+        raise TypeError(f"a branch cut needs a table loaded through a TableLoader, not {type(txn).__name__}")
+    txn.cut_branch(snapshot_id, branch)
 
 
 def apply_updates(

@@ -10,7 +10,9 @@ are found through partition pruning, and both go into ONE `overwrite` snapshot
 
 The commit half (`commit_data_files`) takes files already written, by this
 process (`replace_partitions`, DuckDB's path) or by Spark's executors (the
-Spark engine's distributed write), so both engines commit the same way.
+Spark engine's distributed write), so both engines commit the same way. Both
+stage their snapshot in the caller's transaction, which may also cut the
+branch (`Catalog.write`: the cut and the first write are one commit).
 
 A partition replace needs a table that never changed its spec: there a file's
 partition value says exactly which rows it holds. Identity partitions are found
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, IsNull, Or, Reference
 from pyiceberg.manifest import DataFile, ManifestFile
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 from pyiceberg.transforms import IdentityTransform
@@ -47,21 +49,22 @@ def can_replace_partitions(table: Table) -> bool:
     )
 
 
-def replace_partitions(table: Table, data: pa.Table, properties: dict[str, str], branch: str) -> None:
-    """Make `data` the whole content of each partition it has rows for, on `branch`, in one commit."""
+def replace_partitions(table: Table, txn: Transaction, data: pa.Table, properties: dict[str, str], branch: str) -> None:
+    """Make `data` the whole content of each partition it has rows for, on `branch`, in one snapshot of `txn`."""
     if data.num_rows == 0:
         return
-    commit_data_files(table, write_data_files(table, data), "dynamic_overwrite", properties, branch)
+    commit_data_files(table, txn, write_data_files(table, data), "dynamic_overwrite", properties, branch)
 
 
 def commit_data_files(
     table: Table,
+    txn: Transaction,
     files: Sequence[DataFile],
     mode: TableWriteMode,
     properties: dict[str, str],
     branch: str | None,
 ) -> None:
-    """Commit already written `files` to `branch` in one snapshot.
+    """Stage already written `files` on `branch` in one snapshot of `txn` (a transaction of `table`; the caller commits).
 
     append adds them; overwrite makes them the branch's only files;
     dynamic_overwrite makes them the whole content of the partitions they hold
@@ -72,7 +75,7 @@ def commit_data_files(
     Raises:
         ValueError: a partition replace on a table whose partition spec changed.
     """
-    head = table.snapshot_by_name(branch) if branch is not None else None
+    head = txn.table_metadata.snapshot_by_name(branch) if branch is not None else None  # `txn` may cut the branch
     if mode == "dynamic_overwrite" and not table.spec().is_unpartitioned():
         if not files:
             return
@@ -92,7 +95,6 @@ def commit_data_files(
     else:  # overwrite, or a dynamic overwrite of an unpartitioned table
         replaced = [task.file for task in table.scan(snapshot_id=head.snapshot_id).plan_files()]
     commit_uuid = uuid.uuid4()
-    txn = table.transaction()
     if not replaced:
         with txn.update_snapshot(snapshot_properties=properties, branch=branch).fast_append() as append:
             append.commit_uuid = commit_uuid
@@ -107,7 +109,6 @@ def commit_data_files(
                 overwrite.delete_data_file(data_file)
             for data_file in files:
                 overwrite.append_data_file(data_file)
-    txn.commit_transaction()
 
 
 class _LiveOverwrite(_OverwriteFiles):

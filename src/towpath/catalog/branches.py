@@ -1,8 +1,10 @@
 """Write-Audit-Publish on Iceberg branches: cut a branch from `main`, publish it, drop it.
 
 Each WAP run writes to its own branch cut from `main`, audits that branch, and
-publishes by fast-forwarding `main` to the branch head. Two traps in pyiceberg
-0.12 shape this module:
+publishes by fast-forwarding `main` to the branch head. A WAP *stages* its
+branch (`stage_branch`): the branch is reserved at `main`'s head and cut by the
+first write's own commit, so a run commits each table twice (write, publish),
+not three times. Two traps in pyiceberg 0.12 shape this module:
 
 * `manage_snapshots().set_current_snapshot()` moves `main` to any snapshot without
   checking ancestry, so publishing a branch cut before another run published would
@@ -59,6 +61,42 @@ def create_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
     return catalog.commit_with_retry(identifier, attempt, what=f"creating branch '{branch}'")
 
 
+def stage_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
+    """Reserve `branch` at `main`'s head, without a commit; returns that snapshot id (None: an empty table).
+
+    Until a write cuts it (`Catalog.write` cuts a reserved branch in its own
+    commit, at the reserved snapshot even if `main` moved since), this catalog
+    reads the branch as that snapshot; publishing a branch nobody wrote to
+    moves nothing, and dropping it forgets the reservation. Other processes do
+    not see the branch before its first write.
+
+    Raises:
+        CatalogError: `branch` already exists, or is `main`.
+    """
+    _check_name(branch)
+    table = catalog.table(identifier)
+    if branch in table.metadata.refs:
+        raise CatalogError(f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name")
+    head = table.snapshot_by_name(MAIN)
+    if head is None:
+        return None  # nothing to cut from: the first write creates the ref (see `create_branch`)
+    catalog.reserve_branch(identifier, branch, head.snapshot_id)
+    return head.snapshot_id
+
+
+def cut_reserved_branch(catalog: Catalog, identifier: str, branch: str) -> None:
+    """Create a reserved `branch` that no write has cut yet, at its reserved snapshot (a kept WAP branch, for inspection)."""
+    if (cut := catalog.reserved_cut(identifier, branch)) is None:
+        return
+
+    def attempt(table: Table) -> None:
+        if branch not in table.metadata.refs:
+            table.manage_snapshots().create_branch(cut, branch).commit()
+
+    catalog.commit_with_retry(identifier, attempt, what=f"creating branch '{branch}'")
+    catalog.release_branch(identifier, branch)
+
+
 def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool = True) -> int | None:
     """Fast-forward `main` to the head of `branch` in one commit; returns `main`'s new head.
 
@@ -105,7 +143,11 @@ def publish_branches(catalog: Catalog, branches: Mapping[str, str], *, drop: boo
         return heads
 
     what = f"publishing branch{'es' if len(wanted) > 1 else ''} {', '.join(sorted(set(wanted.values())))}"
-    return catalog.commit_many_with_retry(list(wanted), attempt, what=what)
+    heads = catalog.commit_many_with_retry(list(wanted), attempt, what=what)
+    if drop:
+        for ident, branch in wanted.items():
+            catalog.release_branch(ident, branch)
+    return heads
 
 
 def _fast_forward(
@@ -114,6 +156,13 @@ def _fast_forward(
     """`main`'s head after publishing `branch`, and the change that does it (None: nothing to publish)."""
     refs = table.metadata.refs
     main_head = refs[MAIN].snapshot_id if MAIN in refs else None
+    if branch not in refs and (reserved := catalog.reserved_cut(ident, branch)) is not None:
+        if main_head != reserved:  # as a branch cut there would: its audits saw the reserved snapshot
+            raise ConflictError(
+                f"cannot publish branch '{branch}' of '{ident}': main moved to snapshot {main_head} after the branch "
+                f"was cut from {reserved}; rerun the workflow to write on top of the new main"
+            )
+        return main_head, None  # nothing was written to it: nothing to publish
     if branch not in refs:
         if main_head is None:
             return None, None  # empty table, nothing was written to the branch: nothing to publish
@@ -145,11 +194,17 @@ def _fast_forward(
 
 
 def drop_branch(catalog: Catalog, identifier: str, branch: str) -> None:
-    """Remove the `branch` ref (its snapshots stay until expired); dropping `main` is refused."""
+    """Remove the `branch` ref (its snapshots stay until expired); dropping `main` is refused.
+
+    A reserved branch no write has cut yet (`stage_branch`) is only forgotten.
+    """
     _check_name(branch)
+    reserved = catalog.release_branch(identifier, branch)
 
     def attempt(table: Table) -> None:
         ref = table.metadata.refs.get(branch)
+        if ref is None and reserved is not None:
+            return
         if ref is None or ref.snapshot_ref_type != SnapshotRefType.BRANCH:
             raise CatalogError(
                 f"table '{_ident(identifier)}' has no branch '{branch}' "

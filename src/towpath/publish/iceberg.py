@@ -1,4 +1,9 @@
-"""The Iceberg branch publisher: stage = a branch per table cut from `main`, publish = fast-forward every `main` at once.
+"""The Iceberg branch publisher: stage = a branch per table from `main`, publish = fast-forward every `main` at once.
+
+A staged branch is reserved, not committed (`towpath.catalog.stage_branch`): the
+first write to it cuts it in the write's own commit, so a WAP commits each
+table twice (write, publish), and a kept branch nobody wrote is cut for
+inspection.
 
 Publishing several tables is one catalog commit (`towpath.catalog.publish_branches`),
 so readers see all of a WAP's tables move together or none. Every staged branch
@@ -19,13 +24,14 @@ from typing import Any, ClassVar
 from towpath.catalog import (
     MAIN,
     Catalog,
-    create_branch,
+    cut_reserved_branch,
     drop_branch,
     expire_snapshots,
     list_branches,
     normalize_identifier,
     publish_branches,
     require_multi_table_commit,
+    stage_branch,
 )
 from towpath.errors import CatalogError
 from towpath.publish.base import Published, Staged
@@ -87,7 +93,7 @@ class IcebergBranchPublisher:
         try:
             for table in self._targets:
                 self.state.stagings.record(self.KIND, table, name, run_id=self.run_id, job_id=self.job_id, attempt=attempt)
-                create_branch(self.catalog, table, name)
+                stage_branch(self.catalog, table, name)  # the first write cuts it, in its own commit
         except BaseException:
             self.discard(staged)
             raise
@@ -110,6 +116,7 @@ class IcebergBranchPublisher:
     def keep(self, staged: Staged, reason: str) -> None:
         """Leave `staged` in place for inspection (a blocking audit failed), saying why."""
         for table, branch in staged.refs.items():
+            cut_reserved_branch(self.catalog, table, branch)  # a table nobody wrote: its branch, to look at
             self.state.stagings.mark(self.KIND, table, branch, "kept", reason)
 
     def _housekeeping(self, staged: Staged) -> dict[str, Any]:
