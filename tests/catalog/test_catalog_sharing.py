@@ -217,6 +217,29 @@ def test_a_local_tables_commit_writes_its_manifests_on_the_committing_thread(
     assert project.catalog.read("db.t").column("n").to_pylist() == [3]
 
 
+def test_a_local_tables_scan_plan_reads_its_manifests_on_the_planning_thread(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import pyiceberg.table
+
+    _with_table(project)
+    project.catalog.write("db.t", pa.table({"n": [1]}, schema=ROWS), "append")
+    project.catalog.write("db.t", pa.table({"n": [2]}, schema=ROWS), "append")  # two manifests: a pool `map`
+    readers: list[str] = []
+    real = pyiceberg.table._open_manifest
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        readers.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyiceberg.table, "_open_manifest", spy)
+    plan = project.catalog.plan_scan("db.t")
+    assert len(plan.files) == 2
+    assert readers == [threading.current_thread().name] * 2
+
+
 def test_a_forked_child_gets_its_own_pool() -> None:
     probe = (
         "import os, towpath.catalog\n"

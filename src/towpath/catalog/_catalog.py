@@ -10,7 +10,7 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,12 +135,16 @@ def _commit_change(table: Table, change: Change, target: str | None, mode: Write
     if cut is not None:
         assert target is not None
         cut_branch(txn, cut, target)
-    # A local table's manifests are written on this thread (`_threads.on_this_thread`); a
-    # remote one's on the pool, where their uploads overlap.
-    local = PyArrowFileIO.parse_location(table.metadata_location)[0] == "file"
-    with _threads.on_this_thread() if local else nullcontext():
+    with _local_on_this_thread(table):
         change(table, txn, target, mode)
         txn.commit_transaction()  # updates `table`
+
+
+def _local_on_this_thread(table: Table) -> AbstractContextManager[None]:
+    """`_threads.on_this_thread` for a table on local files: its manifests are read and written (Python,
+    holding the GIL) on the calling thread; a remote table's stay on the pool, where their I/O overlaps."""
+    local = PyArrowFileIO.parse_location(table.metadata_location)[0] == "file"
+    return _threads.on_this_thread() if local else nullcontext()
 
 
 def _head_id(table: Table) -> int | None:
@@ -370,7 +374,8 @@ class Catalog:
             return ScanPlan(normalize_identifier(identifier), [], schema, None, 0,
                             counts=whole_file_counts(table.metadata, table.schema(), ()))
         scan = table.scan(row_filter=row_filter, snapshot_id=snap.snapshot_id)
-        tasks = list(scan.plan_files())
+        with _local_on_this_thread(table):  # an audit's plan of two manifests: 0.14 ms less
+            tasks = list(scan.plan_files())
         if any(task.delete_files for task in tasks):
             raise CatalogError(f"table '{identifier}' has delete files (merge-on-read), which the engine cannot read yet")
         summary = snap.summary.additional_properties if snap.summary else {}

@@ -13,8 +13,10 @@ deleted ones, the manifests carried forward) and waits for all three. They are
 Avro encoding in Python, so on local files, with no I/O wait to overlap, the
 threads only add their hops: within `on_this_thread()` a `submit` runs where it
 is called (a warm seed run's data commit, in five rounds of 20 alternating runs:
-0.5-2.0 ms less, of 6.5-10 ms). `Catalog` commits a local table's writes so;
-other threads keep using the pool meanwhile.
+0.5-2.0 ms less, of 6.5-10 ms). `Catalog` commits a local table's writes so,
+and plans its scans so (the manifests a plan reads are decoded once per process,
+so what is left is Python: an audit's plan of two manifests took 0.41 ms through
+the pool, 0.27 ms inline); other threads keep using the pool meanwhile.
 """
 
 from __future__ import annotations
