@@ -127,6 +127,30 @@ def test_a_commits_own_manifests_are_cached_as_a_fresh_read_decodes_them(project
     assert sorted(project.catalog.read("db.p").column("n").to_pylist()) == [5]
 
 
+def test_a_commits_avro_headers_are_pyicebergs_with_their_schemas_kept(project: Project) -> None:
+    """The second commit's manifest and manifest list reuse the first's schema JSON; both read as pyiceberg's."""
+    import json
+
+    from pyiceberg.avro.file import AvroFile
+    from pyiceberg.utils.schema_conversion import AvroSchemaConversion
+
+    _with_table(project)
+    headers = []
+    for n in range(2):
+        project.catalog.write("db.t", pa.table({"n": pa.array([n], pa.int64())}))
+        table = project.catalog.table("db.t")
+        snapshot = table.current_snapshot()
+        assert snapshot is not None and snapshot.manifest_list is not None
+        newest = max(snapshot.manifests(table.io), key=lambda m: m.sequence_number)
+        for path, name in ((snapshot.manifest_list, "manifest_file"), (newest.manifest_path, "manifest_entry")):
+            with AvroFile[Any](table.io.new_input(path)) as read:
+                meta = read.header.meta
+                assert json.loads(meta["avro.schema"]) == AvroSchemaConversion().iceberg_to_avro(read.schema, name)
+                headers.append((name, meta["avro.schema"], meta["avro.codec"], meta.get("format-version")))
+    assert headers[:2] == headers[2:]
+    assert {codec for _, _, codec, _ in headers} == {"deflate"} and headers[0][3] == "2"
+
+
 def test_staged_metadata_is_pyicebergs_without_copying_the_history(project: Project) -> None:
     from pyiceberg.table.update import update_table_metadata
 

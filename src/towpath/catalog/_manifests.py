@@ -23,12 +23,15 @@ Writing a manifest also rebuilt, for every file, the schemas of its entries and
 the Avro writer tree that encodes them (~0.33 ms a manifest, three files a data
 commit), though they depend only on the partition type and the format version:
 they are built once (`_entry_schema`, `_resolve_writer`). pyiceberg's writers are
-frozen dataclasses, so one tree serves every file.
+frozen dataclasses, so one tree serves every file. So is each file's header: the
+Avro schema JSON of those (kept) entry schemas and of the manifest list, and the
+writer of the header record (`_write_header`: ~0.2 ms a file, three files a commit).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import weakref
 from collections import OrderedDict
@@ -37,6 +40,8 @@ from typing import Any, TypeVar
 
 from pyiceberg import manifest as pyiceberg_manifest
 from pyiceberg.avro import file as avro_file
+from pyiceberg.avro.codecs import AVRO_CODEC_KEY, CODEC_MAPPING_ICEBERG_TO_AVRO
+from pyiceberg.avro.resolver import construct_writer
 from pyiceberg.avro.resolver import resolve_writer as _pyiceberg_resolve_writer
 from pyiceberg.avro.writer import Writer
 from pyiceberg.io import FileIO
@@ -53,6 +58,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Record, TableVersion
 from pyiceberg.types import StructType
+from pyiceberg.utils.schema_conversion import AvroSchemaConversion
 
 MAX_ENTRIES = 50_000
 """Manifest entries kept, over all manifests (one entry per data file, with its column statistics)."""
@@ -210,6 +216,39 @@ def _resolve_writer(record_schema: Schema, file_schema: Schema) -> Writer:
     return writer
 
 
+_avro_schemas: OrderedDict[tuple[int, str], tuple[Schema, str]] = OrderedDict()
+
+
+def _write_header(self: avro_file.AvroOutputFile[Any]) -> None:
+    """`AvroOutputFile._write_header`, the file schema's Avro JSON kept per schema object (held here)."""
+    from pyiceberg.table import TableProperties
+
+    codec_name = self.metadata.get(AVRO_CODEC_KEY, TableProperties.WRITE_AVRO_COMPRESSION_DEFAULT)
+    if avro_codec_name := CODEC_MAPPING_ICEBERG_TO_AVRO.get(codec_name):
+        codec_name = avro_codec_name
+    meta = {**self.metadata, avro_file._SCHEMA_KEY: _avro_schema(self.file_schema, self.schema_name),
+            AVRO_CODEC_KEY: codec_name}
+    _header_writer().write(self.encoder, avro_file.AvroFileHeader(avro_file.MAGIC, meta, self.sync_bytes))
+
+
+def _avro_schema(schema: Schema, name: str) -> str:
+    key = (id(schema), name)
+    with _lock:
+        if (known := _avro_schemas.get(key)) is not None:
+            return known[1]
+    text = json.dumps(AvroSchemaConversion().iceberg_to_avro(schema, schema_name=name))
+    with _lock:
+        _avro_schemas[key] = (schema, text)
+        while len(_avro_schemas) > _WRITERS_KEPT:
+            _avro_schemas.popitem(last=False)
+    return text
+
+
+@functools.cache
+def _header_writer() -> Writer:
+    return construct_writer(avro_file.META_SCHEMA)
+
+
 R = TypeVar("R", bound=Record)
 
 
@@ -244,5 +283,6 @@ def install() -> None:
         (pyiceberg_manifest, "data_file_with_partition", _data_file_type),
         (pyiceberg_manifest, "manifest_entry_schema_with_data_file", _entry_schema),
         (avro_file, "resolve_writer", _resolve_writer),
+        (avro_file.AvroOutputFile, "_write_header", _write_header),
     ):
         setattr(owner, name, replacement)
