@@ -109,3 +109,15 @@ def test_a_kept_trace_is_traced_again_when_a_table_it_reads_changes_its_columns(
     assert sorted(query_lineage(query, 1, widened, dialect="spark", source=text).columns) == ["a", "new", "x", "y"]
     moved = query_lineage(query, 7, KNOWN, dialect="spark", source=text)
     assert moved.columns["a"] == [ColumnSource("db.t", "a")] and all(r.line == 7 for r in moved.reads)
+
+
+def test_a_kept_resolution_is_resolved_again_when_a_table_it_reads_loses_a_column() -> None:
+    text = "SELECT a, x FROM db.t"
+    statement = sqlglot.parse_one(text, read="spark")
+    assert resolve_query(statement, 3, KNOWN, source=text) == []
+    assert resolve_query(statement, 3, KNOWN, source=text) == []  # kept: the same text, line and columns
+    narrowed = {**KNOWN, "db.t": {"a": "int"}}
+    [problem] = resolve_query(statement, 3, narrowed, source=text)
+    assert problem.line == 3 and "unknown column 'x'" in problem.message
+    [again] = resolve_query(statement, 3, narrowed, source=text)  # a problem is never kept
+    assert again == problem

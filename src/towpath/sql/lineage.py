@@ -22,7 +22,7 @@ from sqlglot.lineage import lineage as sqlglot_lineage
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
 
-from towpath.sql.resolve import Schemas, aliases_of, cte_names, node_line, table_key
+from towpath.sql.resolve import Schemas, aliases_of, columns_read, cte_names, node_line, table_key
 
 __all__ = ["ColumnRead", "ColumnSource", "QueryLineage", "query_lineage"]
 
@@ -78,7 +78,7 @@ def query_lineage(
     """
     if source is None or views:
         return _trace(query, start_line, known, dialect=dialect, views=views)
-    key = (source, hash(query), start_line, dialect, _columns_read(query, known))
+    key = (source, hash(query), start_line, dialect, columns_read(query, known))
     if (known_trace := _TRACED.get(key)) is None:
         known_trace = _trace(query, start_line, known, dialect=dialect)
         with _TRACED_LOCK:  # a scheduler preflights on several threads
@@ -93,12 +93,6 @@ _TRACED: dict[tuple[object, ...], QueryLineage] = {}
 _TRACED_KEPT = 512
 """Traces kept (the oldest go first): a few per statement a process runs again and again."""
 _TRACED_LOCK = threading.Lock()
-
-
-def _columns_read(query: exp.Expr, known: Schemas) -> tuple[object, ...]:
-    """What `_schema_for` may look up for `query`: each table's columns and column aliases, in order."""
-    tables = dict.fromkeys(table_key(t) for t in query.find_all(exp.Table) if t.db)
-    return tuple((key, tuple(known.get(key) or ()), key in known, tuple(aliases_of(known, key))) for key in tables)
 
 
 def _trace(

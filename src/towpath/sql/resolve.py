@@ -8,6 +8,7 @@ that shows one problem per run makes users run it ten times.
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -26,6 +27,7 @@ __all__ = [
     "SqlProblem",
     "aliases_of",
     "column_owner",
+    "columns_read",
     "cte_names",
     "node_line",
     "resolve_query",
@@ -80,6 +82,7 @@ def resolve_query(
     *,
     views: Collection[str] = (),
     report_unknown_tables: bool = True,
+    source: str | None = None,
 ) -> list[SqlProblem]:
     """Every table and column `statement` (a SELECT, an INSERT or a CREATE VIEW) names that `known` lacks.
 
@@ -90,7 +93,39 @@ def resolve_query(
         views: unqualified view names created earlier in the script.
         report_unknown_tables: off when an earlier opaque step (Python code) may create tables;
             columns of unknown tables are never checked.
+        source: the statement's text, when the caller has it. That the same text, at the same
+            line, against the same columns resolves without a problem is then kept for the
+            process (a scheduler or the worker preflights the same scripts run after run; walking
+            the query's scopes is ~1 ms of a warm seed run), as `query_lineage` keeps its trace.
     """
+    if source is None:
+        return _resolve(statement, start_line, known, views, report_unknown_tables)
+    key = (source, hash(statement), start_line, frozenset(views), report_unknown_tables, columns_read(statement, known))
+    if key in _RESOLVED:
+        return []
+    problems = _resolve(statement, start_line, known, views, report_unknown_tables)
+    if not problems:  # a problem's hints read the whole catalog's names, which the key does not hold
+        with _RESOLVED_LOCK:
+            _RESOLVED[key] = None
+            while len(_RESOLVED) > _RESOLVED_KEPT:
+                del _RESOLVED[next(iter(_RESOLVED))]
+    return problems
+
+
+_RESOLVED: dict[tuple[object, ...], None] = {}
+_RESOLVED_KEPT = 512
+_RESOLVED_LOCK = threading.Lock()
+
+
+def columns_read(statement: exp.Expr, known: Schemas) -> tuple[object, ...]:
+    """What resolving or tracing `statement` may look up in `known`: each table's columns and column
+    aliases, in order (a key for keeping what they found)."""
+    tables = dict.fromkeys(table_key(t) for t in statement.find_all(exp.Table) if t.db)
+    return tuple((key, tuple(known.get(key) or ()), key in known, tuple(aliases_of(known, key))) for key in tables)
+
+
+def _resolve(statement: exp.Expression, start_line: int, known: Schemas, views: Collection[str],
+             report_unknown_tables: bool) -> list[SqlProblem]:
     problems: list[SqlProblem] = []
     ctes = cte_names(statement)
     for table in statement.find_all(exp.Table):

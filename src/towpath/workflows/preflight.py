@@ -291,7 +291,8 @@ class Preflight:
             views.add(node.name.lower())
         if st.type not in ("select", "insert", "create_view"):
             return
-        for found in resolve_query(st.expression, line, self.tables, views=views, report_unknown_tables=not self.opaque):
+        for found in resolve_query(st.expression, line, self.tables, views=views,
+                                   report_unknown_tables=not self.opaque, source=st.text):
             self.at_file(found.message, file, found.line)
         query = st.expression.expression if st.type in ("insert", "create_view") else st.expression
         if not isinstance(query, exp.Query):
