@@ -36,7 +36,7 @@ from towpath.errors import CatalogError, ConflictError
 
 
 def create_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
-    """Cut `branch` from `main`'s head; returns the snapshot id it points at.
+    """Cut `branch` from `main`'s head now, in a commit of its own; returns the snapshot id it points at.
 
     A table without snapshots has nothing to cut from (and Iceberg refuses a
     non-main ref on an empty table), so this returns None and creates no ref:
@@ -45,20 +45,9 @@ def create_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
     Raises:
         CatalogError: `branch` already exists, or is `main`.
     """
-    _check_name(branch)
-
-    def attempt(table: Table) -> int | None:
-        if branch in table.metadata.refs:
-            raise CatalogError(
-                f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name"
-            )
-        head = table.snapshot_by_name(MAIN)
-        if head is None:
-            return None
-        table.manage_snapshots().create_branch(head.snapshot_id, branch).commit()
-        return head.snapshot_id
-
-    return catalog.commit_with_retry(identifier, attempt, what=f"creating branch '{branch}'")
+    head = stage_branch(catalog, identifier, branch)
+    cut_reserved_branch(catalog, identifier, branch)
+    return head
 
 
 def stage_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
@@ -76,7 +65,7 @@ def stage_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
     _check_name(branch)
     table = catalog.table(identifier)
     if branch in table.metadata.refs:
-        raise CatalogError(f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name")
+        raise _exists(identifier, branch)
     head = table.snapshot_by_name(MAIN)
     if head is None:
         return None  # nothing to cut from: the first write creates the ref (see `create_branch`)
@@ -85,16 +74,24 @@ def stage_branch(catalog: Catalog, identifier: str, branch: str) -> int | None:
 
 
 def cut_reserved_branch(catalog: Catalog, identifier: str, branch: str) -> None:
-    """Create a reserved `branch` that no write has cut yet, at its reserved snapshot (a kept WAP branch, for inspection)."""
+    """Create a reserved `branch` that no write has cut yet, at its reserved snapshot, in a commit of its own
+    (`create_branch`; a kept WAP branch nobody wrote, for inspection). Nothing to do for one not reserved.
+
+    Raises:
+        CatalogError: another writer created a branch of that name meanwhile.
+    """
     if (cut := catalog.reserved_cut(identifier, branch)) is None:
         return
 
     def attempt(table: Table) -> None:
-        if branch not in table.metadata.refs:
-            table.manage_snapshots().create_branch(cut, branch).commit()
+        if branch in table.metadata.refs:
+            raise _exists(identifier, branch)
+        table.manage_snapshots().create_branch(cut, branch).commit()
 
-    catalog.commit_with_retry(identifier, attempt, what=f"creating branch '{branch}'")
-    catalog.release_branch(identifier, branch)
+    try:
+        catalog.commit_with_retry(identifier, attempt, what=f"creating branch '{branch}'")
+    finally:
+        catalog.release_branch(identifier, branch)
 
 
 def publish_branch(catalog: Catalog, identifier: str, branch: str, *, drop: bool = True) -> int | None:
@@ -258,6 +255,10 @@ def _branch_base(table: Table, branch_head: int) -> int | None:
         snap = table.metadata.snapshot_by_id(current)
         current = snap.parent_snapshot_id if snap else None
     return None
+
+
+def _exists(identifier: str, branch: str) -> CatalogError:
+    return CatalogError(f"table '{_ident(identifier)}' already has a branch '{branch}'; drop it or pick another name")
 
 
 def _check_name(branch: str) -> None:
